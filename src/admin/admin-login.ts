@@ -1,0 +1,38 @@
+/**
+ * Who may open the admin console (the virtual database `pgmoat`): a client whose certificate
+ * verified, is not revoked or expired, whose CN is listed in `admin.identities`, and who logs in
+ * as that CN. Nobody else, whatever the TLS mode: without a verified certificate there is no
+ * admin identity. Refusals are FATAL 28000. The same check runs again before every command, so
+ * that removing a CN from admin.identities (and RELOAD) or revoking its certificate takes effect
+ * on open sessions too.
+ */
+import type { PeerIdentity } from '../tls/peer-identity.js';
+import type { RuntimeConfig } from '../gateway/runtime-config.js';
+import { isRevoked } from '../tls/revocation.js';
+import { PgmoatError } from '../util/errors.js';
+import { SqlState } from '../protocol/sqlstate.js';
+
+function refuse(message: string, hint?: string): PgmoatError {
+  return new PgmoatError('ADMIN_REFUSED', message, { sqlstate: SqlState.INVALID_AUTHORIZATION_SPECIFICATION, ...(hint ? { hint } : {}) });
+}
+
+/** Throws the refusal, or returns nothing when `identity` may use the console now. */
+export function checkAdminIdentity(rc: RuntimeConfig, identity: PeerIdentity | undefined, now = Date.now()): asserts identity is PeerIdentity {
+  if (!identity) {
+    throw refuse('the admin console requires a verified client certificate', 'Connect with sslmode=verify-full and a certificate whose CN is listed in admin.identities.');
+  }
+  if (isRevoked(rc.revocation, identity.serial)) throw refuse('client certificate has been revoked');
+  if (now > identity.notAfter.getTime()) throw refuse('client certificate has expired');
+  if (!rc.config.admin.identities.includes(identity.cn)) {
+    throw refuse(`certificate identity "${identity.cn}" may not use the admin console`, 'Admin identities are listed by CN in admin.identities.');
+  }
+}
+
+/** The login decision: the verified identity, which must also be the user name asked for. */
+export function decideAdminLogin(rc: RuntimeConfig, identity: PeerIdentity | undefined, user: string | undefined): PeerIdentity {
+  checkAdminIdentity(rc, identity);
+  if (user !== identity.cn) {
+    throw refuse(`the admin console requires user "${identity.cn}", the certificate's CN`, `Connect as user "${identity.cn}".`);
+  }
+  return identity;
+}

@@ -1,0 +1,107 @@
+/**
+ * Everything under `admin:` attached to a running gateway: the metrics (which become the
+ * gateway's metrics hooks), the admin console (its login hook for the virtual database
+ * `pgmoat`), and the HTTP listener for /metrics, /healthz and /readyz when `admin.http` is set.
+ *
+ *   const admin = Admin.attach(gateway, { log, onShutdown });
+ *   await admin.start();            // after gateway.listen()
+ *   await admin.reload('SIGHUP');   // what SIGHUP and RELOAD do
+ *   await admin.close();
+ */
+import type { Logger } from 'pino';
+import type { Gateway } from '../gateway/gateway.js';
+import { packageVersion } from '../cli/version.js';
+import { PgmoatError, errorMessage } from '../util/errors.js';
+import { NO_METRICS } from './hooks.js';
+import { GatewayMetrics } from './metrics.js';
+import { AdminConsole } from './console.js';
+import { AdminHttpServer, listenerChanged, type AdminHttpConfig } from './http-server.js';
+import { readiness } from './readiness.js';
+import { reloadGateway } from './reload.js';
+
+export interface AdminOptions {
+  log: Logger;
+  /** SHUTDOWN from the console; default: gateway.shutdown(shutdown_timeout), then close(). */
+  onShutdown?: () => void;
+  /** process_* and nodejs_* series (default on). */
+  processMetrics?: boolean;
+}
+
+export class Admin {
+  readonly metrics: GatewayMetrics;
+  readonly console: AdminConsole;
+  private http: AdminHttpServer | undefined;
+  private readonly log: Logger;
+
+  private constructor(
+    private readonly gateway: Gateway,
+    opts: AdminOptions,
+  ) {
+    this.log = opts.log;
+    const version = packageVersion();
+    this.console = new AdminConsole(gateway, {
+      version,
+      log: opts.log,
+      reload: async () => {
+        await this.reload('RELOAD');
+      },
+      shutdown: opts.onShutdown ?? (() => void this.shutdownGateway()),
+    });
+    this.metrics = new GatewayMetrics(gateway, { version, adminIdentities: () => this.console.identities(), processMetrics: opts.processMetrics });
+  }
+
+  static attach(gateway: Gateway, opts: AdminOptions): Admin {
+    const admin = new Admin(gateway, opts);
+    gateway.metrics = admin.metrics;
+    gateway.adminConsole = admin.console;
+    return admin;
+  }
+
+  /** Starts the HTTP listener when admin.http is configured. */
+  async start(): Promise<void> {
+    const cfg = this.gateway.runtime.config.admin.http;
+    if (cfg) this.http = await this.listen(cfg);
+  }
+
+  /** The HTTP listener's address, when there is one. */
+  get httpAddress(): { address: string; port: number } | undefined {
+    return this.http?.address();
+  }
+
+  private listen(cfg: AdminHttpConfig): Promise<AdminHttpServer> {
+    return AdminHttpServer.start(cfg, { metrics: () => this.metrics.scrape(), readiness: () => readiness(this.gateway) }, this.log);
+  }
+
+  /** SIGHUP and RELOAD: the gateway's reload, then the HTTP listener follows admin.http. */
+  async reload(trigger: string): Promise<void> {
+    const rc = await reloadGateway(this.gateway, this.log, trigger);
+    const next = rc.config.admin.http;
+    try {
+      if (listenerChanged(this.http?.config, next)) {
+        await this.http?.close();
+        this.http = undefined;
+        if (next) this.http = await this.listen(next);
+      } else if (this.http && next) {
+        this.http.reloadTls(next);
+      }
+    } catch (err) {
+      this.log.error({ event: 'admin_http_reload_failed', reason: errorMessage(err) }, 'admin HTTP listener could not follow the new configuration');
+      throw new PgmoatError('ADMIN_HTTP_RELOAD', `configuration applied, but the admin HTTP listener could not follow it: ${errorMessage(err)}`, { sqlstate: 'F0000', severity: 'ERROR' });
+    }
+  }
+
+  private async shutdownGateway(): Promise<void> {
+    this.log.info({ event: 'shutdown', trigger: 'SHUTDOWN' }, 'shutting down (admin console)');
+    await this.gateway.shutdown(this.gateway.runtime.config.shutdown_timeout);
+    await this.close();
+  }
+
+  /** Stops the HTTP listener, ends admin sessions and detaches from the gateway. */
+  async close(): Promise<void> {
+    this.console.closeAll();
+    await this.http?.close();
+    this.http = undefined;
+    if (this.gateway.adminConsole === this.console) this.gateway.adminConsole = undefined;
+    if (this.gateway.metrics === this.metrics) this.gateway.metrics = NO_METRICS;
+  }
+}

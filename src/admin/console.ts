@@ -1,0 +1,158 @@
+/**
+ * The admin console: takes over logins to the virtual database `pgmoat` (the gateway's
+ * adminConsole hook), keeps the live admin sessions, and runs their commands against the pools.
+ */
+import { randomInt } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { LoginRequest } from '../session/client-accept.js';
+import type { Pool } from '../pool/pool.js';
+import type { RuntimeConfig } from '../gateway/runtime-config.js';
+import type { PeerIdentity } from '../tls/peer-identity.js';
+import * as msg from '../protocol/messages.js';
+import { SqlState } from '../protocol/sqlstate.js';
+import { PgmoatError, assertNever } from '../util/errors.js';
+import type { AdminConsoleHook } from './hooks.js';
+import { checkAdminIdentity, decideAdminLogin } from './admin-login.js';
+import { AdminSession, type AdminSessionHost } from './admin-session.js';
+import type { AdminCommand } from './command-parse.js';
+import { controlPools } from './pool-control.js';
+import type { CommandResult } from './result-set.js';
+import { showClients, showIdentities, showPools, showServers, showStats } from './show-tables.js';
+import { showConfig, showDatabases, showHelp, showVersion } from './show-config.js';
+
+/** Admin identities are trusted, but their connections still must not grow without bound. */
+const MAX_ADMIN_SESSIONS = 64;
+
+export interface ConsoleGateway {
+  readonly pools: ReadonlyMap<string, Pool>;
+  readonly runtime: RuntimeConfig;
+}
+
+export interface ConsoleOptions {
+  version: string;
+  log: Logger;
+  /** RELOAD: throws a PgmoatError when the new configuration is refused. */
+  reload(): Promise<void>;
+  /** SHUTDOWN: called once the answer has been written. */
+  shutdown(): void;
+}
+
+export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
+  readonly sessions = new Set<AdminSession>();
+
+  constructor(
+    private readonly gw: ConsoleGateway,
+    private readonly opts: ConsoleOptions,
+  ) {}
+
+  /** Identities of the live admin sessions (metrics). */
+  identities(): PeerIdentity[] {
+    return [...this.sessions].map((s) => s.identity);
+  }
+
+  login(req: LoginRequest): void {
+    const identity = decideAdminLogin(this.gw.runtime, req.certCheck?.ok ? req.certCheck.identity : undefined, req.params.get('user'));
+    if (this.sessions.size >= MAX_ADMIN_SESSIONS) {
+      throw new PgmoatError('TOO_MANY_ADMIN_SESSIONS', `too many admin console sessions (at most ${MAX_ADMIN_SESSIONS})`, { sqlstate: SqlState.TOO_MANY_CONNECTIONS });
+    }
+    if (req.socket.destroyed) return;
+    const protocol = req.tls?.getProtocol() ?? undefined;
+    const session = new AdminSession(
+      req.socket,
+      identity,
+      identity.cn,
+      req.remoteAddress,
+      req.remotePort,
+      protocol ? `${protocol}/${req.tls?.getCipher()?.name ?? ''}` : '',
+      req.params.get('application_name') ?? '',
+      this,
+    );
+    this.sessions.add(session);
+    const welcome: Buffer[] = [msg.AUTH_OK];
+    const params: [string, string][] = [
+      ['server_version', `${this.opts.version}/pgmoat`],
+      ['server_encoding', 'UTF8'],
+      ['client_encoding', 'UTF8'],
+      ['DateStyle', 'ISO'],
+      ['integer_datetimes', 'on'],
+      ['standard_conforming_strings', 'on'],
+      ['application_name', req.params.get('application_name') ?? ''],
+    ];
+    for (const [k, v] of params) welcome.push(msg.parameterStatus(k, v));
+    // Cancel keys of the console are not registered: a CancelRequest for them is ignored.
+    welcome.push(msg.backendKeyData(randomInt(1, 2 ** 31 - 1), randomInt(-(2 ** 31), 2 ** 31 - 1)), msg.READY_IDLE);
+    req.socket.write(Buffer.concat(welcome));
+    this.opts.log.info(
+      { event: 'admin_login', remote: req.remoteAddress, cn: identity.cn, environment: identity.environment, serial: identity.serial },
+      'admin console session opened',
+    );
+    session.start(req.leftover);
+  }
+
+  recheck(session: AdminSession): void {
+    try {
+      checkAdminIdentity(this.gw.runtime, session.identity);
+    } catch (err) {
+      this.opts.log.warn({ event: 'admin_session_ended', cn: session.identity.cn, serial: session.identity.serial, reason: (err as Error).message }, 'admin session ended: identity no longer allowed');
+      throw err;
+    }
+  }
+
+  closed(session: AdminSession): void {
+    this.sessions.delete(session);
+  }
+
+  async execute(session: AdminSession, cmd: AdminCommand): Promise<CommandResult> {
+    const pools = (): Iterable<Pool> => this.gw.pools.values();
+    switch (cmd.kind) {
+      case 'show':
+        switch (cmd.topic) {
+          case 'POOLS':
+            return showPools(pools());
+          case 'CLIENTS':
+            return showClients(pools(), this.sessions);
+          case 'SERVERS':
+            return showServers(pools());
+          case 'STATS':
+            return showStats(pools());
+          case 'DATABASES':
+            return showDatabases(this.gw.runtime.config, pools());
+          case 'CONFIG':
+            return showConfig(this.gw.runtime.config);
+          case 'VERSION':
+            return showVersion(this.opts.version);
+          case 'IDENTITIES':
+            return showIdentities(pools(), this.sessions);
+          case 'HELP':
+            return showHelp();
+          default:
+            return assertNever(cmd.topic, 'SHOW topic');
+        }
+      case 'reload':
+        this.audit(session, 'RELOAD');
+        await this.opts.reload();
+        return { tag: 'RELOAD' };
+      case 'shutdown':
+        this.audit(session, 'SHUTDOWN');
+        // After this answer and its ReadyForQuery have been written.
+        setImmediate(() => this.opts.shutdown());
+        return { tag: 'SHUTDOWN' };
+      case 'pool':
+        this.audit(session, cmd.verb, cmd.database);
+        await controlPools(cmd.verb, cmd.database, pools(), this.gw.runtime.config);
+        return { tag: cmd.verb };
+      default:
+        return assertNever(cmd, 'admin command');
+    }
+  }
+
+  private audit(session: AdminSession, command: string, database?: string): void {
+    this.opts.log.info({ event: 'admin_command', command, database, cn: session.identity.cn, serial: session.identity.serial, remote: session.remoteAddress }, `admin command ${command}`);
+  }
+
+  /** Ends every admin session (shutdown). */
+  closeAll(): void {
+    const err = new PgmoatError('SHUTDOWN', 'terminating connection due to administrator command', { sqlstate: SqlState.ADMIN_SHUTDOWN });
+    for (const s of [...this.sessions]) s.close(err);
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The admin HTTP listener (`admin.http`): /metrics (Prometheus text), /healthz (the process is
+ * up and its event loop answers) and /readyz (readiness.ts). Plain HTTP, or HTTPS with
+ * `admin.http.tls`; with `admin.http.tls.ca` a client must present a certificate chaining to that
+ * CA, which is separate from the CA of PostgreSQL clients. Only GET and HEAD are answered.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
+import type { Logger } from 'pino';
+import type { AdminConfig } from '../config/schema.js';
+import { readPrivateFile } from '../util/private-file.js';
+import { PgmoatError, errorMessage } from '../util/errors.js';
+import type { Readiness } from './readiness.js';
+
+export type AdminHttpConfig = NonNullable<AdminConfig['http']>;
+
+export interface AdminHttpHandlers {
+  metrics(): Promise<{ contentType: string; body: string }>;
+  readiness(): Readiness;
+}
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`, { cause: err });
+  }
+}
+
+function tlsOptions(cfg: AdminHttpConfig): SecureContextOptions | undefined {
+  const t = cfg.tls;
+  if (!t) return undefined;
+  return {
+    cert: readText(t.cert, 'admin.http.tls.cert'),
+    key: readPrivateFile(t.key, 'admin.http.tls.key'),
+    ...(t.ca ? { ca: readText(t.ca, 'admin.http.tls.ca') } : {}),
+    minVersion: 'TLSv1.2',
+  };
+}
+
+/** True when a reload needs a new listener rather than new TLS material. */
+export function listenerChanged(a: AdminHttpConfig | undefined, b: AdminHttpConfig | undefined): boolean {
+  if (!a || !b) return a !== b;
+  return a.host !== b.host || a.port !== b.port || !a.tls !== !b.tls || !a.tls?.ca !== !b.tls?.ca;
+}
+
+export class AdminHttpServer {
+  private constructor(
+    private readonly server: HttpServer | HttpsServer,
+    readonly config: AdminHttpConfig,
+  ) {}
+
+  /** Reads the TLS material (errors are PgmoatErrors) and listens. */
+  static async start(cfg: AdminHttpConfig, handlers: AdminHttpHandlers, log: Logger): Promise<AdminHttpServer> {
+    const tls = tlsOptions(cfg);
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+      handle(req, res, handlers).catch((err: unknown) => {
+        log.error({ event: 'admin_http_error', path: req.url, reason: errorMessage(err) }, 'admin HTTP request failed');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end('internal error\n');
+      });
+    };
+    const server = tls
+      ? createHttpsServer({ ...tls, requestCert: tls.ca !== undefined, rejectUnauthorized: tls.ca !== undefined }, onRequest)
+      : createHttpServer(onRequest);
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    server.on('tlsClientError', (err: Error) => log.debug({ event: 'admin_http_tls_failed', reason: errorMessage(err) }, 'admin HTTPS handshake failed'));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new PgmoatError('ADMIN_HTTP_LISTEN', `admin.http: cannot listen on ${cfg.host}:${cfg.port}: ${err.code ?? errorMessage(err)}`, { cause: err })),
+      );
+      server.listen({ host: cfg.host, port: cfg.port }, () => resolve());
+    });
+    server.on('error', (err) => log.error({ event: 'admin_http_error', reason: errorMessage(err) }, 'admin HTTP listener error'));
+    const addr = server.address() as AddressInfo;
+    log.info({ event: 'admin_http_listening', host: addr.address, port: addr.port, tls: tls !== undefined, client_certificates: tls?.ca !== undefined }, 'admin HTTP listening');
+    return new AdminHttpServer(server, cfg);
+  }
+
+  address(): AddressInfo {
+    return this.server.address() as AddressInfo;
+  }
+
+  /** New certificate, key and CA for new connections (same listener). */
+  reloadTls(cfg: AdminHttpConfig): void {
+    const tls = tlsOptions(cfg);
+    if (tls && 'setSecureContext' in this.server) this.server.setSecureContext(tls);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, h: AdminHttpHandlers): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  const head = req.method === 'HEAD';
+  if (req.method !== 'GET' && !head) {
+    res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' });
+    res.end('method not allowed\n');
+    return;
+  }
+  const text = (status: number, body: string): void => {
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(head ? undefined : body);
+  };
+  switch (path) {
+    case '/metrics': {
+      const m = await h.metrics();
+      res.writeHead(200, { 'content-type': m.contentType, 'cache-control': 'no-store' });
+      res.end(head ? undefined : m.body);
+      return;
+    }
+    case '/healthz':
+      text(200, 'ok\n');
+      return;
+    case '/readyz': {
+      const r = h.readiness();
+      text(r.ready ? 200 : 503, r.ready ? 'ready\n' : `not ready\n${r.problems.join('\n')}\n`);
+      return;
+    }
+    default:
+      text(404, 'not found: try /metrics, /healthz or /readyz\n');
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * A configuration reload, the one both SIGHUP (pgmoat serve) and the admin console's RELOAD use:
+ * re-read the config file the gateway runs and every certificate, key, CA bundle and CRL it
+ * names, then hand the result to the gateway. A config that does not load is refused whole and
+ * the running one stays. Reloads of one gateway run one after the other.
+ */
+import type { Logger } from 'pino';
+import { loadConfig } from '../config/load.js';
+import { buildRuntimeConfig, type RuntimeConfig } from '../gateway/runtime-config.js';
+import { PgmoatError, errorMessage, isPgmoatError } from '../util/errors.js';
+import type { GatewayMetricsHooks } from './hooks.js';
+
+export interface Reloadable {
+  readonly runtime: RuntimeConfig;
+  readonly metrics: GatewayMetricsHooks;
+  reload(rc: RuntimeConfig): void;
+}
+
+const queues = new WeakMap<Reloadable, Promise<unknown>>();
+
+/** Resolves with the new RuntimeConfig; rejects with a PgmoatError (code RELOAD_REFUSED) when refused. */
+export function reloadGateway(gw: Reloadable, log: Logger, trigger: string): Promise<RuntimeConfig> {
+  const previous = queues.get(gw) ?? Promise.resolve();
+  const run = previous.then(async () => {
+    const path = gw.runtime.path;
+    try {
+      const rc = await buildRuntimeConfig(await loadConfig(path));
+      gw.reload(rc);
+      gw.metrics.reloaded('ok');
+      log.info({ event: 'reload', outcome: 'ok', trigger }, 'configuration reloaded');
+      return rc;
+    } catch (err) {
+      gw.metrics.reloaded('refused');
+      const reason = errorMessage(err);
+      log.error({ event: 'reload', outcome: 'refused', trigger, reason }, 'configuration reload refused; the running configuration stays');
+      throw new PgmoatError('RELOAD_REFUSED', `configuration reload refused; the running configuration stays: ${reason}`, {
+        sqlstate: 'F0000', // config_file_error
+        severity: 'ERROR',
+        cause: isPgmoatError(err) ? err : undefined,
+      });
+    }
+  });
+  queues.set(gw, run.catch(() => undefined));
+  return run;
+}

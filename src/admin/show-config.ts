@@ -1,0 +1,89 @@
+/** SHOW DATABASES, CONFIG, VERSION and HELP: the configuration in force, never a secret. */
+import type { Config } from '../config/schema.js';
+import { poolSettingsFor } from '../config/effective.js';
+import type { Pool } from '../pool/pool.js';
+import type { Cell, CommandResult } from './result-set.js';
+import { SHOW_TOPICS } from './command-parse.js';
+
+/** Keys whose values are never shown (the config loader never echoes them either). */
+const SECRET_KEY = /password|passphrase|secret/i;
+
+export function showDatabases(config: Config, pools: Iterable<Pool>): CommandResult {
+  const columns = [
+    'name', 'host', 'port', 'database', 'force_user', 'pool_size', 'min_pool_size', 'reserve_pool', 'pool_mode', 'max_connections',
+    'current_connections', 'paused', 'disabled', 'environment', 'server_tls',
+  ];
+  const list = [...pools];
+  const rows = Object.keys(config.databases)
+    .sort()
+    .map((name) => {
+      const db = config.databases[name]!;
+      const s = poolSettingsFor(config, name);
+      const mine = list.filter((p) => p.database === name);
+      return [
+        name, db.host, db.port, db.dbname, db.user ?? null, s.poolSize, s.minPoolSize, s.reservePoolSize, s.poolMode, s.maxDbConnections,
+        mine.reduce((n, p) => n + p.serverCount, 0), mine.some((p) => p.paused) ? 1 : 0, 0, db.environment ?? null, db.tls.mode,
+      ];
+    });
+  return { columns, rows, tag: 'SHOW' };
+}
+
+function flatten(prefix: string, value: unknown, out: [string, string][]): void {
+  const key = prefix.split('.').pop() ?? '';
+  if (SECRET_KEY.test(key) && !key.endsWith('_file') && !key.endsWith('_env')) {
+    out.push([prefix, '(hidden)']);
+    return;
+  }
+  if (value === undefined) return;
+  if (value === null || typeof value !== 'object') {
+    out.push([prefix, String(value)]);
+    return;
+  }
+  if (Array.isArray(value)) {
+    if (value.every((v) => v === null || typeof v !== 'object')) {
+      out.push([prefix, value.map(String).join(',')]);
+      return;
+    }
+    value.forEach((v, i) => flatten(`${prefix}[${i}]`, v, out));
+    return;
+  }
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) flatten(prefix ? `${prefix}.${k}` : k, v, out);
+}
+
+/** Every setting but the databases (SHOW DATABASES has them), as key/value; durations in ms. */
+export function showConfig(config: Config): CommandResult {
+  const pairs: [string, string][] = [];
+  for (const [k, v] of Object.entries(config)) if (k !== 'databases') flatten(k, v, pairs);
+  const rows: Cell[][] = pairs.map(([k, v]) => [k, v, k.startsWith('listen.') ? 'no' : 'yes']);
+  return { columns: ['key', 'value', 'changeable'], rows, tag: 'SHOW' };
+}
+
+export function showVersion(version: string): CommandResult {
+  return { columns: ['version'], rows: [[`pgmoat ${version}`]], tag: 'SHOW' };
+}
+
+const SHOW_HELP: Record<(typeof SHOW_TOPICS)[number], string> = {
+  POOLS: 'clients and servers per pool, by state',
+  CLIENTS: 'one row per client connection',
+  SERVERS: 'one row per server connection',
+  STATS: 'transactions, queries, bytes and times per pool',
+  DATABASES: 'the configured databases',
+  CONFIG: 'the settings in force',
+  VERSION: 'the pgmoat version',
+  IDENTITIES: 'live sessions per client certificate',
+  HELP: 'this list',
+};
+
+const HELP: [string, string][] = [
+  ...SHOW_TOPICS.map((t): [string, string] => [`SHOW ${t}`, SHOW_HELP[t]]),
+  ['RELOAD', 're-read the configuration, certificates, keys and CRL (as SIGHUP)'],
+  ['PAUSE [db]', 'hold new transactions; answers once no server connection is in use'],
+  ['RESUME [db]', 'undo PAUSE'],
+  ['RECONNECT [db]', 'replace every server connection as it becomes idle'],
+  ['KILL [db]', 'end every client and server connection now'],
+  ['SHUTDOWN', 'stop the gateway (as SIGTERM)'],
+];
+
+export function showHelp(): CommandResult {
+  return { columns: ['command', 'description'], rows: HELP, tag: 'SHOW' };
+}

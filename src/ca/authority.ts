@@ -1,0 +1,70 @@
+/** Opening an existing CA directory: its certificate, its signing key and its layout. */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { PgmoatError } from '../util/errors.js';
+import { readPrivateFile } from '../util/private-file.js';
+import * as x509 from './x509.js';
+import { caPath } from './ca-layout.js';
+import { caNameOf, type Signer } from './certificate-profiles.js';
+import { parsePrivateKey, publicSpki, toSigningKey } from './keys.js';
+import { pemDecodeOne } from './pem.js';
+
+export interface CertificateAuthority extends Signer {
+  /** Absolute path of the CA directory. */
+  readonly dir: string;
+  readonly name: string;
+  /** ca.crt as PEM text (with a trailing newline). */
+  readonly certPem: string;
+  /** Whether the CA key is RSA (decides keyEncipherment for server certificates of the same type). */
+  readonly rsa: boolean;
+}
+
+/** Checks that DIR looks like a CA directory, with a message that says what to do when it does not. */
+export function assertCaDir(dir: string): string {
+  const abs = resolve(dir);
+  let isDir = false;
+  try {
+    isDir = statSync(abs).isDirectory();
+  } catch {
+    throw new PgmoatError('NOT_A_CA', `CA directory ${abs} does not exist; create it with: pgmoat init --dir ${dir}`);
+  }
+  if (!isDir) throw new PgmoatError('NOT_A_CA', `${abs} is not a directory`);
+  if (!existsSync(caPath(abs, 'caCert'))) {
+    throw new PgmoatError('NOT_A_CA', `${abs} is not a pgmoat CA directory (no ca.crt); create one with: pgmoat init --dir ${dir}`);
+  }
+  return abs;
+}
+
+export function readCaCertificate(dir: string): { cert: x509.X509Certificate; pem: string } {
+  const path = caPath(dir, 'caCert');
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new PgmoatError('FILE_UNREADABLE', `cannot read CA certificate ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+  }
+  try {
+    const cert = new x509.X509Certificate(Uint8Array.from(pemDecodeOne(pem, ['CERTIFICATE'], `CA certificate ${path}`)));
+    return { cert, pem: pem.endsWith('\n') ? pem : pem + '\n' };
+  } catch (err) {
+    throw new PgmoatError('CA_CERT_INVALID', `CA certificate ${path} cannot be parsed; restore it from a backup`, { cause: err });
+  }
+}
+
+/**
+ * Opens the CA in `dir` for signing. The key file must not be readable by group or others; an
+ * encrypted key needs its passphrase.
+ */
+export async function openCa(dir: string, passphrase?: string): Promise<CertificateAuthority> {
+  const abs = assertCaDir(dir);
+  const { cert, pem } = readCaCertificate(abs);
+  const keyPath = caPath(abs, 'caKey');
+  const keyData = readPrivateFile(keyPath, 'CA key');
+  const what = `CA key ${keyPath}`;
+  const keyObject = parsePrivateKey(keyData, { passphrase, what, passphraseOption: '--ca-passphrase-file' });
+  if (!Buffer.from(cert.publicKey.rawData).equals(publicSpki(keyObject))) {
+    throw new PgmoatError('CA_KEY_MISMATCH', `${what} does not belong to ${caPath(abs, 'caCert')}; restore the matching pair from a backup`);
+  }
+  const signing = await toSigningKey(keyObject, what);
+  return { dir: abs, name: caNameOf(cert), cert, certPem: pem, key: signing.key, algorithm: signing.algorithm, rsa: signing.rsa };
+}

@@ -1,0 +1,22 @@
+/** The files of a CA directory. */
+import { join } from 'node:path';
+
+export const CA_FILES = {
+  caCert: 'ca.crt',
+  caKey: 'ca.key',
+  serverCert: 'server.crt',
+  serverKey: 'server.key',
+  crl: 'crl.pem',
+  inventory: 'inventory.json',
+  config: 'pgmoat.yaml',
+} as const;
+
+export type CaFile = keyof typeof CA_FILES;
+
+export function caPath(dir: string, file: CaFile): string {
+  return join(dir, CA_FILES[file]);
+}
+
+export const PRIVATE_MODE = 0o600;
+export const PUBLIC_MODE = 0o644;
+export const DIR_MODE = 0o700;

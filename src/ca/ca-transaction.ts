@@ -1,0 +1,133 @@
+/**
+ * One read-modify-write of a CA directory, all under the CA lock: read the inventory, let the
+ * caller change it and stage files, then write staged files, the inventory and (when asked) a
+ * fresh CRL. If any write fails, what was already written is put back, so a failed command
+ * leaves the CA directory as it was.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { PgmoatError } from '../util/errors.js';
+import { removeStaleTemps, writeFileAtomic } from './atomic-file.js';
+import type { CertificateAuthority } from './authority.js';
+import { withCaLock } from './ca-lock.js';
+import { caPath, DIR_MODE, PUBLIC_MODE } from './ca-layout.js';
+import { buildCrl, type BuiltCrl } from './crl.js';
+import { readInventory, serializeInventory, type Inventory } from './inventory.js';
+
+interface StagedFile {
+  path: string;
+  data: string | Uint8Array;
+  mode: number;
+  exclusive: boolean;
+}
+
+export interface CaTransaction {
+  /** A private copy of the inventory; change it in place. */
+  readonly inventory: Inventory;
+  readonly now: Date;
+  /** Files written at commit, in the order staged (stage a key before its certificate). */
+  stageFile(path: string, data: string | Uint8Array, mode: number, opts?: { exclusive?: boolean }): void;
+  /** Re-sign crl.pem at commit; `days` (when given) also becomes the CA's CRL lifetime. */
+  rewriteCrl(days?: number): void;
+}
+
+export interface TransactionResult<T> {
+  value: T;
+  crl: BuiltCrl | undefined;
+}
+
+interface Undo {
+  run(): void;
+}
+
+function undoForFile(path: string): Undo {
+  const previous = existsSync(path) ? { data: readFileSync(path), mode: statSync(path).mode & 0o777 } : undefined;
+  return {
+    run() {
+      if (previous) writeFileAtomic(path, previous.data, previous.mode);
+      else unlinkSync(path);
+    },
+  };
+}
+
+function ensureDir(dir: string, undo: Undo[]): void {
+  if (existsSync(dir)) return;
+  const created = mkdirSync(dir, { recursive: true, mode: DIR_MODE });
+  if (created !== undefined) undo.push({ run: () => rmSync(created, { recursive: true, force: true }) });
+}
+
+export async function withCaTransaction<T>(
+  ca: CertificateAuthority,
+  work: (tx: CaTransaction) => Promise<T>,
+  opts: { now?: Date } = {},
+): Promise<TransactionResult<T>> {
+  return withCaLock(ca.dir, async (lock) => {
+    const inventoryPath = caPath(ca.dir, 'inventory');
+    const before = readInventory(ca.dir);
+    const inventory: Inventory = structuredClone(before);
+    const staged: StagedFile[] = [];
+    let crlDays: number | undefined;
+    let crlWanted = false;
+    const now = opts.now ?? new Date();
+    const tx: CaTransaction = {
+      inventory,
+      now,
+      stageFile(path, data, mode, o = {}) {
+        staged.push({ path, data, mode, exclusive: o.exclusive ?? false });
+      },
+      rewriteCrl(days) {
+        crlWanted = true;
+        if (days !== undefined) crlDays = days;
+      },
+    };
+    const value = await work(tx);
+
+    for (const f of staged) {
+      if (f.exclusive && existsSync(f.path)) {
+        throw new PgmoatError('FILE_EXISTS', `${f.path} already exists; pgmoat will not overwrite it (move it away or choose another --out)`);
+      }
+    }
+    let crl: BuiltCrl | undefined;
+    if (crlWanted) {
+      if (crlDays !== undefined) inventory.crlDays = crlDays;
+      inventory.crlNumber += 1;
+      crl = await buildCrl(ca, { entries: inventory.certificates, crlNumber: inventory.crlNumber, days: inventory.crlDays, now });
+    }
+
+    lock.assertHeld();
+    const undo: Undo[] = [];
+    try {
+      for (const f of staged) {
+        ensureDir(dirname(f.path), undo);
+        undo.push(undoForFile(f.path));
+        writeFileAtomic(f.path, f.data, f.mode);
+      }
+      for (const f of ['inventory', 'crl', 'serverKey', 'serverCert'] as const) removeStaleTemps(caPath(ca.dir, f));
+      const inventoryText = serializeInventory(inventory);
+      if (inventoryText !== serializeInventory(before)) {
+        undo.push(undoForFile(inventoryPath));
+        writeFileAtomic(inventoryPath, inventoryText, PUBLIC_MODE);
+      }
+      if (crl) {
+        const crlPath = caPath(ca.dir, 'crl');
+        undo.push(undoForFile(crlPath));
+        writeFileAtomic(crlPath, crl.pem, PUBLIC_MODE);
+      }
+    } catch (err) {
+      for (const u of undo.reverse()) {
+        try {
+          u.run();
+        } catch {
+          // best effort: keep undoing the rest
+        }
+      }
+      throw new PgmoatError('WRITE_FAILED', `cannot write ${describeFsError(err)}; nothing was changed`, { cause: err });
+    }
+    return { value, crl };
+  });
+}
+
+function describeFsError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e.path ? `${e.path.replace(/\.\d+-[0-9a-f]{8}\.tmp$/, '')} (${e.code ?? 'error'})` : (e.message ?? String(err));
+}

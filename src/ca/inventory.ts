@@ -1,0 +1,86 @@
+/**
+ * The identity inventory: every certificate the CA has issued, with its status. Stored as
+ * versioned JSON in DIR/inventory.json; replaced atomically, and only under the CA lock
+ * (see inventory-lock.ts). The CA keeps certificates, never client private keys.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { PgmoatError } from '../util/errors.js';
+import { writeFileAtomic } from './atomic-file.js';
+import { caPath, PUBLIC_MODE } from './ca-layout.js';
+import { REVOCATION_REASONS, type RevocationReason } from './inputs.js';
+
+const reasonNames = Object.keys(REVOCATION_REASONS) as [RevocationReason, ...RevocationReason[]];
+
+const entrySchema = z.object({
+  name: z.string().min(1),
+  /** Empty for the gateway's server certificates. */
+  environment: z.string(),
+  kind: z.enum(['client', 'server']),
+  serial: z.string().regex(/^[0-9a-f]+$/),
+  status: z.enum(['valid', 'revoked']),
+  notBefore: z.iso.datetime(),
+  notAfter: z.iso.datetime(),
+  fingerprint256: z.string(),
+  revokedAt: z.iso.datetime().optional(),
+  reason: z.enum(reasonNames).optional(),
+  certificate: z.string().includes('-----BEGIN CERTIFICATE-----'),
+});
+
+const inventorySchema = z.object({
+  version: z.literal(1),
+  /** Number of the last CRL written; the next one gets crlNumber + 1. */
+  crlNumber: z.number().int().nonnegative(),
+  /** Lifetime of CRLs (nextUpdate - thisUpdate), changed by --crl-days. */
+  crlDays: z.number().int().positive(),
+  certificates: z.array(entrySchema),
+});
+
+export type InventoryEntry = z.infer<typeof entrySchema>;
+export type Inventory = z.infer<typeof inventorySchema>;
+
+export function emptyInventory(crlDays: number): Inventory {
+  return { version: 1, crlNumber: 0, crlDays, certificates: [] };
+}
+
+export function serializeInventory(inv: Inventory): string {
+  return JSON.stringify(inv, null, 2) + '\n';
+}
+
+export function parseInventory(text: string, path: string): Inventory {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new PgmoatError('INVENTORY_CORRUPT', `inventory ${path} is not valid JSON; restore it from a backup`, { cause: err });
+  }
+  if (typeof raw === 'object' && raw !== null && 'version' in raw && raw.version !== 1) {
+    throw new PgmoatError('INVENTORY_VERSION', `inventory ${path} has version ${String(raw.version)}, this pgmoat reads version 1; upgrade pgmoat`);
+  }
+  const parsed = inventorySchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue ? issue.path.join('.') : '';
+    throw new PgmoatError('INVENTORY_CORRUPT', `inventory ${path} is damaged (${where || 'top level'}: ${issue?.message ?? 'invalid'}); restore it from a backup`);
+  }
+  return parsed.data;
+}
+
+export function readInventory(dir: string): Inventory {
+  const path = caPath(dir, 'inventory');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new PgmoatError('NOT_A_CA', `${dir} is not a pgmoat CA directory (no inventory.json); create one with: pgmoat init --dir ${dir}`, { cause: err });
+    }
+    throw new PgmoatError('FILE_UNREADABLE', `cannot read inventory ${path}: ${code ?? 'error'}`, { cause: err });
+  }
+  return parseInventory(text, path);
+}
+
+export function writeInventory(dir: string, inv: Inventory): void {
+  writeFileAtomic(caPath(dir, 'inventory'), serializeInventory(inv), PUBLIC_MODE);
+}

@@ -1,0 +1,79 @@
+/**
+ * The gateway's own TLS server certificate. Re-issuing writes server.key, then server.crt, each
+ * by atomic rename, so a gateway reloading on change never pairs a new certificate with an old key.
+ */
+import type { CertificateAuthority } from './authority.js';
+import { caPath, PRIVATE_MODE, PUBLIC_MODE } from './ca-layout.js';
+import { withCaTransaction } from './ca-transaction.js';
+import { hostsOfCertificate, keyTypeOfCertificate } from './certificate-facts.js';
+import { buildServerCertificate, certificatePem, fingerprint256, randomSerial } from './certificate-profiles.js';
+import { parseHosts, type HostName } from './inputs.js';
+import type { InventoryEntry } from './inventory.js';
+import { exportPrivateKeyPem, generateKeyPair, type KeyType } from './keys.js';
+import { resolveValidity } from './validity.js';
+import { existsSync, readFileSync } from 'node:fs';
+
+/** Server certificates live longer than client ones: renewing them means touching the gateway host. */
+export const DEFAULT_SERVER_DAYS = 825;
+
+export interface ServerCertificate {
+  entry: InventoryEntry;
+  certPem: string;
+  keyPem: string;
+  hosts: HostName[];
+}
+
+/** Signs a server certificate (no files written). Used by init and by issueServer. */
+export async function signServerCertificate(
+  ca: Pick<CertificateAuthority, 'cert' | 'key' | 'algorithm'>,
+  opts: { hosts: HostName[]; keyType: KeyType; days?: number; now: Date },
+): Promise<ServerCertificate> {
+  const { notBefore, notAfter } = resolveValidity(ca, { days: opts.days }, DEFAULT_SERVER_DAYS, opts.now);
+  const pair = await generateKeyPair(opts.keyType);
+  const serial = randomSerial();
+  const cert = await buildServerCertificate(ca, {
+    hosts: opts.hosts,
+    publicKey: pair.publicKey,
+    rsa: opts.keyType.startsWith('rsa'),
+    serial,
+    notBefore,
+    notAfter,
+  });
+  const certPem = certificatePem(cert);
+  const entry: InventoryEntry = {
+    name: opts.hosts[0]?.value ?? 'localhost',
+    environment: '',
+    kind: 'server',
+    serial,
+    status: 'valid',
+    notBefore: notBefore.toISOString(),
+    notAfter: notAfter.toISOString(),
+    fingerprint256: fingerprint256(certPem),
+    certificate: certPem,
+  };
+  return { entry, certPem, keyPem: exportPrivateKeyPem(pair.privateKey), hosts: opts.hosts };
+}
+
+export interface IssueServerOptions {
+  /** Default: the hosts of the current server.crt, else localhost, 127.0.0.1, ::1. */
+  hosts?: readonly string[];
+  days?: number;
+  /** Default: the key type of the current server.crt, else ec-p256. */
+  keyType?: KeyType;
+}
+
+export async function issueServer(ca: CertificateAuthority, opts: IssueServerOptions = {}): Promise<ServerCertificate & { certPath: string; keyPath: string }> {
+  const certPath = caPath(ca.dir, 'serverCert');
+  const keyPath = caPath(ca.dir, 'serverKey');
+  const currentPem = existsSync(certPath) ? readFileSync(certPath, 'utf8') : undefined;
+  const currentHosts = currentPem ? hostsOfCertificate(currentPem) : [];
+  const hosts = opts.hosts && opts.hosts.length > 0 ? parseHosts(opts.hosts) : currentHosts.length > 0 ? currentHosts : parseHosts([]);
+  const keyType = opts.keyType ?? (currentPem ? keyTypeOfCertificate(currentPem) : undefined) ?? 'ec-p256';
+  const signed = await signServerCertificate(ca, { hosts, keyType, days: opts.days, now: new Date() });
+  await withCaTransaction(ca, async (tx) => {
+    tx.inventory.certificates.push(signed.entry);
+    tx.stageFile(keyPath, signed.keyPem, PRIVATE_MODE);
+    tx.stageFile(certPath, signed.certPem, PUBLIC_MODE);
+  });
+  return { ...signed, certPath, keyPath };
+}

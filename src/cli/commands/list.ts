@@ -1,0 +1,51 @@
+import type { Command } from 'commander';
+import { listCertificates, EXPIRING_SOON_DAYS, type ListedCertificate } from '../../ca/index.js';
+import { print } from '../cli-helpers.js';
+
+function when(iso: string): string {
+  return `${iso.slice(0, 10)} ${iso.slice(11, 16)}`;
+}
+
+function table(rows: ListedCertificate[]): string {
+  const header = ['', 'NAME', 'ENVIRONMENT', 'KIND', 'SERIAL', 'STATUS', 'NOT BEFORE (UTC)', 'NOT AFTER (UTC)', 'DAYS LEFT', 'SHA-256 FINGERPRINT'];
+  const body = rows.map((r) => [
+    r.expiringSoon ? '!' : '',
+    r.name,
+    r.environment || '-',
+    r.kind,
+    r.serial,
+    r.expiringSoon ? 'EXPIRING' : r.status,
+    when(r.notBefore),
+    when(r.notAfter),
+    r.status === 'valid' ? String(r.daysLeft) : '-',
+    r.fingerprint256,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(header), ...body.map(line)].join('\n');
+}
+
+export function register(program: Command): void {
+  program
+    .command('list')
+    .description(`list every certificate the CA issued; those expiring within ${EXPIRING_SOON_DAYS} days are marked "!"`)
+    .requiredOption('--dir <dir>', 'the CA directory')
+    .option('--json', 'print JSON for scripts (a stable format: { version: 1, certificates: [...] })')
+    .action((opts: { dir: string; json?: boolean }) => {
+      const rows = listCertificates(opts.dir);
+      if (opts.json) {
+        const certificates = rows.map((r) => ({ ...r, revokedAt: r.revokedAt ?? null, reason: r.reason ?? null }));
+        print(JSON.stringify({ version: 1, certificates }, null, 2));
+        return;
+      }
+      if (rows.length === 0) {
+        print('No certificates.');
+        return;
+      }
+      print(table(rows));
+      const soon = rows.filter((r) => r.expiringSoon);
+      if (soon.length > 0) {
+        print(`\n! ${soon.length} certificate(s) expire within ${EXPIRING_SOON_DAYS} days: pgmoat renew NAME --env ENV --dir ${opts.dir} --out OUTDIR`);
+      }
+    });
+}

@@ -1,0 +1,12 @@
+/**
+ * pgmoat/client: what an application imports to reach a pgmoat gateway with its certificate.
+ *
+ *   import pg from 'pg';
+ *   import { sslFromEnv } from 'pgmoat/client';
+ *   const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, ssl: sslFromEnv() });
+ *
+ * Depends on Node built-ins only.
+ */
+export { sslFromEnv, type ClientSslOptions, type SslFromEnvOptions } from './ssl-from-env.js';
+export { PgmoatClientError, type ClientErrorCode } from './errors.js';
+export { PASSPHRASE_VARIABLE, SOURCES as ENV_SOURCES, type Env } from './sources.js';

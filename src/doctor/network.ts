@@ -1,0 +1,145 @@
+/** Steps 1-3: the host name, the TCP connection, and the server's answer to SSLRequest. */
+import type { LookupAddress } from 'node:dns';
+import { lookup } from 'node:dns/promises';
+import { connect, isIP, type Socket } from 'node:net';
+import * as msg from '../protocol/messages.js';
+import { fail, ok, type StepResult } from './types.js';
+
+export interface StepOutcome<T> {
+  result: StepResult;
+  /** Present when the step did not fail. */
+  value: T | undefined;
+}
+
+function passed<T>(result: StepResult, value: T): StepOutcome<T> {
+  return { result, value };
+}
+
+function failed<T>(result: StepResult): StepOutcome<T> {
+  return { result, value: undefined };
+}
+
+/** getaddrinfo has no timeout of its own; the lookup goes on in its thread, but the doctor does not wait for it. */
+function lookupWithin(host: string, timeoutMs: number): Promise<LookupAddress[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error('timeout'), { code: 'ETIMEOUT' })), timeoutMs);
+  });
+  return Promise.race([lookup(host, { all: true }), timeout]).finally(() => clearTimeout(timer));
+}
+
+export async function resolveHost(host: string, timeoutMs: number): Promise<StepOutcome<LookupAddress[]>> {
+  if (isIP(host) !== 0) return passed(ok('resolve', `${host} is an IP address`), [{ address: host, family: isIP(host) }]);
+  try {
+    const addresses = await lookupWithin(host, timeoutMs);
+    if (addresses.length === 0) throw Object.assign(new Error('no address'), { code: 'ENOTFOUND' });
+    return passed(ok('resolve', `${host} -> ${addresses.map((a) => a.address).join(', ')}`), addresses);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    if (code === 'ENOTFOUND' || code === 'ENODATA') {
+      return failed(fail('resolve', 'HOST_NOT_FOUND', `${host} does not resolve to any address (${code})`, `check the host name in the URI (a typo, or a DNS name that only exists in another network?)`));
+    }
+    if (code === 'ETIMEOUT') {
+      return failed(fail('resolve', 'DNS_TIMEOUT', `looking up ${host} gave no answer within ${Math.round(timeoutMs / 1000)} s`, "check this machine's DNS settings (/etc/resolv.conf) and network"));
+    }
+    return failed(fail('resolve', 'DNS_ERROR', `looking up ${host} failed: ${code}`, 'check this machine\'s DNS settings (/etc/resolv.conf) and network'));
+  }
+}
+
+function connectOnce(address: string, port: number, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: address, port, noDelay: true });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(err);
+    });
+  });
+}
+
+function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/** Tries each address in turn, as libpq does with a name that has several. */
+export async function connectTcp(addresses: readonly LookupAddress[], port: number, timeoutMs: number): Promise<StepOutcome<Socket>> {
+  const errors: string[] = [];
+  let lastCode = '';
+  for (const a of addresses) {
+    try {
+      const socket = await connectOnce(a.address, port, timeoutMs);
+      const skipped = errors.length > 0 ? ` (after ${errors.join(', ')})` : '';
+      return passed(ok('tcp', `connected to ${hostPort(a.address, port)}${skipped}`), socket);
+    } catch (err) {
+      lastCode = (err as NodeJS.ErrnoException).code ?? 'error';
+      errors.push(`${hostPort(a.address, port)}: ${lastCode}`);
+    }
+  }
+  const where = errors.join(', ');
+  switch (lastCode) {
+    case 'ECONNREFUSED':
+      return failed(fail('tcp', 'CONNECTION_REFUSED', `connection refused (${where}): nothing listens on port ${port} there`, `check the port in the URI and that the gateway (or PostgreSQL) is running and listening on that address`));
+    case 'ETIMEDOUT':
+      return failed(fail('tcp', 'CONNECT_TIMEOUT', `no answer within ${Math.round(timeoutMs / 1000)} s (${where})`, `open port ${port} to this machine in the firewall or security group in front of the server`));
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return failed(fail('tcp', 'UNREACHABLE', `no route to the server (${where})`, 'check the network path (VPN, routes) between this machine and the server'));
+    default:
+      return failed(fail('tcp', 'CONNECT_FAILED', `could not connect (${where})`, 'check the host and port in the URI and the network between this machine and the server'));
+  }
+}
+
+function hexBytes(chunk: Buffer): string {
+  return [...chunk.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+}
+
+/** Sends SSLRequest and reads the one-byte answer. On 'S' the socket is ready for the TLS handshake. */
+export function sslRequest(socket: Socket, timeoutMs: number): Promise<StepOutcome<Socket>> {
+  return new Promise((resolve) => {
+    const done = (outcome: StepOutcome<Socket>): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      if (outcome.value === undefined) socket.destroy();
+      resolve(outcome);
+    };
+    const onData = (chunk: Buffer): void => {
+      socket.pause();
+      const first = chunk[0];
+      if (first === 0x53 && chunk.length === 1) {
+        done(passed(ok('ssl-request', "the server answered 'S': it offers TLS"), socket));
+      } else if (first === 0x53) {
+        // CVE-2021-23222: bytes after 'S' would be taken as if they came through TLS.
+        done(failed(fail('ssl-request', 'PLAINTEXT_AFTER_S', `the server answered 'S' followed by ${chunk.length - 1} unencrypted bytes: someone between you and the server may be injecting data`, 'check what sits between this machine and the server (a proxy or an attacker)')));
+      } else if (first === 0x4e) {
+        done(failed(fail('ssl-request', 'NO_TLS', "the server answered 'N': server does not offer TLS", 'turn TLS on at the server (ssl = on in postgresql.conf), or connect to the pgmoat gateway\'s port instead of PostgreSQL\'s')));
+      } else if (first === 0x45) {
+        done(failed(fail('ssl-request', 'NOT_POSTGRES', 'the server answered the SSLRequest with an error: it is not a PostgreSQL server that supports TLS (or a very old one)', 'check the port in the URI: it should be the pgmoat gateway\'s')));
+      } else {
+        done(failed(fail('ssl-request', 'NOT_POSTGRES', `the server answered something that is not PostgreSQL's 'S' or 'N' (first bytes ${hexBytes(chunk)})`, 'check the port in the URI: another kind of server listens there')));
+      }
+    };
+    const onError = (err: NodeJS.ErrnoException): void =>
+      done(failed(fail('ssl-request', 'CONNECTION_RESET', `the connection failed before the server answered the SSLRequest (${err.code ?? err.message})`, 'check the port in the URI: it should be the pgmoat gateway\'s')));
+    const onClose = (): void =>
+      done(failed(fail('ssl-request', 'CLOSED_AFTER_SSLREQUEST', 'the server closed the connection without answering the SSLRequest', 'check the port in the URI: it should be the pgmoat gateway\'s, and the server may be refusing this address')));
+    const timer = setTimeout(
+      () => done(failed(fail('ssl-request', 'SSLREQUEST_TIMEOUT', `no answer to the SSLRequest within ${Math.round(timeoutMs / 1000)} s`, 'check the port in the URI: whatever listens there does not speak PostgreSQL\'s protocol'))),
+      timeoutMs,
+    );
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    socket.write(msg.SSL_REQUEST);
+  });
+}

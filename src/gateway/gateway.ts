@@ -1,0 +1,358 @@
+/**
+ * The running gateway: the listener, the client-side tls.Server, the pools, the cancel keys
+ * and the one janitor timer. Configuration arrives as a RuntimeConfig; reload() swaps it for
+ * new connections and leaves the ones already established alone.
+ */
+import { createServer as createNetServer, type Server as NetServer, type Socket, type AddressInfo } from 'node:net';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
+import { randomInt, timingSafeEqual } from 'node:crypto';
+import type { Logger } from 'pino';
+import { IncomingConnection, type AcceptHost, type LoginRequest } from '../session/client-accept.js';
+import { ClientSession } from '../session/client-session.js';
+import { sendUpstreamCancel } from '../session/upstream-cancel.js';
+import { welcomeParams } from '../session/param-sync.js';
+import { Pool } from '../pool/pool.js';
+import { checkClientCertificate, createClientTlsServer, requiresClientCertificate, rotateTicketKeys, secureContextOptions, type CertCheck } from '../tls/client-tls.js';
+import type { TlsMode } from '../tls/tls-mode.js';
+import { UpstreamError } from '../session/upstream-connect.js';
+import { errorResponse, errorResponseFor } from '../protocol/error-response.js';
+import * as msg from '../protocol/messages.js';
+import { SqlState } from '../protocol/sqlstate.js';
+import { PgmoatError, errorMessage, isPgmoatError } from '../util/errors.js';
+import { decideLogin } from './login.js';
+import { poolSettings, upstreamTarget, type RuntimeConfig } from './runtime-config.js';
+import { NO_METRICS, isAdminDatabase, type AdminConsoleHook, type GatewayMetricsHooks } from '../admin/hooks.js';
+import { AccessControl, type CrlStatus } from './access-control.js';
+import type { RevocationList } from '../tls/revocation.js';
+import type { Lease } from './limits.js';
+
+const JANITOR_INTERVAL_MS = 250;
+
+export class Gateway implements AcceptHost {
+  private rc: RuntimeConfig;
+  private readonly listener: NetServer;
+  private tlsServer: TlsServer | undefined;
+  private readonly pending = new Map<string, IncomingConnection>();
+  readonly pools = new Map<string, Pool>();
+  private readonly clientsByCancelPid = new Map<number, ClientSession>();
+  /** Logins past the max_client_conn check whose session has not yet joined its pool. */
+  private loginsInFlight = 0;
+  private janitor: NodeJS.Timeout | undefined;
+  private stopping = false;
+  /** Metrics and the admin console attach here (src/admin/admin.ts); no-ops until then. */
+  metrics: GatewayMetricsHooks = NO_METRICS;
+  adminConsole: AdminConsoleHook | undefined;
+  /** Rules, passwords, limits, audit, CRL watch and expiry (access-control.ts). */
+  readonly access: AccessControl;
+
+  constructor(rc: RuntimeConfig, private readonly log: Logger) {
+    this.rc = rc;
+    this.listener = createNetServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.onConnection(socket));
+    this.listener.on('error', (err) => this.log.error({ err: errorMessage(err) }, 'listener error'));
+    this.tlsServer = this.makeTlsServer(rc);
+    this.access = new AccessControl(this, log);
+  }
+
+  /** The CRL in force, its age and nextUpdate (for metrics). */
+  get crlStatus(): CrlStatus {
+    return this.access.crlStatus();
+  }
+
+  /** A new revocation list without a config reload; new serials rotate the TLS ticket keys. */
+  setRevocation(list: RevocationList): void {
+    const before = this.rc.revocation.revoked;
+    this.rc = { ...this.rc, revocation: list };
+    const newlyRevoked = [...list.revoked].some((s) => !before.has(s));
+    if (newlyRevoked && this.tlsServer) rotateTicketKeys(this.tlsServer);
+  }
+
+  get runtime(): RuntimeConfig {
+    return this.rc;
+  }
+
+  /** Listening and not shutting down (readiness). */
+  get accepting(): boolean {
+    return this.listener.listening && !this.stopping;
+  }
+
+  get tlsMode(): TlsMode {
+    return this.rc.config.tls.mode;
+  }
+
+  private makeTlsServer(rc: RuntimeConfig): TlsServer | undefined {
+    if (!rc.clientTls) return undefined;
+    const server = createClientTlsServer(rc.clientTls, rc.config.client_login_timeout);
+    server.on('secureConnection', (socket: TLSSocket) => {
+      const conn = this.pending.get(IncomingConnection.keyOf(socket));
+      if (!conn) {
+        socket.destroy();
+        return;
+      }
+      conn.onSecure(socket);
+    });
+    server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+      const conn = this.pending.get(IncomingConnection.keyOf(socket));
+      this.metrics.tlsFailed(conn?.raw, err);
+      this.access.tlsHandshakeFailed(conn?.remoteAddress ?? socket.remoteAddress ?? '', err);
+      conn?.close();
+      socket.destroy();
+    });
+    return server;
+  }
+
+  async listen(): Promise<AddressInfo> {
+    const { host, port } = this.rc.config.listen;
+    await new Promise<void>((resolve, reject) => {
+      this.listener.once('error', reject);
+      this.listener.listen({ host, port, backlog: 4096 }, () => {
+        this.listener.off('error', reject);
+        resolve();
+      });
+    });
+    this.janitor = setInterval(() => this.sweep(), JANITOR_INTERVAL_MS);
+    this.access.start();
+    const addr = this.listener.address() as AddressInfo;
+    this.log.info({ event: 'listening', host: addr.address, port: addr.port, tls_mode: this.tlsMode }, 'pgmoat listening');
+    return addr;
+  }
+
+  // ---- accept ------------------------------------------------------------------------
+
+  private onConnection(socket: Socket): void {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    if (!this.access.admitConnection(socket)) {
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    if (this.rc.config.tcp_keepalive) socket.setKeepAlive(true, 60_000);
+    const conn = new IncomingConnection(socket, this);
+    this.pending.set(conn.key, conn);
+  }
+
+  startTls(conn: IncomingConnection): void {
+    if (!this.tlsServer) {
+      conn.close();
+      return;
+    }
+    this.metrics.tlsStarted(conn.raw);
+    this.tlsServer.emit('connection', conn.raw);
+  }
+
+  checkCertificate(socket: TLSSocket): CertCheck {
+    const check = checkClientCertificate(socket, this.tlsMode, this.rc.revocation);
+    this.metrics.tlsSecured(this.pending.get(IncomingConnection.keyOf(socket))?.raw ?? socket, check);
+    return check;
+  }
+
+  refused(conn: IncomingConnection, err: PgmoatError): void {
+    this.access.earlyRefusal({ remoteAddress: conn.remoteAddress, tls: conn.tls, certCheck: conn.certificate, params: conn.startupParams }, err);
+  }
+
+  finished(conn: IncomingConnection): void {
+    if (this.pending.get(conn.key) === conn) this.pending.delete(conn.key);
+  }
+
+  cancel(pid: number, secret: number): void {
+    const client = this.clientsByCancelPid.get(pid);
+    if (!client) return;
+    const want = Buffer.alloc(4);
+    want.writeInt32BE(client.info.cancelSecret);
+    const got = Buffer.alloc(4);
+    got.writeInt32BE(secret);
+    if (!timingSafeEqual(want, got)) return;
+    const server = client.server;
+    if (!server) return;
+    sendUpstreamCancel(server.pool.target, server.backendPid, server.backendSecret).catch((err: unknown) =>
+      this.log.warn({ event: 'cancel_failed', pool: server.pool.key, reason: errorMessage(err) }, 'cancel request could not be forwarded'),
+    );
+  }
+
+  private allocateCancelPid(): number {
+    for (;;) {
+      const pid = randomInt(1, 2 ** 31 - 1);
+      if (!this.clientsByCancelPid.has(pid)) return pid;
+    }
+  }
+
+  private clientTotal(): number {
+    let n = 0;
+    for (const pool of this.pools.values()) n += pool.clientCount;
+    return n;
+  }
+
+  private poolFor(database: string, role: string): Pool {
+    const key = `${database}/${role}`;
+    let pool = this.pools.get(key);
+    if (!pool) {
+      pool = new Pool(database, role, upstreamTarget(this.rc, database, role), poolSettings(this.rc, database, role), this.rc.config.max_packet_size, this.log, {
+        clientClosed: (client, reason) => this.onClientClosed(client, reason),
+        mayOpenServer: (p) => this.mayOpenServer(p),
+        serverError: (p, err) =>
+          this.log.warn({ event: 'server_connect_failed', pool: p.key, reason: errorMessage(err) }, 'server connection failed'),
+      });
+      this.pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  login(req: LoginRequest): void {
+    this.doLogin(req).catch((err: unknown) => {
+      const error = err instanceof UpstreamError && err.fields ? err.fields : isPgmoatError(err) ? err : new PgmoatError('LOGIN_FAILED', errorMessage(err), { sqlstate: SqlState.INTERNAL_ERROR });
+      this.access.loginRefused(req, err, error.message);
+      const bytes = error instanceof PgmoatError ? errorResponseFor(error) : errorResponse({ ...error, severity: 'FATAL' });
+      if (req.socket.writable) {
+        req.socket.end(bytes);
+        setTimeout(() => req.socket.destroy(), 1000).unref();
+      } else {
+        req.socket.destroy();
+      }
+    });
+  }
+
+  private async doLogin(req: LoginRequest): Promise<void> {
+    if (this.adminConsole && isAdminDatabase(req.params)) return this.adminConsole.login(req);
+    const decision = decideLogin(this.rc, req);
+    // Logins still awaiting authentication or the pool's first server count too: without them a
+    // burst of logins on a new pool would all pass the check before any joined the pool.
+    if (this.clientTotal() + this.loginsInFlight >= this.rc.config.max_client_conn) {
+      throw new PgmoatError('TOO_MANY_CLIENTS', `no more connections allowed (max_client_conn is ${this.rc.config.max_client_conn})`, {
+        sqlstate: SqlState.TOO_MANY_CONNECTIONS,
+      });
+    }
+    const lease = this.access.admitLogin(req, decision.identity);
+    this.loginsInFlight++;
+    try {
+      await this.startSession(req, decision, lease);
+    } catch (err) {
+      lease.release();
+      throw err;
+    } finally {
+      this.loginsInFlight--;
+    }
+  }
+
+  private async startSession(req: LoginRequest, decision: ReturnType<typeof decideLogin>, lease: Lease): Promise<void> {
+    const leftover = await this.access.authenticate(req, decision);
+    const pool = this.poolFor(decision.database, decision.upstreamRole);
+    const serverParams = await pool.welcomeParams();
+    if (req.socket.destroyed) {
+      lease.release();
+      return;
+    }
+    this.access.assertNotRevoked(decision.identity);
+    const cancelPid = this.allocateCancelPid();
+    const cancelSecret = randomInt(-(2 ** 31), 2 ** 31 - 1);
+    const client = new ClientSession(
+      pool,
+      {
+        socket: req.socket,
+        remoteAddress: req.remoteAddress,
+        remotePort: req.remotePort,
+        database: decision.database,
+        role: decision.role,
+        identity: decision.identity,
+        tlsProtocol: req.tls?.getProtocol() ?? undefined,
+        tlsCipher: req.tls?.getCipher()?.name,
+        settings: decision.settings,
+        cancelPid,
+        cancelSecret,
+      },
+      this.rc.config.max_packet_size,
+    );
+    this.clientsByCancelPid.set(cancelPid, client);
+    const parts: Buffer[] = [msg.AUTH_OK];
+    for (const [k, v] of welcomeParams(serverParams, decision.settings)) parts.push(msg.parameterStatus(k, v));
+    parts.push(msg.backendKeyData(cancelPid, cancelSecret), msg.READY_IDLE);
+    req.socket.write(Buffer.concat(parts));
+    pool.addClient(client);
+    this.access.sessionStarted(client, lease, req, decision);
+    client.start(leftover);
+  }
+
+  private onClientClosed(client: ClientSession, reason: string): void {
+    this.clientsByCancelPid.delete(client.info.cancelPid);
+    this.access.sessionEnded(client, reason);
+    if (this.stopping && this.clientTotal() === 0) this.onDrained?.();
+  }
+
+  // ---- janitor, reload, shutdown -----------------------------------------------------------
+
+  private sweep(): void {
+    const now = Date.now();
+    const loginTimeout = this.rc.config.client_login_timeout;
+    if (loginTimeout > 0) {
+      for (const conn of [...this.pending.values()]) {
+        if (now - conn.startedAt > loginTimeout) {
+          conn.fail(new PgmoatError('LOGIN_TIMEOUT', 'client did not complete login within client_login_timeout', { sqlstate: SqlState.PROTOCOL_VIOLATION }));
+          conn.close();
+        }
+      }
+    }
+    for (const pool of this.pools.values()) pool.sweep(now);
+    this.access.sweep(now);
+  }
+
+  /** max_db_connections (per database) and max_user_connections (per upstream role), across pools. */
+  private mayOpenServer(pool: Pool): boolean {
+    const maxDb = pool.settings.maxDbConnections;
+    const maxUser = pool.settings.maxUserConnections;
+    if (maxDb === 0 && maxUser === 0) return true;
+    let db = 0;
+    let user = 0;
+    for (const p of this.pools.values()) {
+      if (p.database === pool.database) db += p.serverCount;
+      if (p.role === pool.role) user += p.serverCount;
+    }
+    return (maxDb === 0 || db < maxDb) && (maxUser === 0 || user < maxUser);
+  }
+
+  /** New connections use `rc`; established ones keep what they have. */
+  reload(rc: RuntimeConfig): void {
+    const revokedBefore = this.rc.revocation.revoked;
+    const previous = this.rc;
+    this.rc = rc;
+    if (rc.clientTls) {
+      // requestCert and tickets are options of the server, not of its context: a change needs a new server.
+      const before = previous.clientTls;
+      const sameServer = before !== undefined && requiresClientCertificate(before.mode) === requiresClientCertificate(rc.clientTls.mode) && before.sessionTickets === rc.clientTls.sessionTickets;
+      if (this.tlsServer && sameServer) this.tlsServer.setSecureContext(secureContextOptions(rc.clientTls));
+      else this.tlsServer = this.makeTlsServer(rc);
+      const newlyRevoked = [...rc.revocation.revoked].some((s) => !revokedBefore.has(s));
+      if (newlyRevoked && this.tlsServer) rotateTicketKeys(this.tlsServer);
+    }
+    for (const pool of this.pools.values()) {
+      if (!Object.hasOwn(rc.config.databases, pool.database)) continue;
+      pool.target = upstreamTarget(rc, pool.database, pool.role);
+      pool.settings = poolSettings(rc, pool.database, pool.role);
+      pool.maxPacketSize = rc.config.max_packet_size;
+    }
+    this.access.onReload(previous);
+  }
+
+  private onDrained: (() => void) | undefined;
+
+  /** Stops accepting, lets sessions finish up to `deadlineMs`, then closes everything. */
+  async shutdown(deadlineMs: number): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.listener.close();
+    for (const conn of [...this.pending.values()]) conn.close();
+    if (this.clientTotal() > 0 && deadlineMs > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, deadlineMs);
+        this.onDrained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    const err = new PgmoatError('SHUTDOWN', 'terminating connection due to administrator command', { sqlstate: SqlState.ADMIN_SHUTDOWN });
+    for (const pool of this.pools.values()) pool.closeAll(err);
+    if (this.janitor) clearInterval(this.janitor);
+    this.access.stop();
+  }
+}

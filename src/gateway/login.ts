@@ -1,0 +1,59 @@
+/**
+ * The decision after a client's StartupMessage: which database and role, whether its
+ * certificate identity may use them, and the welcome (AuthenticationOk, ParameterStatus,
+ * BackendKeyData, ReadyForQuery). The access rules decide the rest (access-decision.ts).
+ */
+import type { LoginRequest } from '../session/client-accept.js';
+import { SqlState } from '../protocol/sqlstate.js';
+import { PgmoatError } from '../util/errors.js';
+import { requiresClientCertificate } from '../tls/client-tls.js';
+import type { PeerIdentity } from '../tls/peer-identity.js';
+import type { RuntimeConfig } from './runtime-config.js';
+import { settingsFromStartup } from '../session/param-sync.js';
+import { isRevoked } from '../tls/revocation.js';
+import type { PasswordMethod } from '../auth/rules.js';
+import { decideAccess } from './access-decision.js';
+
+export interface LoginDecision {
+  database: string;
+  role: string;
+  upstreamRole: string;
+  identity: PeerIdentity | undefined;
+  settings: Map<string, string>;
+  /** The password exchange the matching rule asks for (access-decision.ts). */
+  password: PasswordMethod | undefined;
+  /** Label of the matching access rule, for the audit log. */
+  rule: string;
+}
+
+function refuse(code: string, message: string, sqlstate: string = SqlState.INVALID_AUTHORIZATION_SPECIFICATION, hint?: string): PgmoatError {
+  return new PgmoatError(code, message, { sqlstate, ...(hint ? { hint } : {}) });
+}
+
+export function decideLogin(rc: RuntimeConfig, req: LoginRequest): LoginDecision {
+  const role = req.params.get('user')!;
+  const database = req.params.get('database') || role;
+  const db = Object.hasOwn(rc.config.databases, database) ? rc.config.databases[database] : undefined;
+  if (!db) throw refuse('UNKNOWN_DATABASE', `no such database: "${database}"`, SqlState.INVALID_CATALOG_NAME);
+  const mode = rc.config.tls.mode;
+  const identity = req.certCheck?.ok ? req.certCheck.identity : undefined;
+  if (requiresClientCertificate(mode) && !identity) throw refuse('CLIENT_CERT_REQUIRED', 'connection requires a valid client certificate');
+  // The CRL may have changed since the handshake (revocation-watch.ts swaps it in place).
+  if (identity && isRevoked(rc.revocation, identity.serial)) throw refuse('CLIENT_CERT_REFUSED', 'client certificate has been revoked');
+  // A certificate for one environment never reaches a database of another, whatever the rules say.
+  if (db.environment !== undefined && identity !== undefined && identity.environment !== db.environment) {
+    throw refuse(
+      'ENVIRONMENT_MISMATCH',
+      `certificate for environment "${identity.environment ?? '(none)'}" may not connect to database "${database}", which requires environment "${db.environment}"`,
+    );
+  }
+  const access = decideAccess(rc.access, mode, {
+    tls: req.tls !== undefined,
+    database,
+    role,
+    address: req.remoteAddress,
+    identity: identity ? { cn: identity.cn, environment: identity.environment } : undefined,
+  });
+  const settings = settingsFromStartup(req.params);
+  return { database, role, upstreamRole: db.user ?? role, identity, settings, password: access.password, rule: access.rule.label };
+}

@@ -1,0 +1,102 @@
+/**
+ * The configuration as the gateway runs it: every PEM, passphrase and CRL read and checked, so
+ * that a reload either yields a whole new RuntimeConfig or fails and leaves the running one.
+ */
+import { readFileSync } from 'node:fs';
+import type { Config, DatabaseConfig } from '../config/schema.js';
+import { poolSettingsFor, type PoolSettings } from '../config/effective.js';
+import { resolvePassword } from '../config/secrets.js';
+import type { LoadedConfig } from '../config/load.js';
+import { readPrivateFile, readSecretFile } from '../util/private-file.js';
+import { PgmoatError, errorMessage } from '../util/errors.js';
+import type { ClientTlsSettings } from '../tls/client-tls.js';
+import { EMPTY_REVOCATION_LIST, loadRevocationList, type RevocationList } from '../tls/revocation.js';
+import type { UpstreamTarget, UpstreamTls } from '../session/upstream-target.js';
+import { buildAccessRuntime, type AccessRuntime } from './access-runtime.js';
+
+export interface RuntimeConfig {
+  readonly config: Config;
+  readonly path: string;
+  readonly clientTls: ClientTlsSettings | undefined;
+  readonly revocation: RevocationList;
+  readonly crlPath: string | undefined;
+  /** Upstream TLS material per database, read once. */
+  readonly upstreamTls: ReadonlyMap<string, UpstreamTls>;
+  readonly passwords: ReadonlyMap<string, string | undefined>;
+  /** Access rules, identity maps and client secrets (access-runtime.ts). */
+  readonly access: AccessRuntime;
+}
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`, { cause: err });
+  }
+}
+
+function upstreamTls(name: string, db: DatabaseConfig): UpstreamTls {
+  const t = db.tls;
+  return {
+    mode: t.mode,
+    ca: t.ca ? readText(t.ca, `databases.${name}.tls.ca`) : undefined,
+    cert: t.cert ? readText(t.cert, `databases.${name}.tls.cert`) : undefined,
+    key: t.key ? readPrivateFile(t.key, `databases.${name}.tls.key`).toString('utf8') : undefined,
+    passphrase: t.key_passphrase_file ? readSecretFile(t.key_passphrase_file, `databases.${name}.tls.key_passphrase_file`) : undefined,
+    servername: t.servername,
+    minVersion: t.min_version,
+  };
+}
+
+export async function buildRuntimeConfig(loaded: LoadedConfig): Promise<RuntimeConfig> {
+  const c = loaded.config;
+  let clientTls: ClientTlsSettings | undefined;
+  let revocation = EMPTY_REVOCATION_LIST;
+  if (c.tls.mode !== 'disable') {
+    const ca = c.tls.ca ? readText(c.tls.ca, 'tls.ca') : undefined;
+    clientTls = {
+      mode: c.tls.mode,
+      cert: readText(c.tls.cert!, 'tls.cert'),
+      key: readPrivateFile(c.tls.key!, 'tls.key').toString('utf8'),
+      passphrase: c.tls.key_passphrase_file ? readSecretFile(c.tls.key_passphrase_file, 'tls.key_passphrase_file') : undefined,
+      ca,
+      minVersion: c.tls.min_version,
+      maxVersion: c.tls.max_version,
+      ciphers: c.tls.ciphers,
+      ciphersuites: c.tls.ciphersuites,
+      groups: c.tls.groups,
+      sessionTickets: c.tls.session_tickets,
+    };
+    if (c.tls.crl) {
+      if (!ca) throw new PgmoatError('CONFIG_INVALID', 'tls.crl is set but tls.ca is not: the CRL is verified against the CA bundle');
+      revocation = await loadRevocationList(readText(c.tls.crl, 'tls.crl'), ca, c.tls.crl);
+    }
+  }
+  const tlsByDb = new Map<string, UpstreamTls>();
+  const passwords = new Map<string, string | undefined>();
+  for (const [name, db] of Object.entries(c.databases)) {
+    tlsByDb.set(name, upstreamTls(name, db));
+    passwords.set(name, resolvePassword(db));
+  }
+  const access = await buildAccessRuntime(c, loaded.path, clientTls?.key);
+  return { config: c, path: loaded.path, clientTls, revocation, crlPath: c.tls.crl, upstreamTls: tlsByDb, passwords, access };
+}
+
+export function upstreamTarget(rc: RuntimeConfig, dbName: string, role: string): UpstreamTarget {
+  const db = rc.config.databases[dbName]!;
+  const settings = poolSettingsFor(rc.config, dbName, role);
+  return {
+    label: dbName,
+    host: db.host,
+    port: db.port,
+    dbname: db.dbname,
+    user: role,
+    password: rc.passwords.get(dbName),
+    tls: rc.upstreamTls.get(dbName)!,
+    connectTimeoutMs: settings.serverConnectTimeout,
+  };
+}
+
+export function poolSettings(rc: RuntimeConfig, dbName: string, role: string): PoolSettings {
+  return poolSettingsFor(rc.config, dbName, role);
+}

@@ -1,0 +1,208 @@
+/**
+ * A logged-in client. Its bytes go to the server connection it is linked with, looked into only
+ * for what pooling needs: Terminate, and the Query/Sync/FunctionCall count that tells when the
+ * server will be idle again. Without a server it holds its bytes and asks the pool for one.
+ */
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { Frontend } from '../protocol/codes.js';
+import { DROP, FORWARD, FrameScanner, type FrameAction, type FrameHandler, type FrameOutput } from '../protocol/frame-scanner.js';
+import { SqlState } from '../protocol/sqlstate.js';
+import { PgmoatError } from '../util/errors.js';
+import type { PeerIdentity } from '../tls/peer-identity.js';
+import type { ServerConnection } from './server-connection.js';
+import type { Pool } from '../pool/pool.js';
+import { answerLeadingSynthetic, type ClientStatements } from './tx-statements.js';
+
+export type ClientPhase = 'idle' | 'waiting' | 'active' | 'closed';
+
+const COUNTED = [Frontend.Query, Frontend.Sync, Frontend.FunctionCall];
+const EXTENDED = [Frontend.Parse, Frontend.Bind, Frontend.Describe, Frontend.Execute, Frontend.Close, Frontend.Flush];
+
+/** A chunk that is exactly one Terminate message. */
+function isTerminate(chunk: Buffer): boolean {
+  return chunk.length === 5 && chunk[0] === Frontend.Terminate && chunk.readInt32BE(1) === 4;
+}
+
+let nextClientId = 1;
+
+export interface ClientInfo {
+  socket: Socket | TLSSocket;
+  remoteAddress: string;
+  remotePort: number;
+  database: string;
+  role: string;
+  identity: PeerIdentity | undefined;
+  tlsProtocol: string | undefined;
+  tlsCipher: string | undefined;
+  /** Settings from the startup packet, applied on every server the client gets. */
+  settings: Map<string, string>;
+  cancelPid: number;
+  cancelSecret: number;
+}
+
+export class ClientSession implements FrameHandler, FrameOutput {
+  readonly id = nextClientId++;
+  phase: ClientPhase = 'idle';
+  server: ServerConnection | null = null;
+  readonly socket: Socket | TLSSocket;
+  readonly scanner: FrameScanner;
+  readonly connectedAt = Date.now();
+  /** When it started waiting for a server (janitor: query_wait_timeout). */
+  waitingSince = 0;
+  /** Last time it sent anything (janitor: client_idle_timeout). */
+  lastActivity = Date.now();
+  bytesIn = 0;
+  bytesOut = 0;
+  private stash: Buffer[] = [];
+  private drainWait = false;
+  /** Transaction mode with prepared statements: the client's statement names. */
+  private readonly statements: ClientStatements | undefined;
+  private readonly writeToClient = (buf: Buffer): void => {
+    this.socket.write(buf);
+  };
+
+  constructor(
+    readonly pool: Pool,
+    readonly info: ClientInfo,
+    maxPacketSize: number,
+  ) {
+    this.socket = info.socket;
+    this.statements = pool.newClientStatements();
+    this.scanner = new FrameScanner(this, this, maxPacketSize);
+    this.scanner.captureTypes(COUNTED);
+    this.scanner.captureTypes(EXTENDED);
+    this.scanner.captureTypes([Frontend.Terminate]);
+  }
+
+  /** Starts reading; `leftover` is what arrived with the startup packet. */
+  start(leftover: Buffer | undefined): void {
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('error', () => undefined); // 'close' follows
+    this.socket.on('close', () => this.pool.closeClient(this, 'client closed the connection'));
+    if (leftover && leftover.length > 0) this.onData(leftover);
+    this.socket.resume();
+  }
+
+  private onData(chunk: Buffer): void {
+    this.lastActivity = Date.now();
+    this.bytesIn += chunk.length;
+    if (this.phase === 'active') {
+      this.scanner.scan(chunk);
+      return;
+    }
+    if (this.phase === 'closed') return;
+    // Leaving between transactions (or before the first) needs no server: queueing for one just
+    // to drop the Terminate kept the client, and its slot, waiting behind busy servers.
+    if (this.phase === 'idle' && this.stash.length === 0 && isTerminate(chunk)) {
+      this.scanner.stop();
+      this.pool.closeClient(this, 'client sent Terminate');
+      return;
+    }
+    if (this.phase === 'idle' && this.statements !== undefined && this.stash.length === 0) {
+      const used = this.statements.answerWithoutServer(chunk, this.writeToClient);
+      if (used === chunk.length) return;
+      if (used > 0) chunk = chunk.subarray(used);
+    }
+    this.stash.push(chunk);
+    if (this.phase === 'idle') {
+      this.socket.pause();
+      this.pool.requestServer(this);
+    }
+  }
+
+  /** The pool linked a server: replay what arrived while waiting. */
+  onLinked(): void {
+    this.scanner.setOutput(this);
+    const stash = this.stash;
+    this.stash = [];
+    for (const chunk of stash) {
+      if (this.phase !== 'active') {
+        // A transaction ended inside the stash: keep the rest for the next server.
+        this.stash.push(chunk);
+        continue;
+      }
+      this.scanner.scan(chunk);
+    }
+    if (this.stash.length > 0 && this.phase === 'idle') {
+      this.pool.requestServer(this);
+      return;
+    }
+    if (this.phase === 'active' && !this.drainWait) this.socket.resume();
+  }
+
+  /** The pool took the server back between transactions. */
+  onUnlinked(): void {
+    if (this.stash.length > 0 && this.phase === 'idle') this.pool.requestServer(this);
+  }
+
+  write(buf: Buffer): void {
+    const server = this.server;
+    if (server === null) return;
+    if (!server.socket.write(buf) && !this.drainWait) {
+      this.drainWait = true;
+      this.socket.pause();
+    }
+  }
+
+  onServerDrain(): void {
+    if (!this.drainWait) return;
+    this.drainWait = false;
+    if (this.phase === 'active') this.socket.resume();
+  }
+
+  onMessage(type: number, buf: Buffer, start: number, end: number): FrameAction {
+    const server = this.server;
+    if (type === Frontend.Terminate) {
+      this.scanner.stop();
+      this.pool.closeClient(this, 'client sent Terminate');
+      return DROP;
+    }
+    if (this.statements !== undefined && server !== null && server.tracking) {
+      const action = this.statements.onClientMessage(type, buf, start, end, this.scanner, server);
+      answerLeadingSynthetic(server.queue, this.writeToClient);
+      server.outstanding = server.queue.length;
+      return action;
+    }
+    switch (type) {
+      case Frontend.Sync:
+      case Frontend.Query:
+        if (server) {
+          server.outstanding++;
+          server.extendedOpen = false;
+        }
+        return FORWARD;
+      case Frontend.FunctionCall:
+        if (server) server.outstanding++;
+        return FORWARD;
+      default:
+        if (server) server.extendedOpen = true;
+        return FORWARD;
+    }
+  }
+
+  onBadLength(_type: number, length: number): void {
+    this.pool.closeClient(
+      this,
+      'invalid message length',
+      new PgmoatError('BAD_MESSAGE_LENGTH', `invalid message length ${length} (max_packet_size is ${this.scanner.maxLength})`, {
+        sqlstate: length < 4 ? SqlState.PROTOCOL_VIOLATION : SqlState.PROGRAM_LIMIT_EXCEEDED,
+      }),
+    );
+  }
+
+  /** Ends the connection, with one ErrorResponse first when given. */
+  destroy(error: Buffer | undefined): void {
+    this.scanner.stop();
+    this.stash = [];
+    const s = this.socket;
+    if (s.destroyed) return;
+    if (error && s.writable) {
+      s.end(error);
+      // A client that never reads must not keep the socket: give it a moment, then cut.
+      setTimeout(() => s.destroy(), 2000).unref();
+    } else {
+      s.destroy();
+    }
+  }
+}

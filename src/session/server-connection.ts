@@ -1,0 +1,206 @@
+/**
+ * One logged-in connection to an upstream PostgreSQL. It relays the server's messages to the
+ * client it is linked with, looking only into ReadyForQuery and ParameterStatus, and runs
+ * pgmoat's own queries (reset, settings, checks) with their results kept from any client.
+ */
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { Backend, TxStatus } from '../protocol/codes.js';
+import { DROP, FORWARD, FrameScanner, type FrameAction, type FrameHandler, type FrameOutput } from '../protocol/frame-scanner.js';
+import { parseErrorFields, type ErrorFields } from '../protocol/error-response.js';
+import * as msg from '../protocol/messages.js';
+import { SqlState } from '../protocol/sqlstate.js';
+import { PgmoatError } from '../util/errors.js';
+import type { UpstreamSession } from './upstream-connect.js';
+import type { ClientSession } from './client-session.js';
+import type { Pool } from '../pool/pool.js';
+import { ServerStatementCache } from '../pool/statement-registry.js';
+import { RequestQueue } from './request-queue.js';
+import { TRACKED_RESPONSES, onServerResponse, completesReady, flushLeadingSynthetic } from './tx-statements.js';
+
+export type ServerPhase = 'idle' | 'active' | 'internal' | 'closed';
+
+const READY = {
+  [TxStatus.Idle]: msg.readyForQuery(TxStatus.Idle),
+  [TxStatus.InTransaction]: msg.readyForQuery(TxStatus.InTransaction),
+  [TxStatus.Failed]: msg.readyForQuery(TxStatus.Failed),
+} as Record<number, Buffer>;
+
+const RELAY_TYPES = [Backend.ReadyForQuery, Backend.ParameterStatus];
+
+let nextServerId = 1;
+
+export class ServerConnection implements FrameHandler, FrameOutput {
+  readonly id = nextServerId++;
+  phase: ServerPhase = 'idle';
+  client: ClientSession | null = null;
+  readonly socket: Socket | TLSSocket;
+  readonly params: Map<string, string>;
+  readonly backendPid: number;
+  readonly backendSecret: number;
+  readonly tlsProtocol: string | undefined;
+  readonly scanner: FrameScanner;
+  readonly createdAt = Date.now();
+  /** When it last went idle in the pool (janitor: server_idle_timeout). */
+  idleSince = Date.now();
+  txStatus: number = TxStatus.Idle;
+  /** Last ReadyForQuery (janitor: idle_transaction_timeout counts from the end of the last answer). */
+  lastResponseAt = Date.now();
+  /** When the transaction in progress began (metrics); 0 outside one. */
+  txStartedAt = 0;
+  /** Queries and Syncs forwarded whose ReadyForQuery has not come back yet. */
+  outstanding = 0;
+  /** Extended-protocol messages sent since the last Sync. */
+  extendedOpen = false;
+  /** How many times a client was given this connection (server_check_query skips fresh ones). */
+  timesLinked = 0;
+  /** Retire at the next chance (server_lifetime, RECONNECT). */
+  retire = false;
+  /** The tracked settings of a client that were applied on this connection (transaction mode). */
+  appliedFor: ClientSession | null = null;
+  /** Transaction mode with prepared statements: what this server still owes, and what it has prepared. */
+  readonly tracking: boolean;
+  readonly queue = new RequestQueue();
+  readonly statements: ServerStatementCache;
+  private readonly relayTypes: readonly number[];
+  private internalDone: ((error: ErrorFields | undefined) => void) | null = null;
+  private internalError: ErrorFields | undefined;
+  private drainWait = false;
+
+  constructor(
+    readonly pool: Pool,
+    upstream: UpstreamSession,
+    maxPacketSize: number,
+  ) {
+    this.socket = upstream.socket;
+    this.params = upstream.params;
+    this.backendPid = upstream.pid;
+    this.backendSecret = upstream.secret;
+    this.tlsProtocol = upstream.tlsProtocol;
+    this.tracking = pool.tracksStatements;
+    this.statements = new ServerStatementCache(pool.settings.maxPreparedStatements);
+    this.relayTypes = this.tracking ? [...RELAY_TYPES, ...TRACKED_RESPONSES] : RELAY_TYPES;
+    this.scanner = new FrameScanner(this, this, maxPacketSize);
+    this.scanner.captureTypes(this.relayTypes);
+    this.socket.on('data', (chunk: Buffer) => this.scanner.scan(chunk));
+    this.socket.on('error', () => undefined); // 'close' follows and does the work
+    this.socket.on('close', () => this.pool.closeServer(this, 'server closed the connection'));
+    this.socket.on('drain', () => this.client?.onServerDrain());
+    this.socket.resume();
+  }
+
+  /** Bytes from the server to the linked client, holding the server back while the client is slow. */
+  write(buf: Buffer): void {
+    const client = this.client;
+    if (client === null) return; // async messages after the transaction ended: nobody to tell
+    if (!client.socket.write(buf) && !this.drainWait) {
+      this.drainWait = true;
+      this.socket.pause();
+      // A client that goes away never drains (its write returned false because it was gone):
+      // resume on close too, or the server would never read the reply to its reset query.
+      const resume = (): void => {
+        client.socket.off('drain', resume);
+        client.socket.off('close', resume);
+        if (!this.drainWait) return;
+        this.drainWait = false;
+        if (this.phase !== 'closed') this.socket.resume();
+      };
+      client.socket.once('drain', resume);
+      client.socket.once('close', resume);
+    }
+  }
+
+  onMessage(type: number, buf: Buffer, start: number, end: number): FrameAction {
+    if (this.internalDone !== null) return this.onInternalMessage(type, buf, start, end);
+    if (type === Backend.ReadyForQuery) {
+      this.txStatus = buf[start]!;
+      this.lastResponseAt = Date.now();
+      if (this.tracking) {
+        if (completesReady(this.queue)) this.queue.shift();
+        this.outstanding = this.queue.length;
+      } else if (this.outstanding > 0) {
+        this.outstanding--;
+      }
+      // Statement mode: a transaction block ends the session before the client sees it open.
+      if (this.txStatus !== TxStatus.Idle && this.pool.refuseTransaction(this)) return DROP;
+      // Written here, not forwarded, so that the pool may unlink the client right after it.
+      this.scanner.emit(READY[this.txStatus] ?? msg.readyForQuery(this.txStatus));
+      if (this.tracking) flushLeadingSynthetic(this, this.scanner);
+      this.pool.onServerReady(this);
+      return DROP;
+    }
+    if (type === Backend.ParameterStatus) {
+      this.recordParameter(buf, start, end);
+      return FORWARD;
+    }
+    if (this.tracking) {
+      const action = onServerResponse(type, buf, start, end, this.scanner, this);
+      this.outstanding = this.queue.length;
+      return action;
+    }
+    return FORWARD;
+  }
+
+  private recordParameter(buf: Buffer, start: number, end: number): void {
+    const nameEnd = buf.indexOf(0, start);
+    if (nameEnd < 0 || nameEnd >= end) return;
+    const valueEnd = buf.indexOf(0, nameEnd + 1);
+    if (valueEnd < 0 || valueEnd >= end) return;
+    this.params.set(buf.toString('utf8', start, nameEnd), buf.toString('utf8', nameEnd + 1, valueEnd));
+  }
+
+  /** True when nothing is pending: idle, no unanswered query, no open extended-protocol batch. */
+  get clean(): boolean {
+    return this.txStatus === TxStatus.Idle && this.outstanding === 0 && !this.extendedOpen;
+  }
+
+  /**
+   * Runs a query of pgmoat's own; every message of its answer is swallowed. `done` gets the
+   * server's ErrorResponse when it failed.
+   */
+  runInternal(sql: string, done: (error: ErrorFields | undefined) => void): void {
+    this.internalDone = done;
+    this.internalError = undefined;
+    this.scanner.captureAll();
+    this.socket.write(msg.query(sql));
+  }
+
+  private onInternalMessage(type: number, buf: Buffer, start: number, end: number): FrameAction {
+    if (type === Backend.ErrorResponse) {
+      this.internalError ??= parseErrorFields(buf.subarray(start, end));
+    } else if (type === Backend.ParameterStatus) {
+      this.recordParameter(buf, start, end);
+    } else if (type === Backend.ReadyForQuery) {
+      this.txStatus = buf[start]!;
+      const done = this.internalDone!;
+      this.internalDone = null;
+      this.scanner.capture.fill(0);
+      this.scanner.captureTypes(this.relayTypes);
+      done(this.internalError);
+    }
+    return DROP;
+  }
+
+  onBadLength(_type: number, length: number): void {
+    // Over the limit is a setting the client's query ran into; under 4 is a broken server.
+    const tooLarge = length > this.scanner.maxLength;
+    const message = tooLarge
+      ? `server sent a message of ${length} bytes, over max_packet_size (${this.scanner.maxLength} bytes)`
+      : `server sent a message of invalid length ${length}`;
+    this.pool.closeServer(
+      this,
+      message,
+      new PgmoatError(tooLarge ? 'SERVER_MESSAGE_TOO_LARGE' : 'SERVER_PROTOCOL', message, {
+        sqlstate: tooLarge ? SqlState.PROGRAM_LIMIT_EXCEEDED : SqlState.PROTOCOL_VIOLATION,
+      }),
+    );
+  }
+
+  destroy(): void {
+    this.scanner.stop();
+    if (!this.socket.destroyed) {
+      if (this.socket.writable) this.socket.end(msg.TERMINATE);
+      this.socket.destroy();
+    }
+  }
+}

@@ -1,0 +1,363 @@
+/**
+ * Opens one server connection: TCP, the SSLRequest and TLS per the upstream's mode, the startup
+ * message and authentication (SCRAM-SHA-256, md5, cleartext, trust, certificate), then reads
+ * ParameterStatus and BackendKeyData up to the first ReadyForQuery. Runs once per server
+ * connection, never per message.
+ */
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, checkServerIdentity, type TLSSocket, type ConnectionOptions } from 'node:tls';
+import { AuthCode, Backend, TxStatus } from '../protocol/codes.js';
+import { DROP, FrameScanner, type FrameHandler } from '../protocol/frame-scanner.js';
+import { parseErrorFields, type ErrorFields } from '../protocol/error-response.js';
+import * as msg from '../protocol/messages.js';
+import { SqlState } from '../protocol/sqlstate.js';
+import { ScramClient, chooseSaslMechanism } from '../auth/scram-client.js';
+import { md5Password } from '../auth/md5.js';
+import { PgmoatError, errorMessage } from '../util/errors.js';
+import type { UpstreamTarget, UpstreamTls } from './upstream-target.js';
+
+export interface UpstreamSession {
+  socket: Socket | TLSSocket;
+  params: Map<string, string>;
+  pid: number;
+  secret: number;
+  /** e.g. TLSv1.3, or undefined for a plain connection. */
+  tlsProtocol: string | undefined;
+}
+
+/** An error the upstream sent during login; `fields` is its ErrorResponse, forwarded as is. */
+export class UpstreamError extends PgmoatError {
+  readonly fields: ErrorFields | undefined;
+  constructor(code: string, message: string, opts: { sqlstate: string; fields?: ErrorFields; cause?: unknown }) {
+    super(code, message, { sqlstate: opts.sqlstate, severity: 'FATAL', cause: opts.cause });
+    this.fields = opts.fields;
+  }
+}
+
+function where(t: UpstreamTarget): string {
+  return `upstream "${t.label}" (${t.host}:${t.port})`;
+}
+
+export function connectTcp(t: UpstreamTarget, signal: AbortSignal): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: t.host, port: t.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 });
+    const onAbort = (): void => {
+      socket.destroy();
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.once('connect', () => {
+      signal.removeEventListener('abort', onAbort);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      signal.removeEventListener('abort', onAbort);
+      reject(
+        new UpstreamError('UPSTREAM_CONNECT', `could not connect to ${where(t)}: ${err.code ?? err.message}`, {
+          sqlstate: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+          cause: err,
+        }),
+      );
+    });
+  });
+}
+
+/** Sends SSLRequest and reads the one-byte answer; anything after it is an attack (CVE-2021-23222). */
+export function sslRequest(t: UpstreamTarget, socket: Socket, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      signal.removeEventListener('abort', onAbort);
+    };
+    const onData = (chunk: Buffer): void => {
+      cleanup();
+      socket.pause();
+      if (chunk.length !== 1 || (chunk[0] !== 0x53 && chunk[0] !== 0x4e)) {
+        socket.destroy();
+        reject(new UpstreamError('UPSTREAM_PROTOCOL', `${where(t)} sent an invalid answer to SSLRequest`, { sqlstate: SqlState.PROTOCOL_VIOLATION }));
+        return;
+      }
+      resolve(chunk[0] === 0x53);
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(new UpstreamError('UPSTREAM_CONNECT', `${where(t)}: ${errorMessage(err)}`, { sqlstate: SqlState.CONNECTION_FAILURE, cause: err }));
+    };
+    const onClose = (): void => {
+      cleanup();
+      reject(new UpstreamError('UPSTREAM_CONNECT', `${where(t)} closed the connection during SSL negotiation`, { sqlstate: SqlState.CONNECTION_FAILURE }));
+    };
+    const onAbort = (): void => {
+      cleanup();
+      socket.destroy();
+      reject(signal.reason);
+    };
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.write(msg.SSL_REQUEST);
+  });
+}
+
+export function upstreamTlsOptions(t: UpstreamTarget, tls: UpstreamTls): ConnectionOptions {
+  const verify = tls.mode === 'verify-ca' || tls.mode === 'verify-full';
+  const name = tls.servername ?? t.host;
+  return {
+    ...(isIP(name) === 0 ? { servername: name } : {}),
+    ...(tls.ca ? { ca: tls.ca } : {}),
+    ...(tls.cert ? { cert: tls.cert } : {}),
+    ...(tls.key ? { key: tls.key } : {}),
+    ...(tls.passphrase !== undefined ? { passphrase: tls.passphrase } : {}),
+    minVersion: tls.minVersion,
+    rejectUnauthorized: verify,
+    ALPNProtocols: ['postgresql'],
+    checkServerIdentity: tls.mode === 'verify-full' ? (_host, cert) => checkServerIdentity(name, cert) : () => undefined,
+  };
+}
+
+export function startTls(t: UpstreamTarget, socket: Socket, signal: AbortSignal): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const tlsSocket = tlsConnect({ socket, ...upstreamTlsOptions(t, t.tls) });
+    const onAbort = (): void => {
+      tlsSocket.destroy();
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    tlsSocket.once('secureConnect', () => {
+      signal.removeEventListener('abort', onAbort);
+      tlsSocket.removeAllListeners('error');
+      resolve(tlsSocket);
+    });
+    tlsSocket.once('error', (err: NodeJS.ErrnoException) => {
+      signal.removeEventListener('abort', onAbort);
+      tlsSocket.destroy();
+      reject(
+        new UpstreamError('UPSTREAM_TLS', `TLS to ${where(t)} failed: ${err.code ? `${err.code}: ` : ''}${err.message}`, {
+          sqlstate: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+          cause: err,
+        }),
+      );
+    });
+  });
+}
+
+/** Drives the startup and authentication exchange over an open socket. */
+class UpstreamLogin implements FrameHandler {
+  private readonly scanner: FrameScanner;
+  readonly params = new Map<string, string>();
+  private pid = 0;
+  private secret = 0;
+  private scram: ScramClient | undefined;
+  private done = false;
+
+  constructor(
+    private readonly t: UpstreamTarget,
+    private readonly socket: Socket | TLSSocket,
+    private readonly resolve: (s: UpstreamSession) => void,
+    private readonly reject: (e: Error) => void,
+  ) {
+    this.scanner = new FrameScanner(this, { write: () => undefined }, 1 << 20);
+    this.scanner.captureAll();
+  }
+
+  start(signal: AbortSignal): void {
+    const s = this.socket;
+    const onData = (chunk: Buffer): void => this.scanner.scan(chunk);
+    const onError = (err: Error): void =>
+      this.fail(new UpstreamError('UPSTREAM_LOGIN', `${where(this.t)}: ${errorMessage(err)}`, { sqlstate: SqlState.CONNECTION_FAILURE, cause: err }));
+    const onClose = (): void =>
+      this.fail(new UpstreamError('UPSTREAM_LOGIN', `${where(this.t)} closed the connection during login`, { sqlstate: SqlState.CONNECTION_FAILURE }));
+    const onAbort = (): void => this.fail(signal.reason as Error);
+    this.cleanup = () => {
+      s.off('data', onData);
+      s.off('error', onError);
+      s.off('close', onClose);
+      signal.removeEventListener('abort', onAbort);
+    };
+    s.on('data', onData);
+    s.on('error', onError);
+    s.on('close', onClose);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const params = new Map<string, string>([
+      ['user', this.t.user],
+      ['database', this.t.dbname],
+      ...(this.t.startupParams ?? new Map<string, string>()),
+    ]);
+    s.write(msg.startupMessage(params));
+    s.resume();
+  }
+
+  private cleanup: () => void = () => undefined;
+
+  private fail(err: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.cleanup();
+    this.scanner.stop();
+    this.socket.destroy();
+    this.reject(err);
+  }
+
+  private needPassword(): string {
+    if (this.t.password === undefined) {
+      throw new UpstreamError(
+        'UPSTREAM_NO_PASSWORD',
+        `${where(this.t)} asks a password for role "${this.t.user}", but none is configured (set password_file or password_env for database "${this.t.label}")`,
+        { sqlstate: SqlState.INVALID_PASSWORD },
+      );
+    }
+    return this.t.password;
+  }
+
+  onMessage(type: number, buf: Buffer, start: number, end: number): typeof DROP {
+    if (this.done) return DROP;
+    try {
+      this.handle(type, buf.subarray(start, end));
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+    }
+    return DROP;
+  }
+
+  private handle(type: number, body: Buffer): void {
+    switch (type) {
+      case Backend.Authentication:
+        this.auth(body);
+        return;
+      case Backend.ParameterStatus: {
+        const nameEnd = body.indexOf(0);
+        const valueEnd = body.indexOf(0, nameEnd + 1);
+        if (nameEnd > 0 && valueEnd > nameEnd) this.params.set(body.toString('utf8', 0, nameEnd), body.toString('utf8', nameEnd + 1, valueEnd));
+        return;
+      }
+      case Backend.BackendKeyData:
+        if (body.length >= 8) {
+          this.pid = body.readInt32BE(0);
+          this.secret = body.readInt32BE(4);
+        }
+        return;
+      case Backend.ErrorResponse: {
+        const fields = parseErrorFields(body);
+        throw new UpstreamError('UPSTREAM_LOGIN_REFUSED', `${where(this.t)}: ${fields.message}`, { sqlstate: fields.code, fields });
+      }
+      case Backend.ReadyForQuery: {
+        if (body[0] !== TxStatus.Idle) throw new UpstreamError('UPSTREAM_PROTOCOL', `${where(this.t)} was not idle after login`, { sqlstate: SqlState.PROTOCOL_VIOLATION });
+        this.done = true;
+        this.cleanup();
+        this.scanner.stop();
+        this.socket.pause();
+        const tlsProtocol = 'getProtocol' in this.socket ? ((this.socket as TLSSocket).getProtocol() ?? undefined) : undefined;
+        this.resolve({ socket: this.socket, params: this.params, pid: this.pid, secret: this.secret, tlsProtocol });
+        return;
+      }
+      case Backend.NoticeResponse:
+      case Backend.NegotiateProtocolVersion:
+        return;
+      default:
+        throw new UpstreamError('UPSTREAM_PROTOCOL', `${where(this.t)} sent unexpected message type ${type} during login`, { sqlstate: SqlState.PROTOCOL_VIOLATION });
+    }
+  }
+
+  private auth(body: Buffer): void {
+    const code = body.readInt32BE(0);
+    switch (code) {
+      case AuthCode.Ok:
+        return;
+      case AuthCode.CleartextPassword:
+        this.socket.write(msg.passwordMessage(this.needPassword()));
+        return;
+      case AuthCode.MD5Password:
+        this.socket.write(msg.passwordMessage(md5Password(this.t.user, this.needPassword(), body.subarray(4, 8))));
+        return;
+      case AuthCode.SASL: {
+        const mechs: string[] = [];
+        let i = 4;
+        while (i < body.length && body[i] !== 0) {
+          const end = body.indexOf(0, i);
+          if (end < 0) break;
+          mechs.push(body.toString('utf8', i, end));
+          i = end + 1;
+        }
+        const mech = chooseSaslMechanism(mechs);
+        this.scram = new ScramClient(this.needPassword());
+        this.socket.write(msg.saslInitialResponse(mech, this.scram.clientFirstMessage()));
+        return;
+      }
+      case AuthCode.SASLContinue:
+        if (!this.scram) throw new UpstreamError('UPSTREAM_PROTOCOL', `${where(this.t)} sent SASLContinue out of order`, { sqlstate: SqlState.PROTOCOL_VIOLATION });
+        this.socket.write(msg.saslResponse(this.scram.handleServerFirst(body.subarray(4))));
+        return;
+      case AuthCode.SASLFinal:
+        if (!this.scram) throw new UpstreamError('UPSTREAM_PROTOCOL', `${where(this.t)} sent SASLFinal out of order`, { sqlstate: SqlState.PROTOCOL_VIOLATION });
+        this.scram.verifyServerFinal(body.subarray(4));
+        return;
+      default:
+        throw new UpstreamError('UPSTREAM_AUTH_UNSUPPORTED', `${where(this.t)} asks for authentication method ${code}, which pgmoat does not support (use scram-sha-256, md5, password, trust or cert)`, {
+          sqlstate: SqlState.FEATURE_NOT_SUPPORTED,
+        });
+    }
+  }
+
+  onBadLength(_type: number, length: number): void {
+    this.fail(new UpstreamError('UPSTREAM_PROTOCOL', `${where(this.t)} sent a message of invalid length ${length}`, { sqlstate: SqlState.PROTOCOL_VIOLATION }));
+  }
+}
+
+async function attempt(t: UpstreamTarget, useTls: 'never' | 'try' | 'must', signal: AbortSignal): Promise<UpstreamSession> {
+  let socket: Socket | TLSSocket = await connectTcp(t, signal);
+  try {
+    if (useTls !== 'never') {
+      const accepted = await sslRequest(t, socket, signal);
+      if (accepted) {
+        socket = await startTls(t, socket, signal);
+      } else if (useTls === 'must') {
+        throw new UpstreamError('UPSTREAM_TLS', `${where(t)} does not support SSL, but tls.mode is ${t.tls.mode}`, {
+          sqlstate: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+        });
+      }
+    }
+    const s = socket;
+    return await new Promise<UpstreamSession>((resolve, reject) => new UpstreamLogin(t, s, resolve, reject).start(signal));
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
+}
+
+/** Connects and logs in, within t.connectTimeoutMs. */
+export async function connectUpstream(t: UpstreamTarget): Promise<UpstreamSession> {
+  const signal = AbortSignal.timeout(t.connectTimeoutMs > 0 ? t.connectTimeoutMs : 2 ** 31 - 1);
+  const timeoutError = (): UpstreamError =>
+    new UpstreamError('UPSTREAM_TIMEOUT', `${where(t)} did not complete login within server_connect_timeout (${t.connectTimeoutMs} ms)`, {
+      sqlstate: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+    });
+  try {
+    switch (t.tls.mode) {
+      case 'disable':
+        return await attempt(t, 'never', signal);
+      case 'allow':
+        try {
+          return await attempt(t, 'never', signal);
+        } catch (err) {
+          // libpq's allow: try plain first, then TLS when the server refused the plain login.
+          if (err instanceof UpstreamError && err.sqlstate === SqlState.INVALID_AUTHORIZATION_SPECIFICATION) {
+            return await attempt(t, 'must', signal);
+          }
+          throw err;
+        }
+      case 'prefer':
+        return await attempt(t, 'try', signal);
+      case 'require':
+      case 'verify-ca':
+      case 'verify-full':
+        return await attempt(t, 'must', signal);
+    }
+  } catch (err) {
+    if (signal.aborted && !(err instanceof UpstreamError)) throw timeoutError();
+    throw err;
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The client side of TLS (clients -> pgmoat): one tls.Server that never listens. The listener
+ * answers the SSLRequest (or sees a direct-TLS ClientHello) and hands the raw socket over with
+ * `server.emit('connection', socket)`; only a tls.Server closes out a client whose certificate
+ * did not verify, where a bare TLSSocket would let it talk (see DESIGN.md, habit 6).
+ *
+ * Node never aborts a handshake over a bad client certificate; pgmoat checks `authorized`, the
+ * serial against the CRL and the purpose right after it, and nothing of a refused client ever
+ * reaches a pool or an upstream.
+ */
+import { createServer, type Server, type TLSSocket, type SecureContextOptions } from 'node:tls';
+import { randomBytes } from 'node:crypto';
+import { isRevoked, type RevocationList } from './revocation.js';
+import { peerIdentity, type PeerIdentity } from './peer-identity.js';
+import type { TlsMode } from './tls-mode.js';
+
+export interface ClientTlsSettings {
+  mode: TlsMode;
+  cert: string;
+  key: string;
+  passphrase?: string | undefined;
+  /** PEM bundle of CAs that client certificates must chain to. */
+  ca?: string | undefined;
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
+  maxVersion?: 'TLSv1.2' | 'TLSv1.3' | undefined;
+  /** OpenSSL cipher list for TLS 1.2. */
+  ciphers?: string | undefined;
+  /** TLS 1.3 suites, colon-separated. */
+  ciphersuites?: string | undefined;
+  /** Key exchange groups, colon-separated (OpenSSL names, e.g. X25519:P-256). */
+  groups?: string | undefined;
+  sessionTickets: boolean;
+}
+
+export function requiresClientCertificate(mode: TlsMode): boolean {
+  return mode === 'verify-ca' || mode === 'verify-full';
+}
+
+export function secureContextOptions(s: ClientTlsSettings): SecureContextOptions {
+  const ciphers = [s.ciphersuites, s.ciphers].filter((x): x is string => !!x).join(':');
+  return {
+    cert: s.cert,
+    key: s.key,
+    ...(s.passphrase !== undefined ? { passphrase: s.passphrase } : {}),
+    ...(s.ca && requiresClientCertificate(s.mode) ? { ca: s.ca } : {}),
+    minVersion: s.minVersion,
+    ...(s.maxVersion ? { maxVersion: s.maxVersion } : {}),
+    ...(ciphers ? { ciphers } : {}),
+    ...(s.groups ? { ecdhCurve: s.groups } : {}),
+    // Sessions resumed from another context (before a reload) must not carry over.
+    sessionIdContext: 'pgmoat',
+  };
+}
+
+export function createClientTlsServer(s: ClientTlsSettings, handshakeTimeoutMs: number): Server {
+  const server = createServer({
+    ...secureContextOptions(s),
+    requestCert: requiresClientCertificate(s.mode),
+    // pgmoat refuses unverified clients itself, right after the handshake, so that it can say why.
+    rejectUnauthorized: false,
+    ALPNProtocols: ['postgresql'],
+    handshakeTimeout: handshakeTimeoutMs > 0 ? handshakeTimeoutMs : 120_000,
+    ...(s.sessionTickets ? {} : { secureOptions: 0x4000 /* SSL_OP_NO_TICKET */ }),
+  });
+  return server;
+}
+
+/** New ticket keys: sessions resumed from tickets issued before this can no longer resume. */
+export function rotateTicketKeys(server: Server): void {
+  server.setTicketKeys(randomBytes(48));
+}
+
+export type CertRefusal =
+  | 'no-certificate'
+  | 'unknown-ca'
+  | 'expired'
+  | 'not-yet-valid'
+  | 'revoked'
+  | 'not-for-client-use'
+  | 'no-identity'
+  | 'invalid';
+
+export type CertCheck =
+  | { ok: true; identity: PeerIdentity | undefined }
+  | { ok: false; reason: CertRefusal; message: string; identity: PeerIdentity | undefined };
+
+const REFUSAL_MESSAGES: Record<CertRefusal, string> = {
+  'no-certificate': 'connection requires a valid client certificate: none was sent',
+  'unknown-ca': 'client certificate was not issued by a CA this gateway trusts',
+  expired: 'client certificate has expired',
+  'not-yet-valid': 'client certificate is not yet valid',
+  revoked: 'client certificate has been revoked',
+  'not-for-client-use': 'client certificate is not for client use (it lacks the clientAuth extended key usage)',
+  'no-identity': 'client certificate has no subject common name',
+  invalid: 'client certificate could not be verified',
+};
+
+function classify(code: string | undefined): CertRefusal {
+  switch (code) {
+    case 'CERT_HAS_EXPIRED':
+      return 'expired';
+    case 'CERT_NOT_YET_VALID':
+      return 'not-yet-valid';
+    case 'CERT_REVOKED':
+      return 'revoked';
+    case 'INVALID_PURPOSE':
+      return 'not-for-client-use';
+    case 'UNABLE_TO_GET_ISSUER_CERT':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'CERT_SIGNATURE_FAILURE':
+      return 'unknown-ca';
+    default:
+      return 'invalid';
+  }
+}
+
+/**
+ * The verdict on a client's certificate once the handshake is done. In modes that require one,
+ * the chain must have verified (Node's `authorized`), the serial must not be revoked (checked
+ * here on every connection, including resumed sessions), and it must name a CN.
+ */
+export function checkClientCertificate(socket: TLSSocket, mode: TlsMode, revocation: RevocationList): CertCheck {
+  if (!requiresClientCertificate(mode)) return { ok: true, identity: undefined };
+  const identity = peerIdentity(socket);
+  const refuse = (reason: CertRefusal): CertCheck => ({ ok: false, reason, message: REFUSAL_MESSAGES[reason], identity });
+  if (!socket.authorized) {
+    const err = socket.authorizationError as unknown;
+    const code = err instanceof Error ? (err as NodeJS.ErrnoException).code ?? err.message : (err as string | null) ?? undefined;
+    if (!identity && (code === undefined || code === null)) return refuse('no-certificate');
+    if (!identity && !socket.getPeerCertificate()?.raw) return refuse('no-certificate');
+    return refuse(classify(code ?? undefined));
+  }
+  if (!identity) return refuse('no-identity');
+  if (isRevoked(revocation, identity.serial)) return refuse('revoked');
+  return { ok: true, identity };
+}

@@ -1,0 +1,142 @@
+/**
+ * When the upstream fails: a database whose server is down gives its clients a clear error
+ * (SQLSTATE and message) while the other databases keep working; an ErrorResponse PostgreSQL
+ * sends at login reaches the client as PostgreSQL sent it; a server that dies mid-session ends
+ * that session with an error, and pgmoat reconnects once it is back.
+ */
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { startPostgres, type PgServer } from '../harness/postgres.js';
+import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
+import { startGateway, type RunningGateway } from '../harness/gateway.js';
+import { freePort } from '../harness/free-port.js';
+import { conninfo, psql } from '../harness/psql.js';
+import { clientTlsSection, nodeSsl, plainUpstream, waitFor } from './helpers.js';
+
+let upstream: PgServer;
+let pki: Pki;
+let gw: RunningGateway;
+let app: ClientFiles;
+let deadPort: number;
+
+before(async () => {
+  pki = await makePki();
+  upstream = await startPostgres({ setupSql: 'CREATE ROLE app LOGIN; CREATE DATABASE appdb OWNER app;' });
+  app = await pki.client('app');
+  deadPort = await freePort(); // nothing listens there
+  gw = await startGateway({
+    tls: clientTlsSection(pki),
+    server_connect_timeout: '5s',
+    databases: {
+      appdb: plainUpstream(upstream, 'appdb', { pool_size: 2 }),
+      down: plainUpstream(upstream, 'appdb', { port: deadPort }),
+      nodb: plainUpstream(upstream, 'does_not_exist'),
+      ghost: plainUpstream(upstream, 'appdb', { user: 'ghost' }),
+    },
+  });
+});
+after(async () => {
+  await gw?.stop();
+  await upstream?.stop();
+  pki?.cleanup();
+});
+
+interface PgErr extends Error {
+  code?: string;
+  severity?: string;
+}
+
+async function query(database: string, sql = 'SELECT current_database() AS d'): Promise<string> {
+  // A hung login fails the test (as a timeout) instead of hanging it.
+  const c = new pg.Client({ host: '127.0.0.1', port: gw.port, user: 'app', database, ssl: nodeSsl(app), connectionTimeoutMillis: 10_000 });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    const r = await c.query(sql);
+    return String(Object.values(r.rows[0] as Record<string, unknown>)[0]);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+async function refusedWith(database: string): Promise<PgErr> {
+  try {
+    await query(database);
+  } catch (err) {
+    return err as PgErr;
+  }
+  throw new Error(`a client of ${database} was not refused`);
+}
+
+test('upstream down: the client gets FATAL 08001 naming the upstream, and other databases keep working', async () => {
+  const err = await refusedWith('down');
+  assert.equal(err.severity, 'FATAL');
+  assert.equal(err.code, '08001', err.message);
+  assert.match(err.message, new RegExp(`could not connect to upstream "down" \\(127\\.0\\.0\\.1:${deadPort}\\): ECONNREFUSED`));
+  assert.equal(await query('appdb'), 'appdb');
+  // Again, after the backoff window too: still a clear error, never a hang or a dropped socket.
+  const again = await refusedWith('down');
+  assert.equal(again.code, '08001');
+  assert.equal(await query('appdb'), 'appdb');
+});
+
+test('upstream down: clients arriving right after a failed connect (inside its backoff) get the error too, not a hang', async () => {
+  await refusedWith('down');
+  const burst = await Promise.all(Array.from({ length: 5 }, () => refusedWith('down')));
+  for (const err of burst) assert.equal(err.code, '08001', err.message);
+  assert.equal((await refusedWith('down')).code, '08001');
+});
+
+test('upstream down: psql shows the reason', async () => {
+  const r = await psql(conninfo(gw.port, { user: 'app', dbname: 'down', cert: app }), 'SELECT 1');
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /FATAL: {2}could not connect to upstream "down"/);
+});
+
+test("an upstream ErrorResponse at login (database does not exist) reaches the client as PostgreSQL sent it", async () => {
+  const err = await refusedWith('nodb');
+  assert.equal(err.severity, 'FATAL');
+  assert.equal(err.code, '3D000');
+  assert.equal(err.message, 'database "does_not_exist" does not exist');
+  assert.equal(await query('appdb'), 'appdb');
+});
+
+test('an upstream ErrorResponse at login (role does not exist) reaches the client as PostgreSQL sent it', async () => {
+  const err = await refusedWith('ghost');
+  assert.equal(err.severity, 'FATAL');
+  assert.equal(err.code, '28000');
+  assert.equal(err.message, 'role "ghost" does not exist');
+});
+
+test('a database pgmoat does not know: FATAL 3D000 without touching any upstream', async () => {
+  const err = await refusedWith('nosuch');
+  assert.equal(err.code, '3D000');
+  assert.match(err.message, /no such database: "nosuch"/);
+  assert.equal(gw.gateway.pools.has('nosuch/app'), false);
+});
+
+test('the upstream dies mid-session: that session ends with an error; after it returns, new sessions work', async () => {
+  const c = new pg.Client({ host: '127.0.0.1', port: gw.port, user: 'app', database: 'appdb', ssl: nodeSsl(app) });
+  const ended = new Promise<Error | undefined>((resolve) => {
+    c.on('error', (e) => resolve(e));
+    c.on('end', () => resolve(undefined));
+  });
+  await c.connect();
+  await c.query('SELECT 1');
+  await upstream.stopServer();
+  try {
+    // PostgreSQL's fast shutdown sends its own FATAL 57P01; pgmoat forwards it (or reports the loss).
+    const lost = (await ended) as PgErr | undefined;
+    assert.ok(lost, 'the session must end with an error, not silently');
+    assert.match(String(lost.code ?? lost.message), /57P01|08006/, lost.message);
+    await assert.rejects(c.query('SELECT 1'));
+    const down = await refusedWith('appdb');
+    assert.match(String(down.code), /^08/, `while the upstream is down: ${down.code} ${down.message}`);
+  } finally {
+    await upstream.start();
+    await c.end().catch(() => undefined);
+  }
+  // The connect backoff is short: new sessions work again soon after the upstream is back.
+  await waitFor(async () => (await query('appdb').catch(() => '')) === 'appdb', 'a session after the upstream came back', 15_000);
+});

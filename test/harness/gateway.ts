@@ -1,0 +1,106 @@
+/**
+ * Runs a pgmoat gateway for a test: in-process (to reload and read its logs) or as the real
+ * `pgmoat serve` process. Config is written as YAML into a temp dir.
+ */
+import { mkdtempSync, writeFileSync, rmSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { stringify } from 'yaml';
+import { loadConfig } from '../../src/config/load.js';
+import { buildRuntimeConfig } from '../../src/gateway/runtime-config.js';
+import { Gateway } from '../../src/gateway/gateway.js';
+import { freePort } from './free-port.js';
+
+export interface RunningGateway {
+  readonly port: number;
+  readonly dir: string;
+  readonly configPath: string;
+  readonly gateway: Gateway;
+  /** Every log line so far, as parsed JSON. */
+  logs(): Record<string, unknown>[];
+  /** Rewrites the config file (object form) and reloads. */
+  reload(config?: Record<string, unknown>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function writeConfig(dir: string, config: Record<string, unknown>): string {
+  const path = join(dir, 'pgmoat.yaml');
+  writeFileSync(path, stringify(config));
+  return path;
+}
+
+export async function startGateway(config: Record<string, unknown>): Promise<RunningGateway> {
+  const dir = mkdtempSync(join(tmpdir(), 'pgmoat-gw-'));
+  chmodSync(dir, 0o700);
+  const port = await freePort();
+  const full = { ...config, listen: { host: '127.0.0.1', port } };
+  const configPath = writeConfig(dir, full);
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _e, cb) {
+      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  const log = pino({ level: 'debug', base: undefined }, sink);
+  const gateway = new Gateway(await buildRuntimeConfig(await loadConfig(configPath)), log);
+  await gateway.listen();
+  return {
+    port,
+    dir,
+    configPath,
+    gateway,
+    logs: () => lines,
+    async reload(next?: Record<string, unknown>) {
+      if (next) writeConfig(dir, { ...next, listen: { host: '127.0.0.1', port } });
+      gateway.reload(await buildRuntimeConfig(await loadConfig(configPath)));
+    },
+    async stop() {
+      await gateway.shutdown(0);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** `pgmoat serve --config <path>` as a child process (through tsx), resolved once it listens. */
+export async function startGatewayProcess(configPath: string): Promise<{ proc: ChildProcess; output(): string; stop(signal?: NodeJS.Signals): Promise<number | null> }> {
+  const root = new URL('../..', import.meta.url).pathname;
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'serve', '--config', configPath], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: root,
+  });
+  let out = '';
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`pgmoat serve did not start:\n${out}`)), 20_000);
+    const check = (): void => {
+      if (out.includes('"event":"listening"') || out.includes('pgmoat listening')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    proc.stdout!.on('data', check);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`pgmoat serve exited with ${code}:\n${out}`));
+    });
+  });
+  return {
+    proc,
+    output: () => out,
+    stop: (signal = 'SIGTERM') =>
+      new Promise((resolve) => {
+        if (proc.exitCode !== null) return resolve(proc.exitCode);
+        proc.once('exit', (code) => resolve(code));
+        proc.kill(signal);
+      }),
+  };
+}
+
+export function cleanupDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
