@@ -291,8 +291,12 @@ export class Pool {
     return true;
   }
 
-  /** ReadyForQuery from a linked server: in transaction mode the server may go back now. */
-  onServerReady(server: ServerConnection): void {
+  /**
+   * ReadyForQuery from a server: counts it, and returns true when the server may go back to the
+   * pool (transaction mode, nothing pending). The caller finishes relaying the read first, then
+   * calls releaseAfterReady.
+   */
+  onServerReady(server: ServerConnection): boolean {
     const client = server.client;
     // Timings reuse the ReadyForQuery timestamp: no clock read of their own on the data path.
     const at = server.lastResponseAt;
@@ -307,9 +311,13 @@ export class Pool {
       if (server.txStartedAt > 0) this.timings.transaction.observe(at - server.txStartedAt);
       server.txStartedAt = 0;
     }
-    if (!client || this.settings.poolMode === 'session') return;
+    return client !== null && this.settings.poolMode !== 'session' && server.clean;
+  }
 
-    if (!server.clean || !client.scanner.atBoundary) return;
+  /** After a read that ended a transaction: unlinks the client unless something new came meanwhile. */
+  releaseAfterReady(server: ServerConnection): void {
+    const client = server.client;
+    if (client === null || server.phase !== 'active' || !server.clean || !client.scanner.atBoundary) return;
     server.client = null;
     client.server = null;
     this.setClientPhase(client, 'idle');

@@ -138,3 +138,32 @@ test('stop() forwards what came before the stopping message and nothing after', 
     assert.deepEqual(r.out, msg('Q', 'a\0'), `cut at ${a}`);
   }
 });
+
+test('one read is one write, even when messages in it are dropped or emitted in their place', () => {
+  const writes: Buffer[] = [];
+  const scanner = new FrameScanner(
+    {
+      onMessage(type) {
+        if (type === 'P'.charCodeAt(0)) return DROP;
+        if (type === 'B'.charCodeAt(0)) {
+          scanner.emit(msg('B', 'rewritten\0'));
+          return DROP;
+        }
+        return FORWARD;
+      },
+      onBadLength() {},
+    },
+    { write: (b: Buffer) => writes.push(Buffer.from(b)) },
+  );
+  scanner.captureTypes(['P', 'B', 'S'].map((c) => c.charCodeAt(0)));
+  const read = Buffer.concat([msg('P', 'p\0'), msg('B', 'b\0'), msg('E', 'e'), msg('S', '')]);
+  scanner.scan(read);
+  assert.equal(writes.length, 1);
+  assert.deepEqual(writes[0], Buffer.concat([msg('B', 'rewritten\0'), msg('E', 'e'), msg('S', '')]));
+  // A read with nothing captured goes on as the very buffer that arrived: no copy.
+  const plain = Buffer.concat([msg('D', 'row'), msg('C', 'SELECT 1\0')]);
+  let seen: Buffer | undefined;
+  const passThrough = new FrameScanner({ onMessage: () => FORWARD, onBadLength() {} }, { write: (b: Buffer) => (seen = b) });
+  passThrough.scan(plain);
+  assert.equal(seen, plain);
+});

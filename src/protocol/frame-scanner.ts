@@ -42,6 +42,12 @@ export class FrameScanner {
   private capFill = 0;
 
   private chunk: Buffer = Buffer.alloc(0);
+  /**
+   * What one scan sends on, in order, written once when the scan ends: a read that yields one
+   * piece (the usual case) is one write; dropped, emitted or rewritten messages make several
+   * pieces, joined into one buffer so that they still cost one write (one TLS record, one syscall).
+   */
+  private readonly pieces: Buffer[] = [];
   private pendingStart = 0;
   private curMsgStart = 0;
   private stopped = false;
@@ -95,17 +101,32 @@ export class FrameScanner {
   emit(buf: Buffer): void {
     this.flush(this.pendingStart, this.curMsgStart);
     this.pendingStart = this.curMsgStart;
-    this.out.write(buf);
+    this.pieces.push(buf);
   }
 
   private flush(start: number, end: number): void {
     if (end <= start) return;
     const c = this.chunk;
-    this.out.write(start === 0 && end === c.length ? c : c.subarray(start, end));
+    this.pieces.push(start === 0 && end === c.length ? c : c.subarray(start, end));
+  }
+
+  /** Writes what the scan collected; the views in it are valid only until the next read. */
+  private deliver(): void {
+    const pieces = this.pieces;
+    const n = pieces.length;
+    if (n === 0) return;
+    const out = n === 1 ? pieces[0]! : Buffer.concat(pieces);
+    pieces.length = 0;
+    this.out.write(out);
   }
 
   scan(chunk: Buffer): void {
     if (this.stopped) return;
+    this.scanChunk(chunk);
+    this.deliver();
+  }
+
+  private scanChunk(chunk: Buffer): void {
     this.chunk = chunk;
     this.pendingStart = 0;
     this.curMsgStart = 0;
@@ -215,7 +236,7 @@ export class FrameScanner {
       this.cap = null;
       this.capFill = 0;
       const action = this.handler.onMessage(cap[0]!, cap, HEADER, cap.length);
-      if (!this.stopped && action === FORWARD) this.out.write(cap);
+      if (!this.stopped && action === FORWARD) this.pieces.push(cap);
     }
     return i;
   }

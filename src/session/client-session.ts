@@ -55,7 +55,11 @@ export class ClientSession implements FrameHandler, FrameOutput {
   bytesIn = 0;
   bytesOut = 0;
   private stash: Buffer[] = [];
+  /** The other of two stash arrays swapped on every link, so that replaying allocates nothing. */
+  private spareStash: Buffer[] = [];
   private drainWait = false;
+  /** Reading was paused to wait for a server (not for a slow server: that is drainWait). */
+  private pausedForServer = false;
   /** Transaction mode with prepared statements: the client's statement names. */
   private readonly statements: ClientStatements | undefined;
   private readonly writeToClient = (buf: Buffer): void => {
@@ -106,8 +110,14 @@ export class ClientSession implements FrameHandler, FrameOutput {
     }
     this.stash.push(chunk);
     if (this.phase === 'idle') {
-      this.socket.pause();
+      // A free server links at once and the stash is replayed inside this call: pausing and
+      // resuming the socket (a tick and two events) is only worth it when the client must wait.
       this.pool.requestServer(this);
+      // (A cast: TypeScript keeps the phase narrowed to 'idle' across the call that changed it.)
+      if ((this.phase as ClientPhase) === 'waiting' && !this.pausedForServer) {
+        this.pausedForServer = true;
+        this.socket.pause();
+      }
     }
   }
 
@@ -115,8 +125,10 @@ export class ClientSession implements FrameHandler, FrameOutput {
   onLinked(): void {
     this.scanner.setOutput(this);
     const stash = this.stash;
-    this.stash = [];
-    for (const chunk of stash) {
+    this.stash = this.spareStash;
+    this.spareStash = stash;
+    for (let i = 0; i < stash.length; i++) {
+      const chunk = stash[i]!;
       if (this.phase !== 'active') {
         // A transaction ended inside the stash: keep the rest for the next server.
         this.stash.push(chunk);
@@ -124,11 +136,15 @@ export class ClientSession implements FrameHandler, FrameOutput {
       }
       this.scanner.scan(chunk);
     }
+    stash.length = 0;
     if (this.stash.length > 0 && this.phase === 'idle') {
       this.pool.requestServer(this);
       return;
     }
-    if (this.phase === 'active' && !this.drainWait) this.socket.resume();
+    if (this.pausedForServer && (this.phase === 'active' || (this.phase === 'idle' && this.stash.length === 0))) {
+      this.pausedForServer = false;
+      if (!this.drainWait) this.socket.resume();
+    }
   }
 
   /** The pool took the server back between transactions. */
@@ -194,7 +210,7 @@ export class ClientSession implements FrameHandler, FrameOutput {
   /** Ends the connection, with one ErrorResponse first when given. */
   destroy(error: Buffer | undefined): void {
     this.scanner.stop();
-    this.stash = [];
+    this.stash.length = 0;
     const s = this.socket;
     if (s.destroyed) return;
     if (error && s.writable) {

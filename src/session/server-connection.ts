@@ -16,15 +16,9 @@ import type { ClientSession } from './client-session.js';
 import type { Pool } from '../pool/pool.js';
 import { ServerStatementCache } from '../pool/statement-registry.js';
 import { RequestQueue } from './request-queue.js';
-import { TRACKED_RESPONSES, onServerResponse, completesReady, flushLeadingSynthetic } from './tx-statements.js';
+import { TRACKED_RESPONSES, onServerResponse, completesReady, flushLeadingSynthetic, hasLeadingSynthetic } from './tx-statements.js';
 
 export type ServerPhase = 'idle' | 'active' | 'internal' | 'closed';
-
-const READY = {
-  [TxStatus.Idle]: msg.readyForQuery(TxStatus.Idle),
-  [TxStatus.InTransaction]: msg.readyForQuery(TxStatus.InTransaction),
-  [TxStatus.Failed]: msg.readyForQuery(TxStatus.Failed),
-} as Record<number, Buffer>;
 
 const RELAY_TYPES = [Backend.ReadyForQuery, Backend.ParameterStatus];
 
@@ -64,6 +58,8 @@ export class ServerConnection implements FrameHandler, FrameOutput {
   readonly statements: ServerStatementCache;
   private readonly relayTypes: readonly number[];
   private internalDone: ((error: ErrorFields | undefined) => void) | null = null;
+  /** A clean ReadyForQuery was forwarded in this read: the pool may take the server back after it. */
+  private readyToRelease = false;
   private internalError: ErrorFields | undefined;
   private drainWait = false;
 
@@ -82,11 +78,24 @@ export class ServerConnection implements FrameHandler, FrameOutput {
     this.relayTypes = this.tracking ? [...RELAY_TYPES, ...TRACKED_RESPONSES] : RELAY_TYPES;
     this.scanner = new FrameScanner(this, this, maxPacketSize);
     this.scanner.captureTypes(this.relayTypes);
-    this.socket.on('data', (chunk: Buffer) => this.scanner.scan(chunk));
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', () => undefined); // 'close' follows and does the work
     this.socket.on('close', () => this.pool.closeServer(this, 'server closed the connection'));
     this.socket.on('drain', () => this.client?.onServerDrain());
     this.socket.resume();
+  }
+
+  /**
+   * One read from the server. ReadyForQuery is forwarded in place, so that a whole answer goes to
+   * the client in one write (the scanner joins what it sends on); the pool takes the server back
+   * only after the read is relayed.
+   */
+  private onData(chunk: Buffer): void {
+    this.scanner.scan(chunk);
+    if (this.readyToRelease) {
+      this.readyToRelease = false;
+      this.pool.releaseAfterReady(this);
+    }
   }
 
   /** Bytes from the server to the linked client, holding the server back while the client is slow. */
@@ -123,11 +132,14 @@ export class ServerConnection implements FrameHandler, FrameOutput {
       }
       // Statement mode: a transaction block ends the session before the client sees it open.
       if (this.txStatus !== TxStatus.Idle && this.pool.refuseTransaction(this)) return DROP;
-      // Written here, not forwarded, so that the pool may unlink the client right after it.
-      this.scanner.emit(READY[this.txStatus] ?? msg.readyForQuery(this.txStatus));
-      if (this.tracking) flushLeadingSynthetic(this, this.scanner);
-      this.pool.onServerReady(this);
-      return DROP;
+      if (this.pool.onServerReady(this)) this.readyToRelease = true;
+      if (this.tracking && hasLeadingSynthetic(this.queue)) {
+        // Made-up answers owed after this ReadyForQuery: it goes out first, then they.
+        this.scanner.emit(buf.subarray(start - 5, end));
+        flushLeadingSynthetic(this, this.scanner);
+        return DROP;
+      }
+      return FORWARD;
     }
     if (type === Backend.ParameterStatus) {
       this.recordParameter(buf, start, end);

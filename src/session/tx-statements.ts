@@ -234,6 +234,11 @@ export function flushLeadingSynthetic(server: TrackedServer, scanner: FrameScann
   emitSynthetic(server.queue, scanner);
 }
 
+/** True when made-up answers are at the head of the queue (they follow the message being handled). */
+export function hasLeadingSynthetic(queue: RequestQueue): boolean {
+  return queue.peek()?.action === SYNTH;
+}
+
 /** True when a ReadyForQuery answers the request at the head of the queue. */
 export function completesReady(queue: RequestQueue): boolean {
   const head = queue.peek();
