@@ -18,6 +18,8 @@ import { AdminConsole } from './console.js';
 import { AdminHttpServer, listenerChanged, type AdminHttpConfig } from './http-server.js';
 import { readiness } from './readiness.js';
 import { reloadGateway } from './reload.js';
+import type { AdminPeers } from './console.js';
+import type { WorkerShare } from '../cluster/share.js';
 
 export interface AdminOptions {
   log: Logger;
@@ -25,6 +27,12 @@ export interface AdminOptions {
   onShutdown?: () => void;
   /** process_* and nodejs_* series (default on). */
   processMetrics?: boolean;
+  /** Whether this process serves admin.http (default on; off in cluster workers: the primary serves it). */
+  http?: boolean;
+  /** Cluster workers: the other workers, for RELOAD, PAUSE, RESUME, RECONNECT and KILL. */
+  peers?: AdminPeers;
+  /** Cluster workers: which one this is (SHOW VERSION says it). */
+  worker?: WorkerShare;
 }
 
 export class Admin {
@@ -32,16 +40,20 @@ export class Admin {
   readonly console: AdminConsole;
   private http: AdminHttpServer | undefined;
   private readonly log: Logger;
+  private readonly httpEnabled: boolean;
 
   private constructor(
     private readonly gateway: Gateway,
     opts: AdminOptions,
   ) {
     this.log = opts.log;
+    this.httpEnabled = opts.http !== false;
     const version = packageVersion();
     this.console = new AdminConsole(gateway, {
       version,
       log: opts.log,
+      peers: opts.peers,
+      worker: opts.worker,
       reload: async () => {
         await this.reload('RELOAD');
       },
@@ -60,7 +72,7 @@ export class Admin {
   /** Starts the HTTP listener when admin.http is configured. */
   async start(): Promise<void> {
     const cfg = this.gateway.runtime.config.admin.http;
-    if (cfg) this.http = await this.listen(cfg);
+    if (cfg && this.httpEnabled) this.http = await this.listen(cfg);
   }
 
   /** The HTTP listener's address, when there is one. */
@@ -75,6 +87,7 @@ export class Admin {
   /** SIGHUP and RELOAD: the gateway's reload, then the HTTP listener follows admin.http. */
   async reload(trigger: string): Promise<void> {
     const rc = await reloadGateway(this.gateway, this.log, trigger);
+    if (!this.httpEnabled) return;
     const next = rc.config.admin.http;
     try {
       if (listenerChanged(this.http?.config, next)) {

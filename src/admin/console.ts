@@ -19,6 +19,8 @@ import { controlPools } from './pool-control.js';
 import type { CommandResult } from './result-set.js';
 import { showClients, showIdentities, showPools, showServers, showStats } from './show-tables.js';
 import { showConfig, showDatabases, showHelp, showVersion } from './show-config.js';
+import type { PeerCommand } from '../cluster/messages.js';
+import type { WorkerShare } from '../cluster/share.js';
 
 /** Admin identities are trusted, but their connections still must not grow without bound. */
 const MAX_ADMIN_SESSIONS = 64;
@@ -28,6 +30,12 @@ export interface ConsoleGateway {
   readonly runtime: RuntimeConfig;
 }
 
+/** The other workers of `serve --workers N` (src/cluster/admin-fanout.ts). */
+export interface AdminPeers {
+  /** Runs `cmd` on every other worker; resolves with one line per worker where it failed. */
+  run(cmd: PeerCommand): Promise<string[]>;
+}
+
 export interface ConsoleOptions {
   version: string;
   log: Logger;
@@ -35,6 +43,10 @@ export interface ConsoleOptions {
   reload(): Promise<void>;
   /** SHUTDOWN: called once the answer has been written. */
   shutdown(): void;
+  /** Cluster workers: the others, which RELOAD and the pool commands reach too. */
+  peers?: AdminPeers | undefined;
+  /** Cluster workers: which one this is. */
+  worker?: WorkerShare | undefined;
 }
 
 export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
@@ -120,7 +132,7 @@ export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
           case 'CONFIG':
             return showConfig(this.gw.runtime.config);
           case 'VERSION':
-            return showVersion(this.opts.version);
+            return showVersion(this.opts.worker ? `${this.opts.version} (worker ${this.opts.worker.index + 1} of ${this.opts.worker.count})` : this.opts.version);
           case 'IDENTITIES':
             return showIdentities(pools(), this.sessions);
           case 'HELP':
@@ -131,6 +143,7 @@ export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
       case 'reload':
         this.audit(session, 'RELOAD');
         await this.opts.reload();
+        await this.onPeers({ kind: 'reload' }, 'F0000');
         return { tag: 'RELOAD' };
       case 'shutdown':
         this.audit(session, 'SHUTDOWN');
@@ -140,10 +153,19 @@ export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
       case 'pool':
         this.audit(session, cmd.verb, cmd.database);
         await controlPools(cmd.verb, cmd.database, pools(), this.gw.runtime.config);
+        await this.onPeers({ kind: 'pool', verb: cmd.verb, database: cmd.database }, 'XX000');
         return { tag: cmd.verb };
       default:
         return assertNever(cmd, 'admin command');
     }
+  }
+
+  /** The same command on the other workers, once it has worked on this one. */
+  private async onPeers(cmd: PeerCommand, sqlstate: string): Promise<void> {
+    if (!this.opts.peers) return;
+    const failed = await this.opts.peers.run(cmd);
+    if (failed.length === 0) return;
+    throw new PgmoatError('PEER_COMMAND_FAILED', `applied on this worker, but not on every other: ${failed.join('; ')}`, { sqlstate, severity: 'ERROR' });
   }
 
   private audit(session: AdminSession, command: string, database?: string): void {

@@ -19,7 +19,8 @@ export type AdminHttpConfig = NonNullable<AdminConfig['http']>;
 
 export interface AdminHttpHandlers {
   metrics(): Promise<{ contentType: string; body: string }>;
-  readiness(): Readiness;
+  /** A promise in a cluster primary, which asks its workers. */
+  readiness(): Readiness | Promise<Readiness>;
 }
 
 function readText(path: string, what: string): string {
@@ -122,7 +123,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, h: AdminHttpHan
       text(200, 'ok\n');
       return;
     case '/readyz': {
-      const r = h.readiness();
+      const r = await h.readiness();
       text(r.ready ? 200 : 503, r.ready ? 'ready\n' : `not ready\n${r.problems.join('\n')}\n`);
       return;
     }

@@ -98,9 +98,9 @@ export class GatewayMetrics implements GatewayMetricsHooks {
     this.reloads = new Counter({ name: 'pgmoat_config_reloads_total', help: 'Configuration reloads (SIGHUP or RELOAD) by outcome (ok, refused).', labelNames: ['outcome'], registers });
     this.reloads.inc({ outcome: 'ok' }, 0);
     this.reloads.inc({ outcome: 'refused' }, 0);
-    this.lastReloadOk = new Gauge({ name: 'pgmoat_config_last_reload_successful', help: '1 when the last configuration reload was applied (or none was tried), 0 when it was refused.', registers });
+    this.lastReloadOk = new Gauge({ name: 'pgmoat_config_last_reload_successful', help: '1 when the last configuration reload was applied (or none was tried), 0 when it was refused.', registers, aggregator: 'min' });
     this.lastReloadOk.set(1);
-    new Gauge({ name: 'pgmoat_build_info', help: 'pgmoat version (always 1).', labelNames: ['version'], registers }).set({ version: opts.version }, 1);
+    new Gauge({ name: 'pgmoat_build_info', help: 'pgmoat version (always 1).', labelNames: ['version'], registers, aggregator: 'first' }).set({ version: opts.version }, 1);
 
     const pools = (): Iterable<Pool> => this.source.pools.values();
     for (const m of poolMetrics(pools)) m.register(this.registry);
@@ -114,6 +114,7 @@ export class GatewayMetrics implements GatewayMetricsHooks {
       'notAfter of each verified client certificate connected now or seen in the last 24 hours (alert on expiry).',
       'gauge',
       () => this.certificateSamples(opts.adminIdentities),
+      'max',
     ).register(this.registry);
   }
 
@@ -124,18 +125,19 @@ export class GatewayMetrics implements GatewayMetricsHooks {
     };
     const one = (value: number | undefined): Sample[] => (value === undefined ? [] : [{ labels: {}, value }]);
     const seconds = (d: Date | undefined): number | undefined => (d ? d.getTime() / 1000 : undefined);
-    new ScrapeMetric('pgmoat_crl_revoked_entries', 'Serials listed as revoked in the CRL in force.', 'gauge', () => one(crl()?.revoked.size)).register(this.registry);
-    new ScrapeMetric('pgmoat_crl_this_update_timestamp_seconds', 'thisUpdate of the CRL in force.', 'gauge', () => one(seconds(crl()?.thisUpdate))).register(this.registry);
-    new ScrapeMetric('pgmoat_crl_next_update_timestamp_seconds', 'nextUpdate of the CRL in force.', 'gauge', () => one(seconds(crl()?.nextUpdate))).register(this.registry);
+    // Under `serve --workers N` every worker reports the same CRL: the primary keeps the highest.
+    new ScrapeMetric('pgmoat_crl_revoked_entries', 'Serials listed as revoked in the CRL in force.', 'gauge', () => one(crl()?.revoked.size), 'max').register(this.registry);
+    new ScrapeMetric('pgmoat_crl_this_update_timestamp_seconds', 'thisUpdate of the CRL in force.', 'gauge', () => one(seconds(crl()?.thisUpdate)), 'max').register(this.registry);
+    new ScrapeMetric('pgmoat_crl_next_update_timestamp_seconds', 'nextUpdate of the CRL in force.', 'gauge', () => one(seconds(crl()?.nextUpdate)), 'max').register(this.registry);
     new ScrapeMetric('pgmoat_crl_age_seconds', 'Seconds since the thisUpdate of the CRL in force.', 'gauge', () => {
       const t = crl()?.thisUpdate;
       return one(t ? Math.max(0, (Date.now() - t.getTime()) / 1000) : undefined);
-    }).register(this.registry);
+    }, 'max').register(this.registry);
     new ScrapeMetric('pgmoat_crl_stale', '1 when the CRL in force is past its nextUpdate (still enforced; re-sign it with pgmoat crl), else 0.', 'gauge', () => {
       const c = crl();
       if (!c) return [];
       return one(c.nextUpdate !== undefined && Date.now() > c.nextUpdate.getTime() ? 1 : 0);
-    }).register(this.registry);
+    }, 'max').register(this.registry);
   }
 
   private certificateSamples(adminIdentities: (() => PeerIdentity[]) | undefined): Sample[] {

@@ -65,9 +65,10 @@ export function poolMetrics(pools: () => Iterable<Pool>): ScrapeMetric[] {
         const first = p.waitingClients[0];
         return first ? Math.max(0, now() - first.waitingSince) / 1000 : 0;
       }),
+      'max',
     ),
     new ScrapeMetric('pgmoat_client_wait_seconds_total', 'Time clients spent waiting for a server, summed when each wait ended.', 'counter', perPool(pools, (p) => p.stats.waitMsTotal / 1000)),
-    new ScrapeMetric('pgmoat_pool_paused', '1 while the pool is paused (PAUSE), else 0.', 'gauge', perPool(pools, (p) => (p.paused ? 1 : 0))),
+    new ScrapeMetric('pgmoat_pool_paused', '1 while the pool is paused (PAUSE), else 0.', 'gauge', perPool(pools, (p) => (p.paused ? 1 : 0)), 'max'),
     new ScrapeMetric('pgmoat_transactions_total', 'Transactions completed (a ReadyForQuery that leaves the server idle with nothing pending).', 'counter', perPool(pools, (p) => p.stats.transactions)),
     new ScrapeMetric('pgmoat_queries_total', 'Queries completed (ReadyForQuery relayed to a client).', 'counter', perPool(pools, (p) => p.stats.queries)),
     new ScrapeMetric(

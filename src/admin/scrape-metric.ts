@@ -17,17 +17,22 @@ export interface Sample {
 
 export type ScrapeType = 'gauge' | 'counter' | 'histogram';
 
-export class ScrapeMetric {
-  readonly aggregator = 'sum';
+/**
+ * How a cluster primary merges the workers' samples (prom-client AggregatorRegistry): `sum` for
+ * counts, `max` or `first` for what every worker reports alike (the CRL, a certificate's expiry).
+ */
+export type Aggregator = 'sum' | 'max' | 'min' | 'first';
 
+export class ScrapeMetric {
   constructor(
     readonly name: string,
     readonly help: string,
     readonly type: ScrapeType,
     private readonly read: () => Sample[],
+    readonly aggregator: Aggregator = 'sum',
   ) {}
 
-  get(): Promise<{ name: string; help: string; type: ScrapeType; aggregator: 'sum'; values: Sample[] }> {
+  get(): Promise<{ name: string; help: string; type: ScrapeType; aggregator: Aggregator; values: Sample[] }> {
     return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.read() });
   }
 

@@ -25,6 +25,7 @@ import { NO_METRICS, isAdminDatabase, type AdminConsoleHook, type GatewayMetrics
 import { AccessControl, type CrlStatus } from './access-control.js';
 import type { RevocationList } from '../tls/revocation.js';
 import type { Lease } from './limits.js';
+import type { CancelRouter } from '../cluster/cancel-route.js';
 
 const JANITOR_INTERVAL_MS = 250;
 
@@ -42,6 +43,8 @@ export class Gateway implements AcceptHost {
   /** Metrics and the admin console attach here (src/admin/admin.ts); no-ops until then. */
   metrics: GatewayMetricsHooks = NO_METRICS;
   adminConsole: AdminConsoleHook | undefined;
+  /** Under `serve --workers N`: pids say which worker owns a cancel key (src/cluster/cancel-route.ts). */
+  cancelRouter: CancelRouter | undefined;
   /** Rules, passwords, limits, audit, CRL watch and expiry (access-control.ts). */
   readonly access: AccessControl;
 
@@ -157,6 +160,7 @@ export class Gateway implements AcceptHost {
   }
 
   cancel(pid: number, secret: number): void {
+    if (this.cancelRouter && !this.cancelRouter.owns(pid)) return this.cancelRouter.forward(pid, secret);
     const client = this.clientsByCancelPid.get(pid);
     if (!client) return;
     const want = Buffer.alloc(4);
@@ -173,7 +177,7 @@ export class Gateway implements AcceptHost {
 
   private allocateCancelPid(): number {
     for (;;) {
-      const pid = randomInt(1, 2 ** 31 - 1);
+      const pid = this.cancelRouter ? this.cancelRouter.allocate() : randomInt(1, 2 ** 31 - 1);
       if (!this.clientsByCancelPid.has(pid)) return pid;
     }
   }

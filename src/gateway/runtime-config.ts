@@ -13,6 +13,7 @@ import type { ClientTlsSettings } from '../tls/client-tls.js';
 import { EMPTY_REVOCATION_LIST, loadRevocationList, type RevocationList } from '../tls/revocation.js';
 import type { UpstreamTarget, UpstreamTls } from '../session/upstream-target.js';
 import { buildAccessRuntime, type AccessRuntime } from './access-runtime.js';
+import { shareConfig, sharePoolSettings, type WorkerShare } from '../cluster/share.js';
 
 export interface RuntimeConfig {
   readonly config: Config;
@@ -25,6 +26,8 @@ export interface RuntimeConfig {
   readonly passwords: ReadonlyMap<string, string | undefined>;
   /** Access rules, identity maps and client secrets (access-runtime.ts). */
   readonly access: AccessRuntime;
+  /** Under `serve --workers N`: this worker's part of the pool sizes and limits (cluster/share.ts). */
+  readonly share?: WorkerShare | undefined;
 }
 
 function readText(path: string, what: string): string {
@@ -48,8 +51,9 @@ function upstreamTls(name: string, db: DatabaseConfig): UpstreamTls {
   };
 }
 
-export async function buildRuntimeConfig(loaded: LoadedConfig): Promise<RuntimeConfig> {
-  const c = loaded.config;
+/** With `share` (a cluster worker), max_client_conn and every pool's sizes are that worker's part. */
+export async function buildRuntimeConfig(loaded: LoadedConfig, share?: WorkerShare): Promise<RuntimeConfig> {
+  const c = share ? shareConfig(loaded.config, share) : loaded.config;
   let clientTls: ClientTlsSettings | undefined;
   let revocation = EMPTY_REVOCATION_LIST;
   if (c.tls.mode !== 'disable') {
@@ -79,7 +83,7 @@ export async function buildRuntimeConfig(loaded: LoadedConfig): Promise<RuntimeC
     passwords.set(name, resolvePassword(db));
   }
   const access = await buildAccessRuntime(c, loaded.path, clientTls?.key);
-  return { config: c, path: loaded.path, clientTls, revocation, crlPath: c.tls.crl, upstreamTls: tlsByDb, passwords, access };
+  return { config: c, path: loaded.path, clientTls, revocation, crlPath: c.tls.crl, upstreamTls: tlsByDb, passwords, access, share };
 }
 
 export function upstreamTarget(rc: RuntimeConfig, dbName: string, role: string): UpstreamTarget {
@@ -98,5 +102,6 @@ export function upstreamTarget(rc: RuntimeConfig, dbName: string, role: string):
 }
 
 export function poolSettings(rc: RuntimeConfig, dbName: string, role: string): PoolSettings {
-  return poolSettingsFor(rc.config, dbName, role);
+  const settings = poolSettingsFor(rc.config, dbName, role);
+  return rc.share ? sharePoolSettings(settings, rc.share) : settings;
 }

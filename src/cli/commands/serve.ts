@@ -4,9 +4,12 @@ import { buildRuntimeConfig } from '../../gateway/runtime-config.js';
 import { Gateway } from '../../gateway/gateway.js';
 import { createLogger } from '../logger.js';
 import { Admin } from '../../admin/admin.js';
+import { isClusterWorker, serveCluster } from '../../cluster/serve-cluster.js';
+import { parseWorkers } from '../../cluster/workers-option.js';
 
 interface ServeOptions {
   config: string;
+  workers: number;
 }
 
 export function register(program: Command): void {
@@ -14,14 +17,21 @@ export function register(program: Command): void {
     .command('serve')
     .description('run the gateway: accept PostgreSQL clients over (mutual) TLS and pool their sessions onto upstream servers')
     .requiredOption('-c, --config <file>', 'the pgmoat.yaml to run')
+    .option('-w, --workers <n>', 'worker processes sharing the listener (node:cluster), or auto for one per CPU; pool sizes and limits are split between them', parseWorkers, 1)
     .addHelpText(
       'after',
       '\nSignals: SIGHUP re-reads the config and every certificate, key, CA bundle and CRL (new connections use them;\n' +
         'a config that does not validate is refused and the running one stays; the admin console\'s RELOAD does the same).\n' +
         'SIGTERM/SIGINT (or SHUTDOWN in the admin console) stop accepting,\n' +
-        'let sessions finish for up to shutdown_timeout, then close.',
+        'let sessions finish for up to shutdown_timeout, then close.\n' +
+        '\nWith --workers N (N > 1): a primary process forks N workers and serves no client itself. Each worker\n' +
+        'gets 1/N of every pool_size, min_pool_size, reserve_pool_size, max_db_connections, max_user_connections\n' +
+        'and max_client_conn (at least 1 each), so the upstream sees no more than configured. The primary restarts\n' +
+        'a worker that dies, passes SIGHUP to every worker, stops them all on SIGTERM/SIGINT or SHUTDOWN, and serves\n' +
+        'admin.http with the metrics of every worker. Cancel requests reach the worker owning the session.',
     )
     .action(async (opts: ServeOptions) => {
+      if (opts.workers > 1 || isClusterWorker()) return serveCluster(opts.config, opts.workers);
       const loaded = await loadConfig(opts.config);
       const log = createLogger(loaded.config.log.level, loaded.config.log.format);
       const gateway = new Gateway(await buildRuntimeConfig(loaded), log);

@@ -1,0 +1,41 @@
+/**
+ * The IPC between the primary and its workers (node:cluster's channel, JSON). Every message
+ * of ours carries `pgmoat`, which tells it apart from prom-client's metrics requests on the same
+ * channel.
+ */
+import type { PoolVerb } from '../admin/command-parse.js';
+import type { Readiness } from '../admin/readiness.js';
+
+/** An admin console command that a worker runs for the others (through the primary). */
+export type PeerCommand = { kind: 'reload' } | { kind: 'pool'; verb: PoolVerb; database: string | undefined };
+
+/** What the primary asks one worker. */
+export type WorkerRequest = PeerCommand | { kind: 'readiness' };
+
+export type WorkerToPrimary =
+  | { pgmoat: 'listening' }
+  | { pgmoat: 'cancel'; pid: number; secret: number }
+  /** The admin console's SHUTDOWN: the whole gateway stops. */
+  | { pgmoat: 'shutdown' }
+  /** Run `cmd` on every other worker; answered with fanout-done. */
+  | { pgmoat: 'fanout'; id: number; cmd: PeerCommand }
+  | { pgmoat: 'reply'; id: number; error?: string; readiness?: Readiness };
+
+export type PrimaryToWorker =
+  | { pgmoat: 'cancel'; pid: number; secret: number }
+  | { pgmoat: 'request'; id: number; req: WorkerRequest }
+  /** `errors`: one line per worker where the command failed. */
+  | { pgmoat: 'fanout-done'; id: number; errors: string[] };
+
+function tagged(m: unknown): m is { pgmoat: string } {
+  return typeof m === 'object' && m !== null && typeof (m as { pgmoat?: unknown }).pgmoat === 'string';
+}
+
+/** Our messages only; the shape is trusted (both ends are this code). */
+export function isWorkerMessage(m: unknown): m is WorkerToPrimary {
+  return tagged(m);
+}
+
+export function isPrimaryMessage(m: unknown): m is PrimaryToWorker {
+  return tagged(m);
+}

@@ -1,0 +1,65 @@
+/**
+ * admin.http under `serve --workers N`: the primary serves it, so that a scrape sees the whole
+ * gateway rather than whichever worker a shared listener would pick. /metrics merges every
+ * worker's registry with prom-client's AggregatorRegistry (counts summed; see the aggregator of
+ * each series) and adds the primary's own series; /readyz is ready when every worker runs and
+ * says it is ready. SIGHUP and RELOAD make it follow admin.http as a single process does.
+ */
+import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { AdminHttpServer, listenerChanged, type AdminHttpConfig } from '../admin/http-server.js';
+import type { Readiness } from '../admin/readiness.js';
+import { errorMessage } from '../util/errors.js';
+
+export interface PrimaryHttpSource {
+  /** Asks every worker; a missing or silent worker is a problem of its own. */
+  readiness(): Promise<Readiness>;
+  /** Workers running now. */
+  running(): number;
+}
+
+export class PrimaryHttp {
+  private server: AdminHttpServer | undefined;
+  private readonly aggregator = new AggregatorRegistry();
+  private readonly own = new Registry();
+  readonly restarts: Counter;
+
+  constructor(
+    private readonly source: PrimaryHttpSource,
+    private readonly log: Logger,
+    configured: number,
+  ) {
+    this.restarts = new Counter({ name: 'pgmoat_worker_restarts_total', help: 'Workers the primary replaced after they died unexpectedly.', registers: [this.own] });
+    new Gauge({ name: 'pgmoat_workers', help: 'Workers running (serve --workers).', registers: [this.own], collect() { this.set(source.running()); } });
+    new Gauge({ name: 'pgmoat_workers_configured', help: 'Workers asked for with serve --workers.', registers: [this.own] }).set(configured);
+  }
+
+  private async metrics(): Promise<{ contentType: string; body: string }> {
+    const [workers, own] = await Promise.all([this.aggregator.clusterMetrics(), this.own.metrics()]);
+    return { contentType: this.aggregator.contentType, body: `${workers}${workers.endsWith('\n') || workers === '' ? '' : '\n'}${own}` };
+  }
+
+  private listen(cfg: AdminHttpConfig): Promise<AdminHttpServer> {
+    return AdminHttpServer.start(cfg, { metrics: () => this.metrics(), readiness: () => this.source.readiness() }, this.log);
+  }
+
+  async follow(next: AdminHttpConfig | undefined): Promise<void> {
+    try {
+      if (listenerChanged(this.server?.config, next)) {
+        await this.server?.close();
+        this.server = undefined;
+        if (next) this.server = await this.listen(next);
+      } else if (this.server && next) {
+        this.server.reloadTls(next);
+      }
+    } catch (err) {
+      this.log.error({ event: 'admin_http_reload_failed', reason: errorMessage(err) }, 'admin HTTP listener could not follow the new configuration');
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.server?.close();
+    this.server = undefined;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * One worker of `pgmoat serve --workers N`: the same gateway as a single process, with its share
+ * of the limits (share.ts), cancel keys it can be found by (cancel-route.ts), log lines that say
+ * which worker wrote them, and the IPC to the primary. It serves no admin HTTP (the primary
+ * does, with the metrics of every worker) and stops when the primary goes away.
+ */
+import { AggregatorRegistry } from 'prom-client';
+import { loadConfig } from '../config/load.js';
+import { buildRuntimeConfig } from '../gateway/runtime-config.js';
+import { Gateway } from '../gateway/gateway.js';
+import { createLogger } from '../cli/logger.js';
+import { Admin } from '../admin/admin.js';
+import { controlPools } from '../admin/pool-control.js';
+import { readiness } from '../admin/readiness.js';
+import { PgmoatError, errorMessage } from '../util/errors.js';
+import { WorkerCancelRouter, ownerOf } from './cancel-route.js';
+import { WorkerPeers } from './admin-fanout.js';
+import { isPrimaryMessage, type WorkerRequest, type WorkerToPrimary } from './messages.js';
+import type { WorkerShare } from './share.js';
+
+export const WORKER_INDEX_ENV = 'PGMOAT_WORKER_INDEX';
+export const WORKER_COUNT_ENV = 'PGMOAT_WORKERS';
+
+/** This worker's index and the worker count, as the primary set them at fork. */
+export function shareFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerShare {
+  const index = Number(env[WORKER_INDEX_ENV]);
+  const count = Number(env[WORKER_COUNT_ENV]);
+  if (!Number.isInteger(index) || !Number.isInteger(count) || index < 0 || index >= count) {
+    throw new PgmoatError('CLUSTER_ENV', `a cluster worker needs ${WORKER_INDEX_ENV} and ${WORKER_COUNT_ENV} from its primary`);
+  }
+  return { index, count };
+}
+
+function send(m: WorkerToPrimary): void {
+  if (process.connected) process.send!(m);
+}
+
+export async function runWorker(configPath: string, share: WorkerShare): Promise<void> {
+  const loaded = await loadConfig(configPath);
+  const log = createLogger(loaded.config.log.level, loaded.config.log.format).child({ worker: share.index + 1 });
+  const gateway = new Gateway(await buildRuntimeConfig(loaded, share), log);
+  gateway.cancelRouter = new WorkerCancelRouter(share, (pid, secret) => {
+    log.debug({ event: 'cancel_routed', owner: ownerOf(pid, share.count) + 1 }, 'cancel request passed to the worker owning the key');
+    send({ pgmoat: 'cancel', pid, secret });
+  });
+  const peers = new WorkerPeers(send);
+  let stop: ((trigger: string) => void) | undefined;
+  const admin = Admin.attach(gateway, {
+    log,
+    http: false,
+    peers,
+    worker: share,
+    onShutdown: () => {
+      // The primary stops every worker, this one included; stopping here too spares a round trip.
+      send({ pgmoat: 'shutdown' });
+      stop?.('SHUTDOWN');
+    },
+  });
+  // Answers the primary's prom-client AggregatorRegistry with this worker's registry.
+  AggregatorRegistry.setRegistries([admin.metrics.registry]);
+  new AggregatorRegistry();
+
+  const run = async (req: WorkerRequest): Promise<Omit<Extract<WorkerToPrimary, { pgmoat: 'reply' }>, 'pgmoat' | 'id'>> => {
+    switch (req.kind) {
+      case 'readiness':
+        return { readiness: readiness(gateway) };
+      case 'reload':
+        log.info({ event: 'admin_command', command: 'RELOAD', via: 'another worker' }, 'admin command RELOAD');
+        await admin.reload('RELOAD');
+        return {};
+      case 'pool':
+        log.info({ event: 'admin_command', command: req.verb, database: req.database, via: 'another worker' }, `admin command ${req.verb}`);
+        await controlPools(req.verb, req.database, gateway.pools.values(), gateway.runtime.config);
+        return {};
+    }
+  };
+  process.on('message', (m: unknown) => {
+    if (!isPrimaryMessage(m)) return;
+    switch (m.pgmoat) {
+      case 'cancel':
+        gateway.cancel(m.pid, m.secret);
+        return;
+      case 'fanout-done':
+        peers.settle(m.id, m.errors);
+        return;
+      case 'request':
+        run(m.req).then(
+          (r) => send({ pgmoat: 'reply', id: m.id, ...r }),
+          (err: unknown) => send({ pgmoat: 'reply', id: m.id, error: errorMessage(err) }),
+        );
+        return;
+    }
+  });
+
+  await gateway.listen();
+  try {
+    await admin.start();
+  } catch (err) {
+    await gateway.shutdown(0);
+    throw err;
+  }
+  send({ pgmoat: 'listening' });
+  process.on('SIGHUP', () => {
+    admin.reload('SIGHUP').catch(() => undefined);
+  });
+  await new Promise<void>((resolve) => {
+    stop = (trigger: string): void => {
+      stop = undefined;
+      log.info({ event: 'shutdown', signal: trigger }, 'shutting down');
+      gateway
+        .shutdown(gateway.runtime.config.shutdown_timeout)
+        .then(() => admin.close())
+        .then(resolve, resolve);
+    };
+    process.once('SIGTERM', () => stop?.('SIGTERM'));
+    process.once('SIGINT', () => stop?.('SIGINT'));
+    // The primary died (even by SIGKILL): a worker never outlives it.
+    process.once('disconnect', () => {
+      peers.abandon();
+      stop?.('primary exited');
+    });
+  });
+  // The IPC channel would keep the process alive: exit once the last log lines are out.
+  await new Promise<void>((resolve) => log.flush(() => resolve()));
+  process.exit(0);
+}

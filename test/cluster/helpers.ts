@@ -1,0 +1,86 @@
+/**
+ * `pgmoat serve --workers N` as a child process (through tsx, as startGatewayProcess runs it),
+ * with its log lines parsed, and the pids of its workers read from /proc.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface ClusterGateway {
+  readonly proc: ChildProcess;
+  output(): string;
+  /** Every JSON log line so far. */
+  logs(): Record<string, unknown>[];
+  events(event: string): Record<string, unknown>[];
+  /** Pids of the primary's live children (the workers). */
+  workerPids(): number[];
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function runServe(args: string[]): ChildProcess {
+  const root = new URL('../..', import.meta.url).pathname;
+  return spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: root });
+}
+
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves once every worker listens ("cluster_listening"). */
+export async function startCluster(configPath: string, workers: number): Promise<ClusterGateway> {
+  const proc = runServe(['--config', configPath, '--workers', String(workers)]);
+  let out = '';
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const logs = (): Record<string, unknown>[] =>
+    out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => {
+        try {
+          return JSON.parse(l) as Record<string, unknown>;
+        } catch {
+          return {};
+        }
+      });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`pgmoat serve --workers did not start:\n${out}`)), 30_000);
+    const check = (): void => {
+      if (out.includes('"event":"cluster_listening"')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    proc.stdout!.on('data', check);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`pgmoat serve exited with ${code}:\n${out}`));
+    });
+  });
+  return {
+    proc,
+    output: () => out,
+    logs,
+    events: (event) => logs().filter((l) => l.event === event),
+    workerPids: () => childPids(proc.pid!),
+    stop: (signal = 'SIGTERM') =>
+      new Promise((resolve) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode);
+        proc.once('exit', (code) => resolve(code));
+        proc.kill(signal);
+      }),
+  };
+}

@@ -1,0 +1,254 @@
+/**
+ * `pgmoat serve --workers 2` against a real PostgreSQL: sessions land on both workers, the
+ * upstream never sees more than pool_size server connections, a cancel reaches its backend
+ * whichever worker takes the cancel connection, SIGHUP and RELOAD reach every worker, the
+ * primary serves the metrics of both, a killed worker is replaced, and SIGTERM leaves no worker.
+ */
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { get } from 'node:http';
+import pg from 'pg';
+import { startPostgres, type PgServer } from '../harness/postgres.js';
+import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
+import { cleanupDir, writeConfig } from '../harness/gateway.js';
+import { freePort } from '../harness/free-port.js';
+import { psql } from '../harness/psql.js';
+import { clientTlsSection, nodeSsl, plainUpstream, waitFor } from '../gateway/helpers.js';
+import { RawConn, cancelRequest } from '../gateway/raw-wire.js';
+import { adminConn, parseMetrics, sample, showRows } from '../admin/helpers.js';
+import { alive, startCluster, type ClusterGateway } from './helpers.js';
+
+const POOL_SIZE = 4;
+
+let upstream: PgServer;
+let pki: Pki;
+let app: ClientFiles;
+let ops: ClientFiles;
+let dir: string;
+let port: number;
+let httpPort: number;
+let gw: ClusterGateway;
+let monitor: pg.Client;
+
+before(async () => {
+  pki = await makePki();
+  upstream = await startPostgres({ setupSql: 'CREATE ROLE app LOGIN; CREATE DATABASE appdb OWNER app;' });
+  app = await pki.client('app');
+  ops = await pki.client('ops');
+  dir = mkdtempSync(join(tmpdir(), 'pgmoat-cluster-'));
+  chmodSync(dir, 0o700);
+  port = await freePort();
+  httpPort = await freePort();
+  const configPath = writeConfig(dir, {
+    listen: { host: '127.0.0.1', port },
+    log: { level: 'debug' },
+    shutdown_timeout: '2s',
+    pool_mode: 'transaction',
+    tls: clientTlsSection(pki),
+    databases: { appdb: plainUpstream(upstream, 'appdb', { pool_size: POOL_SIZE }) },
+    admin: { identities: ['ops'], http: { host: '127.0.0.1', port: httpPort } },
+  });
+  gw = await startCluster(configPath, 2);
+  monitor = new pg.Client({ host: '127.0.0.1', port: upstream.port, user: 'postgres', database: 'postgres' });
+  await monitor.connect();
+});
+
+after(async () => {
+  await monitor?.end();
+  await gw?.stop('SIGKILL');
+  await upstream?.stop();
+  pki?.cleanup();
+  if (dir) cleanupDir(dir);
+});
+
+const config = (): pg.ClientConfig => ({ host: '127.0.0.1', port, user: 'app', database: 'appdb', ssl: nodeSsl(app) });
+
+async function upstreamConnections(): Promise<number> {
+  const r = await monitor.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = 'appdb' AND usename = 'app'");
+  return Number(r.rows[0]!.n);
+}
+
+function fetchText(p: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port: p, path, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on('error', reject);
+  });
+}
+
+/** Workers (1-based) that logged `event` since line `from`. */
+function workersOf(event: string, from = 0, extra: (l: Record<string, unknown>) => boolean = () => true): Set<unknown> {
+  return new Set(gw.logs().slice(from).filter((l) => l.event === event && extra(l)).map((l) => l.worker));
+}
+
+test('many clients: sessions land on both workers and the upstream never exceeds pool_size', async () => {
+  const clients = Array.from({ length: 12 }, () => new pg.Client(config()));
+  await Promise.all(clients.map((c) => c.connect()));
+  try {
+    assert.deepEqual([...workersOf('login')].sort(), [1, 2], 'logins on both workers');
+    let peak = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        peak = Math.max(peak, await upstreamConnections());
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    // 12 clients, each holding a server for a while: more demand than pool_size.
+    const results = await Promise.all(clients.map((c, i) => c.query<{ n: number }>(`SELECT pg_sleep(0.4), ${i} AS n`)));
+    sampling = false;
+    await sampler;
+    assert.deepEqual(
+      results.map((r) => r.rows[0]!.n),
+      clients.map((_, i) => i),
+    );
+    assert.ok(peak <= POOL_SIZE, `upstream connections peaked at ${peak}, pool_size is ${POOL_SIZE}`);
+    assert.ok(peak >= 2, `both workers' pools were used (peak ${peak})`);
+    assert.ok((await upstreamConnections()) <= POOL_SIZE);
+  } finally {
+    await Promise.all(clients.map((c) => c.end()));
+  }
+});
+
+test('the admin console says which worker it runs on (SHOW VERSION)', async () => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 6 && seen.size < 2; i++) {
+    const rows = await showRows(adminConn(port, ops), 'SHOW VERSION');
+    seen.add(rows[0]!.version!);
+  }
+  assert.deepEqual([...seen].map((v) => v.replace(/.*\(worker (\d) of 2\)$/, '$1')).sort(), ['1', '2']);
+});
+
+test('a CancelRequest reaches the backend whichever worker takes the cancel connection', async () => {
+  const routedBefore = gw.events('cancel_routed').length;
+  let local = 0;
+  let routed = 0;
+  for (let i = 0; i < 16 && (local === 0 || routed === 0 || i < 4); i++) {
+    const client = new pg.Client(config());
+    await client.connect();
+    try {
+      const outcome = client.query(`SELECT pg_sleep(30) /* cluster-cancel-${i} */`).then(
+        () => undefined,
+        (err: Error & { code?: string }) => err,
+      );
+      await waitFor(async () => {
+        const r = await monitor.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1", [`%cluster-cancel-${i} %`]);
+        return r.rows[0]!.n !== '0';
+      }, 'the upstream to run pg_sleep');
+      const key = client as unknown as { processID: number; secretKey: number };
+      const before = gw.events('cancel_routed').length;
+      // Round robin would hand the cancel connection to the other worker every time: on odd
+      // attempts one more connection first shifts it.
+      if (i % 2 === 1) {
+        const extra = await RawConn.open(port);
+        extra.destroy();
+      }
+      const conn = await RawConn.open(port);
+      conn.write(cancelRequest(key.processID, key.secretKey));
+      assert.ok(await conn.waitClosed());
+      const err = await outcome;
+      assert.equal(err?.code, '57014', `attempt ${i}: ${err?.message ?? 'the query was not cancelled'}`);
+      await waitFor(() => gw.events('cancel_routed').length >= before, 'the log');
+      if (gw.events('cancel_routed').length > before) routed++;
+      else local++;
+    } finally {
+      await client.end();
+    }
+  }
+  assert.ok(local > 0, 'some cancels landed on the owning worker');
+  assert.ok(routed > 0, 'some cancels were routed through the primary to the owner');
+  assert.ok(gw.events('cancel_routed').length - routedBefore === routed);
+});
+
+test('a wrong secret routed to the owner cancels nothing', async () => {
+  const client = new pg.Client(config());
+  await client.connect();
+  try {
+    const key = client as unknown as { processID: number; secretKey: number };
+    const query = client.query<{ done: string }>("SELECT pg_sleep(1), 'finished' AS done");
+    // Two attempts: with two workers, at least one lands on a worker that does not own the key... or both on the owner.
+    for (let i = 0; i < 2; i++) {
+      const conn = await RawConn.open(port);
+      conn.write(cancelRequest(key.processID, (key.secretKey + 1) | 0));
+      assert.ok(await conn.waitClosed());
+    }
+    assert.equal((await query).rows[0]!.done, 'finished');
+  } finally {
+    await client.end();
+  }
+});
+
+test('the primary serves metrics aggregated over both workers, and readiness', async () => {
+  const m = parseMetrics((await fetchText(httpPort, '/metrics')).body);
+  assert.equal(sample(m, 'pgmoat_workers'), 2);
+  // Reported alike by both workers: kept once (aggregator "first"), not summed.
+  assert.deepEqual(m.filter((s) => s.name === 'pgmoat_build_info').map((s) => s.value), [1]);
+  // Counted per worker and summed: every query of every test so far.
+  assert.ok((sample(m, 'pgmoat_queries_total', { database: 'appdb', user: 'app' }) ?? 0) >= 12);
+  assert.equal((await fetchText(httpPort, '/readyz')).status, 200);
+  assert.equal((await fetchText(httpPort, '/healthz')).status, 200);
+});
+
+test('SIGHUP and the console\'s RELOAD reach every worker', async () => {
+  let from = gw.logs().length;
+  gw.proc.kill('SIGHUP');
+  await waitFor(() => workersOf('reload', from, (l) => l.outcome === 'ok').size === 2, 'both workers to reload on SIGHUP');
+  from = gw.logs().length;
+  const r = await psql(adminConn(port, ops), 'RELOAD');
+  assert.equal(r.code, 0, r.stderr);
+  await waitFor(() => workersOf('reload', from, (l) => l.outcome === 'ok' && l.trigger === 'RELOAD').size === 2, 'both workers to reload on RELOAD');
+  const m = parseMetrics((await fetchText(httpPort, '/metrics')).body);
+  assert.equal(sample(m, 'pgmoat_config_reloads_total', { outcome: 'ok' }), 4, 'two reloads on each of two workers');
+});
+
+test('PAUSE and RESUME from one console reach the pools of every worker', async () => {
+  // A session on each worker, so that each has a pool.
+  const clients = Array.from({ length: 4 }, () => new pg.Client(config()));
+  await Promise.all(clients.map((c) => c.connect()));
+  try {
+    await Promise.all(clients.map((c) => c.query('SELECT 1')));
+    const p = await psql(adminConn(port, ops), 'PAUSE appdb');
+    assert.equal(p.code, 0, p.stderr);
+    const m = parseMetrics((await fetchText(httpPort, '/metrics')).body);
+    const paused = m.filter((s) => s.name === 'pgmoat_pool_paused');
+    assert.ok(paused.length > 0 && paused.every((s) => s.value === 1), 'every pool paused');
+    assert.equal(workersOf('admin_command', 0, (l) => l.command === 'PAUSE').size, 2);
+    const r = await psql(adminConn(port, ops), 'RESUME appdb');
+    assert.equal(r.code, 0, r.stderr);
+    await Promise.all(clients.map((c) => c.query('SELECT 2')));
+  } finally {
+    await Promise.all(clients.map((c) => c.end()));
+  }
+});
+
+test('a worker killed with SIGKILL is replaced and the gateway keeps serving', async () => {
+  const before = gw.workerPids();
+  assert.equal(before.length, 2);
+  const from = gw.logs().length;
+  process.kill(before[0]!, 'SIGKILL');
+  await waitFor(() => gw.logs().slice(from).some((l) => l.event === 'worker_exited' && l.signal === 'SIGKILL'), 'the primary to notice');
+  await waitFor(() => gw.logs().slice(from).some((l) => l.event === 'listening'), 'a replacement worker to listen', 20_000);
+  const after = gw.workerPids();
+  assert.equal(after.length, 2);
+  assert.ok(!after.includes(before[0]!));
+  for (let i = 0; i < 6; i++) {
+    const c = new pg.Client(config());
+    await c.connect();
+    assert.equal((await c.query<{ n: number }>(`SELECT ${i} AS n`)).rows[0]!.n, i);
+    await c.end();
+  }
+});
+
+test('SIGTERM stops every worker, then the primary, with exit code 0', async () => {
+  const pids = gw.workerPids();
+  assert.equal(pids.length, 2);
+  const code = await gw.stop('SIGTERM');
+  assert.equal(code, 0, gw.output().slice(-2000));
+  await waitFor(() => pids.every((p) => !alive(p)), 'the workers to be gone');
+  assert.ok(gw.events('stopped').length === 1);
+});
