@@ -56,8 +56,13 @@ export function settingsQuery(wanted: ReadonlyMap<string, string>, serverParams:
 export function welcomeParams(serverParams: ReadonlyMap<string, string>, wanted: ReadonlyMap<string, string>): Map<string, string> {
   const out = new Map(serverParams);
   for (const [name, value] of wanted) {
+    if (out.has(name)) {
+      out.set(name, value);
+      continue;
+    }
+    const lower = name.toLowerCase();
     for (const k of out.keys()) {
-      if (k.toLowerCase() === name.toLowerCase()) out.set(k, value);
+      if (k.toLowerCase() === lower) out.set(k, value);
     }
   }
   return out;

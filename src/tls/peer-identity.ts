@@ -57,9 +57,28 @@ export function identityFromCertificate(cert: PeerCertificate): PeerIdentity | u
   };
 }
 
+/**
+ * Identities already read, by certificate fingerprint. getPeerCertificate() turns the whole
+ * certificate into JS objects (subject, issuer, public key, extensions) on every call, a
+ * tenth of a millisecond per login; the fingerprint of the peer's X509Certificate is a hash
+ * of bytes OpenSSL already holds. Sessions of one certificate also share one identity object.
+ */
+const byFingerprint = new Map<string, PeerIdentity>();
+const CACHE_LIMIT = 4096;
+
 /** The identity of a TLS peer whose chain verified; undefined without a certificate. */
 export function peerIdentity(socket: TLSSocket): PeerIdentity | undefined {
+  const x509 = socket.getPeerX509Certificate();
+  if (x509 === undefined) return undefined;
+  const fingerprint = x509.fingerprint256;
+  const known = byFingerprint.get(fingerprint);
+  if (known !== undefined) return known;
   const cert = socket.getPeerCertificate(false);
   if (!cert || Object.keys(cert).length === 0) return undefined;
-  return identityFromCertificate(cert);
+  const identity = identityFromCertificate(cert);
+  if (identity === undefined) return undefined;
+  // Oldest first out: a Map iterates in insertion order.
+  if (byFingerprint.size >= CACHE_LIMIT) byFingerprint.delete(byFingerprint.keys().next().value!);
+  byFingerprint.set(fingerprint, identity);
+  return identity;
 }
