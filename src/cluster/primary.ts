@@ -31,8 +31,15 @@ const KILL_GRACE_MS = 5_000;
 /**
  * Listener sharing. SCHED_RR (Node's default on Linux): the primary accepts each connection and
  * passes the handle to the next worker in turn. SCHED_NONE: every worker accepts on the shared
- * socket and the kernel picks who wakes up. See bench/README.md for the measurement behind this
- * choice. NODE_CLUSTER_SCHED_POLICY=rr|none, read by node:cluster itself, overrides it.
+ * socket and the kernel picks who wakes up. Measured with the benchmark (2 workers, pgmoat 1
+ * worker in the same run as reference, 5 s runs, on the 2-core machine shared with other work):
+ * select-only 50 clients 13,994 TPS (rr) vs 13,403 (none); connection per transaction, 2w/1w
+ * ratio 0.99 and 0.78 (rr) vs 1.31 and 1.08 (none); 500 clients 0.68 and 0.86 (rr) vs 1.17 and
+ * 0.48 (none). The noise is as large as the differences. Only the connect-per-transaction gain of
+ * SCHED_NONE repeated, and it is small. Round robin stays because each worker has only its share
+ * of every pool and of max_client_conn: an uneven spread (what the kernel gives a busy accept
+ * queue) would queue clients on one worker while the other's share of the pool sits idle.
+ * NODE_CLUSTER_SCHED_POLICY=rr|none, read by node:cluster itself, overrides it.
  */
 const SCHEDULING_POLICY = cluster.SCHED_RR;
 

@@ -26,7 +26,8 @@ export function register(program: Command): void {
         'let sessions finish for up to shutdown_timeout, then close.\n' +
         '\nWith --workers N (N > 1): a primary process forks N workers and serves no client itself. Each worker\n' +
         'gets 1/N of every pool_size, min_pool_size, reserve_pool_size, max_db_connections, max_user_connections\n' +
-        'and max_client_conn (at least 1 each), so the upstream sees no more than configured. The primary restarts\n' +
+        'and max_client_conn, so the upstream sees no more than configured (a pool size or limit below N still gives\n' +
+        'each worker 1, and a warning names it). --workers auto is one per CPU. The primary restarts\n' +
         'a worker that dies, passes SIGHUP to every worker, stops them all on SIGTERM/SIGINT or SHUTDOWN, and serves\n' +
         'admin.http with the metrics of every worker. Cancel requests reach the worker owning the session.',
     )
