@@ -1,6 +1,6 @@
 /**
- * pgmoat as users run it: `node dist/src/cli/main.js serve --config pgmoat.yaml` in a child
- * process, configured like PgBouncer (verify-full, transaction pooling, same pool size and
+ * pgmoat as users run it: what bin/pgmoat runs, `node --openssl-config=bin/openssl.cnf
+ * dist/src/cli/main.js serve --config pgmoat.yaml`, in a child process, configured like PgBouncer (verify-full, transaction pooling, same pool size and
  * certificates, plain TCP upstream). With `cpuProfDir`, node writes a .cpuprofile there when
  * the process exits, which is why it is stopped with SIGTERM and given time to exit by itself.
  */
@@ -48,10 +48,16 @@ export function pgmoatHasWorkers(mainJs: string): boolean {
   }
 }
 
-/** package.json version and, when the build is a git checkout, its commit (with "+dirty"). */
-export function pgmoatVersion(mainJs: string): string {
+/** The directory of the package.json above a build's main.js. */
+function packageRoot(mainJs: string): string {
   let root = dirname(mainJs);
   while (root !== '/' && !existsSync(join(root, 'package.json'))) root = dirname(root);
+  return root;
+}
+
+/** package.json version and, when the build is a git checkout, its commit (with "+dirty"). */
+export function pgmoatVersion(mainJs: string): string {
+  const root = packageRoot(mainJs);
   let version = 'unknown';
   try {
     version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: string }).version ?? version;
@@ -87,6 +93,9 @@ export async function startPgmoat(o: PgmoatOptions): Promise<RunningPooler> {
   // JSON is YAML: no need for the yaml package here.
   writeFileSync(configPath, JSON.stringify(config, null, 2) + '\n');
   const nodeArgs: string[] = [];
+  // What bin/pgmoat (the `pgmoat` command) starts Node with; a build without the file predates it.
+  const opensslConfig = join(packageRoot(o.mainJs), 'bin/openssl.cnf');
+  if (existsSync(opensslConfig)) nodeArgs.push(`--openssl-config=${opensslConfig}`);
   if (o.cpuProfDir) {
     mkdirSync(o.cpuProfDir, { recursive: true });
     nodeArgs.push('--cpu-prof', '--cpu-prof-dir', o.cpuProfDir);

@@ -65,12 +65,37 @@ export async function startGateway(config: Record<string, unknown>): Promise<Run
   };
 }
 
-/** `pgmoat serve --config <path>` as a child process (through tsx), resolved once it listens. */
-export async function startGatewayProcess(configPath: string): Promise<{ proc: ChildProcess; output(): string; stop(signal?: NodeJS.Signals): Promise<number | null> }> {
+/**
+ * How the child is started: from source through tsx (the default), as the installed `pgmoat`
+ * command (bin/pgmoat: the build in dist/, with pgmoat's OpenSSL settings), or the build in
+ * dist/ with a bare `node`.
+ */
+export type GatewayLauncher = 'tsx' | 'bin' | 'dist';
+
+function launch(root: string, launcher: GatewayLauncher): { file: string; args: string[] } {
+  switch (launcher) {
+    case 'tsx':
+      return { file: process.execPath, args: ['--import', 'tsx', join(root, 'src/cli/main.ts')] };
+    case 'bin':
+      return { file: join(root, 'bin/pgmoat'), args: [] };
+    case 'dist':
+      return { file: process.execPath, args: [join(root, 'dist/src/cli/main.js')] };
+  }
+}
+
+/** `pgmoat serve --config <path>` as a child process, resolved once it listens. */
+export async function startGatewayProcess(
+  configPath: string,
+  launcher: GatewayLauncher = 'tsx',
+): Promise<{ proc: ChildProcess; output(): string; stop(signal?: NodeJS.Signals): Promise<number | null> }> {
   const root = new URL('../..', import.meta.url).pathname;
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'serve', '--config', configPath], {
+  const { file, args } = launch(root, launcher);
+  const env = { ...process.env };
+  delete env.OPENSSL_CONF; // the operator's own would replace bin/openssl.cnf
+  const proc = spawn(file, [...args, 'serve', '--config', configPath], {
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: root,
+    env,
   });
   let out = '';
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
