@@ -28,12 +28,26 @@ export interface FrameOutput {
 
 const HEADER = 5;
 
+/** Shared by every scanner with nothing held: an idle connection keeps no buffer of its own. */
+const EMPTY = Buffer.alloc(0);
+
+/** A capture table for `types`, to share between scanners that never change theirs. */
+export function captureTable(types: readonly number[]): Uint8Array {
+  const t = new Uint8Array(256);
+  for (const type of types) t[type] = 1;
+  return t;
+}
+
 export class FrameScanner {
-  /** capture[type] !== 0: assemble messages of this type and give them to the handler. */
-  readonly capture = new Uint8Array(256);
+  /**
+   * capture[type] !== 0: assemble messages of this type and give them to the handler. A table
+   * given to the constructor may be shared: never change it through captureTypes/captureAll.
+   */
+  readonly capture: Uint8Array;
   maxLength: number;
 
-  private readonly hdr = Buffer.alloc(HEADER);
+  /** A header split across reads; allocated the first time one is (most connections never). */
+  private hdr: Buffer = EMPTY;
   private hdrFill = 0;
   /** Body bytes of a pass-through message still to come. */
   private skip = 0;
@@ -41,7 +55,7 @@ export class FrameScanner {
   private cap: Buffer | null = null;
   private capFill = 0;
 
-  private chunk: Buffer = Buffer.alloc(0);
+  private chunk: Buffer = EMPTY;
   /**
    * What one scan sends on, in order, written once when the scan ends: a read that yields one
    * piece (the usual case) is one write; dropped, emitted or rewritten messages make several
@@ -56,8 +70,10 @@ export class FrameScanner {
     private handler: FrameHandler,
     private out: FrameOutput,
     maxLength = 0x3fffffff,
+    capture?: Uint8Array,
   ) {
     this.maxLength = maxLength;
+    this.capture = capture ?? new Uint8Array(256);
   }
 
   /** Changes where forwarded bytes go (a client moving to another server connection). */
@@ -124,6 +140,8 @@ export class FrameScanner {
     if (this.stopped) return;
     this.scanChunk(chunk);
     this.deliver();
+    // The read is done with: an idle connection must not keep its last chunk alive.
+    this.chunk = EMPTY;
   }
 
   private scanChunk(chunk: Buffer): void {
@@ -150,6 +168,7 @@ export class FrameScanner {
       let headerStart: number;
       if (this.hdrFill > 0 || n - i < HEADER) {
         const t = Math.min(HEADER - this.hdrFill, n - i);
+        if (this.hdr === EMPTY) this.hdr = Buffer.alloc(HEADER);
         chunk.copy(this.hdr, this.hdrFill, i, i + t);
         const wasEmpty = this.hdrFill === 0;
         this.hdrFill += t;

@@ -39,19 +39,26 @@ export interface AcceptHost {
 
 type AcceptPhase = 'negotiate' | 'tls-handshake' | 'startup' | 'done';
 
+const EMPTY = Buffer.alloc(0);
+
+/** Module-level, so that the raw socket under a logged-in TLS session holds no closure. */
+function ignoreError(): void {}
+
 export class IncomingConnection {
   phase: AcceptPhase = 'negotiate';
   readonly startedAt = Date.now();
   readonly remoteAddress: string;
   readonly remotePort: number;
   direct = false;
-  private buf: Buffer = Buffer.alloc(0);
+  private buf: Buffer = EMPTY;
   private socket: Socket | TLSSocket;
   private tlsSocket: TLSSocket | undefined;
   private certCheck: CertCheck | undefined;
   /** The StartupMessage's parameters, once read (for the audit of a refusal). */
   startupParams: Map<string, string> | undefined;
   private readonly onDataBound = (chunk: Buffer): void => this.onData(chunk);
+  /** One listener for 'error' and 'close' on both sockets, removed at login (see released()). */
+  private readonly closeBound = (): void => this.close();
 
   constructor(
     readonly raw: Socket,
@@ -61,8 +68,8 @@ export class IncomingConnection {
     this.remoteAddress = raw.remoteAddress ?? '';
     this.remotePort = raw.remotePort ?? 0;
     raw.on('data', this.onDataBound);
-    raw.on('error', () => this.close());
-    raw.on('close', () => this.close());
+    raw.on('error', this.closeBound);
+    raw.on('close', this.closeBound);
   }
 
   /** Key under which the tls.Server's events find this connection again. */
@@ -154,7 +161,7 @@ export class IncomingConnection {
     this.socket.off('data', this.onDataBound);
     this.socket.pause();
     this.host.finished(this);
-    this.host.login({
+    const req: LoginRequest = {
       socket: this.socket,
       remoteAddress: this.remoteAddress,
       remotePort: this.remotePort,
@@ -162,7 +169,32 @@ export class IncomingConnection {
       certCheck: this.certCheck,
       params,
       leftover: rest.length > 0 ? rest : undefined,
-    });
+    };
+    this.released();
+    this.host.login(req);
+  }
+
+  /**
+   * At login the session takes the socket over, and close() has nothing left to do. Without its
+   * listeners, nothing reaches this object any more: an idle client does not keep it, its read
+   * buffer, the startup Map and the listener arrays alive for the life of the connection.
+   */
+  private released(): void {
+    const raw = this.raw;
+    raw.off('error', this.closeBound);
+    raw.off('close', this.closeBound);
+    // Until the session adds its own listeners (after authentication and the pool's first
+    // server, both asynchronous), an 'error' without a listener would be an uncaught exception;
+    // the raw socket under a TLS one needs one for as long as it lives.
+    raw.on('error', ignoreError);
+    const tls = this.tlsSocket;
+    if (tls) {
+      tls.off('error', this.closeBound);
+      tls.off('close', this.closeBound);
+      tls.on('error', ignoreError);
+    }
+    this.buf = EMPTY;
+    this.startupParams = undefined;
   }
 
   /** The tls.Server finished the handshake with this client. */
@@ -170,8 +202,8 @@ export class IncomingConnection {
     this.tlsSocket = tlsSocket;
     this.socket = tlsSocket;
     this.phase = 'startup';
-    tlsSocket.on('error', () => this.close());
-    tlsSocket.on('close', () => this.close());
+    tlsSocket.on('error', this.closeBound);
+    tlsSocket.on('close', this.closeBound);
     if (this.direct && tlsSocket.alpnProtocol !== 'postgresql') {
       this.fail(
         new PgmoatError('DIRECT_TLS_WITHOUT_ALPN', 'received direct SSL connection request without ALPN protocol negotiation extension', {

@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { Frontend } from '../protocol/codes.js';
-import { DROP, FORWARD, FrameScanner, type FrameAction, type FrameHandler, type FrameOutput } from '../protocol/frame-scanner.js';
+import { DROP, FORWARD, FrameScanner, captureTable, type FrameAction, type FrameHandler, type FrameOutput } from '../protocol/frame-scanner.js';
 import { SqlState } from '../protocol/sqlstate.js';
 import { PgmoatError } from '../util/errors.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
@@ -18,6 +18,8 @@ export type ClientPhase = 'idle' | 'waiting' | 'active' | 'closed';
 
 const COUNTED = [Frontend.Query, Frontend.Sync, Frontend.FunctionCall];
 const EXTENDED = [Frontend.Parse, Frontend.Bind, Frontend.Describe, Frontend.Execute, Frontend.Close, Frontend.Flush];
+/** Every client scanner captures the same types: one table for all of them. */
+const CLIENT_CAPTURE = captureTable([...COUNTED, ...EXTENDED, Frontend.Terminate]);
 
 /** A chunk that is exactly one Terminate message. */
 function isTerminate(chunk: Buffer): boolean {
@@ -73,10 +75,7 @@ export class ClientSession implements FrameHandler, FrameOutput {
   ) {
     this.socket = info.socket;
     this.statements = pool.newClientStatements();
-    this.scanner = new FrameScanner(this, this, maxPacketSize);
-    this.scanner.captureTypes(COUNTED);
-    this.scanner.captureTypes(EXTENDED);
-    this.scanner.captureTypes([Frontend.Terminate]);
+    this.scanner = new FrameScanner(this, this, maxPacketSize, CLIENT_CAPTURE);
   }
 
   /** Starts reading; `leftover` is what arrived with the startup packet. */
