@@ -18,7 +18,8 @@ import { ownerOf } from './cancel-route.js';
 import { isWorkerMessage, type PeerCommand, type PrimaryToWorker, type WorkerRequest, type WorkerToPrimary } from './messages.js';
 import { PrimaryHttp } from './primary-http.js';
 import { shortfalls } from './share.js';
-import { WORKER_COUNT_ENV, WORKER_INDEX_ENV } from './worker.js';
+import { TICKET_SECRET_ENV, WORKER_COUNT_ENV, WORKER_INDEX_ENV } from './worker.js';
+import { newTicketSecret } from '../tls/client-tls.js';
 
 const MAX_BACKOFF_MS = 30_000;
 const FIRST_BACKOFF_MS = 250;
@@ -63,6 +64,13 @@ export class Primary {
   private readonly byWorkerId = new Map<number, Slot>();
   private readonly pending = new Map<number, Pending>();
   private nextRequest = 1;
+  /**
+   * One secret for every worker's TLS ticket keys, so that a ticket resumes on whichever worker
+   * the next connection lands (measured before: 50 % resumed with 2 workers, each its own keys).
+   * It reaches the workers in their environment at fork, readable only by this user and root,
+   * who can read the gateway's private key anyway.
+   */
+  private readonly ticketSecret = newTicketSecret();
   private stopping = false;
   private exitCode = 0;
   private readonly http: PrimaryHttp;
@@ -96,7 +104,11 @@ export class Primary {
 
   private fork(slot: Slot): void {
     slot.restartTimer = undefined;
-    const worker = cluster.fork({ [WORKER_INDEX_ENV]: String(slot.index), [WORKER_COUNT_ENV]: String(this.count) });
+    const worker = cluster.fork({
+      [WORKER_INDEX_ENV]: String(slot.index),
+      [WORKER_COUNT_ENV]: String(this.count),
+      [TICKET_SECRET_ENV]: this.ticketSecret.toString('hex'),
+    });
     slot.worker = worker;
     slot.listening = false;
     slot.startedAt = Date.now();

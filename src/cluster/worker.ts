@@ -20,6 +20,14 @@ import type { WorkerShare } from './share.js';
 
 export const WORKER_INDEX_ENV = 'PGMOAT_WORKER_INDEX';
 export const WORKER_COUNT_ENV = 'PGMOAT_WORKERS';
+export const TICKET_SECRET_ENV = 'PGMOAT_TICKET_SECRET';
+
+/** The primary's ticket secret, taken out of the environment so that no child inherits it. */
+function takeTicketSecret(env: NodeJS.ProcessEnv = process.env): Buffer | undefined {
+  const hex = env[TICKET_SECRET_ENV];
+  delete env[TICKET_SECRET_ENV];
+  return hex !== undefined && /^[0-9a-f]{64}$/.test(hex) ? Buffer.from(hex, 'hex') : undefined;
+}
 
 /** This worker's index and the worker count, as the primary set them at fork. */
 export function shareFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerShare {
@@ -38,7 +46,7 @@ function send(m: WorkerToPrimary): void {
 export async function runWorker(configPath: string, share: WorkerShare): Promise<void> {
   const loaded = await loadConfig(configPath);
   const log = createLogger(loaded.config.log.level, loaded.config.log.format).child({ worker: share.index + 1 });
-  const gateway = new Gateway(await buildRuntimeConfig(loaded, share), log);
+  const gateway = new Gateway(await buildRuntimeConfig(loaded, share), log, { ticketSecret: takeTicketSecret() });
   gateway.cancelRouter = new WorkerCancelRouter(share, (pid, secret) => {
     log.debug({ event: 'cancel_routed', owner: ownerOf(pid, share.count) + 1 }, 'cancel request passed to the worker owning the key');
     send({ pgmoat: 'cancel', pid, secret });

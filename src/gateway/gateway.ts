@@ -12,7 +12,7 @@ import { ClientSession } from '../session/client-session.js';
 import { sendUpstreamCancel } from '../session/upstream-cancel.js';
 import { welcomeParams } from '../session/param-sync.js';
 import { Pool } from '../pool/pool.js';
-import { checkClientCertificate, createClientTlsServer, requiresClientCertificate, rotateTicketKeys, secureContextOptions, type CertCheck } from '../tls/client-tls.js';
+import { checkClientCertificate, createClientTlsServer, newTicketSecret, requiresClientCertificate, secureContextOptions, setTicketKeys, type CertCheck } from '../tls/client-tls.js';
 import type { TlsMode } from '../tls/tls-mode.js';
 import { UpstreamError } from '../session/upstream-connect.js';
 import { errorResponse, errorResponseFor } from '../protocol/error-response.js';
@@ -48,8 +48,16 @@ export class Gateway implements AcceptHost {
   /** Rules, passwords, limits, audit, CRL watch and expiry (access-control.ts). */
   readonly access: AccessControl;
 
-  constructor(rc: RuntimeConfig, private readonly log: Logger) {
+  /** What the TLS ticket keys derive from (see ticketKeysFor); given by a cluster's primary. */
+  private readonly ticketSecret: Buffer;
+
+  constructor(
+    rc: RuntimeConfig,
+    private readonly log: Logger,
+    options: { ticketSecret?: Buffer | undefined } = {},
+  ) {
     this.rc = rc;
+    this.ticketSecret = options.ticketSecret ?? newTicketSecret();
     this.listener = createNetServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.onConnection(socket));
     this.listener.on('error', (err) => this.log.error({ err: errorMessage(err) }, 'listener error'));
     this.tlsServer = this.makeTlsServer(rc);
@@ -66,7 +74,7 @@ export class Gateway implements AcceptHost {
     const before = this.rc.revocation.revoked;
     this.rc = { ...this.rc, revocation: list };
     const newlyRevoked = [...list.revoked].some((s) => !before.has(s));
-    if (newlyRevoked && this.tlsServer) rotateTicketKeys(this.tlsServer);
+    if (newlyRevoked && this.tlsServer && this.rc.clientTls) setTicketKeys(this.tlsServer, this.ticketSecret, this.rc.clientTls, list.revoked);
   }
 
   get runtime(): RuntimeConfig {
@@ -85,6 +93,7 @@ export class Gateway implements AcceptHost {
   private makeTlsServer(rc: RuntimeConfig): TlsServer | undefined {
     if (!rc.clientTls) return undefined;
     const server = createClientTlsServer(rc.clientTls, rc.config.client_login_timeout);
+    setTicketKeys(server, this.ticketSecret, rc.clientTls, rc.revocation.revoked);
     server.on('secureConnection', (socket: TLSSocket) => {
       const conn = this.pending.get(IncomingConnection.keyOf(socket));
       if (!conn) {
@@ -316,7 +325,6 @@ export class Gateway implements AcceptHost {
 
   /** New connections use `rc`; established ones keep what they have. */
   reload(rc: RuntimeConfig): void {
-    const revokedBefore = this.rc.revocation.revoked;
     const previous = this.rc;
     this.rc = rc;
     if (rc.clientTls) {
@@ -325,8 +333,8 @@ export class Gateway implements AcceptHost {
       const sameServer = before !== undefined && requiresClientCertificate(before.mode) === requiresClientCertificate(rc.clientTls.mode) && before.sessionTickets === rc.clientTls.sessionTickets;
       if (this.tlsServer && sameServer) this.tlsServer.setSecureContext(secureContextOptions(rc.clientTls));
       else this.tlsServer = this.makeTlsServer(rc);
-      const newlyRevoked = [...rc.revocation.revoked].some((s) => !revokedBefore.has(s));
-      if (newlyRevoked && this.tlsServer) rotateTicketKeys(this.tlsServer);
+      // A new context has random keys: derive them again (they change with new revocations or trust).
+      if (this.tlsServer) setTicketKeys(this.tlsServer, this.ticketSecret, rc.clientTls, rc.revocation.revoked);
     }
     for (const pool of this.pools.values()) {
       if (!Object.hasOwn(rc.config.databases, pool.database)) continue;

@@ -9,7 +9,7 @@
  * reaches a pool or an upstream.
  */
 import { createServer, type Server, type TLSSocket, type SecureContextOptions } from 'node:tls';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { isRevoked, type RevocationList } from './revocation.js';
 import { peerIdentity, type PeerIdentity } from './peer-identity.js';
 import type { TlsMode } from './tls-mode.js';
@@ -72,9 +72,33 @@ export function createClientTlsServer(s: ClientTlsSettings, handshakeTimeoutMs: 
   return server;
 }
 
-/** New ticket keys: sessions resumed from tickets issued before this can no longer resume. */
-export function rotateTicketKeys(server: Server): void {
-  server.setTicketKeys(randomBytes(48));
+/** The secret ticket keys derive from: random per process, shared by the workers of a cluster. */
+export function newTicketSecret(): Buffer {
+  return randomBytes(32);
+}
+
+/**
+ * The TLS ticket keys for what decides whether a client may resume: the CA bundle its chain was
+ * verified against and the revoked serials. An HMAC under the ticket secret, so that
+ * - a new revoked serial gives new keys: tickets issued before it no longer resume;
+ * - a reload that changes the CA bundle does too: a resumed session skips chain verification,
+ *   so a ticket must not outlive the trust it was issued under; a reload that changes neither
+ *   keeps the keys, and clients keep resuming across it;
+ * - every worker of a cluster, sharing the secret and reading the same files, arrives at the
+ *   same keys, so a ticket one worker issued resumes on any other.
+ */
+export function ticketKeysFor(secret: Buffer, caBundle: string, revoked: ReadonlySet<string>): Buffer {
+  const mac = createHmac('sha512', secret).update('pgmoat ticket keys\0').update(caBundle).update('\0');
+  for (const serial of [...revoked].sort()) mac.update(serial).update('\0');
+  return mac.digest().subarray(0, 48);
+}
+
+/**
+ * Sets the server's ticket keys (see ticketKeysFor). Needed after every setSecureContext too:
+ * Node gives a new context random keys.
+ */
+export function setTicketKeys(server: Server, secret: Buffer, settings: ClientTlsSettings, revoked: ReadonlySet<string>): void {
+  server.setTicketKeys(ticketKeysFor(secret, `${settings.mode}\0${settings.ca ?? ''}`, revoked));
 }
 
 export type CertRefusal =

@@ -17,7 +17,7 @@ import { cleanupDir, writeConfig } from '../harness/gateway.js';
 import { freePort } from '../harness/free-port.js';
 import { psql } from '../harness/psql.js';
 import { clientTlsSection, nodeSsl, plainUpstream, waitFor } from '../gateway/helpers.js';
-import { RawConn, cancelRequest } from '../gateway/raw-wire.js';
+import { RawConn, cancelRequest, resumableLogin } from '../gateway/raw-wire.js';
 import { adminConn, parseMetrics, sample, showRows } from '../admin/helpers.js';
 import { alive, startCluster, type ClusterGateway } from './helpers.js';
 
@@ -224,6 +224,18 @@ test('PAUSE and RESUME from one console reach the pools of every worker', async 
   } finally {
     await Promise.all(clients.map((c) => c.end()));
   }
+});
+
+test('a TLS session ticket from one worker resumes on the other (the workers share ticket keys)', async () => {
+  const first = await resumableLogin(port, app);
+  assert.ok(first.ticket, 'a ticket after the full handshake');
+  const loginsBefore = gw.events('login').length;
+  const resumed: boolean[] = [];
+  for (let i = 0; i < 6; i++) resumed.push((await resumableLogin(port, app, first.ticket)).reused);
+  assert.deepEqual(resumed, [true, true, true, true, true, true]);
+  await waitFor(() => gw.events('login').length >= loginsBefore + 6, 'the login lines');
+  const workers = new Set(gw.events('login').slice(loginsBefore).map((l) => l.worker));
+  assert.equal(workers.size, 2, `resumed sessions landed on workers ${[...workers].join(', ')}`);
 });
 
 test('a worker killed with SIGKILL is replaced and the gateway keeps serving', async () => {
