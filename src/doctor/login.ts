@@ -5,13 +5,12 @@
  * pgmoat) shows it here: the socket closes, or the first reply is a FATAL about the certificate.
  */
 import type { TLSSocket } from 'node:tls';
-import { AuthCode, Backend } from '../protocol/codes.js';
+import { Backend } from '../protocol/codes.js';
 import { parseErrorFields, type ErrorFields } from '../protocol/error-response.js';
 import { DROP, FrameScanner, type FrameAction, type FrameHandler } from '../protocol/frame-scanner.js';
 import * as msg from '../protocol/messages.js';
-import { ScramClient, chooseSaslMechanism } from '../auth/scram-client.js';
-import { md5Password } from '../auth/md5.js';
-import { errorMessage } from '../util/errors.js';
+import { PasswordAuthClient, type PasswordMethod } from '../auth/password-auth-client.js';
+import { assertNever, errorMessage } from '../util/errors.js';
 
 export interface LoginInput {
   socket: TLSSocket;
@@ -24,7 +23,7 @@ export interface LoginInput {
   earlyError: NodeJS.ErrnoException | undefined;
 }
 
-export type AuthMethod = 'none' | 'cleartext' | 'md5' | 'scram-sha-256';
+export type AuthMethod = PasswordMethod;
 
 export type LoginOutcome =
   /** Whether any PostgreSQL message had arrived before; none means the TLS session itself was refused. */
@@ -43,8 +42,7 @@ class LoginExchange implements FrameHandler {
   private readonly scanner = new FrameScanner(this, { write: () => undefined }, MAX_LOGIN_MESSAGE);
   private readonly params = new Map<string, string>();
   private replied = false;
-  private method: AuthMethod = 'none';
-  private scram: ScramClient | undefined;
+  private readonly authClient: PasswordAuthClient;
   private finished = false;
 
   constructor(
@@ -52,6 +50,7 @@ class LoginExchange implements FrameHandler {
     private readonly done: (o: LoginOutcome) => void,
   ) {
     this.scanner.captureAll();
+    this.authClient = new PasswordAuthClient(input.user, input.password);
   }
 
   finish(o: LoginOutcome): void {
@@ -81,7 +80,7 @@ class LoginExchange implements FrameHandler {
     try {
       this.handle(type, body, first);
     } catch (err) {
-      this.finish({ kind: 'auth-failed', method: this.method, message: errorMessage(err) });
+      this.finish({ kind: 'auth-failed', method: this.authClient.method, message: errorMessage(err) });
     }
     return DROP;
   }
@@ -92,7 +91,7 @@ class LoginExchange implements FrameHandler {
         this.auth(body);
         return;
       case Backend.ErrorResponse:
-        this.finish({ kind: 'error-response', fields: parseErrorFields(body), replied: !first, method: first ? undefined : this.method });
+        this.finish({ kind: 'error-response', fields: parseErrorFields(body), replied: !first, method: first ? undefined : this.authClient.method });
         return;
       case Backend.ParameterStatus: {
         const a = body.indexOf(0);
@@ -101,7 +100,7 @@ class LoginExchange implements FrameHandler {
         return;
       }
       case Backend.ReadyForQuery:
-        this.finish({ kind: 'ready', params: this.params, method: this.method });
+        this.finish({ kind: 'ready', params: this.params, method: this.authClient.method });
         return;
       case Backend.BackendKeyData:
       case Backend.NoticeResponse:
@@ -112,59 +111,29 @@ class LoginExchange implements FrameHandler {
     }
   }
 
-  private password(method: AuthMethod): string | undefined {
-    this.method = method;
-    if (this.input.password === undefined) this.finish({ kind: 'password-needed', method });
-    return this.input.password;
-  }
-
   private auth(body: Buffer): void {
-    if (body.length < 4) {
-      this.finish({ kind: 'protocol', message: 'the server sent a truncated authentication request' });
-      return;
-    }
-    const code = body.readInt32BE(0);
-    const s = this.input.socket;
-    switch (code) {
-      case AuthCode.Ok:
+    const step = this.authClient.answer(body);
+    switch (step.kind) {
+      case 'nothing':
         return;
-      case AuthCode.CleartextPassword: {
-        const pw = this.password('cleartext');
-        if (pw !== undefined) s.write(msg.passwordMessage(pw));
+      case 'send':
+        this.input.socket.write(step.message);
         return;
-      }
-      case AuthCode.MD5Password: {
-        const pw = this.password('md5');
-        if (pw !== undefined) s.write(msg.passwordMessage(md5Password(this.input.user, pw, body.subarray(4, 8))));
+      case 'needs-password':
+        this.finish({ kind: 'password-needed', method: step.method });
         return;
-      }
-      case AuthCode.SASL: {
-        const mechs: string[] = [];
-        let i = 4;
-        while (i < body.length && body[i] !== 0) {
-          const end = body.indexOf(0, i);
-          if (end < 0) break;
-          mechs.push(body.toString('utf8', i, end));
-          i = end + 1;
-        }
-        this.method = 'scram-sha-256';
-        const mech = chooseSaslMechanism(mechs);
-        const pw = this.password('scram-sha-256');
-        if (pw === undefined) return;
-        this.scram = new ScramClient(pw);
-        s.write(msg.saslInitialResponse(mech, this.scram.clientFirstMessage()));
+      case 'malformed':
+        this.finish({ kind: 'protocol', message: `the server sent ${step.message}` });
         return;
-      }
-      case AuthCode.SASLContinue:
-        if (!this.scram) throw new Error('the server sent SASLContinue out of order');
-        s.write(msg.saslResponse(this.scram.handleServerFirst(body.subarray(4))));
-        return;
-      case AuthCode.SASLFinal:
-        if (!this.scram) throw new Error('the server sent SASLFinal out of order');
-        this.scram.verifyServerFinal(body.subarray(4));
+      case 'unsupported':
+        this.finish({
+          kind: 'auth-failed',
+          method: this.authClient.method,
+          message: `the server asks for authentication method ${step.code}, which pgmoat doctor does not speak (it speaks SCRAM-SHA-256, md5, password, trust and cert)`,
+        });
         return;
       default:
-        this.finish({ kind: 'auth-failed', method: this.method, message: `the server asks for authentication method ${code}, which pgmoat doctor does not speak (it speaks SCRAM-SHA-256, md5, password, trust and cert)` });
+        assertNever(step, 'authentication step');
     }
   }
 }

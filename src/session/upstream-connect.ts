@@ -6,14 +6,13 @@
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, checkServerIdentity, type TLSSocket, type ConnectionOptions } from 'node:tls';
-import { AuthCode, Backend, TxStatus } from '../protocol/codes.js';
+import { Backend, TxStatus } from '../protocol/codes.js';
 import { DROP, FrameScanner, type FrameHandler } from '../protocol/frame-scanner.js';
 import { parseErrorFields, type ErrorFields } from '../protocol/error-response.js';
 import * as msg from '../protocol/messages.js';
 import { SqlState } from '../protocol/sqlstate.js';
-import { ScramClient, chooseSaslMechanism } from '../auth/scram-client.js';
-import { md5Password } from '../auth/md5.js';
-import { PgmoatError, errorMessage } from '../util/errors.js';
+import { PasswordAuthClient } from '../auth/password-auth-client.js';
+import { PgmoatError, assertNever, errorMessage } from '../util/errors.js';
 import type { UpstreamTarget, UpstreamTls } from './upstream-target.js';
 
 export interface UpstreamSession {
@@ -151,7 +150,7 @@ class UpstreamLogin implements FrameHandler {
   readonly params = new Map<string, string>();
   private pid = 0;
   private secret = 0;
-  private scram: ScramClient | undefined;
+  private readonly authClient: PasswordAuthClient;
   private done = false;
 
   constructor(
@@ -161,6 +160,7 @@ class UpstreamLogin implements FrameHandler {
     private readonly reject: (e: Error) => void,
   ) {
     this.scanner = new FrameScanner(this, { write: () => undefined }, 1 << 20);
+    this.authClient = new PasswordAuthClient(t.user, t.password);
     this.scanner.captureAll();
   }
 
@@ -200,17 +200,6 @@ class UpstreamLogin implements FrameHandler {
     this.scanner.stop();
     this.socket.destroy();
     this.reject(err);
-  }
-
-  private needPassword(): string {
-    if (this.t.password === undefined) {
-      throw new UpstreamError(
-        'UPSTREAM_NO_PASSWORD',
-        `${where(this.t)} asks a password for role "${this.t.user}", but none is configured (set password_file or password_env for database "${this.t.label}")`,
-        { sqlstate: SqlState.INVALID_PASSWORD },
-      );
-    }
-    return this.t.password;
   }
 
   onMessage(type: number, buf: Buffer, start: number, end: number): typeof DROP {
@@ -263,42 +252,27 @@ class UpstreamLogin implements FrameHandler {
   }
 
   private auth(body: Buffer): void {
-    const code = body.readInt32BE(0);
-    switch (code) {
-      case AuthCode.Ok:
+    const step = this.authClient.answer(body);
+    switch (step.kind) {
+      case 'nothing':
         return;
-      case AuthCode.CleartextPassword:
-        this.socket.write(msg.passwordMessage(this.needPassword()));
+      case 'send':
+        this.socket.write(step.message);
         return;
-      case AuthCode.MD5Password:
-        this.socket.write(msg.passwordMessage(md5Password(this.t.user, this.needPassword(), body.subarray(4, 8))));
-        return;
-      case AuthCode.SASL: {
-        const mechs: string[] = [];
-        let i = 4;
-        while (i < body.length && body[i] !== 0) {
-          const end = body.indexOf(0, i);
-          if (end < 0) break;
-          mechs.push(body.toString('utf8', i, end));
-          i = end + 1;
-        }
-        const mech = chooseSaslMechanism(mechs);
-        this.scram = new ScramClient(this.needPassword());
-        this.socket.write(msg.saslInitialResponse(mech, this.scram.clientFirstMessage()));
-        return;
-      }
-      case AuthCode.SASLContinue:
-        if (!this.scram) throw new UpstreamError('UPSTREAM_PROTOCOL', `${where(this.t)} sent SASLContinue out of order`, { sqlstate: SqlState.PROTOCOL_VIOLATION });
-        this.socket.write(msg.saslResponse(this.scram.handleServerFirst(body.subarray(4))));
-        return;
-      case AuthCode.SASLFinal:
-        if (!this.scram) throw new UpstreamError('UPSTREAM_PROTOCOL', `${where(this.t)} sent SASLFinal out of order`, { sqlstate: SqlState.PROTOCOL_VIOLATION });
-        this.scram.verifyServerFinal(body.subarray(4));
-        return;
-      default:
-        throw new UpstreamError('UPSTREAM_AUTH_UNSUPPORTED', `${where(this.t)} asks for authentication method ${code}, which pgmoat does not support (use scram-sha-256, md5, password, trust or cert)`, {
+      case 'needs-password':
+        throw new UpstreamError(
+          'UPSTREAM_NO_PASSWORD',
+          `${where(this.t)} asks a password for role "${this.t.user}", but none is configured (set password_file or password_env for database "${this.t.label}")`,
+          { sqlstate: SqlState.INVALID_PASSWORD },
+        );
+      case 'malformed':
+        throw new UpstreamError('UPSTREAM_PROTOCOL', `${where(this.t)} sent ${step.message}`, { sqlstate: SqlState.PROTOCOL_VIOLATION });
+      case 'unsupported':
+        throw new UpstreamError('UPSTREAM_AUTH_UNSUPPORTED', `${where(this.t)} asks for authentication method ${step.code}, which pgmoat does not support (use scram-sha-256, md5, password, trust or cert)`, {
           sqlstate: SqlState.FEATURE_NOT_SUPPORTED,
         });
+      default:
+        assertNever(step, 'authentication step');
     }
   }
 
