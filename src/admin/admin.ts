@@ -15,7 +15,7 @@ import { PgmoatError, errorMessage } from '../util/errors.js';
 import { NO_METRICS } from './hooks.js';
 import { GatewayMetrics } from './metrics.js';
 import { AdminConsole } from './console.js';
-import { AdminHttpServer, listenerChanged, type AdminHttpConfig } from './http-server.js';
+import { AdminHttpServer, followAdminHttp, type AdminHttpConfig } from './http-server.js';
 import { readiness } from './readiness.js';
 import { reloadGateway } from './reload.js';
 import type { AdminPeers } from './console.js';
@@ -90,13 +90,7 @@ export class Admin {
     if (!this.httpEnabled) return;
     const next = rc.config.admin.http;
     try {
-      if (listenerChanged(this.http?.config, next)) {
-        await this.http?.close();
-        this.http = undefined;
-        if (next) this.http = await this.listen(next);
-      } else if (this.http && next) {
-        this.http.reloadTls(next);
-      }
+      await followAdminHttp(this.http, next, (cfg) => this.listen(cfg), (server) => (this.http = server));
     } catch (err) {
       this.log.error({ event: 'admin_http_reload_failed', reason: errorMessage(err) }, 'admin HTTP listener could not follow the new configuration');
       throw new PgmoatError('ADMIN_HTTP_RELOAD', `configuration applied, but the admin HTTP listener could not follow it: ${errorMessage(err)}`, { sqlstate: 'F0000', severity: 'ERROR' });

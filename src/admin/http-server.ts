@@ -43,9 +43,29 @@ function tlsOptions(cfg: AdminHttpConfig): SecureContextOptions | undefined {
 }
 
 /** True when a reload needs a new listener rather than new TLS material. */
-export function listenerChanged(a: AdminHttpConfig | undefined, b: AdminHttpConfig | undefined): boolean {
+function listenerChanged(a: AdminHttpConfig | undefined, b: AdminHttpConfig | undefined): boolean {
   if (!a || !b) return a !== b;
   return a.host !== b.host || a.port !== b.port || !a.tls !== !b.tls || !a.tls?.ca !== !b.tls?.ca;
+}
+
+/**
+ * Makes the admin HTTP listener follow a reloaded `admin.http`: a new listener when the address
+ * or the TLS shape changed (the old one closed first), new TLS material otherwise. `set` records
+ * each state as it happens, so that a failure to listen leaves no closed listener on record.
+ */
+export async function followAdminHttp(
+  current: AdminHttpServer | undefined,
+  next: AdminHttpConfig | undefined,
+  start: (cfg: AdminHttpConfig) => Promise<AdminHttpServer>,
+  set: (server: AdminHttpServer | undefined) => void,
+): Promise<void> {
+  if (listenerChanged(current?.config, next)) {
+    await current?.close();
+    set(undefined);
+    if (next) set(await start(next));
+  } else if (current && next) {
+    current.reloadTls(next);
+  }
 }
 
 export class AdminHttpServer {

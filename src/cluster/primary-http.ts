@@ -7,7 +7,7 @@
  */
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import { AdminHttpServer, listenerChanged, type AdminHttpConfig } from '../admin/http-server.js';
+import { AdminHttpServer, followAdminHttp, type AdminHttpConfig } from '../admin/http-server.js';
 import type { Readiness } from '../admin/readiness.js';
 import { errorMessage } from '../util/errors.js';
 
@@ -45,13 +45,7 @@ export class PrimaryHttp {
 
   async follow(next: AdminHttpConfig | undefined): Promise<void> {
     try {
-      if (listenerChanged(this.server?.config, next)) {
-        await this.server?.close();
-        this.server = undefined;
-        if (next) this.server = await this.listen(next);
-      } else if (this.server && next) {
-        this.server.reloadTls(next);
-      }
+      await followAdminHttp(this.server, next, (cfg) => this.listen(cfg), (server) => (this.server = server));
     } catch (err) {
       this.log.error({ event: 'admin_http_reload_failed', reason: errorMessage(err) }, 'admin HTTP listener could not follow the new configuration');
       throw err;

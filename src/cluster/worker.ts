@@ -10,6 +10,7 @@ import { buildRuntimeConfig } from '../gateway/runtime-config.js';
 import { Gateway } from '../gateway/gateway.js';
 import { createLogger } from '../cli/logger.js';
 import { Admin } from '../admin/admin.js';
+import { ServeLoop } from '../cli/serve-loop.js';
 import { controlPools } from '../admin/pool-control.js';
 import { readiness } from '../admin/readiness.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
@@ -22,11 +23,17 @@ export const WORKER_INDEX_ENV = 'PGMOAT_WORKER_INDEX';
 export const WORKER_COUNT_ENV = 'PGMOAT_WORKERS';
 export const TICKET_SECRET_ENV = 'PGMOAT_TICKET_SECRET';
 
-/** The primary's ticket secret, taken out of the environment so that no child inherits it. */
-function takeTicketSecret(env: NodeJS.ProcessEnv = process.env): Buffer | undefined {
+/**
+ * The primary's ticket secret, taken out of the environment so that no child inherits it. A
+ * worker with a secret of its own would silently stop resuming other workers' sessions.
+ */
+function takeTicketSecret(env: NodeJS.ProcessEnv = process.env): Buffer {
   const hex = env[TICKET_SECRET_ENV];
   delete env[TICKET_SECRET_ENV];
-  return hex !== undefined && /^[0-9a-f]{64}$/.test(hex) ? Buffer.from(hex, 'hex') : undefined;
+  if (hex === undefined || !/^[0-9a-f]{64}$/.test(hex)) {
+    throw new PgmoatError('CLUSTER_ENV', `a cluster worker needs ${TICKET_SECRET_ENV} (64 hex digits) from its primary`);
+  }
+  return Buffer.from(hex, 'hex');
 }
 
 /** This worker's index and the worker count, as the primary set them at fork. */
@@ -52,7 +59,7 @@ export async function runWorker(configPath: string, share: WorkerShare): Promise
     send({ pgmoat: 'cancel', pid, secret });
   });
   const peers = new WorkerPeers(send);
-  let stop: ((trigger: string) => void) | undefined;
+  const loop = new ServeLoop();
   const admin = Admin.attach(gateway, {
     log,
     http: false,
@@ -61,7 +68,7 @@ export async function runWorker(configPath: string, share: WorkerShare): Promise
     onShutdown: () => {
       // The primary stops every worker, this one included; stopping here too spares a round trip.
       send({ pgmoat: 'shutdown' });
-      stop?.('SHUTDOWN');
+      loop.stop('SHUTDOWN');
     },
   });
   // Answers the primary's prom-client AggregatorRegistry with this worker's registry.
@@ -100,34 +107,12 @@ export async function runWorker(configPath: string, share: WorkerShare): Promise
     }
   });
 
-  await gateway.listen();
-  try {
-    await admin.start();
-  } catch (err) {
-    await gateway.shutdown(0);
-    throw err;
-  }
-  send({ pgmoat: 'listening' });
-  process.on('SIGHUP', () => {
-    admin.reload('SIGHUP').catch(() => undefined);
+  // The primary died (even by SIGKILL): a worker never outlives it.
+  process.once('disconnect', () => {
+    peers.abandon();
+    loop.stop('primary exited');
   });
-  await new Promise<void>((resolve) => {
-    stop = (trigger: string): void => {
-      stop = undefined;
-      log.info({ event: 'shutdown', signal: trigger }, 'shutting down');
-      gateway
-        .shutdown(gateway.runtime.config.shutdown_timeout)
-        .then(() => admin.close())
-        .then(resolve, resolve);
-    };
-    process.once('SIGTERM', () => stop?.('SIGTERM'));
-    process.once('SIGINT', () => stop?.('SIGINT'));
-    // The primary died (even by SIGKILL): a worker never outlives it.
-    process.once('disconnect', () => {
-      peers.abandon();
-      stop?.('primary exited');
-    });
-  });
+  await loop.run(gateway, admin, log, () => send({ pgmoat: 'listening' }));
   // The IPC channel would keep the process alive: exit once the last log lines are out.
   await new Promise<void>((resolve) => log.flush(() => resolve()));
   process.exit(0);

@@ -69,12 +69,13 @@ export class Gateway implements AcceptHost {
     return this.access.crlStatus();
   }
 
-  /** A new revocation list without a config reload; new serials rotate the TLS ticket keys. */
+  /**
+   * A new revocation list without a config reload. The ticket keys derive from the revoked
+   * serials: new serials give new keys, an unchanged list the same ones.
+   */
   setRevocation(list: RevocationList): void {
-    const before = this.rc.revocation.revoked;
     this.rc = { ...this.rc, revocation: list };
-    const newlyRevoked = [...list.revoked].some((s) => !before.has(s));
-    if (newlyRevoked && this.tlsServer && this.rc.clientTls) setTicketKeys(this.tlsServer, this.ticketSecret, this.rc.clientTls, list.revoked);
+    if (this.tlsServer && this.rc.clientTls) setTicketKeys(this.tlsServer, this.ticketSecret, this.rc.clientTls, list.revoked);
   }
 
   get runtime(): RuntimeConfig {

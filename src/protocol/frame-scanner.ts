@@ -138,7 +138,14 @@ export class FrameScanner {
 
   scan(chunk: Buffer): void {
     if (this.stopped) return;
-    this.scanChunk(chunk);
+    try {
+      this.scanChunk(chunk);
+    } catch (err) {
+      // Views of this read must not go out with the next one.
+      this.pieces.length = 0;
+      this.chunk = EMPTY;
+      throw err;
+    }
     this.deliver();
     // The read is done with: an idle connection must not keep its last chunk alive.
     this.chunk = EMPTY;

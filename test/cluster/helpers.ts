@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { waitForOutput } from '../harness/gateway.js';
 
 export interface ClusterGateway {
   readonly proc: ChildProcess;
@@ -56,20 +57,7 @@ export async function startCluster(configPath: string, workers: number): Promise
           return {};
         }
       });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`pgmoat serve --workers did not start:\n${out}`)), 30_000);
-    const check = (): void => {
-      if (out.includes('"event":"cluster_listening"')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    proc.stdout!.on('data', check);
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`pgmoat serve exited with ${code}:\n${out}`));
-    });
-  });
+  await waitForOutput(proc, () => out, ['"event":"cluster_listening"'], 'pgmoat serve --workers', 30_000);
   return {
     proc,
     output: () => out,

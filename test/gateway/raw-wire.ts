@@ -224,14 +224,19 @@ export async function login(conn: RawConn, params: Record<string, string>): Prom
 
 /**
  * Direct TLS 1.3 with the client's certificate, offering `session` when given, and a login as
- * `app` to `appdb`: whether the session was resumed, and the last ticket received.
+ * `app` to `appdb`: whether the session was resumed, the session tickets received (all of
+ * them: they arrive before any answer to the login) and the last one.
  */
-export function resumableLogin(port: number, client: ClientFiles, session?: Buffer): Promise<{ reused: boolean; ticket: Buffer | undefined }> {
+export function resumableLogin(port: number, client: ClientFiles, session?: Buffer): Promise<{ reused: boolean; tickets: number; ticket: Buffer | undefined }> {
   return new Promise((resolve, reject) => {
+    let tickets = 0;
     let ticket: Buffer | undefined;
     let received = Buffer.alloc(0);
     const s = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ALPNProtocols: ['postgresql'], minVersion: 'TLSv1.3', ...nodeSsl(client), ...(session ? { session } : {}) });
-    s.on('session', (t: Buffer) => (ticket = t));
+    s.on('session', (t: Buffer) => {
+      tickets++;
+      ticket = t;
+    });
     s.on('error', reject);
     s.once('secureConnect', () => s.write(startupPacket({ user: 'app', database: 'appdb' })));
     s.on('data', (d: Buffer) => {
@@ -239,8 +244,7 @@ export function resumableLogin(port: number, client: ClientFiles, session?: Buff
       const msgs = parseMessages(received);
       if (msgs.some((m) => m.type === 'E')) return reject(new Error('login refused'));
       if (!msgs.some((m) => m.type === 'Z')) return;
-      // Tickets arrive before any answer to the login, so the last one is in.
-      const out = { reused: s.isSessionReused(), ticket };
+      const out = { reused: s.isSessionReused(), tickets, ticket };
       s.removeAllListeners('error');
       s.on('error', () => undefined);
       s.destroy();

@@ -100,20 +100,7 @@ export async function startGatewayProcess(
   let out = '';
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`pgmoat serve did not start:\n${out}`)), 20_000);
-    const check = (): void => {
-      if (out.includes('"event":"listening"') || out.includes('pgmoat listening')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    proc.stdout!.on('data', check);
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`pgmoat serve exited with ${code}:\n${out}`));
-    });
-  });
+  await waitForOutput(proc, () => out, ['"event":"listening"', 'pgmoat listening'], 'pgmoat serve', 20_000);
   return {
     proc,
     output: () => out,
@@ -124,6 +111,28 @@ export async function startGatewayProcess(
         proc.kill(signal);
       }),
   };
+}
+
+/**
+ * Resolves once the child's output (as `output` collects it) holds one of `markers`; rejects with
+ * that output when the child exits first or after `timeoutMs`.
+ */
+export function waitForOutput(proc: ChildProcess, output: () => string, markers: readonly string[], what: string, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not start:\n${output()}`)), timeoutMs);
+    const check = (): void => {
+      const out = output();
+      if (markers.some((m) => out.includes(m))) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    proc.stdout!.on('data', check);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited with ${code}:\n${output()}`));
+    });
+  });
 }
 
 export function cleanupDir(dir: string): void {

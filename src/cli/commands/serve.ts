@@ -4,6 +4,7 @@ import { buildRuntimeConfig } from '../../gateway/runtime-config.js';
 import { Gateway } from '../../gateway/gateway.js';
 import { createLogger } from '../logger.js';
 import { Admin } from '../../admin/admin.js';
+import { ServeLoop } from '../serve-loop.js';
 import { isClusterWorker, serveCluster } from '../../cluster/serve-cluster.js';
 import { parseWorkers } from '../../cluster/workers-option.js';
 
@@ -36,32 +37,10 @@ export function register(program: Command): void {
       const loaded = await loadConfig(opts.config);
       const log = createLogger(loaded.config.log.level, loaded.config.log.format);
       const gateway = new Gateway(await buildRuntimeConfig(loaded), log);
-      let stop: ((trigger: string) => void) | undefined;
+      const loop = new ServeLoop();
       // Attached before listening, so that the first connection is already counted.
-      const admin = Admin.attach(gateway, { log, onShutdown: () => stop?.('SHUTDOWN') });
-      await gateway.listen();
-      try {
-        await admin.start();
-      } catch (err) {
-        await gateway.shutdown(0);
-        throw err;
-      }
-      process.on('SIGHUP', () => {
-        // Logged and counted by reload; a refused config leaves the running one.
-        admin.reload('SIGHUP').catch(() => undefined);
-      });
-      await new Promise<void>((resolve) => {
-        stop = (trigger: string): void => {
-          stop = undefined;
-          log.info({ event: 'shutdown', signal: trigger }, 'shutting down');
-          gateway
-            .shutdown(gateway.runtime.config.shutdown_timeout)
-            .then(() => admin.close())
-            .then(resolve, resolve);
-        };
-        process.once('SIGTERM', () => stop?.('SIGTERM'));
-        process.once('SIGINT', () => stop?.('SIGINT'));
-      });
+      const admin = Admin.attach(gateway, { log, onShutdown: () => loop.stop('SHUTDOWN') });
+      await loop.run(gateway, admin, log);
       log.flush();
     });
 }
