@@ -16,6 +16,7 @@ import * as msg from '../protocol/messages.js';
 import { SqlState } from '../protocol/sqlstate.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
 import { connectUpstream, type UpstreamSession } from '../session/upstream-connect.js';
+import { readFrom, stopReading } from '../session/upstream-reader.js';
 import { classifySecret } from '../auth/userlist.js';
 import { clientSecretFrom, type ClientSecret } from '../auth/client-secrets.js';
 import { upstreamTarget, type RuntimeConfig } from './runtime-config.js';
@@ -78,7 +79,7 @@ function runQuery(session: UpstreamSession, sql: string, role: string, timeoutMs
       if (done) return;
       done = true;
       clearTimeout(timer);
-      socket.removeAllListeners('data');
+      stopReading(socket, session.reader, onRead);
       if (socket.writable) socket.end(msg.TERMINATE);
       socket.destroy();
       if (err) reject(err);
@@ -103,8 +104,10 @@ function runQuery(session: UpstreamSession, sql: string, role: string, timeoutMs
     };
     const scanner = new FrameScanner(handler, { write: () => undefined }, 1024 * 1024);
     scanner.captureAll();
+    // Every message is captured and read within the call: safe with a shared read buffer.
+    const onRead = (chunk: Buffer): void => scanner.scan(chunk);
     const timer = setTimeout(() => finish(failed(`auth_query did not answer within ${timeoutMs} ms`)), timeoutMs);
-    socket.on('data', (chunk: Buffer) => scanner.scan(chunk));
+    readFrom(socket, session.reader, onRead);
     socket.once('close', () => finish(failed('the upstream closed the connection')));
     socket.on('error', () => undefined);
     socket.write(extendedQuery(sql, role));

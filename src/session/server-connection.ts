@@ -16,6 +16,7 @@ import type { ClientSession } from './client-session.js';
 import type { Pool } from '../pool/pool.js';
 import { ServerStatementCache } from '../pool/statement-registry.js';
 import { RequestQueue } from './request-queue.js';
+import { readFrom, takesAtOnce } from './upstream-reader.js';
 import { TRACKED_RESPONSES, onServerResponse, completesReady, flushLeadingSynthetic, hasLeadingSynthetic } from './tx-statements.js';
 
 export type ServerPhase = 'idle' | 'active' | 'internal' | 'closed';
@@ -62,6 +63,8 @@ export class ServerConnection implements FrameHandler, FrameOutput {
   private readyToRelease = false;
   private internalError: ErrorFields | undefined;
   private drainWait = false;
+  /** Reads arrive as views of a buffer shared by all plain upstream sockets (see upstream-reader.ts). */
+  private readonly sharedReads: boolean;
 
   constructor(
     readonly pool: Pool,
@@ -78,7 +81,8 @@ export class ServerConnection implements FrameHandler, FrameOutput {
     this.relayTypes = this.tracking ? [...RELAY_TYPES, ...TRACKED_RESPONSES] : RELAY_TYPES;
     this.scanner = new FrameScanner(this, this, maxPacketSize);
     this.scanner.captureTypes(this.relayTypes);
-    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.sharedReads = upstream.reader !== null;
+    readFrom(this.socket, upstream.reader, (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', () => undefined); // 'close' follows and does the work
     this.socket.on('close', () => this.pool.closeServer(this, 'server closed the connection'));
     this.socket.on('drain', () => this.client?.onServerDrain());
@@ -102,7 +106,10 @@ export class ServerConnection implements FrameHandler, FrameOutput {
   write(buf: Buffer): void {
     const client = this.client;
     if (client === null) return; // async messages after the transaction ended: nobody to tell
-    if (!client.socket.write(buf) && !this.drainWait) {
+    // A view of the shared read buffer must not outlive this read: copy it unless the client's
+    // socket consumes it now.
+    const out = this.sharedReads && !takesAtOnce(client.socket) ? Buffer.from(buf) : buf;
+    if (!client.socket.write(out) && !this.drainWait) {
       this.drainWait = true;
       this.socket.pause();
       // A client that goes away never drains (its write returned false because it was gone):

@@ -14,6 +14,7 @@ import { SqlState } from '../protocol/sqlstate.js';
 import { PasswordAuthClient } from '../auth/password-auth-client.js';
 import { PgmoatError, assertNever, errorMessage } from '../util/errors.js';
 import type { UpstreamTarget, UpstreamTls } from './upstream-target.js';
+import { UpstreamReader, readFrom, stopReading } from './upstream-reader.js';
 
 export interface UpstreamSession {
   socket: Socket | TLSSocket;
@@ -22,6 +23,8 @@ export interface UpstreamSession {
   secret: number;
   /** e.g. TLSv1.3, or undefined for a plain connection. */
   tlsProtocol: string | undefined;
+  /** Plain connections opened without an SSLRequest read through a shared buffer; null: 'data' events. */
+  reader: UpstreamReader | null;
 }
 
 /** An error the upstream sent during login; `fields` is its ErrorResponse, forwarded as is. */
@@ -37,9 +40,17 @@ function where(t: UpstreamTarget): string {
   return `upstream "${t.label}" (${t.host}:${t.port})`;
 }
 
-export function connectTcp(t: UpstreamTarget, signal: AbortSignal): Promise<Socket> {
+/** `reader`: read through it (`onread`) instead of 'data'; only for a connection that stays plain. */
+export function connectTcp(t: UpstreamTarget, signal: AbortSignal, reader?: UpstreamReader): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = netConnect({ host: t.host, port: t.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 });
+    const socket = netConnect({
+      host: t.host,
+      port: t.port,
+      noDelay: true,
+      keepAlive: true,
+      keepAliveInitialDelay: 60_000,
+      ...(reader ? { onread: reader.option } : {}),
+    });
     const onAbort = (): void => {
       socket.destroy();
       reject(signal.reason);
@@ -156,6 +167,7 @@ class UpstreamLogin implements FrameHandler {
   constructor(
     private readonly t: UpstreamTarget,
     private readonly socket: Socket | TLSSocket,
+    private readonly reader: UpstreamReader | null,
     private readonly resolve: (s: UpstreamSession) => void,
     private readonly reject: (e: Error) => void,
   ) {
@@ -172,13 +184,16 @@ class UpstreamLogin implements FrameHandler {
     const onClose = (): void =>
       this.fail(new UpstreamError('UPSTREAM_LOGIN', `${where(this.t)} closed the connection during login`, { sqlstate: SqlState.CONNECTION_FAILURE }));
     const onAbort = (): void => this.fail(signal.reason as Error);
+    const reader = this.reader;
     this.cleanup = () => {
-      s.off('data', onData);
+      stopReading(s, reader, onData);
       s.off('error', onError);
       s.off('close', onClose);
       signal.removeEventListener('abort', onAbort);
     };
-    s.on('data', onData);
+    // The login's scanner captures every message and handles it within the call (copying what
+    // spans reads), so views of the shared read buffer are safe here.
+    readFrom(s, reader, onData);
     s.on('error', onError);
     s.on('close', onClose);
     signal.addEventListener('abort', onAbort, { once: true });
@@ -240,7 +255,7 @@ class UpstreamLogin implements FrameHandler {
         this.scanner.stop();
         this.socket.pause();
         const tlsProtocol = 'getProtocol' in this.socket ? ((this.socket as TLSSocket).getProtocol() ?? undefined) : undefined;
-        this.resolve({ socket: this.socket, params: this.params, pid: this.pid, secret: this.secret, tlsProtocol });
+        this.resolve({ socket: this.socket, params: this.params, pid: this.pid, secret: this.secret, tlsProtocol, reader: this.reader });
         return;
       }
       case Backend.NoticeResponse:
@@ -282,7 +297,8 @@ class UpstreamLogin implements FrameHandler {
 }
 
 async function attempt(t: UpstreamTarget, useTls: 'never' | 'try' | 'must', signal: AbortSignal): Promise<UpstreamSession> {
-  let socket: Socket | TLSSocket = await connectTcp(t, signal);
+  const reader = useTls === 'never' ? new UpstreamReader() : null;
+  let socket: Socket | TLSSocket = await connectTcp(t, signal, reader ?? undefined);
   try {
     if (useTls !== 'never') {
       const accepted = await sslRequest(t, socket, signal);
@@ -295,7 +311,7 @@ async function attempt(t: UpstreamTarget, useTls: 'never' | 'try' | 'must', sign
       }
     }
     const s = socket;
-    return await new Promise<UpstreamSession>((resolve, reject) => new UpstreamLogin(t, s, resolve, reject).start(signal));
+    return await new Promise<UpstreamSession>((resolve, reject) => new UpstreamLogin(t, s, reader, resolve, reject).start(signal));
   } catch (err) {
     socket.destroy();
     throw err;
