@@ -33,7 +33,7 @@ export class Gateway implements AcceptHost {
   private rc: RuntimeConfig;
   private readonly listener: NetServer;
   private tlsServer: TlsServer | undefined;
-  private readonly pending = new Map<string, IncomingConnection>();
+  private readonly pending = new Set<IncomingConnection>();
   readonly pools = new Map<string, Pool>();
   private readonly clientsByCancelPid = new Map<number, ClientSession>();
   /** Logins past the max_client_conn check whose session has not yet joined its pool. */
@@ -96,7 +96,7 @@ export class Gateway implements AcceptHost {
     const server = createClientTlsServer(rc.clientTls, rc.config.client_login_timeout);
     setTicketKeys(server, this.ticketSecret, rc.clientTls, rc.revocation.revoked);
     server.on('secureConnection', (socket: TLSSocket) => {
-      const conn = this.pending.get(IncomingConnection.keyOf(socket));
+      const conn = this.pendingOf(socket);
       if (!conn) {
         socket.destroy();
         return;
@@ -104,7 +104,7 @@ export class Gateway implements AcceptHost {
       conn.onSecure(socket);
     });
     server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
-      const conn = this.pending.get(IncomingConnection.keyOf(socket));
+      const conn = this.pendingOf(socket);
       this.metrics.tlsFailed(conn?.raw, err);
       this.access.tlsHandshakeFailed(conn?.remoteAddress ?? socket.remoteAddress ?? '', err);
       conn?.close();
@@ -143,7 +143,7 @@ export class Gateway implements AcceptHost {
     socket.setNoDelay(true);
     if (this.rc.config.tcp_keepalive) socket.setKeepAlive(true, 60_000);
     const conn = new IncomingConnection(socket, this);
-    this.pending.set(conn.key, conn);
+    this.pending.add(conn);
   }
 
   startTls(conn: IncomingConnection): void {
@@ -155,9 +155,15 @@ export class Gateway implements AcceptHost {
     this.tlsServer.emit('connection', conn.raw);
   }
 
+  /** The connection still being accepted that a TLS socket of the tls.Server wraps. */
+  private pendingOf(socket: TLSSocket): IncomingConnection | undefined {
+    const conn = IncomingConnection.ofTls(socket);
+    return conn !== undefined && this.pending.has(conn) ? conn : undefined;
+  }
+
   checkCertificate(socket: TLSSocket): CertCheck {
     const check = checkClientCertificate(socket, this.tlsMode, this.rc.revocation);
-    this.metrics.tlsSecured(this.pending.get(IncomingConnection.keyOf(socket))?.raw ?? socket, check);
+    this.metrics.tlsSecured(this.pendingOf(socket)?.raw ?? socket, check);
     return check;
   }
 
@@ -166,7 +172,7 @@ export class Gateway implements AcceptHost {
   }
 
   finished(conn: IncomingConnection): void {
-    if (this.pending.get(conn.key) === conn) this.pending.delete(conn.key);
+    this.pending.delete(conn);
   }
 
   cancel(pid: number, secret: number): void {
@@ -299,7 +305,7 @@ export class Gateway implements AcceptHost {
     const now = Date.now();
     const loginTimeout = this.rc.config.client_login_timeout;
     if (loginTimeout > 0) {
-      for (const conn of [...this.pending.values()]) {
+      for (const conn of [...this.pending]) {
         if (now - conn.startedAt > loginTimeout) {
           conn.fail(new PgmoatError('LOGIN_TIMEOUT', 'client did not complete login within client_login_timeout', { sqlstate: SqlState.PROTOCOL_VIOLATION }));
           conn.close();
@@ -353,7 +359,7 @@ export class Gateway implements AcceptHost {
     if (this.stopping) return;
     this.stopping = true;
     this.listener.close();
-    for (const conn of [...this.pending.values()]) conn.close();
+    for (const conn of [...this.pending]) conn.close();
     if (this.clientTotal() > 0 && deadlineMs > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, deadlineMs);

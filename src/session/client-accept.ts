@@ -3,7 +3,7 @@
  * (a ClientHello first), CancelRequest, and the hand-over of the raw socket to the tls.Server.
  * Nothing read here goes anywhere but the startup parser.
  */
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { TLS_HANDSHAKE_RECORD } from '../protocol/codes.js';
 import { errorResponseFor } from '../protocol/error-response.js';
@@ -41,6 +41,13 @@ type AcceptPhase = 'negotiate' | 'tls-handshake' | 'startup' | 'done';
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * Each raw socket's connection, for the tls.Server's events: they give the TLSSocket, and a
+ * server-side TLSSocket keeps the socket it wraps in `_parent`. Object identity, where a key of
+ * addresses and ports cost a getpeername and a getsockname per socket (24 µs per connection).
+ */
+const byRawSocket = new WeakMap<Socket, IncomingConnection>();
+
 /** Module-level, so that the raw socket under a logged-in TLS session holds no closure. */
 function ignoreError(): void {}
 
@@ -67,18 +74,19 @@ export class IncomingConnection {
     this.socket = raw;
     this.remoteAddress = raw.remoteAddress ?? '';
     this.remotePort = raw.remotePort ?? 0;
+    byRawSocket.set(raw, this);
     raw.on('data', this.onDataBound);
     raw.on('error', this.closeBound);
     raw.on('close', this.closeBound);
   }
 
-  /** Key under which the tls.Server's events find this connection again. */
-  static keyOf(s: { remoteAddress?: string | undefined; remotePort?: number | undefined; localPort?: number | undefined }): string {
-    return `${s.remoteAddress ?? ''}|${s.remotePort ?? 0}|${s.localPort ?? 0}`;
-  }
-
-  get key(): string {
-    return IncomingConnection.keyOf(this.raw);
+  /**
+   * The connection a TLS socket of the tls.Server wraps. `_parent` is undocumented but has been
+   * there since Node 0.x; were it gone, nothing would be found and the gateway closes the socket.
+   */
+  static ofTls(socket: TLSSocket): IncomingConnection | undefined {
+    const parent = (socket as TLSSocket & { _parent?: unknown })._parent;
+    return parent instanceof Socket ? byRawSocket.get(parent) : undefined;
   }
 
   get tls(): TLSSocket | undefined {
@@ -181,6 +189,7 @@ export class IncomingConnection {
    */
   private released(): void {
     const raw = this.raw;
+    byRawSocket.delete(raw);
     raw.off('error', this.closeBound);
     raw.off('close', this.closeBound);
     // Until the session adds its own listeners (after authentication and the pool's first
