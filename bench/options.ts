@@ -1,4 +1,5 @@
 /** The benchmark's command-line flags (`npm run bench -- --help`). */
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 export const SCENARIOS = ['select', 'select-many', 'prepared', 'extended', 'connect', 'handshake', 'idle'] as const;
@@ -105,7 +106,8 @@ function jsonObject(v: string | undefined, flag: string): Record<string, unknown
 
 function splitCompare(v: string): [string, string] {
   const eq = v.indexOf('=');
-  return eq < 0 ? [v, 'pgmoat (compare)'] : [v.slice(0, eq), v.slice(eq + 1)];
+  // Resolved here: the build is started from a copy of the work directory, not from the cwd.
+  return eq < 0 ? [resolve(v), 'pgmoat (compare)'] : [resolve(v.slice(0, eq)), v.slice(eq + 1)];
 }
 
 export function parseOptions(argv: string[]): BenchOptions | 'help' {
@@ -168,7 +170,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     targets: list(values.targets, TARGETS, '--targets') ?? [...TARGETS],
     workers: [...new Set(workers)].sort((a, b) => a - b),
     poolSize: int(values['pool-size'], '--pool-size', 20),
-    pgmoatMain: values.pgmoat,
+    pgmoatMain: values.pgmoat === undefined ? undefined : resolve(values.pgmoat),
     pgmoatVersion: values['pgmoat-version'],
     compare: values.compare === undefined ? undefined : splitCompare(values.compare),
     pgmoatConfig: jsonObject(values['pgmoat-config'], '--pgmoat-config'),
