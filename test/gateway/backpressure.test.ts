@@ -2,14 +2,14 @@
  * Backpressure: a client that stops reading makes pgmoat stop reading its server connection,
  * instead of buffering the whole result in memory; when it reads again, every byte arrives.
  */
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as tlsConnect } from 'node:tls';
 import { connect as netConnect } from 'node:net';
-import { startPostgres, type PgServer } from '../harness/postgres.js';
-import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
-import { startGateway, type RunningGateway } from '../harness/gateway.js';
-import { clientTlsSection, nodeSsl, plainUpstream, waitFor } from './helpers.js';
+import type { PgServer } from '../harness/postgres.js';
+import type { ClientFiles, Pki } from '../harness/cert-factory.js';
+import type { RunningGateway } from '../harness/gateway.js';
+import { nodeSsl, useAppGateway, waitFor } from './helpers.js';
 import { SSL_REQUEST, queryMessage, startupPacket } from './raw-wire.js';
 
 let upstream: PgServer;
@@ -17,19 +17,8 @@ let pki: Pki;
 let gw: RunningGateway;
 let app: ClientFiles;
 
-before(async () => {
-  pki = await makePki();
-  upstream = await startPostgres({ setupSql: 'CREATE ROLE app LOGIN; CREATE DATABASE appdb OWNER app;' });
-  app = await pki.client('app');
-  gw = await startGateway({
-    tls: clientTlsSection(pki),
-    databases: { appdb: plainUpstream(upstream, 'appdb', { pool_size: 1 }) },
-  });
-});
-after(async () => {
-  await gw?.stop();
-  await upstream?.stop();
-  pki?.cleanup();
+useAppGateway({ database: { pool_size: 1 } }, (parts) => {
+  ({ pki, upstream, app, gw } = parts);
 });
 
 const ROWS = 50_000;

@@ -3,13 +3,13 @@
  * connection (the pool knows the server parameters already), and a client that leaves without
  * having used a server leaves at once instead of queueing for one just to say goodbye.
  */
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startPostgres, type PgServer } from '../harness/postgres.js';
-import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
-import { startGateway, type RunningGateway } from '../harness/gateway.js';
-import { clientTlsSection, nodeSsl, plainUpstream, waitFor } from './helpers.js';
+import type { PgServer } from '../harness/postgres.js';
+import type { ClientFiles, Pki } from '../harness/cert-factory.js';
+import type { RunningGateway } from '../harness/gateway.js';
+import { nodeSsl, useAppGateway, waitFor } from './helpers.js';
 import { TERMINATE, login, openTls } from './raw-wire.js';
 
 let upstream: PgServer;
@@ -17,19 +17,8 @@ let pki: Pki;
 let gw: RunningGateway;
 let app: ClientFiles;
 
-before(async () => {
-  pki = await makePki();
-  upstream = await startPostgres({ setupSql: 'CREATE ROLE app LOGIN; CREATE DATABASE appdb OWNER app;' });
-  app = await pki.client('app');
-  gw = await startGateway({
-    tls: clientTlsSection(pki),
-    databases: { appdb: plainUpstream(upstream, 'appdb', { pool_size: 1 }) },
-  });
-});
-after(async () => {
-  await gw?.stop();
-  await upstream?.stop();
-  pki?.cleanup();
+useAppGateway({ database: { pool_size: 1 } }, (parts) => {
+  ({ pki, upstream, app, gw } = parts);
 });
 
 async function connected(): Promise<pg.Client> {

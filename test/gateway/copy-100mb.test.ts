@@ -2,18 +2,18 @@
  * COPY FROM STDIN and COPY TO STDOUT of about 100 MB each through pgmoat over TLS, with
  * postgres.js streams and with psql: every row checked, not only counted.
  */
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import postgres from 'postgres';
-import { startPostgres, type PgServer } from '../harness/postgres.js';
-import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
-import { startGateway, type RunningGateway } from '../harness/gateway.js';
+import type { PgServer } from '../harness/postgres.js';
+import type { ClientFiles, Pki } from '../harness/cert-factory.js';
+import type { RunningGateway } from '../harness/gateway.js';
 import { pgTool } from '../harness/pg-binaries.js';
 import { conninfo } from '../harness/psql.js';
-import { clientTlsSection, nodeSsl, plainUpstream } from './helpers.js';
+import { APP_SETUP_SQL, nodeSsl, useAppGateway } from './helpers.js';
 
 const ROWS = 100_000;
 /** Row i as COPY text: "i<TAB>" then 1000 characters that depend on i. */
@@ -33,24 +33,17 @@ let pki: Pki;
 let gw: RunningGateway;
 let app: ClientFiles;
 
-before(async () => {
-  pki = await makePki();
-  upstream = await startPostgres({
-    setupSql: `CREATE ROLE app LOGIN; CREATE DATABASE appdb OWNER app;
+useAppGateway(
+  {
+    setupSql: `${APP_SETUP_SQL}
       \\c appdb
       CREATE TABLE t (i int, s text); ALTER TABLE t OWNER TO app;`,
-  });
-  app = await pki.client('app');
-  gw = await startGateway({
-    tls: clientTlsSection(pki),
-    databases: { appdb: plainUpstream(upstream, 'appdb', { pool_size: 2 }) },
-  });
-});
-after(async () => {
-  await gw?.stop();
-  await upstream?.stop();
-  pki?.cleanup();
-});
+    database: { pool_size: 2 },
+  },
+  (parts) => {
+    ({ pki, upstream, app, gw } = parts);
+  },
+);
 
 function connect(): postgres.Sql {
   return postgres({ host: '127.0.0.1', port: gw.port, user: 'app', database: 'appdb', ssl: nodeSsl(app), max: 1, connect_timeout: 10 });

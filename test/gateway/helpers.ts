@@ -6,9 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { PgServer } from '../harness/postgres.js';
-import type { ClientFiles, Pki } from '../harness/cert-factory.js';
-import type { RunningGateway } from '../harness/gateway.js';
+import { after, before } from 'node:test';
+import { startPostgres, type PgServer } from '../harness/postgres.js';
+import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
+import { startGateway, type RunningGateway } from '../harness/gateway.js';
 
 /**
  * A TCP relay between pgmoat and an upstream PostgreSQL that counts the connections pgmoat
@@ -88,4 +89,52 @@ export async function waitFor(check: () => boolean | Promise<boolean>, what: str
     await sleep(20);
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** The upstream of most gateway tests: role `app` owning database `appdb`. */
+export const APP_SETUP_SQL = 'CREATE ROLE app LOGIN; CREATE DATABASE appdb OWNER app;';
+
+/** What useAppGateway starts, handed to its `ready` callback once everything runs. */
+export interface AppGateway {
+  pki: Pki;
+  upstream: PgServer;
+  /** The client certificate of role `app` (CN app, environment production). */
+  app: ClientFiles;
+  gw: RunningGateway;
+}
+
+export interface AppGatewayOptions {
+  /** SQL for the new PostgreSQL (default APP_SETUP_SQL). */
+  setupSql?: string;
+  /** The gateway's client-side tls.mode (default verify-full). */
+  tlsMode?: string;
+  /** Top-level gateway settings besides `tls` and `databases`. */
+  gateway?: Record<string, unknown>;
+  /** Settings of the one database entry, `appdb` over plain TCP (pool_size, pool_mode, ...). */
+  database?: Record<string, unknown>;
+}
+
+/**
+ * Registers the before/after hooks most gateway test files share: a PKI, a PostgreSQL, a client
+ * certificate for `app`, and a gateway with one plain-TCP database `appdb`; `ready` gets them
+ * (and may do more set-up), and everything is stopped after the file's tests.
+ */
+export function useAppGateway(opts: AppGatewayOptions, ready: (parts: AppGateway) => void | Promise<void>): void {
+  const started: Partial<AppGateway> = {};
+  before(async () => {
+    const pki = (started.pki = await makePki());
+    const upstream = (started.upstream = await startPostgres({ setupSql: opts.setupSql ?? APP_SETUP_SQL }));
+    const app = (started.app = await pki.client('app'));
+    const gw = (started.gw = await startGateway({
+      tls: clientTlsSection(pki, opts.tlsMode),
+      ...opts.gateway,
+      databases: { appdb: plainUpstream(upstream, 'appdb', opts.database) },
+    }));
+    await ready({ pki, upstream, app, gw });
+  });
+  after(async () => {
+    await started.gw?.stop();
+    await started.upstream?.stop();
+    started.pki?.cleanup();
+  });
 }

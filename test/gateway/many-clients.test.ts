@@ -3,13 +3,13 @@
  * pgmoat's pool nor PostgreSQL's own pg_stat_activity ever shows more than 10 server
  * connections.
  */
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startPostgres, type PgServer } from '../harness/postgres.js';
-import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
-import { startGateway, type RunningGateway } from '../harness/gateway.js';
-import { clientTlsSection, nodeSsl, plainUpstream } from './helpers.js';
+import type { PgServer } from '../harness/postgres.js';
+import type { ClientFiles, Pki } from '../harness/cert-factory.js';
+import type { RunningGateway } from '../harness/gateway.js';
+import { nodeSsl, useAppGateway } from './helpers.js';
 
 const CLIENTS = 500;
 const POOL_SIZE = 10;
@@ -19,23 +19,12 @@ let pki: Pki;
 let gw: RunningGateway;
 let app: ClientFiles;
 
-before(async () => {
-  pki = await makePki();
-  upstream = await startPostgres({ setupSql: 'CREATE ROLE app LOGIN; CREATE DATABASE appdb OWNER app;' });
-  app = await pki.client('app');
-  gw = await startGateway({
-    tls: clientTlsSection(pki),
-    max_client_conn: 2000,
-    client_login_timeout: '60s',
-    query_wait_timeout: '120s',
-    databases: { appdb: plainUpstream(upstream, 'appdb', { pool_size: POOL_SIZE }) },
-  });
-});
-after(async () => {
-  await gw?.stop();
-  await upstream?.stop();
-  pki?.cleanup();
-});
+useAppGateway(
+  { gateway: { max_client_conn: 2000, client_login_timeout: '60s', query_wait_timeout: '120s' }, database: { pool_size: POOL_SIZE } },
+  (parts) => {
+    ({ pki, upstream, app, gw } = parts);
+  },
+);
 
 test(`${CLIENTS} concurrent clients over a pool of ${POOL_SIZE}: all succeed, never more than ${POOL_SIZE} server connections`, async () => {
   const ssl = nodeSsl(app);

@@ -2,13 +2,13 @@
  * max_client_conn caps the clients logged in at once, including clients whose logins are in
  * flight together (the first logins of a pool wait for its first server connection).
  */
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startPostgres, type PgServer } from '../harness/postgres.js';
-import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
-import { startGateway, type RunningGateway } from '../harness/gateway.js';
-import { clientTlsSection, nodeSsl, plainUpstream } from './helpers.js';
+import type { PgServer } from '../harness/postgres.js';
+import type { ClientFiles, Pki } from '../harness/cert-factory.js';
+import type { RunningGateway } from '../harness/gateway.js';
+import { nodeSsl, useAppGateway } from './helpers.js';
 
 const MAX = 3;
 
@@ -17,20 +17,8 @@ let pki: Pki;
 let gw: RunningGateway;
 let app: ClientFiles;
 
-before(async () => {
-  pki = await makePki();
-  upstream = await startPostgres({ setupSql: 'CREATE ROLE app LOGIN; CREATE DATABASE appdb OWNER app;' });
-  app = await pki.client('app');
-  gw = await startGateway({
-    tls: clientTlsSection(pki),
-    max_client_conn: MAX,
-    databases: { appdb: plainUpstream(upstream, 'appdb', { pool_size: 2 }) },
-  });
-});
-after(async () => {
-  await gw?.stop();
-  await upstream?.stop();
-  pki?.cleanup();
+useAppGateway({ gateway: { max_client_conn: MAX }, database: { pool_size: 2 } }, (parts) => {
+  ({ pki, upstream, app, gw } = parts);
 });
 
 interface Attempt {

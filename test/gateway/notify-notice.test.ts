@@ -2,33 +2,22 @@
  * Asynchronous messages through pgmoat: LISTEN/NOTIFY (a notification arrives while the client
  * is idle, between its queries) and NoticeResponse from RAISE NOTICE / WARNING.
  */
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import postgres from 'postgres';
-import { startPostgres, type PgServer } from '../harness/postgres.js';
-import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
+import type { PgServer } from '../harness/postgres.js';
+import type { ClientFiles, Pki } from '../harness/cert-factory.js';
 import { startGateway, type RunningGateway } from '../harness/gateway.js';
-import { clientTlsSection, nodeSsl, plainUpstream, waitFor } from './helpers.js';
+import { clientTlsSection, nodeSsl, plainUpstream, useAppGateway, waitFor } from './helpers.js';
 
 let upstream: PgServer;
 let pki: Pki;
 let gw: RunningGateway;
 let app: ClientFiles;
 
-before(async () => {
-  pki = await makePki();
-  upstream = await startPostgres({ setupSql: 'CREATE ROLE app LOGIN; CREATE DATABASE appdb OWNER app;' });
-  app = await pki.client('app');
-  gw = await startGateway({
-    tls: clientTlsSection(pki),
-    databases: { appdb: plainUpstream(upstream, 'appdb', { pool_size: 3 }) },
-  });
-});
-after(async () => {
-  await gw?.stop();
-  await upstream?.stop();
-  pki?.cleanup();
+useAppGateway({ database: { pool_size: 3 } }, (parts) => {
+  ({ pki, upstream, app, gw } = parts);
 });
 
 async function connected(): Promise<pg.Client> {

@@ -3,36 +3,25 @@
  * then run through pgmoat with sslmode=verify-full and the client certificate given in PGSSL*
  * environment variables, in each query mode and with a new connection per transaction.
  */
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { startPostgres, type PgServer } from '../harness/postgres.js';
-import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
-import { startGateway, type RunningGateway } from '../harness/gateway.js';
+import type { PgServer } from '../harness/postgres.js';
+import type { ClientFiles, Pki } from '../harness/cert-factory.js';
+import type { RunningGateway } from '../harness/gateway.js';
 import { pgTool } from '../harness/pg-binaries.js';
-import { clientTlsSection, plainUpstream } from './helpers.js';
+import { useAppGateway } from './helpers.js';
 
 let upstream: PgServer;
 let pki: Pki;
 let gw: RunningGateway;
 let app: ClientFiles;
 
-before(async () => {
-  pki = await makePki();
-  upstream = await startPostgres({ setupSql: 'CREATE ROLE app LOGIN; CREATE DATABASE appdb OWNER app;' });
-  app = await pki.client('app');
-  gw = await startGateway({
-    tls: clientTlsSection(pki),
-    databases: { appdb: plainUpstream(upstream, 'appdb', { pool_size: 4 }) },
-  });
+useAppGateway({ database: { pool_size: 4 } }, async (parts) => {
+  ({ pki, upstream, app, gw } = parts);
   // Initialised on the upstream directly, not through pgmoat.
   const init = await pgbench(['-i', '-s', '1', '-q', '-h', '127.0.0.1', '-p', String(upstream.port), '-U', 'app', 'appdb']);
   assert.equal(init.code, 0, init.stderr);
-});
-after(async () => {
-  await gw?.stop();
-  await upstream?.stop();
-  pki?.cleanup();
 });
 
 interface Run {

@@ -4,16 +4,16 @@
  * rows, CopyFail, a startup packet with a query pipelined behind it, and a backend terminated
  * by an administrator.
  */
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import postgres from 'postgres';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { startPostgres, type PgServer } from '../harness/postgres.js';
-import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
-import { startGateway, type RunningGateway } from '../harness/gateway.js';
-import { clientTlsSection, nodeSsl, plainUpstream, waitFor } from './helpers.js';
+import type { PgServer } from '../harness/postgres.js';
+import type { ClientFiles, Pki } from '../harness/cert-factory.js';
+import type { RunningGateway } from '../harness/gateway.js';
+import { APP_SETUP_SQL, nodeSsl, useAppGateway, waitFor } from './helpers.js';
 import { errorFields, openTls, queryMessage, startupPacket } from './raw-wire.js';
 
 let upstream: PgServer;
@@ -21,24 +21,17 @@ let pki: Pki;
 let gw: RunningGateway;
 let app: ClientFiles;
 
-before(async () => {
-  pki = await makePki();
-  upstream = await startPostgres({
-    setupSql: `CREATE ROLE app LOGIN; CREATE DATABASE appdb OWNER app;
+useAppGateway(
+  {
+    setupSql: `${APP_SETUP_SQL}
       \\c appdb
       CREATE TABLE kv (k int PRIMARY KEY, v text); ALTER TABLE kv OWNER TO app;`,
-  });
-  app = await pki.client('app');
-  gw = await startGateway({
-    tls: clientTlsSection(pki),
-    databases: { appdb: plainUpstream(upstream, 'appdb', { pool_size: 2 }) },
-  });
-});
-after(async () => {
-  await gw?.stop();
-  await upstream?.stop();
-  pki?.cleanup();
-});
+    database: { pool_size: 2 },
+  },
+  (parts) => {
+    ({ pki, upstream, app, gw } = parts);
+  },
+);
 
 function sqlClient(): postgres.Sql {
   return postgres({ host: '127.0.0.1', port: gw.port, user: 'app', database: 'appdb', ssl: nodeSsl(app), max: 1, connect_timeout: 10, onnotice: () => undefined });

@@ -4,38 +4,31 @@
  * connection, and each client's own startup parameters (application_name, options -c ...) are
  * applied on whatever connection it gets.
  */
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startPostgres, type PgServer } from '../harness/postgres.js';
-import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
-import { startGateway, type RunningGateway } from '../harness/gateway.js';
+import type { PgServer } from '../harness/postgres.js';
+import type { ClientFiles, Pki } from '../harness/cert-factory.js';
+import type { RunningGateway } from '../harness/gateway.js';
 import { conninfo, psql } from '../harness/psql.js';
-import { clientTlsSection, nodeSsl, plainUpstream } from './helpers.js';
+import { APP_SETUP_SQL, nodeSsl, useAppGateway } from './helpers.js';
 
 let upstream: PgServer;
 let pki: Pki;
 let gw: RunningGateway;
 let app: ClientFiles;
 
-before(async () => {
-  pki = await makePki();
-  upstream = await startPostgres({
-    setupSql: `CREATE ROLE app LOGIN; CREATE DATABASE appdb OWNER app;
+useAppGateway(
+  {
+    setupSql: `${APP_SETUP_SQL}
       \\c appdb
       CREATE SCHEMA s1 AUTHORIZATION app; CREATE SCHEMA s2 AUTHORIZATION app;`,
-  });
-  app = await pki.client('app');
-  gw = await startGateway({
-    tls: clientTlsSection(pki),
-    databases: { appdb: plainUpstream(upstream, 'appdb', { pool_size: 1 }) },
-  });
-});
-after(async () => {
-  await gw?.stop();
-  await upstream?.stop();
-  pki?.cleanup();
-});
+    database: { pool_size: 1 },
+  },
+  (parts) => {
+    ({ pki, upstream, app, gw } = parts);
+  },
+);
 
 async function connected(extra: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
   const c = new pg.Client({ host: '127.0.0.1', port: gw.port, user: 'app', database: 'appdb', ssl: nodeSsl(app), ...extra });

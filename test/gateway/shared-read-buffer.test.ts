@@ -6,15 +6,14 @@
  * With the copy taken out, the 30 MB test failed in 5 of 8 runs: the slow client's answer came
  * back corrupted and never completed (it ends at the test's timeout).
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import postgres from 'postgres';
 import pg from 'pg';
-import { startPostgres, type PgServer } from '../harness/postgres.js';
-import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
-import { startGateway, type RunningGateway } from '../harness/gateway.js';
-import { clientTlsSection, nodeSsl, plainUpstream } from './helpers.js';
+import type { ClientFiles } from '../harness/cert-factory.js';
+import type { RunningGateway } from '../harness/gateway.js';
+import { nodeSsl, useAppGateway } from './helpers.js';
 
 const ROWS = 400;
 /** Row i of client k: 1000 characters that depend on both, so a row from another answer shows. */
@@ -24,27 +23,16 @@ const QUERY = rowsSql(ROWS);
 /** An answer larger than what the loopback socket buffers hold, so that a client that stops reading makes pgmoat's writes queue. */
 const BIG_ROWS = 30_000;
 
-let upstream: PgServer;
-let pki: Pki;
 let gw: RunningGateway;
 let app: ClientFiles;
 
-before(async () => {
-  pki = await makePki();
-  upstream = await startPostgres({ setupSql: 'CREATE ROLE app LOGIN; CREATE DATABASE appdb OWNER app;' });
-  app = await pki.client('app');
-  gw = await startGateway({
-    // prefer: TLS and plain clients side by side (who they are does not matter here).
-    tls: clientTlsSection(pki, 'prefer'),
-    rules: [{ method: 'trust' }],
-    databases: { appdb: plainUpstream(upstream, 'appdb', { pool_size: 2, pool_mode: 'transaction' }) },
-  });
-});
-after(async () => {
-  await gw?.stop();
-  await upstream?.stop();
-  pki?.cleanup();
-});
+useAppGateway(
+  // prefer: TLS and plain clients side by side (who they are does not matter here).
+  { tlsMode: 'prefer', gateway: { rules: [{ method: 'trust' }] }, database: { pool_size: 2, pool_mode: 'transaction' } },
+  (parts) => {
+    ({ gw, app } = parts);
+  },
+);
 
 function checkRows(k: number, rows: readonly { i: number; s: string }[], n = ROWS): void {
   assert.equal(rows.length, n);
