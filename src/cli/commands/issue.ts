@@ -1,19 +1,7 @@
 import type { Command } from 'commander';
-import { issueClient, openCa, parseDays, parseKeyType, KEY_TYPES, MATERIAL_FORMATS, DEFAULT_CLIENT_DAYS } from '../../ca/index.js';
-import { readInputFile, readPassphrase } from '../cli-helpers.js';
-import { parsePrintFormat, reportIssued } from '../issued-output.js';
-
-interface IssueOptions {
-  env: string;
-  dir: string;
-  out: string;
-  days?: string;
-  csr?: string;
-  keyType?: string;
-  keyPassphraseFile?: string;
-  caPassphraseFile?: string;
-  print?: string;
-}
+import { issueClient, KEY_TYPES, MATERIAL_FORMATS, DEFAULT_CLIENT_DAYS } from '../../ca/index.js';
+import { readIssueInputs, type IssueCommonOptions } from '../issue-inputs.js';
+import { reportIssued } from '../issued-output.js';
 
 export function register(program: Command): void {
   program
@@ -29,13 +17,8 @@ export function register(program: Command): void {
     .option('--key-passphrase-file <file>', 'encrypt the generated key with the passphrase in this file')
     .option('--ca-passphrase-file <file>', 'passphrase of an encrypted CA key')
     .option('--print <format>', `also print the deployment material: ${MATERIAL_FORMATS.join(', ')}`)
-    .action(async (name: string, opts: IssueOptions) => {
-      const format = parsePrintFormat(opts.print, opts.csr);
-      const days = opts.days === undefined ? undefined : parseDays(opts.days);
-      const keyType = opts.keyType === undefined ? undefined : parseKeyType(opts.keyType);
-      const csr = opts.csr === undefined ? undefined : readInputFile(opts.csr, 'CSR file');
-      const keyPassphrase = readPassphrase(opts.keyPassphraseFile, 'key passphrase file');
-      const ca = await openCa(opts.dir, readPassphrase(opts.caPassphraseFile, 'CA passphrase file'));
+    .action(async (name: string, opts: IssueCommonOptions) => {
+      const { format, days, keyType, csr, keyPassphrase, ca } = await readIssueInputs(opts);
       const issued = await issueClient(ca, { name, environment: opts.env, outDir: opts.out, days, keyType, csr, keyPassphrase });
       reportIssued('Issued', issued, format);
     });

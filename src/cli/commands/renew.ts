@@ -1,18 +1,10 @@
 import type { Command } from 'commander';
-import { openCa, parseDays, parseKeyType, renewClient, KEY_TYPES, MATERIAL_FORMATS, DEFAULT_CLIENT_DAYS } from '../../ca/index.js';
-import { note, print, readInputFile, readPassphrase } from '../cli-helpers.js';
-import { parsePrintFormat, reportIssued } from '../issued-output.js';
+import { renewClient, KEY_TYPES, MATERIAL_FORMATS, DEFAULT_CLIENT_DAYS } from '../../ca/index.js';
+import { note, print } from '../cli-helpers.js';
+import { readIssueInputs, type IssueCommonOptions } from '../issue-inputs.js';
+import { reportIssued } from '../issued-output.js';
 
-interface RenewOptions {
-  env: string;
-  dir: string;
-  out: string;
-  days?: string;
-  csr?: string;
-  keyType?: string;
-  keyPassphraseFile?: string;
-  caPassphraseFile?: string;
-  print?: string;
+interface RenewOptions extends IssueCommonOptions {
   revokeOld?: boolean;
 }
 
@@ -32,12 +24,7 @@ export function register(program: Command): void {
     .option('--ca-passphrase-file <file>', 'passphrase of an encrypted CA key')
     .option('--print <format>', `also print the deployment material: ${MATERIAL_FORMATS.join(', ')}`)
     .action(async (name: string, opts: RenewOptions) => {
-      const format = parsePrintFormat(opts.print, opts.csr);
-      const days = opts.days === undefined ? undefined : parseDays(opts.days);
-      const keyType = opts.keyType === undefined ? undefined : parseKeyType(opts.keyType);
-      const csr = opts.csr === undefined ? undefined : readInputFile(opts.csr, 'CSR file');
-      const keyPassphrase = readPassphrase(opts.keyPassphraseFile, 'key passphrase file');
-      const ca = await openCa(opts.dir, readPassphrase(opts.caPassphraseFile, 'CA passphrase file'));
+      const { format, days, keyType, csr, keyPassphrase, ca } = await readIssueInputs(opts);
       const renewed = await renewClient(ca, {
         name,
         environment: opts.env,
