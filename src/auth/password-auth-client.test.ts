@@ -41,5 +41,7 @@ test('no password, truncated requests, SASL steps out of order, unknown methods'
   assert.deepEqual(c.answer(Buffer.from([0, 0])), { kind: 'malformed', message: 'a truncated authentication request' });
   assert.deepEqual(c.answer(request(11, Buffer.from('r=x'))), { kind: 'malformed', message: 'SASLContinue out of order' });
   assert.deepEqual(c.answer(request(12, Buffer.from('v=x'))), { kind: 'malformed', message: 'SASLFinal out of order' });
-  assert.deepEqual(c.answer(request(7)), { kind: 'unsupported', code: 7 });
+  assert.deepEqual(c.answer(request(7)), { kind: 'unsupported', code: 7, name: 'GSSAPI (request code 7)' });
+  assert.deepEqual(c.answer(request(9)), { kind: 'unsupported', code: 9, name: 'SSPI (request code 9)' });
+  assert.deepEqual(c.answer(request(42)), { kind: 'unsupported', code: 42, name: 'an unknown method (request code 42)' });
 });

@@ -16,7 +16,8 @@ export type AuthStep =
   | { kind: 'send'; message: Buffer }
   /** The server asks for a password and none is known. */
   | { kind: 'needs-password'; method: PasswordMethod }
-  | { kind: 'unsupported'; code: number }
+  /** A method pgmoat does not speak: `name` says which (GSSAPI, SSPI, ...) and its request code. */
+  | { kind: 'unsupported'; code: number; name: string }
   /** A truncated request, or a SASL step before its start. */
   | { kind: 'malformed'; message: string };
 
@@ -62,13 +63,27 @@ export class PasswordAuthClient {
         this.scram.verifyServerFinal(body.subarray(4));
         return { kind: 'nothing' };
       default:
-        return { kind: 'unsupported', code };
+        return { kind: 'unsupported', code, name: authMethodName(code) };
     }
   }
 
   private noPassword(): AuthStep {
     return { kind: 'needs-password', method: this.method };
   }
+}
+
+/** Methods a server may ask for that pgmoat does not speak, by request code. */
+const UNSUPPORTED_METHOD_NAMES: Readonly<Record<number, string>> = {
+  [AuthCode.KerberosV5]: 'Kerberos V5',
+  6: 'SCM credentials',
+  [AuthCode.GSS]: 'GSSAPI',
+  [AuthCode.GSSContinue]: 'GSSAPI',
+  [AuthCode.SSPI]: 'SSPI',
+};
+
+/** e.g. `GSSAPI (request code 7)`, or `an unknown method (request code 42)`. */
+export function authMethodName(code: number): string {
+  return `${UNSUPPORTED_METHOD_NAMES[code] ?? 'an unknown method'} (request code ${code})`;
 }
 
 /** The mechanism names of an AuthenticationSASL body: NUL-terminated strings, then an empty one. */

@@ -129,7 +129,7 @@ class LoginExchange implements FrameHandler {
         this.finish({
           kind: 'auth-failed',
           method: this.authClient.method,
-          message: `the server asks for authentication method ${step.code}, which pgmoat doctor does not speak (it speaks SCRAM-SHA-256, md5, password, trust and cert)`,
+          message: `the server asks for ${step.name} authentication, which pgmoat doctor does not speak (it speaks SCRAM-SHA-256, md5, password, trust and cert)`,
         });
         return;
       default:

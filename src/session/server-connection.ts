@@ -16,7 +16,7 @@ import type { ClientSession } from './client-session.js';
 import type { Pool } from '../pool/pool.js';
 import { ServerStatementCache } from '../pool/statement-registry.js';
 import { RequestQueue } from './request-queue.js';
-import { readFrom, takesAtOnce } from './upstream-reader.js';
+import { readFrom, writableFor } from './upstream-reader.js';
 import { TRACKED_RESPONSES, onServerResponse, completesReady, flushLeadingSynthetic, hasLeadingSynthetic } from './tx-statements.js';
 
 export type ServerPhase = 'idle' | 'active' | 'internal' | 'closed';
@@ -63,8 +63,6 @@ export class ServerConnection implements FrameHandler, FrameOutput {
   private readyToRelease = false;
   private internalError: ErrorFields | undefined;
   private drainWait = false;
-  /** Reads arrive as views of a buffer shared by all plain upstream sockets (see upstream-reader.ts). */
-  private readonly sharedReads: boolean;
 
   constructor(
     readonly pool: Pool,
@@ -81,7 +79,6 @@ export class ServerConnection implements FrameHandler, FrameOutput {
     this.relayTypes = this.tracking ? [...RELAY_TYPES, ...TRACKED_RESPONSES] : RELAY_TYPES;
     this.scanner = new FrameScanner(this, this, maxPacketSize);
     this.scanner.captureTypes(this.relayTypes);
-    this.sharedReads = upstream.reader !== null;
     readFrom(this.socket, upstream.reader, (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', () => undefined); // 'close' follows and does the work
     this.socket.on('close', () => this.pool.closeServer(this, 'server closed the connection'));
@@ -106,10 +103,8 @@ export class ServerConnection implements FrameHandler, FrameOutput {
   write(buf: Buffer): void {
     const client = this.client;
     if (client === null) return; // async messages after the transaction ended: nobody to tell
-    // A view of the shared read buffer must not outlive this read: copy it unless the client's
-    // socket consumes it now.
-    const out = this.sharedReads && !takesAtOnce(client.socket) ? Buffer.from(buf) : buf;
-    if (!client.socket.write(out) && !this.drainWait) {
+    // A view of the shared read buffer must not outlive this read (see upstream-reader.ts).
+    if (!client.socket.write(writableFor(client.socket, buf)) && !this.drainWait) {
       this.drainWait = true;
       this.socket.pause();
       // A client that goes away never drains (its write returned false because it was gone):

@@ -12,7 +12,7 @@ import { parseErrorFields, type ErrorFields } from '../protocol/error-response.j
 import * as msg from '../protocol/messages.js';
 import { SqlState } from '../protocol/sqlstate.js';
 import { PasswordAuthClient } from '../auth/password-auth-client.js';
-import { PgmoatError, assertNever, errorMessage } from '../util/errors.js';
+import { PgmoatError, assertNever, errorMessage, isPgmoatError } from '../util/errors.js';
 import type { UpstreamTarget, UpstreamTls } from './upstream-target.js';
 import { UpstreamReader, readFrom, stopReading } from './upstream-reader.js';
 
@@ -41,7 +41,7 @@ function where(t: UpstreamTarget): string {
 }
 
 /** `reader`: read through it (`onread`) instead of 'data'; only for a connection that stays plain. */
-export function connectTcp(t: UpstreamTarget, signal: AbortSignal, reader?: UpstreamReader): Promise<Socket> {
+export function connectTcp(t: UpstreamTarget, signal: AbortSignal, reader: UpstreamReader | null = null): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = netConnect({
       host: t.host,
@@ -222,9 +222,18 @@ class UpstreamLogin implements FrameHandler {
     try {
       this.handle(type, buf.subarray(start, end));
     } catch (err) {
-      this.fail(err instanceof Error ? err : new Error(String(err)));
+      this.fail(this.named(err));
     }
     return DROP;
+  }
+
+  /** A failure inside the exchange (a SCRAM message that does not verify) says which upstream it was. */
+  private named(err: unknown): Error {
+    if (err instanceof UpstreamError) return err;
+    return new UpstreamError('UPSTREAM_LOGIN', `${where(this.t)}: ${errorMessage(err)}`, {
+      sqlstate: isPgmoatError(err) && err.sqlstate !== undefined ? err.sqlstate : SqlState.PROTOCOL_VIOLATION,
+      cause: err,
+    });
   }
 
   private handle(type: number, body: Buffer): void {
@@ -283,9 +292,11 @@ class UpstreamLogin implements FrameHandler {
       case 'malformed':
         throw new UpstreamError('UPSTREAM_PROTOCOL', `${where(this.t)} sent ${step.message}`, { sqlstate: SqlState.PROTOCOL_VIOLATION });
       case 'unsupported':
-        throw new UpstreamError('UPSTREAM_AUTH_UNSUPPORTED', `${where(this.t)} asks for authentication method ${step.code}, which pgmoat does not support (use scram-sha-256, md5, password, trust or cert)`, {
-          sqlstate: SqlState.FEATURE_NOT_SUPPORTED,
-        });
+        throw new UpstreamError(
+          'UPSTREAM_AUTH_UNSUPPORTED',
+          `${where(this.t)} asks role "${this.t.user}" for ${step.name} authentication, which pgmoat does not support upstream (give the role scram-sha-256, md5, password, trust or cert in the server's pg_hba.conf)`,
+          { sqlstate: SqlState.FEATURE_NOT_SUPPORTED },
+        );
       default:
         assertNever(step, 'authentication step');
     }
@@ -298,7 +309,7 @@ class UpstreamLogin implements FrameHandler {
 
 async function attempt(t: UpstreamTarget, useTls: 'never' | 'try' | 'must', signal: AbortSignal): Promise<UpstreamSession> {
   const reader = useTls === 'never' ? new UpstreamReader() : null;
-  let socket: Socket | TLSSocket = await connectTcp(t, signal, reader ?? undefined);
+  let socket: Socket | TLSSocket = await connectTcp(t, signal, reader);
   try {
     if (useTls !== 'never') {
       const accepted = await sslRequest(t, socket, signal);

@@ -2,7 +2,7 @@
  * Reads of plain-TCP upstream sockets through net's `onread` option: every read lands in one
  * buffer shared by all of them, so a read costs no Buffer allocation, no Readable push and no
  * 'data' event. The price is that a view of a read is valid only during the call that gets it;
- * whoever keeps bytes past that copies them (ServerConnection.write, see `takesAtOnce`).
+ * whoever keeps bytes past that copies them (ServerConnection.write, through `writableFor`).
  *
  * TLS upstreams keep 'data': Node's TLSSocket takes `onread` only when it opens the TCP
  * connection itself, and the SSLRequest must go out in clear first.
@@ -23,7 +23,7 @@ let sharedReadBuffer: Buffer | null = null;
 
 export type ReadSink = (chunk: Buffer) => void;
 
-/** Bytes that arrive while nobody listens (between login and the pool taking the socket) are dropped, as with a paused 'data' listener that nobody added. */
+/** Before the login routes reads and after teardown; the socket is paused in between, so nothing is lost. */
 const NOBODY: ReadSink = () => undefined;
 
 /** Routes one socket's reads to whoever holds it: the login exchange first, then its ServerConnection. */
@@ -54,12 +54,20 @@ export class UpstreamReader {
 }
 
 /**
- * True when a write to `socket` consumes the bytes before it returns, so that a view of a shared
- * read buffer may be written as is. A TLS socket with nothing queued encrypts them at once (Node's
- * TLSWrap either SSL_writes or copies them); anything queued, corked or plain may keep the view.
+ * True when a write to `socket` consumes the bytes before it returns. A TLS socket with nothing
+ * queued encrypts them at once (Node's TLSWrap either SSL_writes or copies them); anything queued,
+ * corked or plain may keep a reference to them.
  */
-export function takesAtOnce(socket: Socket | TLSSocket): boolean {
+function takesAtOnce(socket: Socket | TLSSocket): boolean {
   return (socket as TLSSocket).encrypted === true && socket.writableLength === 0 && socket.writableCorked === 0 && !socket.connecting && !socket.destroyed;
+}
+
+/**
+ * `buf` as it may be written to `socket`: a view of the shared read buffer is copied unless the
+ * socket consumes it at once; anything else (a joined or assembled buffer, a constant) goes as is.
+ */
+export function writableFor(socket: Socket | TLSSocket, buf: Buffer): Buffer {
+  return sharedReadBuffer !== null && buf.buffer === sharedReadBuffer.buffer && !takesAtOnce(socket) ? Buffer.from(buf) : buf;
 }
 
 /** Sends a socket's reads to `sink`: through its reader when it has one, else as 'data' events. */

@@ -9,7 +9,7 @@ import pg from 'pg';
 import type { PgServer } from '../harness/postgres.js';
 import type { ClientFiles, Pki } from '../harness/cert-factory.js';
 import type { RunningGateway } from '../harness/gateway.js';
-import { nodeSsl, useAppGateway, waitFor } from './helpers.js';
+import { nodeSsl, pgSocket, useAppGateway, waitFor } from './helpers.js';
 import { TERMINATE, login, openTls } from './raw-wire.js';
 
 let upstream: PgServer;
@@ -76,7 +76,7 @@ test('a client that drops its socket while waiting for a server leaves the queue
     const pending = c.query('SELECT 1').catch(() => undefined);
     const pool = gw.gateway.pools.get('appdb/app')!;
     await waitFor(() => pool.waitingClients.length === 1, 'the client to wait');
-    (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    pgSocket(c).destroy();
     await waitFor(() => pool.waitingClients.length === 0 && pool.clientCount === 1, 'the queue to be empty');
     await pending;
   } finally {

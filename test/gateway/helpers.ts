@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import type pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before } from 'node:test';
 import { startPostgres, type PgServer } from '../harness/postgres.js';
@@ -137,4 +138,9 @@ export function useAppGateway(opts: AppGatewayOptions, ready: (parts: AppGateway
     await started.upstream?.stop();
     started.pki?.cleanup();
   });
+}
+
+/** A node-postgres client's socket (TLS or plain), which it keeps in an undocumented field. */
+export function pgSocket(c: pg.Client): Socket {
+  return (c as unknown as { connection: { stream: Socket } }).connection.stream;
 }

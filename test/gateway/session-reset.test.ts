@@ -11,7 +11,7 @@ import type { PgServer } from '../harness/postgres.js';
 import type { ClientFiles, Pki } from '../harness/cert-factory.js';
 import type { RunningGateway } from '../harness/gateway.js';
 import { conninfo, psql } from '../harness/psql.js';
-import { APP_SETUP_SQL, nodeSsl, useAppGateway } from './helpers.js';
+import { APP_SETUP_SQL, nodeSsl, pgSocket, useAppGateway } from './helpers.js';
 
 let upstream: PgServer;
 let pki: Pki;
@@ -74,7 +74,7 @@ test('a client that leaves inside a transaction does not hand its transaction to
   await a.query('BEGIN');
   await a.query('CREATE TABLE uncommitted (x int)');
   // Gone without COMMIT or Terminate.
-  (a as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+  pgSocket(a).destroy();
   const b = await connected();
   try {
     assert.equal(await one<boolean>(b, 'SELECT now() = statement_timestamp()'), true, 'b starts outside any transaction');

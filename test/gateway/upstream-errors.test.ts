@@ -1,7 +1,8 @@
 /**
  * When the upstream fails: a database whose server is down gives its clients a clear error
  * (SQLSTATE and message) while the other databases keep working; an ErrorResponse PostgreSQL
- * sends at login reaches the client as PostgreSQL sent it; a server that dies mid-session ends
+ * sends at login reaches the client as PostgreSQL sent it; an authentication method pgmoat does not
+ * speak upstream (GSSAPI) is named, with what to use instead; a server that dies mid-session ends
  * that session with an error, and pgmoat reconnects once it is back.
  */
 import { test, after, before } from 'node:test';
@@ -22,7 +23,11 @@ let deadPort: number;
 
 before(async () => {
   pki = await makePki();
-  upstream = await startPostgres({ setupSql: 'CREATE ROLE app LOGIN; CREATE DATABASE appdb OWNER app;' });
+  upstream = await startPostgres({
+    setupSql: 'CREATE ROLE app LOGIN; CREATE ROLE gssuser LOGIN; CREATE DATABASE appdb OWNER app;',
+    // gssuser must use GSSAPI: a method pgmoat does not speak upstream.
+    hba: ['local all all trust', 'host all gssuser 127.0.0.1/32 gss', 'host all all 127.0.0.1/32 trust', ''].join('\n'),
+  });
   app = await pki.client('app');
   deadPort = await freePort(); // nothing listens there
   gw = await startGateway({
@@ -33,6 +38,7 @@ before(async () => {
       down: plainUpstream(upstream, 'appdb', { port: deadPort }),
       nodb: plainUpstream(upstream, 'does_not_exist'),
       ghost: plainUpstream(upstream, 'appdb', { user: 'ghost' }),
+      gssdb: plainUpstream(upstream, 'appdb', { user: 'gssuser' }),
     },
   });
 });
@@ -107,6 +113,15 @@ test('an upstream ErrorResponse at login (role does not exist) reaches the clien
   assert.equal(err.severity, 'FATAL');
   assert.equal(err.code, '28000');
   assert.equal(err.message, 'role "ghost" does not exist');
+});
+
+test('an upstream that asks for GSSAPI: FATAL 0A000 naming the method, the upstream, the role and what to use instead', async () => {
+  const err = await refusedWith('gssdb');
+  assert.equal(err.severity, 'FATAL');
+  assert.equal(err.code, '0A000');
+  assert.match(err.message, /^upstream "gssdb" \(127\.0\.0\.1:\d+\) asks role "gssuser" for GSSAPI \(request code 7\) authentication, which pgmoat does not support upstream/);
+  assert.match(err.message, /give the role scram-sha-256, md5, password, trust or cert in the server's pg_hba\.conf/);
+  assert.equal(await query('appdb'), 'appdb');
 });
 
 test('a database pgmoat does not know: FATAL 3D000 without touching any upstream', async () => {
