@@ -80,7 +80,6 @@ export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
       this,
     );
     this.sessions.add(session);
-    const welcome: Buffer[] = [msg.AUTH_OK];
     const params: [string, string][] = [
       ['server_version', `${this.opts.version}/pgmoat`],
       ['server_encoding', 'UTF8'],
@@ -90,10 +89,8 @@ export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
       ['standard_conforming_strings', 'on'],
       ['application_name', req.params.get('application_name') ?? ''],
     ];
-    for (const [k, v] of params) welcome.push(msg.parameterStatus(k, v));
     // Cancel keys of the console are not registered: a CancelRequest for them is ignored.
-    welcome.push(msg.backendKeyData(randomInt(1, 2 ** 31 - 1), randomInt(-(2 ** 31), 2 ** 31 - 1)), msg.READY_IDLE);
-    req.socket.write(Buffer.concat(welcome));
+    req.socket.write(msg.loginWelcome(params, randomInt(1, 2 ** 31 - 1), randomInt(-(2 ** 31), 2 ** 31 - 1)));
     this.opts.log.info(
       { event: 'admin_login', remote: req.remoteAddress, cn: identity.cn, environment: identity.environment, serial: identity.serial },
       'admin console session opened',

@@ -284,10 +284,7 @@ export class Gateway implements AcceptHost {
       this.rc.config.max_packet_size,
     );
     this.clientsByCancelPid.set(cancelPid, client);
-    const parts: Buffer[] = [msg.AUTH_OK];
-    for (const [k, v] of welcomeParams(serverParams, decision.settings)) parts.push(msg.parameterStatus(k, v));
-    parts.push(msg.backendKeyData(cancelPid, cancelSecret), msg.READY_IDLE);
-    req.socket.write(Buffer.concat(parts));
+    req.socket.write(msg.loginWelcome(welcomeParams(serverParams, decision.settings), cancelPid, cancelSecret));
     pool.addClient(client);
     this.access.sessionStarted(client, lease, req, decision);
     client.start(leftover);

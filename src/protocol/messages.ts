@@ -19,12 +19,17 @@ export const TERMINATE = build((x) => x.begin(Frontend.Terminate).end());
 export const SYNC = build((x) => x.begin(Frontend.Sync).end());
 export const SSL_REQUEST = build((x) => x.begin(0).int32(SSL_REQUEST_CODE).end());
 
-export function parameterStatus(name: string, value: string): Buffer {
-  return build((x) => x.begin(Backend.ParameterStatus).cstring(name).cstring(value).end());
-}
-
-export function backendKeyData(pid: number, secret: number): Buffer {
-  return build((x) => x.begin(Backend.BackendKeyData).int32(pid).int32(secret).end());
+/**
+ * What a client is sent once its login succeeds, as one buffer: AuthenticationOk, a
+ * ParameterStatus per parameter, BackendKeyData and ReadyForQuery (idle).
+ */
+export function loginWelcome(params: Iterable<readonly [string, string]>, cancelPid: number, cancelSecret: number): Buffer {
+  w.reset();
+  w.bytes(AUTH_OK);
+  for (const [name, value] of params) w.begin(Backend.ParameterStatus).cstring(name).cstring(value).end();
+  w.begin(Backend.BackendKeyData).int32(cancelPid).int32(cancelSecret).end();
+  w.bytes(READY_IDLE);
+  return w.take();
 }
 
 export function readyForQuery(status: number): Buffer {
