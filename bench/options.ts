@@ -44,7 +44,7 @@ export interface BenchOptions {
 
 export const USAGE = `npm run bench -- [flags]
 
-  --quick                    short run (about 2 minutes): --seconds 2 --warmup 0 --scale 1 --idle-clients 500
+  --quick                    short run (about 2.5 minutes on 2 cores): --seconds 2 --warmup 0 --scale 1 --idle-clients 500
   --seconds N                length of each measured pgbench run (default 20)
   --warmup N                 unmeasured pgbench run before each measured one (default 3)
   --repeat N                 measured runs per cell; the median by TPS is kept (default 1)
