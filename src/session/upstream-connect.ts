@@ -40,7 +40,11 @@ function where(t: UpstreamTarget): string {
   return `upstream "${t.label}" (${t.host}:${t.port})`;
 }
 
-/** `reader`: read through it (`onread`) instead of 'data'; only for a connection that stays plain. */
+/**
+ * `reader`: read through it (`onread`) instead of 'data'. A socket opened with one can still turn
+ * into TLS after the SSLRequest: Node's TLSSocket then reads the handle itself, and the reader
+ * gets nothing more.
+ */
 export function connectTcp(t: UpstreamTarget, signal: AbortSignal, reader: UpstreamReader | null = null): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = netConnect({
@@ -74,10 +78,10 @@ export function connectTcp(t: UpstreamTarget, signal: AbortSignal, reader: Upstr
 }
 
 /** Sends SSLRequest and reads the one-byte answer; anything after it is an attack (CVE-2021-23222). */
-export function sslRequest(t: UpstreamTarget, socket: Socket, signal: AbortSignal): Promise<boolean> {
+export function sslRequest(t: UpstreamTarget, socket: Socket, signal: AbortSignal, reader: UpstreamReader | null = null): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const cleanup = (): void => {
-      socket.off('data', onData);
+      stopReading(socket, reader, onData);
       socket.off('error', onError);
       socket.off('close', onClose);
       signal.removeEventListener('abort', onAbort);
@@ -105,7 +109,7 @@ export function sslRequest(t: UpstreamTarget, socket: Socket, signal: AbortSigna
       socket.destroy();
       reject(signal.reason);
     };
-    socket.on('data', onData);
+    readFrom(socket, reader, onData);
     socket.on('error', onError);
     socket.on('close', onClose);
     signal.addEventListener('abort', onAbort, { once: true });
@@ -308,13 +312,15 @@ class UpstreamLogin implements FrameHandler {
 }
 
 async function attempt(t: UpstreamTarget, useTls: 'never' | 'try' | 'must', signal: AbortSignal): Promise<UpstreamSession> {
-  const reader = useTls === 'never' ? new UpstreamReader() : null;
+  // 'try' (prefer) reads through the shared buffer too: a server that answers 'N' stays plain.
+  let reader = useTls === 'must' ? null : new UpstreamReader();
   let socket: Socket | TLSSocket = await connectTcp(t, signal, reader);
   try {
     if (useTls !== 'never') {
-      const accepted = await sslRequest(t, socket, signal);
+      const accepted = await sslRequest(t, socket, signal, reader);
       if (accepted) {
         socket = await startTls(t, socket, signal);
+        reader = null;
       } else if (useTls === 'must') {
         throw new UpstreamError('UPSTREAM_TLS', `${where(t)} does not support SSL, but tls.mode is ${t.tls.mode}`, {
           sqlstate: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
@@ -322,7 +328,8 @@ async function attempt(t: UpstreamTarget, useTls: 'never' | 'try' | 'must', sign
       }
     }
     const s = socket;
-    return await new Promise<UpstreamSession>((resolve, reject) => new UpstreamLogin(t, s, reader, resolve, reject).start(signal));
+    const r = reader;
+    return await new Promise<UpstreamSession>((resolve, reject) => new UpstreamLogin(t, s, r, resolve, reject).start(signal));
   } catch (err) {
     socket.destroy();
     throw err;

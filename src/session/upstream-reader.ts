@@ -4,8 +4,12 @@
  * 'data' event. The price is that a view of a read is valid only during the call that gets it;
  * whoever keeps bytes past that copies them (ServerConnection.write, through `writableFor`).
  *
- * TLS upstreams keep 'data': Node's TLSSocket takes `onread` only when it opens the TCP
- * connection itself, and the SSLRequest must go out in clear first.
+ * Which sockets: those of tls.mode disable, allow's plain attempt, and prefer, whose answer to the
+ * SSLRequest is read here too; a server that answers 'N' stays on this path. When it answers 'S',
+ * the TLSSocket wrapped around the socket reads the handle itself and the reader gets nothing more
+ * (require and verify-* open their sockets without one). TLS upstreams keep 'data': Node's
+ * TLSSocket takes `onread` only when it opens the TCP connection itself, and the SSLRequest must go
+ * out in clear first.
  */
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';

@@ -1,5 +1,6 @@
 /**
- * Plain upstream sockets read into one buffer shared by all of them (src/session/upstream-reader.ts).
+ * Plain upstream sockets read into one buffer shared by all of them (src/session/upstream-reader.ts),
+ * here those of an upstream in tls.mode prefer whose server answers the SSLRequest with 'N'.
  * A view of a read may be written to a client only when the client's socket consumes it at once;
  * otherwise it is copied. These tests make the other case happen (answers larger than a read, many
  * clients over few servers, clients that read slowly, clients without TLS) and check every byte.
@@ -30,7 +31,9 @@ let app: ClientFiles;
 
 useAppGateway(
   // prefer: TLS and plain clients side by side (who they are does not matter here).
-  { tlsMode: 'prefer', gateway: { rules: [{ method: 'trust' }] }, database: { pool_size: 2, pool_mode: 'transaction' } },
+  // The upstream's tls.mode prefer, against a PostgreSQL without SSL: it answers 'N' and the
+  // connection stays on the shared buffer (tls.mode disable takes the same path after the login).
+  { tlsMode: 'prefer', gateway: { rules: [{ method: 'trust' }] }, database: { pool_size: 2, pool_mode: 'transaction', tls: { mode: 'prefer' } } },
   (parts) => {
     ({ gw, app } = parts);
   },

@@ -7,6 +7,7 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type Server, type AddressInfo } from 'node:net';
 import pg from 'pg';
 import { startPostgres, type PgServer } from '../harness/postgres.js';
 import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
@@ -20,6 +21,17 @@ let pki: Pki;
 let gw: RunningGateway;
 let app: ClientFiles;
 let deadPort: number;
+/** Fake upstreams that answer the SSLRequest wrongly: 'S' with bytes after it (CVE-2021-23222), or 'X'. */
+const liars: Server[] = [];
+
+function lyingUpstream(answer: Buffer): Promise<number> {
+  const server = createServer((socket) => {
+    socket.on('error', () => undefined);
+    socket.once('data', () => socket.write(answer));
+  });
+  liars.push(server);
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+}
 
 before(async () => {
   pki = await makePki();
@@ -30,6 +42,9 @@ before(async () => {
   });
   app = await pki.client('app');
   deadPort = await freePort(); // nothing listens there
+  // One write, so that 'S' and the injected bytes arrive in one read, as an attacker would send them.
+  const injectedPort = await lyingUpstream(Buffer.concat([Buffer.from('S'), Buffer.from('Z\0\0\0\x05I')]));
+  const badAnswerPort = await lyingUpstream(Buffer.from('X'));
   gw = await startGateway({
     tls: clientTlsSection(pki),
     server_connect_timeout: '5s',
@@ -39,10 +54,13 @@ before(async () => {
       nodb: plainUpstream(upstream, 'does_not_exist'),
       ghost: plainUpstream(upstream, 'appdb', { user: 'ghost' }),
       gssdb: plainUpstream(upstream, 'appdb', { user: 'gssuser' }),
+      injected: plainUpstream(upstream, 'appdb', { port: injectedPort, tls: { mode: 'prefer' } }),
+      badanswer: plainUpstream(upstream, 'appdb', { port: badAnswerPort, tls: { mode: 'prefer' } }),
     },
   });
 });
 after(async () => {
+  for (const l of liars) l.close();
   await gw?.stop();
   await upstream?.stop();
   pki?.cleanup();
@@ -121,6 +139,17 @@ test('an upstream that asks for GSSAPI: FATAL 0A000 naming the method, the upstr
   assert.equal(err.code, '0A000');
   assert.match(err.message, /^upstream "gssdb" \(127\.0\.0\.1:\d+\) asks role "gssuser" for GSSAPI \(request code 7\) authentication, which pgmoat does not support upstream/);
   assert.match(err.message, /give the role scram-sha-256, md5, password, trust or cert in the server's pg_hba\.conf/);
+  assert.equal(await query('appdb'), 'appdb');
+});
+
+test('an upstream whose SSLRequest answer carries bytes after the S (CVE-2021-23222) or is neither S nor N: FATAL 08P01', async () => {
+  for (const [database, port] of [['injected', liars[0]], ['badanswer', liars[1]]] as const) {
+    const err = await refusedWith(database);
+    assert.equal(err.severity, 'FATAL');
+    assert.equal(err.code, '08P01', err.message);
+    const { port: p } = port!.address() as AddressInfo;
+    assert.match(err.message, new RegExp(`upstream "${database}" \\(127\\.0\\.0\\.1:${p}\\) sent an invalid answer to SSLRequest`));
+  }
   assert.equal(await query('appdb'), 'appdb');
 });
 

@@ -6,6 +6,7 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +76,7 @@ before(async () => {
       wrong_ca: { ...base, user: 'pgmoat_up', tls: { ...mtls, ca: pki.foreign.caPath } },
       wrong_name: { ...base, user: 'pgmoat_up', tls: { ...mtls, servername: 'db.example.com' } },
       require_unverified: { ...base, user: 'pgmoat_up', tls: { mode: 'require', cert: upstreamClient.certPath, key: upstreamClient.keyPath } },
+      prefer_offered: { ...base, user: 'pgmoat_up', tls: { mode: 'prefer', cert: upstreamClient.certPath, key: upstreamClient.keyPath } },
       plain_to_mtls: { ...base, user: 'pgmoat_up', tls: { mode: 'disable' } },
       scram: { ...base, user: 'scram_user', password_file: secretFile('scram.password', SCRAM_PASSWORD), tls: { mode: 'verify-full', ca: pki.main.caPath } },
       scram_plain: { ...base, user: 'scram_user', password_file: secretFile('scram2.password', SCRAM_PASSWORD), tls: { mode: 'disable' } },
@@ -197,6 +199,23 @@ test('require: TLS without verifying the upstream certificate (still mutual TLS)
   const v = await withClient('require_unverified', async (c) => (await c.query<UpstreamView>(VIEW)).rows[0]!);
   assert.equal(v.ssl, true);
   assert.equal(v.user, 'pgmoat_up');
+});
+
+test('prefer, when the server offers TLS: the session runs over mutual TLS, with many rows intact', async () => {
+  // prefer reads the SSLRequest answer through the shared read buffer; after 'S' the TLS socket
+  // reads the connection itself (src/session/upstream-reader.ts).
+  await withClient('prefer_offered', async (c) => {
+    const v = (await c.query<UpstreamView>(VIEW)).rows[0]!;
+    assert.equal(v.ssl, true);
+    assert.equal(v.user, 'pgmoat_up');
+    assert.match(v.client_dn ?? '', /CN=pgmoat_up/);
+    const r = await c.query<{ n: number; s: string }>("SELECT n, repeat(md5(n::text), 30) AS s FROM generate_series(1, 5000) AS n");
+    assert.equal(r.rows.length, 5000);
+    r.rows.forEach((row, i) => {
+      assert.equal(row.n, i + 1);
+      if (row.s !== createHash('md5').update(String(i + 1)).digest('hex').repeat(30)) assert.fail(`row ${i + 1} is not intact`);
+    });
+  });
 });
 
 test('SCRAM-SHA-256 upstream (password_file, non-ASCII password) over verify-full TLS', async () => {
