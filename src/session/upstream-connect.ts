@@ -23,7 +23,7 @@ export interface UpstreamSession {
   secret: number;
   /** e.g. TLSv1.3, or undefined for a plain connection. */
   tlsProtocol: string | undefined;
-  /** Plain connections opened without an SSLRequest read through a shared buffer; null: 'data' events. */
+  /** Plain connections (tls.mode disable, allow's plain attempt, prefer answered 'N') read through the shared buffer; null: 'data' events (TLS). */
   reader: UpstreamReader | null;
 }
 

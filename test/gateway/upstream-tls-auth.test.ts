@@ -7,6 +7,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { connectUpstream } from '../../src/session/upstream-connect.js';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -211,6 +212,14 @@ test('prefer, when the server offers TLS: the session runs over mutual TLS, with
     assert.match(v.client_dn ?? '', /CN=pgmoat_up/);
     const r = await c.query<{ n: number; s: string }>("SELECT n, repeat(md5(n::text), 30) AS s FROM generate_series(1, 5000) AS n");
     assert.equal(r.rows.length, 5000);
+    const target = [...gw.gateway.pools.values()].find((p) => p.database === 'prefer_offered')!.target;
+    const session = await connectUpstream(target);
+    try {
+      assert.equal(session.reader, null, "after 'S' the TLS socket reads, not the shared buffer");
+      assert.match(session.tlsProtocol ?? '', /^TLSv1\.[23]$/);
+    } finally {
+      session.socket.destroy();
+    }
     r.rows.forEach((row, i) => {
       assert.equal(row.n, i + 1);
       if (row.s !== createHash('md5').update(String(i + 1)).digest('hex').repeat(30)) assert.fail(`row ${i + 1} is not intact`);
