@@ -1,11 +1,12 @@
 /**
- * The floor of any pooler built on node:net and node:tls: a relay that does the least a mutual-TLS
- * gateway can do per transaction, and nothing else. It answers the SSLRequest, completes the
- * handshake through a tls.Server (client certificate required and verified), opens one plain
- * upstream connection per client and copies bytes both ways: no framing, no pooling, no rules, no
- * logging. Upstream reads go through `onread` into one shared buffer, as in pgmoat
- * (src/session/upstream-reader.ts), and a view is written to the client only when its TLS socket
- * has nothing queued; otherwise it is copied.
+ * A floor for poolers built on node:net and node:tls: a minimal relay that does per transaction
+ * only what a mutual-TLS gateway must. It answers the SSLRequest, completes the handshake through a
+ * tls.Server (client certificate required and verified; no CRL), opens one plain upstream
+ * connection per client and copies bytes both ways: no framing, no pooling, no rules, no logging.
+ * Upstream reads go through `onread` into one shared buffer, as in pgmoat
+ * (src/session/upstream-reader.ts); a view is written to the client only when its TLS socket has
+ * nothing queued, otherwise it is copied (a simpler test than pgmoat's `writableFor`, enough here:
+ * nothing corks these sockets).
  *
  * Its CPU per transaction is what Node's stream layer costs a relay (two reads and two writes, one of
  * each through TLS), which pgmoat pays on top of its own work. Not a product: there is no pooling,
