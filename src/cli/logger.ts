@@ -22,8 +22,9 @@ const MAX_QUEUED_LOG_BYTES = 16 * 1024 * 1024;
 
 /**
  * Where JSON lines go: written synchronously, one write(2) per line, as PgBouncer writes its log.
- * The asynchronous mode cost a thread-pool round trip per line, 65 to 95 µs of CPU per session
- * under `pgbench -C` (bench/README.md), where the two audit lines are most of what is logged.
+ * The asynchronous mode cost a thread-pool round trip per line: 30 to 95 µs of CPU per session
+ * under `pgbench -C` across runs (bench/README.md), where the two audit lines are most of what is
+ * logged.
  *
  * A write never waits and never throws into the gateway. Node makes a pipe or socket on standard
  * output non-blocking once `process.stdout` (or `process.stderr`) is touched, which is why both are
