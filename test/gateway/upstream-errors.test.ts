@@ -24,10 +24,14 @@ let deadPort: number;
 /** Fake upstreams that answer the SSLRequest wrongly: 'S' with bytes after it (CVE-2021-23222), or 'X'. */
 const liars: Server[] = [];
 
-function lyingUpstream(answer: Buffer): Promise<number> {
+/** `answer`: what to send back to the SSLRequest; 'silence' sends nothing, 'close' hangs up. */
+function lyingUpstream(answer: Buffer | 'silence' | 'close'): Promise<number> {
   const server = createServer((socket) => {
     socket.on('error', () => undefined);
-    socket.once('data', () => socket.write(answer));
+    socket.once('data', () => {
+      if (answer === 'close') socket.destroy();
+      else if (answer !== 'silence') socket.write(answer);
+    });
   });
   liars.push(server);
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
@@ -45,6 +49,8 @@ before(async () => {
   // One write, so that 'S' and the injected bytes arrive in one read, as an attacker would send them.
   const injectedPort = await lyingUpstream(Buffer.concat([Buffer.from('S'), Buffer.from('Z\0\0\0\x05I')]));
   const badAnswerPort = await lyingUpstream(Buffer.from('X'));
+  const silentPort = await lyingUpstream('silence');
+  const hangUpPort = await lyingUpstream('close');
   gw = await startGateway({
     tls: clientTlsSection(pki),
     server_connect_timeout: '5s',
@@ -56,6 +62,8 @@ before(async () => {
       gssdb: plainUpstream(upstream, 'appdb', { user: 'gssuser' }),
       injected: plainUpstream(upstream, 'appdb', { port: injectedPort, tls: { mode: 'prefer' } }),
       badanswer: plainUpstream(upstream, 'appdb', { port: badAnswerPort, tls: { mode: 'prefer' } }),
+      silent: plainUpstream(upstream, 'appdb', { port: silentPort, tls: { mode: 'prefer' } }),
+      hangup: plainUpstream(upstream, 'appdb', { port: hangUpPort, tls: { mode: 'prefer' } }),
     },
   });
 });
@@ -150,6 +158,16 @@ test('an upstream whose SSLRequest answer carries bytes after the S (CVE-2021-23
     const { port: p } = port!.address() as AddressInfo;
     assert.match(err.message, new RegExp(`upstream "${database}" \\(127\\.0\\.0\\.1:${p}\\) sent an invalid answer to SSLRequest`));
   }
+  assert.equal(await query('appdb'), 'appdb');
+});
+
+test('an upstream that never answers the SSLRequest times out (08001), one that hangs up on it fails at once (08006)', async () => {
+  const silent = await refusedWith('silent');
+  assert.equal(silent.code, '08001', silent.message);
+  assert.match(silent.message, /upstream "silent" .* did not complete login within server_connect_timeout \(5000 ms\)/);
+  const hangup = await refusedWith('hangup');
+  assert.equal(hangup.code, '08006', hangup.message);
+  assert.match(hangup.message, /upstream "hangup" .* closed the connection during SSL negotiation/);
   assert.equal(await query('appdb'), 'appdb');
 });
 
