@@ -2,8 +2,9 @@
  * When the upstream fails: a database whose server is down gives its clients a clear error
  * (SQLSTATE and message) while the other databases keep working; an ErrorResponse PostgreSQL
  * sends at login reaches the client as PostgreSQL sent it; an authentication method pgmoat does not
- * speak upstream (GSSAPI) is named, with what to use instead; a server that dies mid-session ends
- * that session with an error, and pgmoat reconnects once it is back.
+ * speak upstream (GSSAPI) is named, with what to use instead; an SSLRequest answered wrongly (bytes
+ * after the 'S', neither 'S' nor 'N'), not at all, or with a hang-up gives a clear FATAL; a server
+ * that dies mid-session ends that session with an error, and pgmoat reconnects once it is back.
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
