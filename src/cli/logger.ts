@@ -19,6 +19,8 @@ function prettyLine(line: string): string {
 
 /** Lines kept for an output that cannot take them now, at most; beyond that new lines are dropped. */
 const MAX_QUEUED_LOG_BYTES = 16 * 1024 * 1024;
+/** At exit, how long queued lines may wait for a reader that is slow (EAGAIN) before they are given up. */
+const EXIT_FLUSH_MS = 2000;
 
 /**
  * Where JSON lines go: written synchronously, one write(2) per line, as PgBouncer writes its log.
@@ -28,15 +30,34 @@ const MAX_QUEUED_LOG_BYTES = 16 * 1024 * 1024;
  *
  * A write never waits and never throws into the gateway. Node makes a pipe or socket on standard
  * output non-blocking once `process.stdout` (or `process.stderr`) is touched, which is why both are
- * read here. When the output cannot take a line (a reader that stopped reading: EAGAIN; a full disk:
- * ENOSPC), the line stays queued and the next log call tries again; past MAX_QUEUED_LOG_BYTES new
- * lines are dropped. Lines still queued when the process exits are lost: waiting for a stalled
- * reader would keep the process from exiting.
+ * read here. When the output cannot take a line (a reader that is slow or stopped: EAGAIN; a full
+ * disk: ENOSPC), the line stays queued and the next log call tries again; past MAX_QUEUED_LOG_BYTES
+ * new lines are dropped. At exit, queued lines get EXIT_FLUSH_MS for a slow reader; after an error
+ * other than EAGAIN they are given up at once (sonic-boom's flushSync would retry those forever).
  */
 function jsonDestination(fd: 1 | 2): DestinationStream {
   void (fd === 1 ? process.stdout : process.stderr);
-  const destination = pino.destination({ dest: fd, sync: true, retryEAGAIN: () => false, maxLength: MAX_QUEUED_LOG_BYTES });
-  destination.on('error', () => undefined);
+  let exitDeadline = 0;
+  let lastError: string | undefined;
+  const destination = pino.destination({
+    dest: fd,
+    sync: true,
+    maxLength: MAX_QUEUED_LOG_BYTES,
+    // Outside the exit flush, never sleep-and-retry on the event loop.
+    retryEAGAIN: () => Date.now() < exitDeadline,
+  });
+  destination.on('error', (err: NodeJS.ErrnoException) => {
+    lastError = err.code ?? err.message;
+  });
+  process.once('exit', () => {
+    if (lastError !== undefined && lastError !== 'EAGAIN') return;
+    exitDeadline = Date.now() + EXIT_FLUSH_MS;
+    try {
+      destination.flushSync();
+    } catch {
+      // The reader did not take the rest within EXIT_FLUSH_MS.
+    }
+  });
   return destination;
 }
 
