@@ -18,7 +18,7 @@ const LOGGER = fileURLToPath(new URL('./logger.ts', import.meta.url));
  * The child logs `lines` lines. After each one it reports on stderr whether that line is already
  * in the file named by `probe` (only meaningful when stdout is that file), then says "done".
  */
-function childScript(lines: number, probe: string | null): string {
+function childScript(lines: number, probe: string | null, afterDone = ''): string {
   return `
     import { readFileSync } from 'node:fs';
     const { createLogger } = await import(${JSON.stringify(LOGGER)});
@@ -30,6 +30,7 @@ function childScript(lines: number, probe: string | null): string {
     }
     process.stderr.write('inFileAtOnce=' + inFileAtOnce + '\\n');
     process.stderr.write('done\\n');
+    ${afterDone}
   `;
 }
 
@@ -100,5 +101,15 @@ test('a pipe nobody reads: log calls neither wait nor throw, and what arrives is
   assert.match(r.stderr, /done\n/);
   const got = r.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { i: number }).i);
   assert.ok(got.length > 0, 'the lines the pipe held arrive');
+  got.forEach((i, k) => assert.equal(i, k, 'lines arrive in order, none twice'));
+});
+
+test('lines queued behind a slow reader go out while the process is quiet, not only at the next log call or at exit', { timeout: 60_000 }, async () => {
+  // After "done" the child logs nothing more and is killed 1.5 s later (SIGKILL: no exit flush), so
+  // only the retry timer can deliver what the stalled pipe could not take.
+  const r = await runChild('stalled', childScript(20_000, null, "setTimeout(() => process.kill(process.pid, 'SIGKILL'), 1500);"));
+  assert.match(r.stderr, /done\n/);
+  const got = r.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { i: number }).i);
+  assert.equal(got.length, 20_000);
   got.forEach((i, k) => assert.equal(i, k, 'lines arrive in order, none twice'));
 });

@@ -19,6 +19,8 @@ function prettyLine(line: string): string {
 
 /** Lines kept for an output that cannot take them now, at most; beyond that new lines are dropped. */
 const MAX_QUEUED_LOG_BYTES = 16 * 1024 * 1024;
+/** How soon lines queued behind a slow reader are tried again when nothing else is logged. */
+const EAGAIN_RETRY_MS = 100;
 /** At exit, how long queued lines may wait for a reader that is slow (EAGAIN) before they are given up. */
 const EXIT_FLUSH_MS = 2000;
 
@@ -31,7 +33,8 @@ const EXIT_FLUSH_MS = 2000;
  * A write never waits and never throws into the gateway. Node makes a pipe or socket on standard
  * output non-blocking once `process.stdout` (or `process.stderr`) is touched, which is why both are
  * read here. When the output cannot take a line (a reader that is slow or stopped: EAGAIN; a full
- * disk: ENOSPC), the line stays queued and the next log call tries again; past MAX_QUEUED_LOG_BYTES
+ * disk: ENOSPC), the line stays queued and the next log call tries again (after EAGAIN, a timer
+ * does too, EAGAIN_RETRY_MS later); past MAX_QUEUED_LOG_BYTES
  * new lines are dropped. At exit, queued lines get EXIT_FLUSH_MS for a slow reader; after an error
  * other than EAGAIN they are given up at once (sonic-boom's flushSync would retry those forever).
  */
@@ -46,8 +49,17 @@ function jsonDestination(fd: 1 | 2): DestinationStream {
     // Outside the exit flush, never sleep-and-retry on the event loop.
     retryEAGAIN: () => Date.now() < exitDeadline,
   });
+  let retry: NodeJS.Timeout | undefined;
   destination.on('error', (err: NodeJS.ErrnoException) => {
     lastError = err.code ?? err.message;
+    // A slow reader: try the queued lines again soon, not only at the next log call (a quiet
+    // gateway may have none for a long time). An empty write makes sonic-boom retry what it holds.
+    if (lastError === 'EAGAIN' && retry === undefined) {
+      retry = setTimeout(() => {
+        retry = undefined;
+        destination.write('');
+      }, EAGAIN_RETRY_MS).unref();
+    }
   });
   process.once('exit', () => {
     if (lastError !== undefined && lastError !== 'EAGAIN') return;
