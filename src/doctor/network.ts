@@ -3,6 +3,8 @@ import type { LookupAddress } from 'node:dns';
 import { lookup } from 'node:dns/promises';
 import { connect, isIP, type Socket } from 'node:net';
 import * as msg from '../protocol/messages.js';
+import { classifySslAnswer } from '../protocol/ssl-answer.js';
+import { assertNever } from '../util/errors.js';
 import { fail, ok, type StepResult } from './types.js';
 
 export interface StepOutcome<T> {
@@ -98,10 +100,6 @@ export async function connectTcp(addresses: readonly LookupAddress[], port: numb
   }
 }
 
-function hexBytes(chunk: Buffer): string {
-  return [...chunk.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
-}
-
 /** Sends SSLRequest and reads the one-byte answer. On 'S' the socket is ready for the TLS handshake. */
 export function sslRequest(socket: Socket, timeoutMs: number): Promise<StepOutcome<Socket>> {
   return new Promise((resolve) => {
@@ -115,18 +113,25 @@ export function sslRequest(socket: Socket, timeoutMs: number): Promise<StepOutco
     };
     const onData = (chunk: Buffer): void => {
       socket.pause();
-      const first = chunk[0];
-      if (first === 0x53 && chunk.length === 1) {
-        done(passed(ok('ssl-request', "the server answered 'S': it offers TLS"), socket));
-      } else if (first === 0x53) {
-        // CVE-2021-23222: bytes after 'S' would be taken as if they came through TLS.
-        done(failed(fail('ssl-request', 'PLAINTEXT_AFTER_S', `the server answered 'S' followed by ${chunk.length - 1} unencrypted bytes: someone between you and the server may be injecting data`, 'check what sits between this machine and the server (a proxy or an attacker)')));
-      } else if (first === 0x4e) {
-        done(failed(fail('ssl-request', 'NO_TLS', "the server answered 'N': server does not offer TLS", 'turn TLS on at the server (ssl = on in postgresql.conf), or connect to the pgmoat gateway\'s port instead of PostgreSQL\'s')));
-      } else if (first === 0x45) {
-        done(failed(fail('ssl-request', 'NOT_POSTGRES', 'the server answered the SSLRequest with an error: it is not a PostgreSQL server that supports TLS (or a very old one)', 'check the port in the URI: it should be the pgmoat gateway\'s')));
-      } else {
-        done(failed(fail('ssl-request', 'NOT_POSTGRES', `the server answered something that is not PostgreSQL's 'S' or 'N' (first bytes ${hexBytes(chunk)})`, 'check the port in the URI: another kind of server listens there')));
+      const answer = classifySslAnswer(chunk);
+      switch (answer.kind) {
+        case 'tls':
+          done(passed(ok('ssl-request', "the server answered 'S': it offers TLS"), socket));
+          return;
+        case 'injected':
+          done(failed(fail('ssl-request', 'PLAINTEXT_AFTER_S', `the server answered 'S' followed by ${answer.extraBytes} unencrypted bytes: someone between you and the server may be injecting data`, 'check what sits between this machine and the server (a proxy or an attacker)')));
+          return;
+        case 'plain':
+          done(failed(fail('ssl-request', 'NO_TLS', "the server answered 'N': server does not offer TLS", 'turn TLS on at the server (ssl = on in postgresql.conf), or connect to the pgmoat gateway\'s port instead of PostgreSQL\'s')));
+          return;
+        case 'error-response':
+          done(failed(fail('ssl-request', 'NOT_POSTGRES', 'the server answered the SSLRequest with an error: it is not a PostgreSQL server that supports TLS (or a very old one)', 'check the port in the URI: it should be the pgmoat gateway\'s')));
+          return;
+        case 'foreign':
+          done(failed(fail('ssl-request', 'NOT_POSTGRES', `the server answered something that is not PostgreSQL's 'S' or 'N' (first bytes ${answer.firstBytes})`, 'check the port in the URI: another kind of server listens there')));
+          return;
+        default:
+          assertNever(answer, 'SSLRequest answer');
       }
     };
     const onError = (err: NodeJS.ErrnoException): void =>

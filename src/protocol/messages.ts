@@ -24,12 +24,12 @@ export const SSL_REQUEST = build((x) => x.begin(0).int32(SSL_REQUEST_CODE).end()
  * ParameterStatus per parameter, BackendKeyData and ReadyForQuery (idle).
  */
 export function loginWelcome(params: Iterable<readonly [string, string]>, cancelPid: number, cancelSecret: number): Buffer {
-  w.reset();
-  w.bytes(AUTH_OK);
-  for (const [name, value] of params) w.begin(Backend.ParameterStatus).cstring(name).cstring(value).end();
-  w.begin(Backend.BackendKeyData).int32(cancelPid).int32(cancelSecret).end();
-  w.bytes(READY_IDLE);
-  return w.take();
+  return build((x) => {
+    x.bytes(AUTH_OK);
+    for (const [name, value] of params) x.begin(Backend.ParameterStatus).cstring(name).cstring(value).end();
+    x.begin(Backend.BackendKeyData).int32(cancelPid).int32(cancelSecret).end();
+    x.bytes(READY_IDLE);
+  });
 }
 
 export function readyForQuery(status: number): Buffer {

@@ -15,6 +15,7 @@ import { PasswordAuthClient } from '../auth/password-auth-client.js';
 import { PgmoatError, assertNever, errorMessage, isPgmoatError } from '../util/errors.js';
 import type { UpstreamTarget, UpstreamTls } from './upstream-target.js';
 import { UpstreamReader, readFrom, stopReading } from './upstream-reader.js';
+import { classifySslAnswer, type SslAnswer } from '../protocol/ssl-answer.js';
 
 export interface UpstreamSession {
   socket: Socket | TLSSocket;
@@ -89,12 +90,13 @@ export function sslRequest(t: UpstreamTarget, socket: Socket, signal: AbortSigna
     const onData = (chunk: Buffer): void => {
       cleanup();
       socket.pause();
-      if (chunk.length !== 1 || (chunk[0] !== 0x53 && chunk[0] !== 0x4e)) {
-        socket.destroy();
-        reject(new UpstreamError('UPSTREAM_PROTOCOL', `${where(t)} sent an invalid answer to SSLRequest`, { sqlstate: SqlState.PROTOCOL_VIOLATION }));
+      const answer = classifySslAnswer(chunk);
+      if (answer.kind === 'tls' || answer.kind === 'plain') {
+        resolve(answer.kind === 'tls');
         return;
       }
-      resolve(chunk[0] === 0x53);
+      socket.destroy();
+      reject(new UpstreamError('UPSTREAM_PROTOCOL', `${where(t)} sent an invalid answer to SSLRequest: ${invalidSslAnswer(answer)}`, { sqlstate: SqlState.PROTOCOL_VIOLATION }));
     };
     const onError = (err: Error): void => {
       cleanup();
@@ -115,6 +117,19 @@ export function sslRequest(t: UpstreamTarget, socket: Socket, signal: AbortSigna
     signal.addEventListener('abort', onAbort, { once: true });
     socket.write(msg.SSL_REQUEST);
   });
+}
+
+function invalidSslAnswer(answer: Exclude<SslAnswer, { kind: 'tls' | 'plain' }>): string {
+  switch (answer.kind) {
+    case 'injected':
+      return `'S' followed by ${answer.extraBytes} unencrypted bytes, refused (CVE-2021-23222): something between pgmoat and the server may be injecting data`;
+    case 'error-response':
+      return 'an ErrorResponse: the server does not negotiate SSL (a very old PostgreSQL, or not PostgreSQL); check the database\'s host and port, or set its tls.mode to disable';
+    case 'foreign':
+      return `bytes that are not PostgreSQL's 'S' or 'N' (first bytes ${answer.firstBytes}); check the database's host and port: another kind of server listens there`;
+    default:
+      return assertNever(answer, 'SSLRequest answer');
+  }
 }
 
 export function upstreamTlsOptions(t: UpstreamTarget, tls: UpstreamTls): ConnectionOptions {
@@ -320,16 +335,14 @@ async function attempt(t: UpstreamTarget, useTls: 'never' | 'try' | 'must', sign
       const accepted = await sslRequest(t, socket, signal, reader);
       if (accepted) {
         socket = await startTls(t, socket, signal);
-        reader = null;
+        reader = null; // the TLS socket reads the handle itself
       } else if (useTls === 'must') {
         throw new UpstreamError('UPSTREAM_TLS', `${where(t)} does not support SSL, but tls.mode is ${t.tls.mode}`, {
           sqlstate: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
         });
       }
     }
-    const s = socket;
-    const r = reader;
-    return await new Promise<UpstreamSession>((resolve, reject) => new UpstreamLogin(t, s, r, resolve, reject).start(signal));
+    return await new Promise<UpstreamSession>((resolve, reject) => new UpstreamLogin(t, socket, reader, resolve, reject).start(signal));
   } catch (err) {
     socket.destroy();
     throw err;

@@ -152,12 +152,16 @@ test('an upstream that asks for GSSAPI: FATAL 0A000 naming the method, the upstr
 });
 
 test('an upstream whose SSLRequest answer carries bytes after the S (CVE-2021-23222) or is neither S nor N: FATAL 08P01', async () => {
-  for (const [database, port] of [['injected', liars[0]], ['badanswer', liars[1]]] as const) {
+  const cases = [
+    ['injected', liars[0], "'S' followed by 6 unencrypted bytes, refused \\(CVE-2021-23222\\): something between pgmoat and the server may be injecting data"],
+    ['badanswer', liars[1], "bytes that are not PostgreSQL's 'S' or 'N' \\(first bytes 58\\); check the database's host and port"],
+  ] as const;
+  for (const [database, port, detail] of cases) {
     const err = await refusedWith(database);
     assert.equal(err.severity, 'FATAL');
     assert.equal(err.code, '08P01', err.message);
     const { port: p } = port!.address() as AddressInfo;
-    assert.match(err.message, new RegExp(`upstream "${database}" \\(127\\.0\\.0\\.1:${p}\\) sent an invalid answer to SSLRequest`));
+    assert.match(err.message, new RegExp(`upstream "${database}" \\(127\\.0\\.0\\.1:${p}\\) sent an invalid answer to SSLRequest: ${detail}`));
   }
   assert.equal(await query('appdb'), 'appdb');
 });
