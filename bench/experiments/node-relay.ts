@@ -22,6 +22,7 @@
 import { createServer as createNetServer, connect, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
+import { SSL_REQUEST, SSL_ACCEPT } from '../../src/protocol/messages.js';
 
 interface RelayConfig {
   listen: { host: string; port: number };
@@ -29,7 +30,6 @@ interface RelayConfig {
   databases: Record<string, { host: string; port: number }>;
 }
 
-const SSL_REQUEST_CODE = 80877103;
 const READ_BUFFER_BYTES = 64 * 1024;
 
 function configPath(argv: readonly string[]): string {
@@ -89,11 +89,11 @@ const listener = createNetServer({ noDelay: true }, (raw: Socket) => {
   raw.on('error', () => undefined);
   raw.once('data', (first: Buffer) => {
     // Only an SSLRequest alone in its read: anything else (or bytes after it) is refused.
-    if (first.length !== 8 || first.readInt32BE(0) !== 8 || first.readInt32BE(4) !== SSL_REQUEST_CODE) {
+    if (!first.equals(SSL_REQUEST)) {
       raw.destroy();
       return;
     }
-    raw.write('S');
+    raw.write(SSL_ACCEPT);
     tlsServer.emit('connection', raw);
   });
 });
