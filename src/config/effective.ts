@@ -21,6 +21,10 @@ export interface PoolSettings {
   /** 0 = prepared statements are not tracked in transaction mode. */
   maxPreparedStatements: number;
   serverConnectTimeout: number;
+  /** Longest wait between two attempts to open a server connection after a transient failure. */
+  serverLoginRetry: number;
+  /** Deadline of pgmoat's own queries on a server connection (check, reset, startup settings); 0 = none. */
+  internalQueryTimeout: number;
   serverIdleTimeout: number;
   serverLifetime: number;
   /** Empty = no reset. */
@@ -49,6 +53,8 @@ export function poolSettingsFor(config: Config, dbName: string, role?: string): 
     maxUserConnections: user?.max_user_connections ?? config.max_user_connections,
     maxPreparedStatements: config.max_prepared_statements,
     serverConnectTimeout: db.server_connect_timeout ?? config.server_connect_timeout,
+    serverLoginRetry: config.server_login_retry,
+    internalQueryTimeout: config.internal_query_timeout,
     serverIdleTimeout: config.server_idle_timeout,
     serverLifetime: config.server_lifetime,
     serverResetQuery: config.server_reset_query,

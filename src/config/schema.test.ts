@@ -51,6 +51,8 @@ describe('config defaults', () => {
       client_idle_timeout: 0,
       idle_transaction_timeout: 0,
       server_connect_timeout: 15_000,
+      server_login_retry: 2_000,
+      internal_query_timeout: 10_000,
       server_idle_timeout: 600_000,
       server_lifetime: 3_600_000,
       tcp_keepalive: true,

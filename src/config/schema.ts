@@ -229,6 +229,8 @@ export function buildConfigSchema(ctx?: FileContext) {
     client_idle_timeout: duration().default(0),
     idle_transaction_timeout: duration().default(0),
     server_connect_timeout: duration().default(15_000),
+    server_login_retry: duration().default(2_000),
+    internal_query_timeout: duration().default(10_000),
     server_idle_timeout: duration().default(600_000),
     server_lifetime: duration().default(3_600_000),
     tcp_keepalive: bool().default(true),

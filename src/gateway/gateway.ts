@@ -211,8 +211,6 @@ export class Gateway implements AcceptHost {
       pool = new Pool(database, role, upstreamTarget(this.rc, database, role), poolSettings(this.rc, database, role), this.rc.config.max_packet_size, this.log, {
         clientClosed: (client, reason) => this.onClientClosed(client, reason),
         mayOpenServer: (p) => this.mayOpenServer(p),
-        serverError: (p, err) =>
-          this.log.warn({ event: 'server_connect_failed', pool: p.key, reason: errorMessage(err) }, 'server connection failed'),
       });
       this.pools.set(key, pool);
     }
@@ -258,7 +256,8 @@ export class Gateway implements AcceptHost {
   private async startSession(req: LoginRequest, decision: ReturnType<typeof decideLogin>, lease: Lease): Promise<void> {
     const leftover = await this.access.authenticate(req, decision);
     const pool = this.poolFor(decision.database, decision.upstreamRole);
-    const serverParams = await pool.welcomeParams();
+    const loginTimeout = this.rc.config.client_login_timeout;
+    const serverParams = await pool.welcomeParams(loginTimeout > 0 ? req.startedAt + loginTimeout : 0);
     if (req.socket.destroyed) {
       lease.release();
       return;

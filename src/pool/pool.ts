@@ -11,19 +11,32 @@ import { ClientSession, type ClientPhase } from '../session/client-session.js';
 import { settingsQuery } from '../session/param-sync.js';
 import { errorResponse, errorResponseFor, type ErrorFields } from '../protocol/error-response.js';
 import { SqlState } from '../protocol/sqlstate.js';
+import { TxStatus } from '../protocol/codes.js';
 import { PgmoatError, assertNever, errorMessage } from '../util/errors.js';
 import type { UpstreamTarget } from '../session/upstream-target.js';
 import type { PoolSettings } from '../config/effective.js';
 import { StatementRegistry } from './statement-registry.js';
+import { ConnectBackoff } from './connect-backoff.js';
+import { isTransientUpstreamFailure } from '../session/upstream-failure.js';
+import { describeServers } from './pool-state-text.js';
 import { ClientStatements } from '../session/tx-statements.js';
 import { DurationHistogram } from '../admin/duration-histogram.js';
 
-/** Connection failures back off so that a down upstream is not hammered. */
-const CONNECT_BACKOFF_MS = 500;
+/** A pool with waiting clients and no server handed out for this long is reported as stalled. */
+const STALL_REPORT_MS = 10_000;
+/** While a pool's connects keep failing, one log line at most this often. */
+const CONNECT_FAILURE_LOG_MS = 10_000;
+
+/** A login waiting for the pool's first server parameters. */
+interface ParamsWaiter {
+  resolve: (p: Map<string, string>) => void;
+  reject: (e: Error) => void;
+  /** Given up at this time (the login's own deadline); 0 = never. */
+  deadline: number;
+}
 
 export interface PoolEvents {
   clientClosed(client: ClientSession, reason: string): void;
-  serverError(pool: Pool, err: Error): void;
   /** max_db_connections / max_user_connections, counted across pools by the gateway. */
   mayOpenServer?(pool: Pool): boolean;
 }
@@ -45,14 +58,18 @@ export class Pool {
   readonly stats = { transactions: 0, queries: 0, waitMsTotal: 0, clientsServed: 0, serverConnects: 0, serverConnectFailures: 0, bytesIn: 0, bytesOut: 0 };
   /** Query and transaction durations (metrics, SHOW STATS), fed from onServerReady's timestamps. */
   readonly timings = { query: new DurationHistogram(), transaction: new DurationHistogram() };
-  /** The last attempt to open a server connection failed (readiness: /readyz). */
-  lastConnectFailed = false;
+  /** Failed attempts to open a server connection, and when the next may start. */
+  readonly backoff = new ConnectBackoff();
+  /** When a server was last handed to a client (or there was nobody to hand one to). */
+  private lastProgressAt = Date.now();
+  private stallReported = false;
+  private lastConnectFailureLogAt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
   /** Server-side names of named prepared statements (transaction mode). */
   readonly statementRegistry = new StatementRegistry();
   private pumping = false;
   private pumpAgain = false;
-  private connectBlockedUntil = 0;
-  private paramsWaiters: { resolve: (p: Map<string, string>) => void; reject: (e: Error) => void }[] = [];
+  private paramsWaiters: ParamsWaiter[] = [];
 
   constructor(
     readonly database: string,
@@ -77,6 +94,11 @@ export class Pool {
 
   get serverCount(): number {
     return this.idleServers.length + this.activeServers.size + this.internalServers.size + this.connecting;
+  }
+
+  /** The last attempt to open a server connection failed (readiness: /readyz). */
+  get lastConnectFailed(): boolean {
+    return this.backoff.failures > 0;
   }
 
   get clientCount(): number {
@@ -176,12 +198,13 @@ export class Pool {
 
   /**
    * The server parameters clients are told at login. The first login of a pool needs one
-   * server connection to learn them.
+   * server connection to learn them; while the upstream is briefly away (a restart) the login
+   * waits for it, up to `deadline` (its client_login_timeout; 0 = no limit of its own).
    */
-  welcomeParams(): Promise<Map<string, string>> {
+  welcomeParams(deadline = 0): Promise<Map<string, string>> {
     if (this.serverParams) return Promise.resolve(this.serverParams);
     return new Promise((resolve, reject) => {
-      this.paramsWaiters.push({ resolve, reject });
+      this.paramsWaiters.push({ resolve, reject, deadline });
       // At max_db_connections / max_user_connections the janitor opens it once there is room.
       if (this.serverCount === 0 && this.events.mayOpenServer?.(this) !== false) this.openServer();
     });
@@ -190,6 +213,8 @@ export class Pool {
   closeClient(client: ClientSession, reason: string, error?: PgmoatError | ErrorFields): void {
     if (client.phase === 'closed') return;
     const server = client.server;
+    // Part of a message may already be on the server: whatever comes next would be read as its rest.
+    const leftMidMessage = server !== null && !client.scanner.atBoundary;
     this.setClientPhase(client, 'closed');
     client.server = null;
     // Bytes of live clients are summed at scrape time; a closed client's are kept here.
@@ -199,7 +224,8 @@ export class Pool {
     if (server) {
       server.client = null;
       server.appliedFor = null;
-      this.releaseServer(server, true);
+      if (leftMidMessage) this.closeServer(server, 'client left in the middle of a message', undefined, 'info');
+      else this.releaseServer(server, true);
     }
     this.events.clientClosed(client, reason);
     this.pump();
@@ -208,14 +234,16 @@ export class Pool {
   // ---- servers -----------------------------------------------------------------------
 
   private openServer(): void {
-    const now = Date.now();
-    if (now < this.connectBlockedUntil) return;
+    if (this.backoff.blocked(Date.now())) return;
     this.connecting++;
     this.stats.serverConnects++;
     connectUpstream(this.target).then(
       (upstream) => {
         this.connecting--;
-        this.lastConnectFailed = false;
+        if (this.backoff.failures > 0) {
+          this.log.info({ event: 'server_connect_recovered', pool: this.key, failed_attempts: this.backoff.failures }, 'server connections work again');
+        }
+        this.backoff.succeeded();
         const server = new ServerConnection(this, upstream, this.maxPacketSize);
         this.idleServers.push(server); // a new server starts in phase 'idle'
         if (!this.serverParams) {
@@ -227,33 +255,85 @@ export class Pool {
       (err: Error) => {
         this.connecting--;
         this.stats.serverConnectFailures++;
-        this.lastConnectFailed = true;
-        this.connectBlockedUntil = Date.now() + CONNECT_BACKOFF_MS;
-        this.events.serverError(this, err);
-        this.failWaiters(err);
+        const now = Date.now();
+        const transient = isTransientUpstreamFailure(err);
+        const retryInMs = this.backoff.failed(err, now, this.settings.serverLoginRetry);
+        this.logConnectFailure(err, transient, retryInMs, now);
+        if (transient) this.scheduleRetry(retryInMs);
+        else this.failWaiters(err);
       },
     );
   }
 
-  /** After a failed connect with no server left to serve them, waiting clients get the error. */
+  /** The first failure in a row is logged, then one line at most every CONNECT_FAILURE_LOG_MS. */
+  private logConnectFailure(err: Error, transient: boolean, retryInMs: number, now: number): void {
+    if (this.backoff.failures > 1 && now - this.lastConnectFailureLogAt < CONNECT_FAILURE_LOG_MS) return;
+    this.lastConnectFailureLogAt = now;
+    this.log.warn(
+      {
+        event: 'server_connect_failed',
+        pool: this.key,
+        reason: errorMessage(err),
+        ...(err instanceof PgmoatError && err.sqlstate ? { sqlstate: err.sqlstate } : {}),
+        transient,
+        failed_attempts: this.backoff.failures,
+        waiting_clients: this.waitingClients.length + this.paramsWaiters.length,
+        retry_in_ms: retryInMs,
+      },
+      transient ? 'server connection failed; retrying while clients wait' : 'server connection failed',
+    );
+  }
+
+  /**
+   * One timer per pool brings the next attempt after a transient failure (the janitor's tick is
+   * too coarse for the first, 100 ms retry). Nothing is scheduled when nobody waits: the next
+   * client to ask starts an attempt itself once the backoff is over.
+   */
+  private scheduleRetry(delayMs: number): void {
+    if (this.retryTimer !== undefined) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.paramsWaiters.length > 0 && this.serverCount === 0 && this.events.mayOpenServer?.(this) !== false) this.openServer();
+      this.pump();
+    }, delayMs);
+    this.retryTimer.unref();
+  }
+
+  /**
+   * A failure that will not pass by itself (authentication, a missing database, TLS that does
+   * not verify): logins waiting for the first server get it as their FATAL, and clients waiting
+   * for a server get it as an ERROR, unless a server is still on its way to them.
+   */
   private failWaiters(err: Error): void {
     const live = this.idleServers.length + this.activeServers.size + this.internalServers.size + this.connecting;
     if (live > 0) return;
-    const error =
-      err instanceof UpstreamError && err.fields
-        ? { ...err.fields, severity: 'FATAL' }
-        : err instanceof PgmoatError
-          ? err
-          : new PgmoatError('UPSTREAM_CONNECT', errorMessage(err), { sqlstate: SqlState.CONNECTION_FAILURE });
     for (const w of this.paramsWaiters.splice(0)) w.reject(err);
-    for (const client of [...this.waitingClients]) this.closeClient(client, 'upstream connection failed', error);
+    const fields: ErrorFields =
+      err instanceof UpstreamError && err.fields
+        ? err.fields
+        : {
+            severity: 'ERROR',
+            code: (err instanceof PgmoatError ? err.sqlstate : undefined) ?? SqlState.CONNECTION_FAILURE,
+            message: errorMessage(err),
+          };
+    for (const client of [...this.waitingClients]) this.refuseClient(client, { ...fields, severity: 'ERROR' });
   }
 
-  /** A server connection died or must go. */
-  /** `clientError` tells the linked client why, when pgmoat itself ended the connection. */
-  closeServer(server: ServerConnection, reason: string, clientError?: PgmoatError): void {
+  /** A waiting client gets `fields` as an ERROR for what it sent, and keeps its session. */
+  private refuseClient(client: ClientSession, fields: ErrorFields): void {
+    this.setClientPhase(client, 'idle');
+    client.refuseWaiting(errorResponse(fields));
+  }
+
+  /**
+   * A server connection died or must go. `clientError` tells the linked client why, when
+   * pgmoat itself ended the connection. `level`: routine closes (idle timeout, lifetime) are
+   * debug; a server lost or closed for a fault is worth an operator's eye.
+   */
+  closeServer(server: ServerConnection, reason: string, clientError?: PgmoatError, level: 'debug' | 'info' | 'warn' = 'debug'): void {
     if (server.phase === 'closed') return;
     const client = server.client;
+    const phase = server.phase;
     this.setServerPhase(server, 'closed');
     server.client = null;
     server.destroy();
@@ -269,7 +349,7 @@ export class Pool {
           }),
       );
     }
-    this.log.debug({ pool: this.key, server: server.id, reason }, 'server connection closed');
+    this.log[level]({ event: 'server_closed', pool: this.key, server: server.id, backend_pid: server.backendPid, phase, had_client: client !== null, reason }, 'server connection closed');
     this.pump();
   }
 
@@ -333,17 +413,25 @@ export class Pool {
     if (server.phase === 'closed') return;
     const s = this.settings;
     const expired = s.serverLifetime > 0 && Date.now() - server.createdAt > s.serverLifetime;
-    if (!server.clean || server.retire || expired) {
-      this.closeServer(server, server.clean ? 'retired' : 'client left while the server was busy');
+    if (!server.clean) {
+      this.closeServer(server, 'client left while the server was busy', undefined, 'info');
+      return;
+    }
+    if (!server.scanner.atBoundary) {
+      this.closeServer(server, 'server stopped in the middle of a message', undefined, 'warn');
+      return;
+    }
+    if (server.retire || expired) {
+      this.closeServer(server, 'retired');
       return;
     }
     const reset = s.serverResetQuery && (sessionEnded ? s.poolMode === 'session' || s.serverResetQueryAlways : s.serverResetQueryAlways);
     if (reset) {
       this.setServerPhase(server, 'internal');
-      server.runInternal(s.serverResetQuery, (error) => {
+      server.runInternal(s.serverResetQuery, 'reset', (error) => {
         if (server.phase !== 'internal') return;
         if (error || !server.clean) {
-          this.closeServer(server, `reset query failed: ${error?.message ?? 'not idle'}`);
+          this.closeServer(server, `reset query failed: ${error?.message ?? 'not idle'}`, undefined, 'warn');
           return;
         }
         server.statements.clear(); // DISCARD ALL deallocated them
@@ -357,7 +445,9 @@ export class Pool {
   }
 
   private link(client: ClientSession, server: ServerConnection): void {
-    const waited = Date.now() - client.waitingSince;
+    const now = Date.now();
+    this.lastProgressAt = now;
+    const waited = now - client.waitingSince;
     this.stats.waitMsTotal += waited;
     client.server = server;
     server.client = client;
@@ -371,7 +461,7 @@ export class Pool {
       return;
     }
     this.setServerPhase(server, 'internal');
-    server.runInternal(sql, (error) => {
+    server.runInternal(sql, 'settings', (error) => {
       if (server.phase !== 'internal' || client.phase !== 'active') return;
       if (error) {
         server.appliedFor = null;
@@ -401,11 +491,12 @@ export class Pool {
           }
           this.link(this.waitingClients[0]!, server);
         }
-        // Servers being reset or checked will be idle in a moment: count them as on their way.
-        const wanted = this.paused ? 0 : this.waitingClients.length - this.connecting - this.internalServers.size;
+        // A server being checked or reset is busy: it may never come back (a check that hangs),
+        // so only connections being opened count as on their way.
+        const wanted = this.paused ? 0 : this.waitingClients.length - this.connecting;
         const cap = this.capacity();
         for (let i = 0; i < wanted && this.serverCount < cap; i++) {
-          if (Date.now() < this.connectBlockedUntil || this.events.mayOpenServer?.(this) === false) break;
+          if (this.backoff.blocked(Date.now()) || this.events.mayOpenServer?.(this) === false) break;
           this.openServer();
         }
       } while (this.pumpAgain);
@@ -437,10 +528,10 @@ export class Pool {
     server.phase = 'idle'; // popped from idleServers already: re-enter through setServerPhase below
     this.idleServers.push(server);
     this.setServerPhase(server, 'internal');
-    server.runInternal(this.settings.serverCheckQuery, (error) => {
+    server.runInternal(this.settings.serverCheckQuery, 'check', (error) => {
       if (server.phase !== 'internal') return;
       if (error || !server.clean) {
-        this.closeServer(server, `server_check_query failed: ${error?.message ?? 'not idle'}`);
+        this.closeServer(server, `server_check_query failed: ${error?.message ?? 'not idle'}`, undefined, 'warn');
         return;
       }
       // Checked just now: straight to the next waiting client, not through another check.
@@ -476,27 +567,29 @@ export class Pool {
 
   // ---- janitor -----------------------------------------------------------------------
 
-  /** Timeouts, swept once a second by the gateway's one janitor timer. */
+  /** Timeouts, swept by the gateway's one janitor timer (every 250 ms). */
   sweep(now: number): void {
     const s = this.settings;
+    this.sweepInternalQueries(now);
     if (s.queryWaitTimeout > 0) {
       for (const client of [...this.waitingClients]) {
         if (now - client.waitingSince < s.queryWaitTimeout) continue;
-        this.closeClient(
-          client,
-          'query_wait_timeout',
-          new PgmoatError('QUERY_WAIT_TIMEOUT', `no server connection became available within query_wait_timeout (${s.queryWaitTimeout / 1000} s)`, {
-            sqlstate: SqlState.QUERY_CANCELED,
-            detail: `All ${s.poolSize} connections of pool ${this.key} stayed busy.`,
-          }),
-        );
+        this.refuseClient(client, {
+          severity: 'ERROR',
+          code: SqlState.QUERY_CANCELED,
+          message: `no server connection became available within query_wait_timeout (${s.queryWaitTimeout / 1000} s)`,
+          detail: this.waitDetail(now),
+          hint: 'The session is still open: the statement can be sent again.',
+        });
+        this.log.warn({ event: 'query_wait_timeout', pool: this.key, client: client.id, detail: this.waitDetail(now) }, 'a client waited query_wait_timeout for a server connection');
       }
     }
     if (s.idleTransactionTimeout > 0) {
       for (const client of [...this.activeClients]) {
         const server = client.server;
-        if (!server || server.txStatus === 0x49 || server.outstanding > 0) continue;
-        if (now - Math.max(client.lastActivity, server.lastResponseAt) < s.idleTransactionTimeout) continue;
+        // A client that stopped in the middle of a message holds its server as surely as one idle in a transaction.
+        const holding = server !== null && server.outstanding === 0 && (server.txStatus !== TxStatus.Idle || !client.scanner.atBoundary);
+        if (!holding || now - Math.max(client.lastActivity, server.lastResponseAt) < s.idleTransactionTimeout) continue;
         this.closeClient(
           client,
           'idle_transaction_timeout',
@@ -508,7 +601,7 @@ export class Pool {
     }
     if (s.clientIdleTimeout > 0) {
       // Idle: no server, or (session mode) a server with nothing pending outside a transaction.
-      const candidates = [...this.idleClients, ...[...this.activeClients].filter((c) => c.server?.clean === true)];
+      const candidates = [...this.idleClients, ...[...this.activeClients].filter((c) => c.server?.clean === true && c.scanner.atBoundary)];
       for (const client of candidates) {
         if (now - Math.max(client.lastActivity, client.server?.lastResponseAt ?? 0) < s.clientIdleTimeout) continue;
         this.closeClient(
@@ -526,15 +619,110 @@ export class Pool {
       else if (s.serverIdleTimeout > 0 && idleFor > s.serverIdleTimeout && this.serverCount > keep) this.closeServer(server, 'server_idle_timeout');
       else if (server.retire) this.closeServer(server, 'retired');
     }
-    while (!this.paused && this.serverCount < keep && now >= this.connectBlockedUntil && this.events.mayOpenServer?.(this) !== false) this.openServer();
+    this.sweepParamsWaiters(now);
+    while (!this.paused && this.serverCount < keep && !this.backoff.blocked(now) && this.events.mayOpenServer?.(this) !== false) this.openServer();
     // Logins that arrived while connects were backing off wait for the server parameters: once
     // the backoff is over, one attempt answers all of them (with the parameters or the error).
     if (this.paramsWaiters.length > 0 && this.serverCount === 0 && this.events.mayOpenServer?.(this) !== false) this.openServer();
     this.pump();
+    this.watchProgress(now);
+  }
+
+  /**
+   * pgmoat's own queries (check, reset, startup settings) get internal_query_timeout: a server
+   * that does not answer in time (stopped, or fed half a message by a client before) is closed
+   * and replaced. A client whose settings were being applied has sent nothing to that server
+   * yet: it goes back to the head of the queue for another one.
+   */
+  private sweepInternalQueries(now: number): void {
+    for (const server of [...this.internalServers]) {
+      if (server.internalDeadline === 0 || now < server.internalDeadline) continue;
+      const client = server.client;
+      const reason = `${server.internalPurpose} query did not answer within internal_query_timeout (${this.settings.internalQueryTimeout} ms)`;
+      if (client !== null) {
+        server.client = null;
+        server.appliedFor = null;
+        client.server = null;
+        this.requeue(client);
+      }
+      this.closeServer(server, reason, undefined, 'warn');
+    }
+  }
+
+  /** Back to the head of the queue, keeping its place in time (query_wait_timeout still counts). */
+  private requeue(client: ClientSession): void {
+    const since = client.waitingSince;
+    this.setClientPhase(client, 'waiting');
+    client.waitingSince = since;
+    const i = this.waitingClients.indexOf(client);
+    if (i > 0) {
+      this.waitingClients.splice(i, 1);
+      this.waitingClients.unshift(client);
+    }
+  }
+
+  /** Logins whose own deadline passed while the upstream was away stop waiting (no leak of waiters). */
+  private sweepParamsWaiters(now: number): void {
+    if (this.paramsWaiters.length === 0) return;
+    const last = this.backoff.lastError;
+    this.paramsWaiters = this.paramsWaiters.filter((w) => {
+      if (w.deadline === 0 || now < w.deadline) return true;
+      w.reject(
+        new PgmoatError('UPSTREAM_UNAVAILABLE', `could not log in to the upstream of pool ${this.key} within client_login_timeout`, {
+          sqlstate: SqlState.CANNOT_CONNECT_NOW,
+          ...(last ? { detail: `The last attempt failed: ${errorMessage(last)}` } : {}),
+        }),
+      );
+      return false;
+    });
+  }
+
+  /** A pool whose waiting clients get no server for STALL_REPORT_MS says so once, with what its servers are doing. */
+  private watchProgress(now: number): void {
+    if (this.waitingClients.length === 0) {
+      if (this.stallReported) this.log.info({ event: 'pool_progress', pool: this.key }, 'pool has no client waiting any more');
+      this.stallReported = false;
+      this.lastProgressAt = now;
+      return;
+    }
+    if (this.stallReported) {
+      if (this.lastProgressAt > now - STALL_REPORT_MS) {
+        this.stallReported = false;
+        this.log.info({ event: 'pool_progress', pool: this.key }, 'pool hands out server connections again');
+      }
+      return;
+    }
+    if (now - this.lastProgressAt < STALL_REPORT_MS) return;
+    this.stallReported = true;
+    this.log.warn(
+      { event: 'pool_stalled', pool: this.key, waiting_clients: this.waitingClients.length, stalled_ms: now - this.lastProgressAt, detail: this.waitDetail(now) },
+      'no server connection was handed out while clients waited',
+    );
+  }
+
+  /** What the pool's servers are doing, for a client that waited in vain and for the log. */
+  private waitDetail(now: number): string {
+    return describeServers(
+      {
+        poolKey: this.key,
+        poolSize: this.capacity(),
+        active: this.activeServers.size,
+        internal: this.internalServers.size,
+        connecting: this.connecting,
+        idle: this.idleServers.length,
+        paused: this.paused,
+        waiting: this.waitingClients.length,
+        lastConnectError: this.backoff.lastError === undefined ? undefined : errorMessage(this.backoff.lastError),
+        lastConnectErrorAgoMs: this.backoff.lastError === undefined ? 0 : now - this.backoff.lastErrorAt,
+        limitReached: this.events.mayOpenServer?.(this) === false,
+      },
+    );
   }
 
   /** Ends every client and server (shutdown, KILL). */
   closeAll(error: PgmoatError): void {
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     for (const c of [...this.idleClients, ...this.waitingClients, ...this.activeClients]) this.closeClient(c, error.message, error);
     for (const s of [...this.idleServers, ...this.activeServers, ...this.internalServers]) this.closeServer(s, error.message);
   }

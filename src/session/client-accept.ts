@@ -23,6 +23,8 @@ export interface LoginRequest {
   params: Map<string, string>;
   /** Bytes that came after the startup packet (a pipelining client). */
   leftover: Buffer | undefined;
+  /** When the connection was accepted: client_login_timeout counts from here. */
+  startedAt: number;
 }
 
 export interface AcceptHost {
@@ -177,6 +179,7 @@ export class IncomingConnection {
       certCheck: this.certCheck,
       params,
       leftover: rest.length > 0 ? rest : undefined,
+      startedAt: this.startedAt,
     };
     this.released();
     this.host.login(req);

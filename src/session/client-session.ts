@@ -8,6 +8,7 @@ import type { TLSSocket } from 'node:tls';
 import { Frontend } from '../protocol/codes.js';
 import { DROP, FORWARD, FrameScanner, captureTable, type FrameAction, type FrameHandler, type FrameOutput } from '../protocol/frame-scanner.js';
 import { SqlState } from '../protocol/sqlstate.js';
+import { READY_IDLE } from '../protocol/messages.js';
 import { PgmoatError } from '../util/errors.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
 import type { ServerConnection } from './server-connection.js';
@@ -25,6 +26,9 @@ const CLIENT_CAPTURE = captureTable([...COUNTED, ...EXTENDED, Frontend.Terminate
 function isTerminate(chunk: Buffer): boolean {
   return chunk.length === 5 && chunk[0] === Frontend.Terminate && chunk.readInt32BE(1) === 4;
 }
+
+/** Where a refused client's messages go: nowhere. */
+const DISCARD: FrameOutput = { write: () => undefined };
 
 let nextClientId = 1;
 
@@ -67,6 +71,15 @@ export class ClientSession implements FrameHandler, FrameOutput {
   private readonly writeToClient = (buf: Buffer): void => {
     this.socket.write(buf);
   };
+  /**
+   * Set while the work a client sent during a wait that failed is answered with this ERROR
+   * instead of a server (see refuseWaiting); null otherwise.
+   */
+  private refusal: Buffer | null = null;
+  /** The refusal was sent for the extended-protocol batch in progress (once per batch, as PostgreSQL). */
+  private refusalSent = false;
+  /** Every refused message so far was answered up to its ReadyForQuery (no batch open). */
+  private refusalAtSync = true;
 
   constructor(
     readonly pool: Pool,
@@ -95,6 +108,11 @@ export class ClientSession implements FrameHandler, FrameOutput {
       return;
     }
     if (this.phase === 'closed') return;
+    if (this.refusal !== null) {
+      this.scanner.scan(chunk);
+      this.endRefusalIfDone();
+      return;
+    }
     // Leaving between transactions (or before the first) needs no server: queueing for one just
     // to drop the Terminate kept the client, and its slot, waiting behind busy servers.
     if (this.phase === 'idle' && this.stash.length === 0 && isTerminate(chunk)) {
@@ -166,6 +184,61 @@ export class ClientSession implements FrameHandler, FrameOutput {
     if (this.phase === 'active') this.socket.resume();
   }
 
+  /**
+   * The pool could not give this client a server (query_wait_timeout, or the upstream refused a
+   * login): instead of ending the session, every request it sent meanwhile is answered with
+   * `error` (an ERROR, once per extended-protocol batch) and ReadyForQuery, as PostgreSQL answers
+   * a failed statement. The session stays and may try again. The client is 'idle' by now and
+   * stood at a message boundary when it began to wait, so its stash starts a request.
+   */
+  refuseWaiting(error: Buffer): void {
+    this.refusal = error;
+    this.refusalSent = false;
+    this.refusalAtSync = true;
+    this.scanner.setOutput(DISCARD);
+    const stash = this.stash;
+    this.stash = this.spareStash;
+    this.spareStash = stash;
+    for (let i = 0; i < stash.length && this.phase === 'idle'; i++) this.scanner.scan(stash[i]!);
+    stash.length = 0;
+    this.endRefusalIfDone();
+    if (this.pausedForServer && this.phase === 'idle') {
+      // Read on: the rest of a refused batch (up to its Sync) must be read to be answered.
+      this.pausedForServer = false;
+      if (!this.drainWait) this.socket.resume();
+    }
+  }
+
+  private endRefusalIfDone(): void {
+    if (this.refusal === null || !this.refusalAtSync || !this.scanner.atBoundary) return;
+    this.refusal = null;
+    this.scanner.setOutput(this);
+  }
+
+  private onRefusedMessage(type: number, refusal: Buffer): FrameAction {
+    switch (type) {
+      case Frontend.Query:
+      case Frontend.FunctionCall:
+        this.socket.write(refusal);
+        this.socket.write(READY_IDLE);
+        this.refusalSent = false;
+        this.refusalAtSync = true;
+        break;
+      case Frontend.Sync:
+        if (!this.refusalSent) this.socket.write(refusal);
+        this.socket.write(READY_IDLE);
+        this.refusalSent = false;
+        this.refusalAtSync = true;
+        break;
+      default:
+        // Parse, Bind, Describe, Execute, Close, Flush: the batch failed; answer once, then wait for its Sync.
+        if (!this.refusalSent) this.socket.write(refusal);
+        this.refusalSent = true;
+        this.refusalAtSync = false;
+    }
+    return DROP;
+  }
+
   onMessage(type: number, buf: Buffer, start: number, end: number): FrameAction {
     const server = this.server;
     if (type === Frontend.Terminate) {
@@ -173,6 +246,7 @@ export class ClientSession implements FrameHandler, FrameOutput {
       this.pool.closeClient(this, 'client sent Terminate');
       return DROP;
     }
+    if (this.refusal !== null) return this.onRefusedMessage(type, this.refusal);
     if (this.statements !== undefined && server !== null && server.tracking) {
       const action = this.statements.onClientMessage(type, buf, start, end, this.scanner, server);
       answerLeadingSynthetic(server.queue, this.writeToClient);

@@ -20,6 +20,8 @@ import { readFrom, writableFor } from './upstream-reader.js';
 import { TRACKED_RESPONSES, onServerResponse, completesReady, flushLeadingSynthetic, hasLeadingSynthetic } from './tx-statements.js';
 
 export type ServerPhase = 'idle' | 'active' | 'internal' | 'closed';
+/** Why pgmoat runs a query of its own on a server connection. */
+export type InternalPurpose = 'check' | 'reset' | 'settings';
 
 const RELAY_TYPES = [Backend.ReadyForQuery, Backend.ParameterStatus];
 
@@ -59,6 +61,10 @@ export class ServerConnection implements FrameHandler, FrameOutput {
   readonly statements: ServerStatementCache;
   private readonly relayTypes: readonly number[];
   private internalDone: ((error: ErrorFields | undefined) => void) | null = null;
+  /** When pgmoat's own query in progress must have answered (internal_query_timeout); 0 = none running or no limit. */
+  internalDeadline = 0;
+  /** What that query is for, in log lines. */
+  internalPurpose: InternalPurpose = 'check';
   /** A clean ReadyForQuery was forwarded in this read: the pool may take the server back after it. */
   private readyToRelease = false;
   private internalError: ErrorFields | undefined;
@@ -81,7 +87,7 @@ export class ServerConnection implements FrameHandler, FrameOutput {
     this.scanner.captureTypes(this.relayTypes);
     readFrom(this.socket, upstream.reader, (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', () => undefined); // 'close' follows and does the work
-    this.socket.on('close', () => this.pool.closeServer(this, 'server closed the connection'));
+    this.socket.on('close', () => this.pool.closeServer(this, 'server closed the connection', undefined, 'info'));
     this.socket.on('drain', () => this.client?.onServerDrain());
     this.socket.resume();
   }
@@ -172,7 +178,10 @@ export class ServerConnection implements FrameHandler, FrameOutput {
    * Runs a query of pgmoat's own; every message of its answer is swallowed. `done` gets the
    * server's ErrorResponse when it failed.
    */
-  runInternal(sql: string, done: (error: ErrorFields | undefined) => void): void {
+  runInternal(sql: string, purpose: InternalPurpose, done: (error: ErrorFields | undefined) => void): void {
+    const timeout = this.pool.settings.internalQueryTimeout;
+    this.internalDeadline = timeout > 0 ? Date.now() + timeout : 0;
+    this.internalPurpose = purpose;
     this.internalDone = done;
     this.internalError = undefined;
     this.scanner.captureAll();
@@ -188,6 +197,7 @@ export class ServerConnection implements FrameHandler, FrameOutput {
       this.txStatus = buf[start]!;
       const done = this.internalDone!;
       this.internalDone = null;
+      this.internalDeadline = 0;
       this.scanner.capture.fill(0);
       this.scanner.captureTypes(this.relayTypes);
       done(this.internalError);
