@@ -332,8 +332,17 @@ export class Pool {
    */
   closeServer(server: ServerConnection, reason: string, clientError?: PgmoatError, level: 'debug' | 'info' | 'warn' = 'debug'): void {
     if (server.phase === 'closed') return;
-    const client = server.client;
+    let client = server.client;
     const phase = server.phase;
+    if (client !== null && phase === 'internal') {
+      // Its session settings were still being applied: the client has sent nothing to this
+      // server yet, so it waits for another instead of losing its session.
+      server.client = null;
+      server.appliedFor = null;
+      client.server = null;
+      this.requeue(client);
+      client = null;
+    }
     this.setServerPhase(server, 'closed');
     server.client = null;
     server.destroy();
@@ -631,20 +640,12 @@ export class Pool {
   /**
    * pgmoat's own queries (check, reset, startup settings) get internal_query_timeout: a server
    * that does not answer in time (stopped, or fed half a message by a client before) is closed
-   * and replaced. A client whose settings were being applied has sent nothing to that server
-   * yet: it goes back to the head of the queue for another one.
+   * and replaced (a client whose settings were being applied waits for another: closeServer).
    */
   private sweepInternalQueries(now: number): void {
     for (const server of [...this.internalServers]) {
       if (server.internalDeadline === 0 || now < server.internalDeadline) continue;
-      const client = server.client;
       const reason = `${server.internalPurpose} query did not answer within internal_query_timeout (${this.settings.internalQueryTimeout} ms)`;
-      if (client !== null) {
-        server.client = null;
-        server.appliedFor = null;
-        client.server = null;
-        this.requeue(client);
-      }
       this.closeServer(server, reason, undefined, 'warn');
     }
   }

@@ -37,6 +37,8 @@ export interface PgServer {
   readonly dataDir: string;
   /** The bootstrap superuser. */
   readonly superuser: string;
+  /** The running postmaster's process id (fault tests stop and continue it); undefined while stopped. */
+  readonly postmasterPid: number | undefined;
   /** Runs SQL through psql over the unix socket as the superuser and returns stdout (unaligned, tuples only). */
   sql(sql: string, db?: string): string;
   /** Replaces (or adds) a file in the data dir, owned by the server user, mode 0600. */
@@ -213,6 +215,9 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     port,
     dataDir,
     superuser,
+    get postmasterPid(): number | undefined {
+      return child?.pid;
+    },
     sql(sql: string, db = 'postgres'): string {
       return execFileSync(
         pgTool('psql'),
