@@ -12,19 +12,22 @@ import { isRevoked } from '../tls/revocation.js';
 import { PgmoatError } from '../util/errors.js';
 import { SqlState } from '../protocol/sqlstate.js';
 
-function refuse(message: string, hint?: string): PgmoatError {
-  return new PgmoatError('ADMIN_REFUSED', message, { sqlstate: SqlState.INVALID_AUTHORIZATION_SPECIFICATION, ...(hint ? { hint } : {}) });
+/** Why the console refused: each has its own code, so that the audit line can name it. */
+export type AdminRefusal = 'ADMIN_NO_CERTIFICATE' | 'ADMIN_CERT_REVOKED' | 'ADMIN_CERT_EXPIRED' | 'ADMIN_NOT_ALLOWED' | 'ADMIN_USER_MISMATCH';
+
+function refuse(code: AdminRefusal, message: string, hint?: string): PgmoatError {
+  return new PgmoatError(code, message, { sqlstate: SqlState.INVALID_AUTHORIZATION_SPECIFICATION, ...(hint ? { hint } : {}) });
 }
 
 /** Throws the refusal, or returns nothing when `identity` may use the console now. */
 export function checkAdminIdentity(rc: RuntimeConfig, identity: PeerIdentity | undefined, now = Date.now()): asserts identity is PeerIdentity {
   if (!identity) {
-    throw refuse('the admin console requires a verified client certificate', 'Connect with sslmode=verify-full and a certificate whose CN is listed in admin.identities.');
+    throw refuse('ADMIN_NO_CERTIFICATE', 'the admin console requires a verified client certificate', 'Connect with sslmode=verify-full and a certificate whose CN is listed in admin.identities.');
   }
-  if (isRevoked(rc.revocation, identity.serial)) throw refuse('client certificate has been revoked');
-  if (now > identity.notAfter.getTime()) throw refuse('client certificate has expired');
+  if (isRevoked(rc.revocation, identity.serial)) throw refuse('ADMIN_CERT_REVOKED', 'client certificate has been revoked');
+  if (now > identity.notAfter.getTime()) throw refuse('ADMIN_CERT_EXPIRED', 'client certificate has expired');
   if (!rc.config.admin.identities.includes(identity.cn)) {
-    throw refuse(`certificate identity "${identity.cn}" may not use the admin console`, 'Admin identities are listed by CN in admin.identities.');
+    throw refuse('ADMIN_NOT_ALLOWED', `certificate identity "${identity.cn}" may not use the admin console`, 'Admin identities are listed by CN in admin.identities.');
   }
 }
 
@@ -32,7 +35,7 @@ export function checkAdminIdentity(rc: RuntimeConfig, identity: PeerIdentity | u
 export function decideAdminLogin(rc: RuntimeConfig, identity: PeerIdentity | undefined, user: string | undefined): PeerIdentity {
   checkAdminIdentity(rc, identity);
   if (user !== identity.cn) {
-    throw refuse(`the admin console requires user "${identity.cn}", the certificate's CN`, `Connect as user "${identity.cn}".`);
+    throw refuse('ADMIN_USER_MISMATCH', `the admin console requires user "${identity.cn}", the certificate's CN`, `Connect as user "${identity.cn}".`);
   }
   return identity;
 }

@@ -29,6 +29,7 @@ export type AuditReason =
   | 'no rule'
   | 'rule rejects'
   | 'identity not allowed for role'
+  | 'not an admin identity'
   | 'bad password'
   | 'no password'
   | 'rate limited'
@@ -56,6 +57,7 @@ const AUTH_FAILURES: ReadonlySet<AuditReason> = new Set<AuditReason>([
   'no rule',
   'rule rejects',
   'identity not allowed for role',
+  'not an admin identity',
   'bad password',
 ]);
 
@@ -90,6 +92,12 @@ const CODE_REASONS: Record<string, AuditReason> = {
   LOGIN_TIMEOUT: 'login timeout',
   AUTH_TIMEOUT: 'login timeout',
   AUTH_QUERY_FAILED: 'upstream error',
+  ADMIN_NO_CERTIFICATE: 'no certificate',
+  ADMIN_CERT_REVOKED: 'revoked',
+  ADMIN_CERT_EXPIRED: 'expired',
+  ADMIN_NOT_ALLOWED: 'not an admin identity',
+  ADMIN_USER_MISMATCH: 'identity not allowed for role',
+  TOO_MANY_ADMIN_SESSIONS: 'too many clients',
 };
 
 /** The audit reason of an error that refused a login. */

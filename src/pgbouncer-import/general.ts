@@ -29,6 +29,8 @@ const DIRECT: Readonly<Record<string, Kind>> = {
   client_idle_timeout: 'seconds',
   idle_transaction_timeout: 'seconds',
   server_connect_timeout: 'seconds',
+  // PgBouncer waits this long before each retry; pgmoat starts at 100 ms and doubles up to it.
+  server_login_retry: 'seconds',
   server_idle_timeout: 'seconds',
   server_lifetime: 'seconds',
   client_login_timeout: 'seconds',

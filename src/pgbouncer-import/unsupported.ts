@@ -49,7 +49,6 @@ export const UNSUPPORTED_SETTINGS: Readonly<Record<string, string>> = {
   disable_pqexec: 'pgmoat does not refuse the simple query protocol',
   server_round_robin: 'pgmoat hands out idle server connections in its own order; there is no setting for it',
   server_fast_close: 'pgmoat has no setting for it',
-  server_login_retry: 'pgmoat has no retry delay after a failed server login',
   autodb_idle_timeout: 'pgmoat has no "*" fallback database, so no automatically created pools to free',
   query_timeout: "pgmoat does not cancel long queries: set statement_timeout on the server (ALTER ROLE ... SET statement_timeout)",
   cancel_wait_timeout: 'pgmoat has no setting for it',

@@ -22,7 +22,10 @@ import { describeServers } from './pool-state-text.js';
 import { ClientStatements } from '../session/tx-statements.js';
 import { DurationHistogram } from '../admin/duration-histogram.js';
 
-/** A pool with waiting clients and no server handed out for this long is reported as stalled. */
+/**
+ * A pool with waiting clients and no server handed out for this long is reported as stalled
+ * (or halfway to query_wait_timeout, when that comes sooner).
+ */
 const STALL_REPORT_MS = 10_000;
 /** While a pool's connects keep failing, one log line at most this often. */
 const CONNECT_FAILURE_LOG_MS = 10_000;
@@ -662,23 +665,34 @@ export class Pool {
     }
   }
 
-  /** Logins whose own deadline passed while the upstream was away stop waiting (no leak of waiters). */
+  /**
+   * Logins whose own deadline (client_login_timeout) passed while the upstream was away stop
+   * waiting: each gets the last failure as its FATAL, with how long pgmoat kept trying.
+   */
   private sweepParamsWaiters(now: number): void {
     if (this.paramsWaiters.length === 0) return;
-    const last = this.backoff.lastError;
     this.paramsWaiters = this.paramsWaiters.filter((w) => {
       if (w.deadline === 0 || now < w.deadline) return true;
-      w.reject(
-        new PgmoatError('UPSTREAM_UNAVAILABLE', `could not log in to the upstream of pool ${this.key} within client_login_timeout`, {
-          sqlstate: SqlState.CANNOT_CONNECT_NOW,
-          ...(last ? { detail: `The last attempt failed: ${errorMessage(last)}` } : {}),
-        }),
-      );
+      w.reject(this.loginGivenUp());
       return false;
     });
   }
 
-  /** A pool whose waiting clients get no server for STALL_REPORT_MS says so once, with what its servers are doing. */
+  private loginGivenUp(): PgmoatError {
+    const last = this.backoff.lastError;
+    const tried = `pgmoat tried ${this.backoff.failures} time${this.backoff.failures === 1 ? '' : 's'} to open a server connection for pool ${this.key} while this login waited (client_login_timeout); the upstream may be down or restarting.`;
+    if (last instanceof UpstreamError && last.fields) {
+      const detail = last.fields.detail ? `${last.fields.detail} ${tried}` : tried;
+      return new PgmoatError(last.code, last.fields.message, { sqlstate: last.fields.code, detail, ...(last.fields.hint ? { hint: last.fields.hint } : {}) });
+    }
+    if (last instanceof PgmoatError) return new PgmoatError(last.code, last.message, { sqlstate: last.sqlstate ?? SqlState.CONNECTION_FAILURE, detail: tried });
+    return new PgmoatError('UPSTREAM_UNAVAILABLE', `no server connection for pool ${this.key} could be opened within client_login_timeout`, {
+      sqlstate: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+      detail: last ? `The last attempt failed: ${errorMessage(last)}` : 'The first attempt had not finished (see server_connect_timeout).',
+    });
+  }
+
+  /** A pool whose waiting clients get no server for a while says so once, with what its servers are doing. */
   private watchProgress(now: number): void {
     if (this.waitingClients.length === 0) {
       if (this.stallReported) this.log.info({ event: 'pool_progress', pool: this.key }, 'pool has no client waiting any more');
@@ -686,14 +700,16 @@ export class Pool {
       this.lastProgressAt = now;
       return;
     }
+    const wait = this.settings.queryWaitTimeout;
+    const stallMs = wait > 0 ? Math.min(STALL_REPORT_MS, wait / 2) : STALL_REPORT_MS;
     if (this.stallReported) {
-      if (this.lastProgressAt > now - STALL_REPORT_MS) {
+      if (this.lastProgressAt > now - stallMs) {
         this.stallReported = false;
         this.log.info({ event: 'pool_progress', pool: this.key }, 'pool hands out server connections again');
       }
       return;
     }
-    if (now - this.lastProgressAt < STALL_REPORT_MS) return;
+    if (now - this.lastProgressAt < stallMs) return;
     this.stallReported = true;
     this.log.warn(
       { event: 'pool_stalled', pool: this.key, waiting_clients: this.waitingClients.length, stalled_ms: now - this.lastProgressAt, detail: this.waitDetail(now) },

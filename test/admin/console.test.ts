@@ -189,6 +189,14 @@ test('only a verified certificate listed in admin.identities, logging in as its 
 
   const ok = await psql(adminConn(gw.port, ops), 'SHOW VERSION');
   assert.equal(ok.code, 0, ok.stderr);
+
+  // Each refusal is audited with what it was, never as an internal error.
+  const refusals = gw.logs().filter((l) => l.event === 'login_refused' && l.database === 'pgmoat');
+  const reasons = new Set(refusals.map((l) => l.reason));
+  assert.ok(reasons.has('not an admin identity'), `a non-admin certificate: ${[...reasons].join(', ')}`);
+  assert.ok(reasons.has('identity not allowed for role'), 'an admin certificate asking for another user');
+  assert.ok(!reasons.has('internal error'), `no refusal is an internal error: ${JSON.stringify(refusals)}`);
+  assert.ok(refusals.filter((l) => l.reason === 'not an admin identity').every((l) => l.auth_failure === true));
 });
 
 test('an unknown command is an ERROR with SQLSTATE 42601 and the session goes on', async () => {

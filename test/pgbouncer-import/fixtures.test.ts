@@ -53,7 +53,6 @@ test("Debian's example lines uncommented: databases, users, the * fallback, forc
       'pgbouncer.ini:136: stats_users',
       'pgbouncer.ini:159: ignore_startup_parameters',
       'pgbouncer.ini:219: log_connections',
-      'pgbouncer.ini:249: server_login_retry',
       'pgbouncer.ini:272: autodb_idle_timeout',
       'pgbouncer.ini:287: pkt_buf',
       'pgbouncer.ini:332: dns_max_ttl',

@@ -8,7 +8,7 @@ import { startPostgres, type PgServer } from '../harness/postgres.js';
 import { makePki, type Pki, type ClientFiles } from '../harness/cert-factory.js';
 import { startGateway, type RunningGateway } from '../harness/gateway.js';
 import { freePort } from '../harness/free-port.js';
-import { clientTlsSection, nodeSsl, plainUpstream, waitFor } from '../gateway/helpers.js';
+import { clientTlsSection, logEvents, nodeSsl, plainUpstream, waitFor } from '../gateway/helpers.js';
 
 let pgs: PgServer;
 let pki: Pki;
@@ -51,20 +51,31 @@ async function pid(c: pg.Client): Promise<number> {
   return (await c.query('SELECT pg_backend_pid() AS p')).rows[0].p as number;
 }
 
-test('query_wait_timeout: a client that waits too long for a server gets 57014', async () => {
+test('query_wait_timeout: a client that waits too long for a server gets ERROR 57014, keeps its session, and the stall is logged', async () => {
   await withGateway({ query_wait_timeout: '1s' }, { pool_size: 1 }, async (gw) => {
     const holder = client(gw);
     const waiter = client(gw);
     await holder.connect();
     await waiter.connect();
     await holder.query('BEGIN');
-    await assert.rejects(waiter.query('SELECT 1'), (e: { code?: string; message: string }) => {
+    await assert.rejects(waiter.query('SELECT 1'), (e: { code?: string; message: string; severity?: string; detail?: string; hint?: string }) => {
       assert.equal(e.code, '57014');
+      assert.equal(e.severity, 'ERROR');
       assert.match(e.message, /query_wait_timeout/);
+      // What the pool really had, not its settings.
+      assert.match(e.detail ?? '', /^Pool appdb\/app has 1 server connection of at most 1: 1 in use by clients, 0 running pgmoat's own query/);
+      assert.match(e.hint ?? '', /can be sent again/);
       return true;
     });
+    // The extended protocol (a query with parameters) is refused once per batch, up to its Sync.
+    await assert.rejects(waiter.query('SELECT $1::int AS n', [7]), (e: { code?: string }) => e.code === '57014');
+    assert.ok(logEvents(gw, 'pool_stalled').length > 0, 'the stalled pool was logged');
     await holder.query('COMMIT');
     await holder.end();
+    // The session was kept: once a server is free, the same client is served.
+    const r = await waiter.query<{ n: number }>('SELECT $1::int AS n', [7]);
+    assert.equal(r.rows[0]!.n, 7);
+    await waiter.end();
   });
 });
 
@@ -101,13 +112,16 @@ test('idle_transaction_timeout: a transaction left open is ended with 25P03', as
 test('server_connect_timeout: an upstream that never answers gives a clear error', async () => {
   const gw = await startGateway({
     tls: clientTlsSection(pki),
+    // Timeouts are retried (the server may be starting) until the login's own deadline.
+    client_login_timeout: '3s',
     databases: { appdb: { host: '127.0.0.1', port: blackholePort, dbname: 'appdb', environment: 'production', tls: { mode: 'disable' }, server_connect_timeout: '1s' } },
   });
   try {
     const c = client(gw);
-    await assert.rejects(c.connect(), (e: { code?: string; message: string }) => {
+    await assert.rejects(c.connect(), (e: { code?: string; message: string; detail?: string }) => {
       assert.equal(e.code, '08001');
       assert.match(e.message, /server_connect_timeout/);
+      assert.match(e.detail ?? '', /client_login_timeout/);
       return true;
     });
   } finally {
