@@ -65,6 +65,8 @@ export class Pool {
   readonly backoff = new ConnectBackoff();
   /** When a server was last handed to a client (or there was nobody to hand one to). */
   private lastProgressAt = Date.now();
+  /** When the upstream last closed a connection by itself: servers idle since before then are checked before reuse. */
+  private suspectSince = 0;
   private stallReported = false;
   private lastConnectFailureLogAt = 0;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -485,6 +487,18 @@ export class Pool {
     });
   }
 
+  /**
+   * The upstream closed a server connection (it was not pgmoat). A restart, a crash recovery or
+   * a failover ends the other connections too, and their hang-ups may still be on their way:
+   * every connection idle since then is checked before a client gets it, so that no client's
+   * transaction goes to a server that is already gone.
+   */
+  serverClosedByUpstream(server: ServerConnection): void {
+    if (server.phase === 'closed') return;
+    this.suspectSince = Date.now();
+    this.closeServer(server, 'server closed the connection', undefined, 'info');
+  }
+
   /** Hands idle servers to waiting clients, opening connections up to pool_size. */
   pump(): void {
     if (this.pumping) {
@@ -532,7 +546,9 @@ export class Pool {
 
   private needsCheck(server: ServerConnection): boolean {
     const s = this.settings;
-    return s.serverCheckQuery !== '' && server.timesLinked > 0 && Date.now() - server.idleSince >= s.serverCheckDelay;
+    if (s.serverCheckQuery === '') return false;
+    if (server.idleSince <= this.suspectSince) return true;
+    return server.timesLinked > 0 && Date.now() - server.idleSince >= s.serverCheckDelay;
   }
 
   /** server_check_query on a connection idle for longer than server_check_delay, before reuse. */

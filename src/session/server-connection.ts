@@ -87,7 +87,7 @@ export class ServerConnection implements FrameHandler, FrameOutput {
     this.scanner.captureTypes(this.relayTypes);
     readFrom(this.socket, upstream.reader, (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', () => undefined); // 'close' follows and does the work
-    this.socket.on('close', () => this.pool.closeServer(this, 'server closed the connection', undefined, 'info'));
+    this.socket.on('close', () => this.pool.serverClosedByUpstream(this));
     this.socket.on('drain', () => this.client?.onServerDrain());
     this.socket.resume();
   }
