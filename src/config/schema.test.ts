@@ -62,6 +62,7 @@ describe('config defaults', () => {
         ca: join(fx.dir, 'ca.crt'),
         min_version: 'TLSv1.2',
         session_tickets: true,
+        allow_client_certs_without_eku: false,
         end_sessions_on_expiry: false,
         expiry_warning: 3_600_000,
       },

@@ -75,6 +75,7 @@ function clientTlsSchema(ctx: Ctx) {
     ciphersuites: opensslList('ciphersuites').optional(),
     groups: opensslList('groups').optional(),
     session_tickets: bool().default(true),
+    allow_client_certs_without_eku: bool().default(false),
     end_sessions_on_expiry: bool().default(false),
     expiry_warning: duration().default(3_600_000),
   }).superRefine((tls, rctx) => {
