@@ -133,6 +133,9 @@ export class GatewayMetrics implements GatewayMetricsHooks {
       const t = crl()?.thisUpdate;
       return one(t ? Math.max(0, (Date.now() - t.getTime()) / 1000) : undefined);
     }, 'max').register(this.registry);
+    // A gauge, though a CRL number is an integer of up to 20 octets: a double is exact to 2^53.
+    new ScrapeMetric('pgmoat_crl_number', 'CRL number (RFC 5280 5.2.3) of the CRL in force, per issuer; absent for a CRL without one. An older CRL is refused.', 'gauge', () =>
+      (crl()?.crls ?? []).flatMap((m) => (m.crlNumber === undefined ? [] : [{ labels: { issuer: m.issuer }, value: Number(m.crlNumber) }])), 'max').register(this.registry);
     new ScrapeMetric('pgmoat_crl_stale', '1 when the CRL in force is past its nextUpdate (still enforced; re-sign it with pgmoat crl), else 0.', 'gauge', () => {
       const c = crl();
       if (!c) return [];

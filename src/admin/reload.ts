@@ -24,8 +24,8 @@ export function reloadGateway(gw: Reloadable, log: Logger, trigger: string): Pro
   const run = previous.then(async () => {
     const path = gw.runtime.path;
     try {
-      // A cluster worker keeps its share of the limits across reloads.
-      const rc = await buildRuntimeConfig(await loadConfig(path), gw.runtime.share);
+      // A cluster worker keeps its share of the limits across reloads; the CRL may not go back.
+      const rc = await buildRuntimeConfig(await loadConfig(path), gw.runtime.share, { inForce: gw.runtime.revocation });
       gw.reload(rc);
       gw.metrics.reloaded('ok');
       log.info({ event: 'reload', outcome: 'ok', trigger }, 'configuration reloaded');

@@ -4,7 +4,7 @@
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
 import { isPgmoatError } from '../util/errors.js';
@@ -154,6 +154,25 @@ export function filePath(ctx: FileContext | undefined, kind: FileKind) {
     const abs = resolve(ctx.dir, p);
     const message = fileProblem(abs, kind);
     if (message) tctx.addIssue(problem(message));
+    return abs;
+  });
+}
+
+/**
+ * A path pgmoat writes (it need not exist yet), resolved against the config file's directory;
+ * with a FileContext its directory must exist.
+ */
+export function outputPath(ctx: FileContext | undefined) {
+  return text().transform((p, tctx) => {
+    if (!ctx) return p;
+    const abs = resolve(ctx.dir, p);
+    let isDir = false;
+    try {
+      isDir = statSync(dirname(abs)).isDirectory();
+    } catch {
+      // reported below
+    }
+    if (!isDir) tctx.addIssue(problem(`directory not found: ${dirname(abs)}`));
     return abs;
   });
 }

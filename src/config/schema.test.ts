@@ -64,6 +64,7 @@ describe('config defaults', () => {
         ca: join(fx.dir, 'ca.crt'),
         min_version: 'TLSv1.2',
         session_tickets: true,
+        allow_client_certs_without_eku: false,
         end_sessions_on_expiry: false,
         expiry_warning: 3_600_000,
       },
@@ -142,6 +143,8 @@ tls:
   key_passphrase_file: key.pass
   ca: ca.crt
   crl: crl.pem
+  crl_state_file: crl-state.json
+  allow_client_certs_without_eku: true
   min_version: TLSv1.2
   max_version: TLSv1.3
   ciphers: ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384
@@ -189,6 +192,8 @@ admin:
     const mode: TlsMode = config.tls.mode;
     assert.equal(mode, 'verify-ca');
     assert.equal(config.tls.key_passphrase_file, join(fx.dir, 'key.pass'));
+    assert.equal(config.tls.crl_state_file, join(fx.dir, 'crl-state.json'), 'resolved; it need not exist yet');
+    assert.equal(config.tls.allow_client_certs_without_eku, true);
     const app = config.databases.app!;
     assert.equal(app.dbname, 'app_prod');
     assert.equal(app.reserve_pool_timeout, 1_000);
@@ -251,6 +256,8 @@ describe('config problems name the key path and what is wrong', () => {
     ['ciphersuites', withTls('cert: server.crt, key: server.key, ca: ca.crt, ciphersuites: AES256'), 'pgmoat.yaml: tls.ciphersuites: expected TLS 1.3 suite names separated by ":" (e.g. "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"), got "AES256"'],
     ['groups', withTls('cert: server.crt, key: server.key, ca: ca.crt, groups: "X25519:nope"'), 'pgmoat.yaml: tls.groups: OpenSSL does not know one of these groups (e.g. "X25519:P-256"), got "X25519:nope"'],
     ['tls empty path', withTls('cert: "", key: server.key, ca: ca.crt'), 'pgmoat.yaml: tls.cert: expected a non-empty string, got ""'],
+    ['crl state without crl', withTls('cert: server.crt, key: server.key, ca: ca.crt, crl_state_file: crl-state.json'), 'pgmoat.yaml: tls.crl_state_file: set without crl'],
+    ['allow without eku', withTls('cert: server.crt, key: server.key, ca: ca.crt, allow_client_certs_without_eku: 1'), 'pgmoat.yaml: tls.allow_client_certs_without_eku: expected true or false, got 1'],
     ['databases missing', 'tls: { mode: disable }', 'pgmoat.yaml: databases: is required'],
     ['databases empty', 'tls: { mode: disable }\ndatabases: {}', 'pgmoat.yaml: databases: at least one database is required'],
     ['databases a list', 'tls: { mode: disable }\ndatabases: [app]', 'pgmoat.yaml: databases: expected a mapping of database names to settings, got a list'],
@@ -289,6 +296,11 @@ describe('config problems name the key path and what is wrong', () => {
   for (const [name, yaml, line] of cases) {
     it(name, () => assertProblem(yaml, line));
   }
+
+  it('tls.crl_state_file: its directory must exist', () => {
+    const problems = fx.problems(withTls('cert: server.crt, key: server.key, ca: ca.crt, crl: crl.pem, crl_state_file: nowhere/crl-state.json'));
+    assert.deepEqual(problems, [`pgmoat.yaml: tls.crl_state_file: directory not found: ${join(fx.dir, 'nowhere')}`]);
+  });
 
   it('never echoes a password written where a key is expected', () => {
     const problems = fx.problems(withDb('password: hunter2, password_file: "hunter2"'));

@@ -16,6 +16,7 @@ import {
   int,
   oneOf,
   opensslList,
+  outputPath,
   pgName,
   problem,
   size,
@@ -69,12 +70,14 @@ function clientTlsSchema(ctx: Ctx) {
     key_passphrase_file: filePath(ctx, 'passphrase file').optional(),
     ca: filePath(ctx, 'file').optional(),
     crl: filePath(ctx, 'file').optional(),
+    crl_state_file: outputPath(ctx).optional(),
     min_version: oneOf(TLS_VERSIONS).default('TLSv1.2'),
     max_version: oneOf(TLS_VERSIONS).optional(),
     ciphers: opensslList('ciphers').optional(),
     ciphersuites: opensslList('ciphersuites').optional(),
     groups: opensslList('groups').optional(),
     session_tickets: bool().default(true),
+    allow_client_certs_without_eku: bool().default(false),
     end_sessions_on_expiry: bool().default(false),
     expiry_warning: duration().default(3_600_000),
   }).superRefine((tls, rctx) => {
@@ -89,6 +92,7 @@ function clientTlsSchema(ctx: Ctx) {
     if (tls.key_passphrase_file !== undefined && tls.key === undefined && tls.mode === 'disable') {
       rctx.addIssue(problem('set without key', ['key_passphrase_file']));
     }
+    if (tls.crl_state_file !== undefined && tls.crl === undefined) rctx.addIssue(problem('set without crl', ['crl_state_file']));
     checkVersions(tls, rctx);
   }, ALWAYS);
 }

@@ -22,6 +22,9 @@ import type { ClientSecret, SecretLookup } from '../auth/client-secrets.js';
 import { Audit, reasonOf, type AuditReason, type AuditSubject } from './audit.js';
 import { ConnectionCaps, HandshakeRateLimiter, type Lease, type LimitCounters } from './limits.js';
 import { CrlWatcher, type LoadedCrl } from './revocation-watch.js';
+import { admitRevocationList } from '../tls/crl-admission.js';
+import { sameFloor } from '../tls/crl-order.js';
+import { readCrlState, writeCrlState } from '../tls/crl-state.js';
 import type { LoginDecision } from './login.js';
 import type { RuntimeConfig } from './runtime-config.js';
 import type { GatewayMetricsHooks } from '../admin/hooks.js';
@@ -90,6 +93,8 @@ export class AccessControl {
   private readonly rateLogged = new Map<string, { at: number; suppressed: number }>();
   private watcher: CrlWatcher | undefined;
   private crlLoadedAt: number | undefined;
+  /** State files already reported as unwritable (once each: the floor stays in memory). */
+  private readonly unwritableState = new Set<string>();
   private lastStaleWarning = 0;
 
   constructor(
@@ -107,6 +112,7 @@ export class AccessControl {
 
   start(): void {
     this.crlLoadedAt = this.rc.crlPath ? Date.now() : undefined;
+    this.persistCrlFloor();
     this.startWatcher();
     this.warnIfStale(Date.now(), true);
     if (this.rc.access.source === 'default' && this.rc.access.rules[0]?.method === 'trust') {
@@ -129,6 +135,7 @@ export class AccessControl {
       this.startWatcher();
     }
     this.crlLoadedAt = rc.crlPath ? Date.now() : undefined;
+    this.persistCrlFloor();
     this.warnIfStale(Date.now(), true);
     // Serials revoked by the reload end their sessions too.
     this.queueRevoked(rc.revocation, Date.now());
@@ -137,8 +144,41 @@ export class AccessControl {
   private startWatcher(): void {
     const rc = this.rc;
     if (!rc.crlPath || !rc.clientTls?.ca) return;
-    this.watcher = new CrlWatcher(rc.crlPath, rc.clientTls.ca, (crl) => this.applyCrl(crl), this.log);
+    const crlPath = rc.crlPath;
+    const caPem = rc.clientTls.ca;
+    const admit = (list: RevocationList): RevocationList =>
+      admitRevocationList(list, { crlPath, statePath: this.rc.crlStatePath, caPem, inForce: this.rc.revocation });
+    this.watcher = new CrlWatcher(crlPath, caPem, (crl) => this.applyCrl(crl), this.log, admit);
     this.watcher.start();
+  }
+
+  /**
+   * Records the floor of the list in force (the newest CRL per issuer) in the state file, so that
+   * a restarted gateway refuses an older CRL too. A file it cannot write (a read-only CRL
+   * directory) is reported once; the floor then protects this process only.
+   */
+  private persistCrlFloor(): void {
+    const { crlPath, crlStatePath: statePath, revocation } = this.rc;
+    if (!crlPath || !statePath || revocation.floor.length === 0) return;
+    try {
+      if (sameFloor(readCrlState(statePath), revocation.floor)) return;
+    } catch {
+      // Not valid: rewritten below, and writeCrlState says what it replaced.
+    }
+    try {
+      const { replacedInvalid } = writeCrlState(statePath, crlPath, revocation.floor);
+      this.unwritableState.delete(statePath);
+      if (replacedInvalid) {
+        this.log.warn({ event: 'crl_state_replaced', path: statePath, reason: replacedInvalid.message }, 'the CRL state file was not valid; rewritten from the list in force');
+      }
+    } catch (err) {
+      if (this.unwritableState.has(statePath)) return;
+      this.unwritableState.add(statePath);
+      this.log.warn(
+        { event: 'crl_state_unwritable', path: statePath, crl: crlPath, reason: (err as NodeJS.ErrnoException).code ?? errorMessage(err) },
+        'cannot record the newest CRL: an older CRL is refused until this gateway restarts, but not after; set tls.crl_state_file to a writable path',
+      );
+    }
   }
 
   // ---- revocation --------------------------------------------------------------------
@@ -149,19 +189,21 @@ export class AccessControl {
     const removed = [...before].filter((s) => !crl.list.revoked.has(s)).length;
     this.host.setRevocation(crl.list);
     this.crlLoadedAt = crl.loadedAt;
+    this.persistCrlFloor();
     if (added.length > 0 || removed > 0) {
-      this.log.info(
-        {
-          event: 'crl_reloaded',
-          path: this.watcher?.path,
-          revoked: crl.list.revoked.size,
-          newly_revoked: added,
-          unrevoked: removed,
-          next_update: crl.list.nextUpdate?.toISOString(),
-          delay_ms: Math.round(crl.loadedAt - crl.mtimeMs),
-        },
-        'CRL reloaded',
-      );
+      const fields = {
+        event: 'crl_reloaded',
+        path: this.watcher?.path,
+        revoked: crl.list.revoked.size,
+        newly_revoked: added,
+        unrevoked: removed,
+        crl_numbers: crl.list.crls.map((c) => c.crlNumber?.toString() ?? null),
+        next_update: crl.list.nextUpdate?.toISOString(),
+        delay_ms: Math.round(crl.loadedAt - crl.mtimeMs),
+      };
+      // A newer CRL may lift a revocation (removeFromCRL, an expired hold): legitimate, but worth a look.
+      if (removed > 0) this.log.warn(fields, `CRL reloaded: a newer CRL lifts ${removed} revocation(s)`);
+      else this.log.info(fields, 'CRL reloaded');
     }
     this.warnIfStale(Date.now(), true);
     if (added.length > 0) this.queueRevoked(crl.list, crl.mtimeMs);

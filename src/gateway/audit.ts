@@ -12,6 +12,7 @@
 import type { Logger } from 'pino';
 import type { TLSSocket } from 'node:tls';
 import type { CertCheck, CertRefusal } from '../tls/client-tls.js';
+import type { UsageProblem } from '../tls/cert-usage.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
 import { isPgmoatError } from '../util/errors.js';
 import type { UpstreamError } from '../session/upstream-connect.js';
@@ -23,6 +24,9 @@ export type AuditReason =
   | 'not yet valid'
   | 'revoked'
   | 'not for client use'
+  | 'CA certificate'
+  | 'key usage without digital signature'
+  | 'no extended key usage'
   | 'no identity'
   | 'invalid certificate'
   | 'environment mismatch'
@@ -51,6 +55,9 @@ const AUTH_FAILURES: ReadonlySet<AuditReason> = new Set<AuditReason>([
   'not yet valid',
   'revoked',
   'not for client use',
+  'CA certificate',
+  'key usage without digital signature',
+  'no extended key usage',
   'no identity',
   'invalid certificate',
   'environment mismatch',
@@ -75,6 +82,19 @@ const CERT_REASONS: Record<CertRefusal, AuditReason> = {
   'no-identity': 'no identity',
   invalid: 'invalid certificate',
 };
+
+/** The purpose check that refused a certificate "not for client use" (cert-usage.ts). */
+const USAGE_REASONS: Record<UsageProblem, AuditReason> = {
+  'ca-certificate': 'CA certificate',
+  'no-digital-signature': 'key usage without digital signature',
+  'no-extended-key-usage': 'no extended key usage',
+  'no-client-auth': 'not for client use',
+  unreadable: 'invalid certificate',
+};
+
+function certReason(check: Extract<CertCheck, { ok: false }>): AuditReason {
+  return check.reason === 'not-for-client-use' && check.usage ? USAGE_REASONS[check.usage] : CERT_REASONS[check.reason];
+}
 
 const CODE_REASONS: Record<string, AuditReason> = {
   CLIENT_CERT_REQUIRED: 'no certificate',
@@ -102,7 +122,7 @@ const CODE_REASONS: Record<string, AuditReason> = {
 
 /** The audit reason of an error that refused a login. */
 export function reasonOf(err: unknown, certCheck?: CertCheck): AuditReason {
-  if (certCheck && !certCheck.ok && isPgmoatError(err) && err.code === 'CLIENT_CERT_REFUSED') return CERT_REASONS[certCheck.reason];
+  if (certCheck && !certCheck.ok && isPgmoatError(err) && err.code === 'CLIENT_CERT_REFUSED') return certReason(certCheck);
   if (isPgmoatError(err)) {
     if (err.code === 'CLIENT_CERT_REFUSED') return err.message.includes('revoked') ? 'revoked' : 'invalid certificate';
     const mapped = CODE_REASONS[err.code];

@@ -162,7 +162,7 @@ export class Gateway implements AcceptHost {
   }
 
   checkCertificate(socket: TLSSocket): CertCheck {
-    const check = checkClientCertificate(socket, this.tlsMode, this.rc.revocation);
+    const check = checkClientCertificate(socket, this.tlsMode, this.rc.revocation, { allowWithoutEku: this.rc.config.tls.allow_client_certs_without_eku });
     this.metrics.tlsSecured(this.pendingOf(socket)?.raw ?? socket, check);
     return check;
   }

@@ -3,15 +3,18 @@
  * without a full config reload. `pgmoat revoke` rewrites crl.pem by an atomic rename, so the
  * watch is on the directory (a watch on the file would follow the old inode). fs.watch is not
  * reliable everywhere (network file systems, some containers): poll() is a cheap stat the
- * gateway's janitor calls as a fallback. Events are debounced; a file that fails to load (or
- * verify) is logged and the running list stays.
+ * gateway's janitor calls as a fallback. Events are debounced; a file that fails to load, to
+ * verify, or to be newer than the list in force (`admit`, crl-admission.ts) is logged as an
+ * error (`crl_reload_failed`, with `code` and for a rollback `reason_code`) and the running
+ * list stays.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { errorMessage } from '../util/errors.js';
+import { errorMessage, isPgmoatError } from '../util/errors.js';
 import { loadRevocationList, type RevocationList } from '../tls/revocation.js';
+import { CrlRollbackError } from '../tls/crl-admission.js';
 
 const DEBOUNCE_MS = 20;
 /** How often poll() really stats the file. */
@@ -43,6 +46,8 @@ export class CrlWatcher {
     private readonly caPem: string,
     private readonly onLoaded: (crl: LoadedCrl) => void,
     private readonly log: Logger,
+    /** Raises the list's floor over the one in force, or throws when it is older (crl-admission.ts). */
+    private readonly admit: (list: RevocationList) => RevocationList = (list) => list,
   ) {}
 
   /** Starts watching, and loads the file once (it may have changed since the config was read). */
@@ -122,16 +127,22 @@ export class CrlWatcher {
       text = await readFile(this.path, 'utf8');
       mtimeMs = before.mtimeMs;
     } catch (err) {
-      this.log.warn({ event: 'crl_reload_failed', path: this.path, reason: (err as NodeJS.ErrnoException).code ?? errorMessage(err) }, 'cannot read the CRL; the running list stays');
+      // Missing for a moment during a rename: the rename's own event loads it again.
+      this.log.warn({ event: 'crl_reload_failed', path: this.path, code: 'FILE_UNREADABLE', reason: (err as NodeJS.ErrnoException).code ?? errorMessage(err) }, 'cannot read the CRL; the running list stays');
       return;
     }
     // Remember it even when it fails to verify, so a bad file is reported once, not at every poll.
     this.lastKey = key;
     let list: RevocationList;
     try {
-      list = await loadRevocationList(text, this.caPem, this.path);
+      list = this.admit(await loadRevocationList(text, this.caPem, this.path));
     } catch (err) {
-      this.log.error({ event: 'crl_reload_failed', path: this.path, reason: errorMessage(err) }, 'the new CRL was refused; the running list stays');
+      const code = isPgmoatError(err) ? err.code : 'CRL_INVALID';
+      const extra = err instanceof CrlRollbackError ? err.fields : {};
+      this.log.error(
+        { event: 'crl_reload_failed', path: this.path, code, ...extra, reason: errorMessage(err) },
+        err instanceof CrlRollbackError ? 'an older CRL was refused; the newer list in force stays' : 'the new CRL was refused; the running list stays',
+      );
       return;
     }
     if (!this.stopped) this.onLoaded({ list, mtimeMs, loadedAt: Date.now() });

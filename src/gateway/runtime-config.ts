@@ -11,6 +11,8 @@ import { readPrivateFile, readSecretFile } from '../util/private-file.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
 import type { ClientTlsSettings } from '../tls/client-tls.js';
 import { EMPTY_REVOCATION_LIST, loadRevocationList, type RevocationList } from '../tls/revocation.js';
+import { admitRevocationList } from '../tls/crl-admission.js';
+import { defaultCrlStatePath } from '../tls/crl-state.js';
 import type { UpstreamTarget, UpstreamTls } from '../session/upstream-target.js';
 import { buildAccessRuntime, type AccessRuntime } from './access-runtime.js';
 import { shareConfig, sharePoolSettings, type WorkerShare } from '../cluster/share.js';
@@ -21,6 +23,8 @@ export interface RuntimeConfig {
   readonly clientTls: ClientTlsSettings | undefined;
   readonly revocation: RevocationList;
   readonly crlPath: string | undefined;
+  /** Where the newest CRL per issuer is recorded (tls.crl_state_file, else beside tls.crl). */
+  readonly crlStatePath: string | undefined;
   /** Upstream TLS material per database, read once. */
   readonly upstreamTls: ReadonlyMap<string, UpstreamTls>;
   readonly passwords: ReadonlyMap<string, string | undefined>;
@@ -51,11 +55,24 @@ function upstreamTls(name: string, db: DatabaseConfig): UpstreamTls {
   };
 }
 
-/** With `share` (a cluster worker), max_client_conn and every pool's sizes are that worker's part. */
-export async function buildRuntimeConfig(loaded: LoadedConfig, share?: WorkerShare): Promise<RuntimeConfig> {
+export interface BuildOptions {
+  /**
+   * The revocation list of the running gateway (a reload): the new CRL must not be older than
+   * it, even when the state file could not be written.
+   */
+  inForce?: RevocationList | undefined;
+}
+
+/**
+ * With `share` (a cluster worker), max_client_conn and every pool's sizes are that worker's part.
+ * Throws CRL_ROLLBACK when tls.crl is older than the newest CRL enforced before (crl-admission.ts):
+ * at start the gateway then does not start, at a reload the reload is refused.
+ */
+export async function buildRuntimeConfig(loaded: LoadedConfig, share?: WorkerShare, opts: BuildOptions = {}): Promise<RuntimeConfig> {
   const c = share ? shareConfig(loaded.config, share) : loaded.config;
   let clientTls: ClientTlsSettings | undefined;
   let revocation = EMPTY_REVOCATION_LIST;
+  const crlStatePath = c.tls.crl ? (c.tls.crl_state_file ?? defaultCrlStatePath(c.tls.crl)) : undefined;
   if (c.tls.mode !== 'disable') {
     const ca = c.tls.ca ? readText(c.tls.ca, 'tls.ca') : undefined;
     clientTls = {
@@ -73,7 +90,8 @@ export async function buildRuntimeConfig(loaded: LoadedConfig, share?: WorkerSha
     };
     if (c.tls.crl) {
       if (!ca) throw new PgmoatError('CONFIG_INVALID', 'tls.crl is set but tls.ca is not: the CRL is verified against the CA bundle');
-      revocation = await loadRevocationList(readText(c.tls.crl, 'tls.crl'), ca, c.tls.crl);
+      const list = await loadRevocationList(readText(c.tls.crl, 'tls.crl'), ca, c.tls.crl);
+      revocation = admitRevocationList(list, { crlPath: c.tls.crl, statePath: crlStatePath, caPem: ca, inForce: opts.inForce });
     }
   }
   const tlsByDb = new Map<string, UpstreamTls>();
@@ -83,7 +101,7 @@ export async function buildRuntimeConfig(loaded: LoadedConfig, share?: WorkerSha
     passwords.set(name, resolvePassword(db));
   }
   const access = await buildAccessRuntime(c, loaded.path, clientTls?.key);
-  return { config: c, path: loaded.path, clientTls, revocation, crlPath: c.tls.crl, upstreamTls: tlsByDb, passwords, access, share };
+  return { config: c, path: loaded.path, clientTls, revocation, crlPath: c.tls.crl, crlStatePath, upstreamTls: tlsByDb, passwords, access, share };
 }
 
 export function upstreamTarget(rc: RuntimeConfig, dbName: string, role: string): UpstreamTarget {

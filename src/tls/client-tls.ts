@@ -11,7 +11,8 @@
 import { createServer, type Server, type TLSSocket, type SecureContextOptions } from 'node:tls';
 import { createHmac, randomBytes } from 'node:crypto';
 import { isRevoked, type RevocationList } from './revocation.js';
-import { peerIdentity, type PeerIdentity } from './peer-identity.js';
+import { certificateFacts, type PeerIdentity } from './peer-identity.js';
+import { USAGE_DETAILS, usageProblem, type UsagePolicy, type UsageProblem } from './cert-usage.js';
 import type { TlsMode } from './tls-mode.js';
 
 export interface ClientTlsSettings {
@@ -113,7 +114,14 @@ export type CertRefusal =
 
 export type CertCheck =
   | { ok: true; identity: PeerIdentity | undefined }
-  | { ok: false; reason: CertRefusal; message: string; identity: PeerIdentity | undefined };
+  | {
+      ok: false;
+      reason: CertRefusal;
+      message: string;
+      identity: PeerIdentity | undefined;
+      /** With 'not-for-client-use': which purpose check failed (the audit reason). */
+      usage?: UsageProblem | undefined;
+    };
 
 const REFUSAL_MESSAGES: Record<CertRefusal, string> = {
   'no-certificate': 'connection requires a valid client certificate: none was sent',
@@ -121,7 +129,7 @@ const REFUSAL_MESSAGES: Record<CertRefusal, string> = {
   expired: 'client certificate has expired',
   'not-yet-valid': 'client certificate is not yet valid',
   revoked: 'client certificate has been revoked',
-  'not-for-client-use': 'client certificate is not for client use (it lacks the clientAuth extended key usage)',
+  'not-for-client-use': 'client certificate is not for client use',
   'no-identity': 'client certificate has no subject common name',
   invalid: 'client certificate could not be verified',
 };
@@ -150,21 +158,36 @@ function classify(code: string | undefined): CertRefusal {
 
 /**
  * The verdict on a client's certificate once the handshake is done. In modes that require one,
- * the chain must have verified (Node's `authorized`), the serial must not be revoked (checked
- * here on every connection, including resumed sessions), and it must name a CN.
+ * the chain must have verified (Node's `authorized`), it must name a CN, the serial must not be
+ * revoked (checked here on every connection, including resumed sessions), and it must be meant
+ * for client use (cert-usage.ts: OpenSSL's chain check lets CA certificates and certificates
+ * without extendedKeyUsage through). One getPeerCertificate(false) per connection; everything
+ * read from it is cached by fingerprint (peer-identity.ts).
  */
-export function checkClientCertificate(socket: TLSSocket, mode: TlsMode, revocation: RevocationList): CertCheck {
+export function checkClientCertificate(socket: TLSSocket, mode: TlsMode, revocation: RevocationList, policy: UsagePolicy): CertCheck {
   if (!requiresClientCertificate(mode)) return { ok: true, identity: undefined };
-  const identity = peerIdentity(socket);
-  const refuse = (reason: CertRefusal): CertCheck => ({ ok: false, reason, message: REFUSAL_MESSAGES[reason], identity });
+  const cert = socket.getPeerCertificate(false);
+  const facts = certificateFacts(cert);
+  const identity = facts?.identity;
+  const refuse = (reason: CertRefusal, usage?: UsageProblem): CertCheck => ({
+    ok: false,
+    reason,
+    message: usage ? `${REFUSAL_MESSAGES[reason]} (${USAGE_DETAILS[usage]})` : REFUSAL_MESSAGES[reason],
+    identity,
+    ...(usage ? { usage } : {}),
+  });
   if (!socket.authorized) {
     const err = socket.authorizationError as unknown;
     const code = err instanceof Error ? (err as NodeJS.ErrnoException).code ?? err.message : (err as string | null) ?? undefined;
-    if (!identity && (code === undefined || code === null)) return refuse('no-certificate');
-    if (!identity && !socket.getPeerCertificate()?.raw) return refuse('no-certificate');
-    return refuse(classify(code ?? undefined));
+    if (!facts) return refuse('no-certificate');
+    const reason = classify(code ?? undefined);
+    // OpenSSL's INVALID_PURPOSE does not say which check failed: ours does, when it agrees.
+    if (reason === 'not-for-client-use') return refuse(reason, usageProblem(facts.usage, policy));
+    return refuse(reason);
   }
   if (!identity) return refuse('no-identity');
   if (isRevoked(revocation, identity.serial)) return refuse('revoked');
+  const problem = usageProblem(facts.usage, policy);
+  if (problem) return refuse('not-for-client-use', problem);
   return { ok: true, identity };
 }

@@ -7,9 +7,12 @@
  * it loads it, and keeps refusing every serial it lists; a CRL past nextUpdate stays enforced,
  * is reported as stale (log and metrics), and never locks everyone out.
  */
+import { createHash } from 'node:crypto';
 import * as x509 from '../ca/x509.js';
 import { pemBlocks } from '../ca/pem.js';
 import { PgmoatError } from '../util/errors.js';
+import { DerError, TAG, expectTlv, unsignedInteger } from './der.js';
+import type { CrlMark } from './crl-order.js';
 
 export interface RevocationList {
   /** Revoked serials, normalised by normalizeSerial. */
@@ -18,6 +21,13 @@ export interface RevocationList {
   readonly nextUpdate: Date | undefined;
   /** Number of CRLs read (one per issuing CA). */
   readonly crlCount: number;
+  /** One mark per CRL read: issuer, CRL number, thisUpdate (crl-order.ts). */
+  readonly crls: readonly CrlMark[];
+  /**
+   * The newest CRL enforced so far per issuer, these included (what the next CRL must not go
+   * below). loadRevocationList sets it to `crls`; admitRevocationList raises the running one.
+   */
+  readonly floor: readonly CrlMark[];
 }
 
 export const EMPTY_REVOCATION_LIST: RevocationList = {
@@ -25,7 +35,33 @@ export const EMPTY_REVOCATION_LIST: RevocationList = {
   thisUpdate: undefined,
   nextUpdate: undefined,
   crlCount: 0,
+  crls: [],
+  floor: [],
 };
+
+const OID_CRL_NUMBER = '2.5.29.20';
+
+/** What a CRL says of its place in its issuer's sequence. Throws DerError on a malformed CRL Number. */
+function markOf(crl: x509.X509Crl, der: Uint8Array): CrlMark {
+  const list = expectTlv(der, 0, TAG.SEQUENCE);
+  const tbs = expectTlv(der, list.valueStart, TAG.SEQUENCE, list.end);
+  const numberExt = crl.getExtension(OID_CRL_NUMBER);
+  let crlNumber: bigint | undefined;
+  if (numberExt) {
+    const value = new Uint8Array(numberExt.value);
+    const int = expectTlv(value, 0, TAG.INTEGER);
+    if (int.end !== value.length) throw new DerError('trailing bytes after the CRL Number');
+    crlNumber = unsignedInteger(value.subarray(int.valueStart, int.end));
+  }
+  const aki = crl.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId?.toLowerCase();
+  return {
+    issuer: crl.issuer,
+    authorityKeyId: aki || undefined,
+    crlNumber,
+    thisUpdate: crl.thisUpdate,
+    digest: createHash('sha256').update(der.subarray(tbs.start, tbs.end)).digest('hex'),
+  };
+}
 
 /** Lowercase hex without leading zeros: Node writes uppercase with padding, x509 libraries vary. */
 export function normalizeSerial(hex: string): string {
@@ -46,13 +82,21 @@ export async function loadRevocationList(pemText: string, caPemText: string, crl
   if (crlBlocks.length === 0) {
     throw new PgmoatError('CRL_INVALID', `${crlPath} holds no PEM "X509 CRL" block; regenerate it with: pgmoat crl --dir <CA dir>`);
   }
+  // A block cut short (no END line) is not matched at all: of several CRLs, one would vanish.
+  const begun = pemText.match(/-----BEGIN (X509 )?CRL-----/g)?.length ?? 0;
+  if (begun !== crlBlocks.length) {
+    throw new PgmoatError('CRL_INVALID', `${crlPath} holds ${begun} CRL headers but ${crlBlocks.length} whole CRL blocks: it is truncated or damaged`);
+  }
   const revoked = new Set<string>();
+  const crls: CrlMark[] = [];
   let thisUpdate: Date | undefined;
   let nextUpdate: Date | undefined;
   for (const block of crlBlocks) {
     let crl: x509.X509Crl;
+    let mark: CrlMark;
     try {
       crl = new x509.X509Crl(block.der);
+      mark = markOf(crl, block.der);
     } catch (err) {
       throw new PgmoatError('CRL_INVALID', `${crlPath} is not a valid CRL`, { cause: err });
     }
@@ -70,12 +114,13 @@ export async function loadRevocationList(pemText: string, caPemText: string, crl
         `${crlPath}: the CRL issued by "${crl.issuer}" is not signed by any CA in the client CA bundle`,
       );
     }
+    crls.push(mark);
     for (const entry of crl.entries) revoked.add(normalizeSerial(entry.serialNumber));
     // With several CRLs the oldest thisUpdate and the earliest nextUpdate describe the whole set.
     if (!thisUpdate || crl.thisUpdate < thisUpdate) thisUpdate = crl.thisUpdate;
     if (crl.nextUpdate && (!nextUpdate || crl.nextUpdate < nextUpdate)) nextUpdate = crl.nextUpdate;
   }
-  return { revoked, thisUpdate, nextUpdate, crlCount: crlBlocks.length };
+  return { revoked, thisUpdate, nextUpdate, crlCount: crlBlocks.length, crls, floor: crls };
 }
 
 export function isRevoked(list: RevocationList, serialHex: string): boolean {

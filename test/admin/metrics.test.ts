@@ -140,6 +140,7 @@ test('/metrics reports pools, traffic, handshakes, identities and the CRL after 
   assert.equal(sample(m, 'pgmoat_crl_stale'), 0);
   assert.ok((sample(m, 'pgmoat_crl_next_update_timestamp_seconds') ?? 0) > Date.now() / 1000);
   assert.ok((sample(m, 'pgmoat_crl_age_seconds') ?? -1) >= 0);
+  assert.equal(sample(m, 'pgmoat_crl_number', { issuer: 'CN=pgmoat test CA, O=pgmoat' }), 1, 'pgmoat init signs CRL number 1');
 
   assert.equal(sample(m, 'pgmoat_config_reloads_total', { outcome: 'ok' }), 0);
   assert.equal(sample(m, 'pgmoat_rate_limited_total', { kind: 'handshakes_per_second' }), 0);
@@ -194,6 +195,7 @@ test('a revocation that ends a live session is counted with its delay', async ()
   assert.equal(sample(m, 'pgmoat_revocations_enforced_total'), 1);
   assert.equal(sample(m, 'pgmoat_revocation_delay_seconds_count'), 1);
   assert.equal(sample(m, 'pgmoat_crl_revoked_entries'), 1);
+  assert.equal(sample(m, 'pgmoat_crl_number', { issuer: 'CN=pgmoat test CA, O=pgmoat' }), 2, 'the revocation signed CRL number 2');
 });
 
 function httpsGet(port: number, client: ClientFiles | undefined): Promise<number> {

@@ -9,10 +9,13 @@
  *   await pki.revoke('alice');            // rewrites pki.crlPath
  *   pki.cleanup();
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initCa, issueClient, openCa, revoke as revokeCert, type CertificateAuthority, type KeyType } from '../../src/ca/index.js';
+import * as x509 from '../../src/ca/x509.js';
+import { certificatePem, randomSerial } from '../../src/ca/certificate-profiles.js';
+import { exportPrivateKeyPem, generateKeyPair } from '../../src/ca/keys.js';
 
 export type CaChoice = 'main' | 'foreign';
 
@@ -56,6 +59,19 @@ export interface ClientOptions {
   keyType?: KeyType;
 }
 
+/**
+ * The purpose extensions of a hand-made client certificate (pki.customClient): what a CA that is
+ * not pgmoat's might sign. `undefined` leaves the extension out.
+ */
+export interface CustomUsage {
+  /** basicConstraints cA (the extension is always present, critical). */
+  ca: boolean;
+  /** keyUsage bits (x509.KeyUsageFlags); undefined: no keyUsage extension. */
+  keyUsage?: number | undefined;
+  /** extendedKeyUsage OIDs (x509.ExtendedKeyUsage); undefined: no extendedKeyUsage extension. */
+  eku?: readonly string[] | undefined;
+}
+
 export interface ClientFiles {
   name: string;
   environment: string;
@@ -82,6 +98,12 @@ export interface Pki {
   readonly crlPath: string;
   crlPem(): string;
   client(name: string, opts?: ClientOptions): Promise<ClientFiles>;
+  /**
+   * A certificate for `name` (environment production) signed by the main CA with exactly the
+   * purpose extensions given, outside the inventory: the certificates pgmoat's own CA never makes
+   * (CA:TRUE leaves, no EKU, keyCertSign only) but another CA signing into the same trust might.
+   */
+  customClient(name: string, usage: CustomUsage): Promise<ClientFiles>;
   /** Revokes every valid certificate of a client name (or one serial) in a CA (default main) and rewrites its CRL. */
   revoke(nameOrSerial: string, opts?: { ca?: CaChoice; environment?: string }): Promise<void>;
   cleanup(): void;
@@ -166,6 +188,36 @@ export async function makePki(opts: { keyType?: KeyType; hosts?: readonly string
         keyPem: issued.keyPem!,
         serial: issued.serial,
       };
+    },
+    async customClient(name, usage) {
+      counter += 1;
+      const outDir = join(dir, 'clients', `${counter}-${name}`);
+      mkdirSync(outDir, { recursive: true });
+      const keys = await generateKeyPair('ec-p256');
+      const signer = main.authority;
+      const serial = randomSerial();
+      const extensions: x509.Extension[] = [new x509.BasicConstraintsExtension(usage.ca, undefined, true)];
+      if (usage.keyUsage !== undefined) extensions.push(new x509.KeyUsagesExtension(usage.keyUsage, true));
+      if (usage.eku !== undefined) extensions.push(new x509.ExtendedKeyUsageExtension([...usage.eku]));
+      extensions.push(await x509.AuthorityKeyIdentifierExtension.create(signer.cert));
+      const cert = await x509.X509CertificateGenerator.create({
+        serialNumber: serial,
+        subject: [{ CN: [name] }, { OU: ['production'] }],
+        issuer: signer.cert.subjectName,
+        notBefore: new Date(Date.now() - 60_000),
+        notAfter: new Date(Date.now() + 30 * DAY_MS),
+        publicKey: keys.publicKey,
+        signingKey: signer.key,
+        signingAlgorithm: signer.algorithm,
+        extensions,
+      });
+      const certPem = certificatePem(cert);
+      const keyPem = exportPrivateKeyPem(keys.privateKey);
+      const certPath = join(outDir, `${name}.crt`);
+      const keyPath = join(outDir, `${name}.key`);
+      writeFileSync(certPath, certPem, { mode: 0o644 });
+      writeFileSync(keyPath, keyPem, { mode: 0o600 });
+      return { name, environment: 'production', certPath, keyPath, caPath: main.caPath, issuerCaPath: main.caPath, certPem, keyPem, serial };
     },
     revoke,
     cleanup() {
