@@ -15,6 +15,7 @@ import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js'
 import { startGateway, type RunningGateway } from '../harness/gateway.js';
 import { pgTool } from '../harness/pg-binaries.js';
 import { APP_SETUP_SQL, clientTlsSection, nodeSsl, plainUpstream, waitFor } from '../gateway/helpers.js';
+import { faultRounds } from './size.js';
 
 let upstream: PgServer;
 let pki: Pki;
@@ -89,8 +90,10 @@ test('a backend ended while idle in the pool is replaced without the next client
 });
 
 test('pgbench with a backend killed (SIGKILL) under it: only transactions in flight fail', async () => {
+  const rounds = faultRounds();
   await withGateway({ pool_size: 3 }, async (gw) => {
-    const child = spawn(pgTool('pgbench'), ['-n', '-S', '-c', '8', '-T', '10', '-h', '127.0.0.1', '-p', String(gw.port), '-U', 'app', 'appdb'], {
+    const clients = String(3 * rounds + 5);
+    const child = spawn(pgTool('pgbench'), ['-n', '-S', '-c', clients, '-T', String(6 + 4 * rounds), '-h', '127.0.0.1', '-p', String(gw.port), '-U', 'app', 'appdb'], {
       env: { ...process.env, PGSSLMODE: 'verify-full', PGSSLCERT: app.certPath, PGSSLKEY: app.keyPath, PGSSLROOTCERT: app.caPath },
     });
     let stderr = '';
@@ -98,15 +101,17 @@ test('pgbench with a backend killed (SIGKILL) under it: only transactions in fli
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     const done = new Promise<void>((resolve) => child.on('close', () => resolve()));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    await sleep(2_500);
-    const pids = upstream.sql("SELECT pid FROM pg_stat_activity WHERE datname = 'appdb' AND usename = 'app'").split('\n').filter(Boolean);
-    assert.ok(pids.length > 0, 'pgmoat has server connections');
-    process.kill(Number(pids[0]), 'SIGKILL');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 120_000 + 10_000 * rounds);
+    for (let i = 0; i < rounds; i++) {
+      await sleep(i === 0 ? 2_500 : 3_000);
+      const pids = upstream.sql("SELECT pid FROM pg_stat_activity WHERE datname = 'appdb' AND usename = 'app'").split('\n').filter(Boolean);
+      assert.ok(pids.length > 0, 'pgmoat has server connections');
+      process.kill(Number(pids[0]), 'SIGKILL');
+    }
     await done;
     clearTimeout(killer);
     const failures = stderr.split('\n').filter((l) => / aborted /.test(l));
-    assert.ok(failures.length <= 3, `at most the 3 transactions in flight fail:\n${stderr}`);
+    assert.ok(failures.length <= 3 * rounds, `at most the transactions in flight fail (${failures.length} in ${rounds} kills):\n${stderr}`);
     for (const l of failures) {
       assert.doesNotMatch(l, /recovery mode|starting up|shutting down|could not connect|ECONNREFUSED/i, `a failure that is not a transaction in flight:\n${stderr}`);
     }

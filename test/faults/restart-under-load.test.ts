@@ -15,6 +15,7 @@ import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js'
 import { startGateway, type RunningGateway } from '../harness/gateway.js';
 import { pgTool } from '../harness/pg-binaries.js';
 import { APP_SETUP_SQL, clientTlsSection, logEvents, plainUpstream } from '../gateway/helpers.js';
+import { faultRounds } from './size.js';
 
 let upstream: PgServer;
 let pki: Pki;
@@ -81,14 +82,21 @@ for (const mode of ['transaction', 'session'] as const) {
       databases: { appdb: plainUpstream(upstream, 'appdb', { pool_size: 3 }) },
     });
     try {
-      // transaction mode: 8 clients on 3 server connections, so at most 3 transactions are in
-      // flight; session mode: a new connection per transaction (-C) with 3 clients.
-      const args = mode === 'transaction' ? ['-n', '-S', '-c', '8', '-T', '10'] : ['-n', '-S', '-C', '-c', '3', '-T', '10'];
+      // transaction mode: clients on 3 server connections, so at most 3 transactions are in
+      // flight at each restart; session mode: a new connection per transaction (-C), 3 clients.
+      // Each restart may cost the clients in flight: there are enough for every round.
+      const rounds = faultRounds();
+      const clients = mode === 'transaction' ? 3 * rounds + 5 : 3 * rounds + 1;
+      const seconds = String(6 + 4 * rounds);
+      const args = mode === 'transaction' ? ['-n', '-S', '-c', String(clients), '-T', seconds] : ['-n', '-S', '-C', '-c', String(clients), '-T', seconds];
       const run = pgbench(gw.port, args);
       await sleep(2_500);
       const beforeRestart = gw.gateway.pools.get('appdb/app')!.stats.transactions;
       assert.ok(beforeRestart > 0, 'pgbench was running before the restart');
-      await upstream.restart();
+      for (let i = 0; i < rounds; i++) {
+        if (i > 0) await sleep(2_000);
+        await upstream.restart();
+      }
       const r = await run.done;
       const errors = abortLines(r.stderr);
       const logins = errors.filter((l) => LOGIN_DURING_RESTART.test(l));
@@ -96,7 +104,7 @@ for (const mode of ['transaction', 'session'] as const) {
       const unexplained = errors.filter((l) => /aborted|FATAL|error/i.test(l) && !IN_FLIGHT.test(l) && !/^\s*$/.test(l));
       assert.deepEqual(unexplained, [], `every failure is a transaction in flight:\n${r.stderr}`);
       const aborted = r.stderr.split('\n').filter((l) => / aborted /.test(l)).length;
-      assert.ok(aborted <= 3, `at most the transactions in flight fail (${aborted} clients aborted):\n${r.stderr}`);
+      assert.ok(aborted <= 3 * rounds, `at most the transactions in flight fail (${aborted} clients aborted in ${rounds} restarts):\n${r.stderr}`);
       const after = gw.gateway.pools.get('appdb/app')!.stats.transactions;
       assert.ok(processed(r.stdout) > 0 && after > beforeRestart, 'transactions went on after the restart');
       // The pool saw the restart and said so.
