@@ -475,6 +475,7 @@ export class Pool {
       return;
     }
     this.setServerPhase(server, 'internal');
+    client.settingUp = true;
     server.runInternal(sql, 'settings', (error) => {
       if (server.phase !== 'internal' || client.phase !== 'active') return;
       if (error) {
@@ -671,6 +672,7 @@ export class Pool {
 
   /** Back to the head of the queue, keeping its place in time (query_wait_timeout still counts). */
   private requeue(client: ClientSession): void {
+    client.settingUp = false;
     const since = client.waitingSince;
     this.setClientPhase(client, 'waiting');
     client.waitingSince = since;

@@ -66,6 +66,11 @@ export class ClientSession implements FrameHandler, FrameOutput {
   private drainWait = false;
   /** Reading was paused to wait for a server (not for a slow server: that is drainWait). */
   private pausedForServer = false;
+  /**
+   * Linked, but the pool is still applying this client's startup settings on the server: what
+   * arrives meanwhile joins the stash, to go after what came first (set by the pool's link).
+   */
+  settingUp = false;
   /** Transaction mode with prepared statements: the client's statement names. */
   private readonly statements: ClientStatements | undefined;
   private readonly writeToClient = (buf: Buffer): void => {
@@ -103,7 +108,7 @@ export class ClientSession implements FrameHandler, FrameOutput {
   private onData(chunk: Buffer): void {
     this.lastActivity = Date.now();
     this.bytesIn += chunk.length;
-    if (this.phase === 'active') {
+    if (this.phase === 'active' && !this.settingUp) {
       this.scanner.scan(chunk);
       return;
     }
@@ -126,20 +131,20 @@ export class ClientSession implements FrameHandler, FrameOutput {
       if (used > 0) chunk = chunk.subarray(used);
     }
     this.stash.push(chunk);
-    if (this.phase === 'idle') {
-      // A free server links at once and the stash is replayed inside this call: pausing and
-      // resuming the socket (a tick and two events) is only worth it when the client must wait.
-      this.pool.requestServer(this);
-      // (A cast: TypeScript keeps the phase narrowed to 'idle' across the call that changed it.)
-      if ((this.phase as ClientPhase) === 'waiting' && !this.pausedForServer) {
-        this.pausedForServer = true;
-        this.socket.pause();
-      }
+    // A free server links at once and the stash is replayed inside this call: pausing and
+    // resuming the socket (a tick and two events) is only worth it when the client must wait,
+    // for a server or for its session settings to be applied on one.
+    if (this.phase === 'idle') this.pool.requestServer(this);
+    // (A cast: TypeScript keeps the phase narrowed across the call that changed it.)
+    if (((this.phase as ClientPhase) === 'waiting' || this.settingUp) && !this.pausedForServer) {
+      this.pausedForServer = true;
+      this.socket.pause();
     }
   }
 
   /** The pool linked a server: replay what arrived while waiting. */
   onLinked(): void {
+    this.settingUp = false;
     this.scanner.setOutput(this);
     const stash = this.stash;
     this.stash = this.spareStash;
