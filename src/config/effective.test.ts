@@ -38,6 +38,8 @@ describe('poolSettingsFor', () => {
       maxUserConnections: 40,
       maxPreparedStatements: 200,
       serverConnectTimeout: 10_000,
+      serverLoginRetry: 2_000,
+      internalQueryTimeout: 10_000,
       serverIdleTimeout: 600_000,
       serverLifetime: 3_600_000,
       serverResetQuery: 'DISCARD ALL',
