@@ -57,7 +57,7 @@ export interface UsagePolicy {
 }
 
 /** A certificate whose purpose extensions cannot be told apart: refused as 'unreadable'. */
-export class CertUsageError extends Error {
+class CertUsageError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'CertUsageError';
