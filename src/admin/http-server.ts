@@ -3,17 +3,27 @@
  * up and its event loop answers) and /readyz (readiness.ts). Plain HTTP, or HTTPS with
  * `admin.http.tls`; with `admin.http.tls.ca` a client must present a certificate chaining to that
  * CA, which is separate from the CA of PostgreSQL clients. Only GET and HEAD are answered.
+ *
+ * With `ca`, OpenSSL's chain check (Node's rejectUnauthorized) ends the handshake of a client
+ * whose certificate does not verify, and of one whose extendedKeyUsage lacks clientAuth
+ * (INVALID_PURPOSE). It passes a CA:TRUE leaf and a leaf without extendedKeyUsage: the purpose
+ * policy of the gateway's clients (src/tls/cert-usage.ts) is applied here too, and such a client
+ * gets 403 naming the reason, whatever it asks for. The listener grants no identity: any client
+ * the admin CA vouches for reads the same pages; its certificate is read only to be refused, and
+ * only once its chain verified.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import type { SecureContextOptions } from 'node:tls';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AdminConfig } from '../config/schema.js';
 import { readPrivateFile } from '../util/private-file.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
 import type { Readiness } from './readiness.js';
+import { certificateFacts, certificateUsage } from '../tls/peer-identity.js';
+import { USAGE_DETAILS, usageProblem, type UsagePolicy } from '../tls/cert-usage.js';
 
 export type AdminHttpConfig = NonNullable<AdminConfig['http']>;
 
@@ -40,6 +50,24 @@ function tlsOptions(cfg: AdminHttpConfig): SecureContextOptions | undefined {
     ...(t.ca ? { ca: readText(t.ca, 'admin.http.tls.ca') } : {}),
     minVersion: 'TLSv1.2',
   };
+}
+
+function usagePolicy(cfg: AdminHttpConfig): UsagePolicy {
+  return { allowWithoutEku: cfg.tls?.allow_client_certs_without_eku ?? false };
+}
+
+/**
+ * The verdict on the client certificate of a connection to the mutual-TLS listener: undefined when
+ * it may be served, else what the client is told. Decided once per connection (keep-alive requests
+ * share it), resumed TLS sessions included: the certificate comes with the session.
+ */
+function refusalFor(socket: TLSSocket, policy: UsagePolicy): string | undefined {
+  // rejectUnauthorized already closed unverified clients; this holds if that ever changes.
+  if (!socket.authorized) return 'client certificate could not be verified';
+  const cert = socket.getPeerCertificate(false);
+  if (!certificateFacts(cert)) return 'connection requires a valid client certificate: none was sent';
+  const problem = usageProblem(certificateUsage(cert), policy);
+  return problem ? `client certificate is not for client use (${USAGE_DETAILS[problem]})` : undefined;
 }
 
 /** True when a reload needs a new listener rather than new TLS material. */
@@ -72,12 +100,39 @@ export class AdminHttpServer {
   private constructor(
     private readonly server: HttpServer | HttpsServer,
     readonly config: AdminHttpConfig,
+    /** Read at each new connection, so that a reload applies from the next one on. */
+    private readonly policy: { current: UsagePolicy },
   ) {}
 
   /** Reads the TLS material (errors are PgmoatErrors) and listens. */
   static async start(cfg: AdminHttpConfig, handlers: AdminHttpHandlers, log: Logger): Promise<AdminHttpServer> {
     const tls = tlsOptions(cfg);
+    const clientCerts = tls?.ca !== undefined;
+    const policy = { current: usagePolicy(cfg) };
+    const verdicts = new WeakMap<TLSSocket, string | null>();
+    const refusal = (socket: TLSSocket): string | undefined => {
+      let verdict = verdicts.get(socket);
+      if (verdict === undefined) {
+        verdict = refusalFor(socket, policy.current) ?? null;
+        verdicts.set(socket, verdict);
+        if (verdict !== null) {
+          // Who it was, only from a chain that verified.
+          const identity = socket.authorized ? certificateFacts(socket.getPeerCertificate(false))?.identity : undefined;
+          log.warn(
+            { event: 'admin_http_refused', reason: verdict, cn: identity?.cn, serial: identity?.serial, issuer: identity?.issuerCn, remote: socket.remoteAddress },
+            'admin HTTPS client certificate refused',
+          );
+        }
+      }
+      return verdict ?? undefined;
+    };
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+      const refused = clientCerts ? refusal(req.socket as TLSSocket) : undefined;
+      if (refused !== undefined) {
+        res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', connection: 'close' });
+        res.end(req.method === 'HEAD' ? undefined : `${refused}\n`);
+        return;
+      }
       handle(req, res, handlers).catch((err: unknown) => {
         log.error({ event: 'admin_http_error', path: req.url, reason: errorMessage(err) }, 'admin HTTP request failed');
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
@@ -85,7 +140,7 @@ export class AdminHttpServer {
       });
     };
     const server = tls
-      ? createHttpsServer({ ...tls, requestCert: tls.ca !== undefined, rejectUnauthorized: tls.ca !== undefined }, onRequest)
+      ? createHttpsServer({ ...tls, requestCert: clientCerts, rejectUnauthorized: clientCerts }, onRequest)
       : createHttpServer(onRequest);
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
@@ -98,18 +153,19 @@ export class AdminHttpServer {
     });
     server.on('error', (err) => log.error({ event: 'admin_http_error', reason: errorMessage(err) }, 'admin HTTP listener error'));
     const addr = server.address() as AddressInfo;
-    log.info({ event: 'admin_http_listening', host: addr.address, port: addr.port, tls: tls !== undefined, client_certificates: tls?.ca !== undefined }, 'admin HTTP listening');
-    return new AdminHttpServer(server, cfg);
+    log.info({ event: 'admin_http_listening', host: addr.address, port: addr.port, tls: tls !== undefined, client_certificates: clientCerts }, 'admin HTTP listening');
+    return new AdminHttpServer(server, cfg, policy);
   }
 
   address(): AddressInfo {
     return this.server.address() as AddressInfo;
   }
 
-  /** New certificate, key and CA for new connections (same listener). */
+  /** New certificate, key, CA and purpose policy for new connections (same listener). */
   reloadTls(cfg: AdminHttpConfig): void {
     const tls = tlsOptions(cfg);
     if (tls && 'setSecureContext' in this.server) this.server.setSecureContext(tls);
+    this.policy.current = usagePolicy(cfg);
   }
 
   close(): Promise<void> {

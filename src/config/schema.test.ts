@@ -181,7 +181,7 @@ admin:
   http:
     host: 0.0.0.0
     port: 9187
-    tls: { cert: server.crt, key: server.key, ca: ca.crt }
+    tls: { cert: server.crt, key: server.key, ca: ca.crt, allow_client_certs_without_eku: true }
 `, { APP_PASSWORD: 'not-shown' });
     assert.equal(config.listen.host, '::');
     assert.equal(config.client_login_timeout, 2_500);
@@ -203,6 +203,7 @@ admin:
     assert.equal(poolMode, 'session');
     assert.deepEqual(config.admin.identities, ['ops-alice', 'ops-bob']);
     assert.equal(config.admin.http?.tls?.ca, join(fx.dir, 'ca.crt'));
+    assert.equal(config.admin.http?.tls?.allow_client_certs_without_eku, true);
   });
 
   it('needs no certificate when client TLS is disabled', () => {
@@ -286,6 +287,16 @@ describe('config problems name the key path and what is wrong', () => {
     ['admin identity empty', withTop('admin: { identities: [ops, ""] }'), 'pgmoat.yaml: admin.identities[1]: expected a non-empty string, got ""'],
     ['admin http port', withTop('admin: { http: { host: 127.0.0.1 } }'), 'pgmoat.yaml: admin.http.port: is required'],
     ['admin http tls', withTop('admin: { http: { port: 9187, tls: { cert: server.crt } } }'), 'pgmoat.yaml: admin.http.tls.key: is required'],
+    [
+      'admin http eku without ca',
+      withTop('admin: { http: { port: 9187, tls: { cert: server.crt, key: server.key, allow_client_certs_without_eku: true } } }'),
+      'pgmoat.yaml: admin.http.tls.allow_client_certs_without_eku: set without ca: without ca the listener asks for no client certificate',
+    ],
+    [
+      'admin http eku not a boolean',
+      withTop('admin: { http: { port: 9187, tls: { cert: server.crt, key: server.key, ca: ca.crt, allow_client_certs_without_eku: yes please } } }'),
+      'pgmoat.yaml: admin.http.tls.allow_client_certs_without_eku: expected true or false, got "yes please"',
+    ],
     ['unknown top-level key, near miss', withTop('pool_mod: session'), 'pgmoat.yaml: pool_mod: unknown key (did you mean "pool_mode"?)'],
     ['unknown nested key, near miss', withDb('prot: 5432'), 'pgmoat.yaml: databases.app.prot: unknown key (did you mean "port"?)'],
     ['unknown key, nothing close', withTop('colour: blue'), 'pgmoat.yaml: colour: unknown key'],

@@ -202,7 +202,14 @@ function adminSchema(ctx: Ctx) {
         cert: filePath(ctx, 'file'),
         key: filePath(ctx, 'private key'),
         ca: filePath(ctx, 'file').optional(),
-      }).optional(),
+        allow_client_certs_without_eku: bool().default(false),
+      })
+        .superRefine((tls, rctx) => {
+          if (tls.allow_client_certs_without_eku === true && tls.ca === undefined) {
+            rctx.addIssue(problem('set without ca: without ca the listener asks for no client certificate', ['allow_client_certs_without_eku']));
+          }
+        }, ALWAYS)
+        .optional(),
     }).optional(),
   });
 }

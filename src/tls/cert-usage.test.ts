@@ -23,6 +23,11 @@ async function der(spec: Spec): Promise<Buffer> {
   if (spec.bc !== undefined) extensions.push(new x509.BasicConstraintsExtension(spec.bc, spec.bc ? 0 : undefined, true));
   if (spec.ku !== undefined) extensions.push(new x509.KeyUsagesExtension(spec.ku, true));
   if (spec.eku !== undefined) extensions.push(new x509.ExtendedKeyUsageExtension(spec.eku));
+  return withExtensions(extensions);
+}
+
+/** A signed certificate carrying exactly these extensions, in this order. */
+async function withExtensions(extensions: x509.Extension[]): Promise<Buffer> {
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: '01',
     subject: 'CN=app',
@@ -99,19 +104,64 @@ test('property: a truncated or corrupted certificate never throws, and truncatio
   );
 });
 
-test('a certificate with two keyUsage extensions cannot be read (refused as unreadable)', async () => {
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: '02',
-    subject: 'CN=app',
-    issuer: 'CN=test',
-    notBefore: new Date('2026-01-01'),
-    notAfter: new Date('2027-01-01'),
-    publicKey: keys.publicKey,
-    signingKey: keys.privateKey,
-    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-    // RFC 5280 allows one of each; which one would a verifier believe?
-    extensions: [new x509.KeyUsagesExtension(KEY_USAGE.keyCertSign, true), new x509.KeyUsagesExtension(KEY_USAGE.digitalSignature, true), new x509.ExtendedKeyUsageExtension([OID_CLIENT_AUTH])],
+/** An extension with a hand-written value: what another CA (or a broken one) might encode. */
+const raw = (oid: string, hex: string): x509.Extension => new x509.Extension(oid, false, Buffer.from(hex.replace(/ /g, ''), 'hex'));
+const OID_BC = '2.5.29.19';
+const OID_KU = '2.5.29.15';
+const OID_EKU = '2.5.29.37';
+const EKU_CLIENT_AUTH = '300a 0608 2b06010505070302';
+
+test('a certificate that carries an extension twice cannot be read (refused as unreadable)', async () => {
+  const clientAuth = new x509.ExtendedKeyUsageExtension([OID_CLIENT_AUTH]);
+  // RFC 5280 allows one of each; which one would a verifier believe?
+  const twoKeyUsages = await withExtensions([new x509.KeyUsagesExtension(KEY_USAGE.keyCertSign, true), new x509.KeyUsagesExtension(KEY_USAGE.digitalSignature, true), clientAuth]);
+  assert.equal(tryReadCertUsage(twoKeyUsages), undefined);
+  assert.equal(usageProblem(tryReadCertUsage(twoKeyUsages), allow), 'unreadable');
+  const twoBasicConstraints = await withExtensions([new x509.BasicConstraintsExtension(false, undefined, true), new x509.BasicConstraintsExtension(true, undefined, true), clientAuth]);
+  assert.equal(tryReadCertUsage(twoBasicConstraints), undefined);
+  const twoEkus = await withExtensions([new x509.ExtendedKeyUsageExtension(['1.3.6.1.5.5.7.3.1']), clientAuth]);
+  assert.equal(tryReadCertUsage(twoEkus), undefined);
+  // Not only the three purpose extensions: any extension, as RFC 5280 4.2 says.
+  const san = (uri: string): x509.Extension => new x509.SubjectAlternativeNameExtension([{ type: 'url', value: uri }]);
+  const twoSans = await withExtensions([san('pgmoat://production/app'), san('pgmoat://staging/app'), clientAuth]);
+  assert.equal(tryReadCertUsage(twoSans), undefined);
+  // One of each is fine, in any order.
+  assert.deepEqual(readCertUsage(await withExtensions([clientAuth, san('pgmoat://production/app'), new x509.KeyUsagesExtension(KEY_USAGE.digitalSignature, true)])), {
+    ca: false,
+    keyUsage: KEY_USAGE.digitalSignature,
+    extendedKeyUsage: [OID_CLIENT_AUTH],
   });
-  assert.equal(tryReadCertUsage(Buffer.from(cert.rawData)), undefined);
-  assert.equal(usageProblem(tryReadCertUsage(Buffer.from(cert.rawData)), allow), 'unreadable');
+});
+
+test('an extendedKeyUsage holding anything but a DER list of OIDs cannot be read', async () => {
+  assert.deepEqual(readCertUsage(await withExtensions([raw(OID_EKU, EKU_CLIENT_AUTH)])).extendedKeyUsage, [OID_CLIENT_AUTH], 'the hand-written control reads');
+  const bad: Record<string, string> = {
+    // The arcs of clientAuth as a RELATIVE-OID: the decoder alone would print them as clientAuth.
+    'a RELATIVE-OID': '300b 0d09 0103060105050703 02',
+    'an INTEGER': '3003 020105',
+    'a UTF8String': `3013 0c11 ${Buffer.from('1.3.6.1.5.5.7.3.2').toString('hex')}`,
+    'bytes after the list': `${EKU_CLIENT_AUTH} 0500`,
+    'an indefinite length': '3080 0608 2b06010505070302 0000',
+    'a SET': '310a 0608 2b06010505070302',
+  };
+  for (const [what, hex] of Object.entries(bad)) {
+    assert.equal(tryReadCertUsage(await withExtensions([raw(OID_EKU, hex)])), undefined, what);
+  }
+});
+
+test('keyUsage and basicConstraints as other issuers encode them', async () => {
+  const read = async (...exts: x509.Extension[]): Promise<CertUsage> => readCertUsage(await withExtensions([...exts, raw(OID_EKU, EKU_CLIENT_AUTH)]));
+  // cA FALSE written out (DER leaves a DEFAULT out, some CAs do not).
+  assert.equal((await read(raw(OID_BC, '3003 010100'))).ca, false);
+  assert.equal((await read(raw(OID_BC, '3003 0101ff'))).ca, true);
+  assert.equal((await read(raw(OID_BC, '3000'))).ca, false);
+  assert.equal((await read(raw(OID_BC, '3003 020100'))).ca, false, 'a pathLenConstraint alone: cA defaults to FALSE');
+  // A keyUsage without bits (a BIT STRING of no bytes) allows nothing.
+  assert.equal((await read(raw(OID_KU, '030100'))).keyUsage, 0);
+  // Bits past decipherOnly are not named, and a long BIT STRING keeps its first bits.
+  assert.equal((await read(raw(OID_KU, '0305 00 80 00 00 01'))).keyUsage, KEY_USAGE.digitalSignature);
+  assert.equal((await read(raw(OID_KU, '0303 07 00 80'))).keyUsage, KEY_USAGE.decipherOnly);
+  assert.equal(tryReadCertUsage(await withExtensions([raw(OID_KU, '0302 08 80')])), undefined, 'more than 7 unused bits');
+  assert.equal(tryReadCertUsage(await withExtensions([raw(OID_KU, '0402 0780')])), undefined, 'an OCTET STRING is not a keyUsage');
+  assert.equal(tryReadCertUsage(await withExtensions([raw(OID_BC, '0101ff')])), undefined, 'basicConstraints must be a SEQUENCE');
 });

@@ -11,32 +11,33 @@
  *   the fixed-(EC)DH client certificates that keyAgreement served are gone from OpenSSL;
  * - extendedKeyUsage contains id-kp-clientAuth. anyExtendedKeyUsage alone is not enough (RFC 5280
  *   4.2.1.12 lets an application that needs a given purpose refuse it; OpenSSL refuses it too).
- *   A certificate without extendedKeyUsage at all is refused unless
- *   `tls.allow_client_certs_without_eku` is on.
+ *   A certificate without extendedKeyUsage at all is refused unless the listener allows it
+ *   (`tls.allow_client_certs_without_eku`, `admin.http.tls.allow_client_certs_without_eku`).
  *
- * Only these three extensions are read, straight from the DER Node already hands us with
- * getPeerCertificate(false) (its `raw`), so the handshake path needs no X509Certificate object.
+ * The certificate is the DER Node already hands us with getPeerCertificate(false) (its `raw`),
+ * decoded by @peculiar/asn1-schema with @peculiar/asn1-x509's schemas (the library pgmoat's CA is
+ * built on). What those leave loose is checked here: no extension twice (RFC 5280 4.2), and an
+ * extendedKeyUsage that is nothing but OIDs. Decoding a whole certificate this way costs far more
+ * than the handshake-path reads around it (peer-identity.ts has the figure), so it runs once per
+ * certificate, and only for one whose chain verified or whose purpose OpenSSL refused.
  */
-import { DerError, TAG, children, expectTlv, oidEquals, oidString, valueOf, type Tlv } from './der.js';
+import { AsnConvert, type IAsnParseOptions } from '@peculiar/asn1-schema';
+import {
+  BasicConstraints,
+  Certificate,
+  ExtendedKeyUsage,
+  KeyUsage,
+  KeyUsageFlags,
+  id_ce_basicConstraints,
+  id_ce_extKeyUsage,
+  id_ce_keyUsage,
+  id_kp_clientAuth,
+} from '@peculiar/asn1-x509';
 
-/** keyUsage bits as @peculiar/x509's KeyUsageFlags number them (bit 0 = digitalSignature). */
-export const KEY_USAGE = {
-  digitalSignature: 1,
-  nonRepudiation: 2,
-  keyEncipherment: 4,
-  dataEncipherment: 8,
-  keyAgreement: 16,
-  keyCertSign: 32,
-  cRLSign: 64,
-  encipherOnly: 128,
-  decipherOnly: 256,
-} as const;
+/** keyUsage bits as @peculiar/asn1-x509 numbers them (bit 0 = digitalSignature). */
+export const KEY_USAGE = KeyUsageFlags;
 
-export const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
-
-const OID_BASIC_CONSTRAINTS = [0x55, 0x1d, 0x13];
-const OID_KEY_USAGE = [0x55, 0x1d, 0x0f];
-const OID_EXT_KEY_USAGE = [0x55, 0x1d, 0x25];
+export const OID_CLIENT_AUTH = id_kp_clientAuth;
 
 export interface CertUsage {
   /** basicConstraints cA is TRUE. */
@@ -55,69 +56,71 @@ export interface UsagePolicy {
   allowWithoutEku: boolean;
 }
 
-function keyUsageBits(bits: Uint8Array): number {
-  // BIT STRING: the first byte counts unused bits; bit n is the n-th bit from the left.
-  if (bits.length === 0 || bits[0]! > 7) throw new DerError('bad keyUsage');
-  let out = 0;
-  for (let n = 0; n < 9 && 1 + (n >> 3) < bits.length; n++) {
-    if (bits[1 + (n >> 3)]! & (0x80 >> (n & 7))) out |= 1 << n;
+/** A certificate whose purpose extensions cannot be told apart: refused as 'unreadable'. */
+class CertUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CertUsageError';
   }
-  return out;
 }
 
-function basicConstraintsCa(buf: Uint8Array, value: Tlv): boolean {
-  const seq = expectTlv(buf, value.valueStart, TAG.SEQUENCE, value.end);
-  const first = children(buf, seq)[0];
-  if (!first || first.tag !== TAG.BOOLEAN) return false; // cA DEFAULT FALSE
-  if (first.end - first.valueStart !== 1) throw new DerError('bad BOOLEAN');
-  return buf[first.valueStart] !== 0;
+// Embedded BIT/OCTET STRING contents are decoded on demand (the three extensions), not up front.
+const PARSE: IAsnParseOptions = { berOptions: { parseEmbedded: false } };
+
+/**
+ * The named bits 0 (digitalSignature) to 8 (decipherOnly). Not KeyUsage.toNumber(): it reads a
+ * keyUsage without bits as NaN, and a long BIT STRING through a float that drops its low bits.
+ */
+function keyUsageFlags(ku: KeyUsage): number {
+  const bytes = new Uint8Array(ku.value);
+  let flags = 0;
+  for (let bit = 0; bit < 9 && bit >> 3 < bytes.length; bit++) {
+    if (bytes[bit >> 3]! & (0x80 >> (bit & 7))) flags |= 1 << bit;
+  }
+  return flags;
 }
 
-function ekuOids(buf: Uint8Array, value: Tlv): string[] {
-  const seq = expectTlv(buf, value.valueStart, TAG.SEQUENCE, value.end);
-  return children(buf, seq).map((t) => {
-    if (t.tag !== TAG.OID) throw new DerError('extendedKeyUsage holds a non-OID');
-    return oidString(valueOf(buf, t));
-  });
+/**
+ * The extendedKeyUsage OIDs. The library turns any element of the SEQUENCE into a string (an
+ * INTEGER 5 into "5", a RELATIVE-OID into dotted arcs that can spell clientAuth): only a value
+ * that encodes back to the very same bytes is a list of OIDs.
+ */
+function ekuOids(value: ArrayBuffer): string[] {
+  const eku = AsnConvert.parse(value, ExtendedKeyUsage, PARSE);
+  if (!Buffer.from(AsnConvert.serialize(eku)).equals(Buffer.from(value))) throw new CertUsageError('extendedKeyUsage is not a DER list of OIDs');
+  return [...eku];
 }
 
-/** Reads the purpose extensions of a DER certificate. Throws DerError when it cannot. */
+/** Reads the purpose extensions of a DER certificate. Throws when it cannot. */
 export function readCertUsage(der: Uint8Array): CertUsage {
-  const cert = expectTlv(der, 0, TAG.SEQUENCE);
-  const tbs = expectTlv(der, cert.valueStart, TAG.SEQUENCE, cert.end);
-  const extensions = children(der, tbs).find((t) => t.tag === TAG.CONTEXT_3);
+  const cert = AsnConvert.parse(der, Certificate, PARSE);
   let ca = false;
   let keyUsage: number | undefined;
   let extendedKeyUsage: string[] | undefined;
-  if (!extensions) return { ca, keyUsage, extendedKeyUsage };
-  const list = expectTlv(der, extensions.valueStart, TAG.SEQUENCE, extensions.end);
   const seen = new Set<string>();
-  for (const ext of children(der, list)) {
-    if (ext.tag !== TAG.SEQUENCE) throw new DerError('extension is not a SEQUENCE');
-    const parts = children(der, ext);
-    const id = parts[0];
-    const value = parts[parts.length - 1];
-    if (!id || id.tag !== TAG.OID || !value || value.tag !== TAG.OCTET_STRING || parts.length > 3) throw new DerError('malformed extension');
-    const which = oidEquals(der, id, OID_BASIC_CONSTRAINTS) ? 'bc' : oidEquals(der, id, OID_KEY_USAGE) ? 'ku' : oidEquals(der, id, OID_EXT_KEY_USAGE) ? 'eku' : undefined;
-    if (!which) continue;
+  for (const ext of cert.tbsCertificate.extensions ?? []) {
     // RFC 5280 4.2: at most one instance of an extension; two could say different things.
-    if (seen.has(which)) throw new DerError('duplicate extension');
-    seen.add(which);
-    if (which === 'bc') ca = basicConstraintsCa(der, value);
-    else if (which === 'ku') keyUsage = keyUsageBits(valueOf(der, expectTlv(der, value.valueStart, TAG.BIT_STRING, value.end)));
-    else extendedKeyUsage = ekuOids(der, value);
+    if (seen.has(ext.extnID)) throw new CertUsageError(`extension ${ext.extnID} appears twice`);
+    seen.add(ext.extnID);
+    const value = ext.extnValue.buffer;
+    if (ext.extnID === id_ce_basicConstraints) ca = AsnConvert.parse(value, BasicConstraints, PARSE).cA;
+    else if (ext.extnID === id_ce_keyUsage) keyUsage = keyUsageFlags(AsnConvert.parse(value, KeyUsage, PARSE));
+    else if (ext.extnID === id_ce_extKeyUsage) extendedKeyUsage = ekuOids(value);
   }
   return { ca, keyUsage, extendedKeyUsage };
 }
 
-/** readCertUsage, or undefined when the DER cannot be read (which usageProblem refuses). */
+/**
+ * readCertUsage, or undefined when the DER cannot be read (which usageProblem refuses). Whatever
+ * the decoder throws on a malformed certificate (its errors have no common class) means "cannot
+ * tell", never an exception out of the handshake path.
+ */
 export function tryReadCertUsage(der: Uint8Array | undefined): CertUsage | undefined {
   if (!der || der.length === 0) return undefined;
   try {
     return readCertUsage(der);
-  } catch (err) {
-    if (err instanceof DerError) return undefined;
-    throw err;
+  } catch {
+    return undefined;
   }
 }
 

@@ -11,7 +11,7 @@
 import { createServer, type Server, type TLSSocket, type SecureContextOptions } from 'node:tls';
 import { createHmac, randomBytes } from 'node:crypto';
 import { isRevoked, type RevocationList } from './revocation.js';
-import { certificateFacts, type PeerIdentity } from './peer-identity.js';
+import { certificateFacts, certificateUsage, type PeerIdentity } from './peer-identity.js';
 import { USAGE_DETAILS, usageProblem, type UsagePolicy, type UsageProblem } from './cert-usage.js';
 import type { TlsMode } from './tls-mode.js';
 
@@ -162,7 +162,8 @@ function classify(code: string | undefined): CertRefusal {
  * revoked (checked here on every connection, including resumed sessions), and it must be meant
  * for client use (cert-usage.ts: OpenSSL's chain check lets CA certificates and certificates
  * without extendedKeyUsage through). One getPeerCertificate(false) per connection; everything
- * read from it is cached by fingerprint (peer-identity.ts).
+ * read from it is cached by fingerprint (peer-identity.ts), the purpose extensions read only once
+ * the chain verified (or OpenSSL refused the purpose).
  */
 export function checkClientCertificate(socket: TLSSocket, mode: TlsMode, revocation: RevocationList, policy: UsagePolicy): CertCheck {
   if (!requiresClientCertificate(mode)) return { ok: true, identity: undefined };
@@ -182,12 +183,12 @@ export function checkClientCertificate(socket: TLSSocket, mode: TlsMode, revocat
     if (!facts) return refuse('no-certificate');
     const reason = classify(code ?? undefined);
     // OpenSSL's INVALID_PURPOSE does not say which check failed: ours does, when it agrees.
-    if (reason === 'not-for-client-use') return refuse(reason, usageProblem(facts.usage, policy));
+    if (reason === 'not-for-client-use') return refuse(reason, usageProblem(certificateUsage(cert), policy));
     return refuse(reason);
   }
   if (!identity) return refuse('no-identity');
   if (isRevoked(revocation, identity.serial)) return refuse('revoked');
-  const problem = usageProblem(facts.usage, policy);
+  const problem = usageProblem(certificateUsage(cert), policy);
   if (problem) return refuse('not-for-client-use', problem);
   return { ok: true, identity };
 }

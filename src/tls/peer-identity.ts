@@ -58,12 +58,17 @@ export function identityFromCertificate(cert: PeerCertificate): PeerIdentity | u
   };
 }
 
-/** What pgmoat reads of a client certificate once: who it is and what it may be used for. */
+/** What pgmoat reads of a client certificate once: who it is. */
 export interface CertificateFacts {
   /** undefined when the certificate names no CN. */
   readonly identity: PeerIdentity | undefined;
-  /** undefined when its extensions cannot be read (refused as not for client use). */
-  readonly usage: CertUsage | undefined;
+}
+
+const UNREAD = Symbol('unread');
+
+interface CacheEntry extends CertificateFacts {
+  /** Its purpose extensions (cert-usage.ts); UNREAD until certificateUsage first asks. */
+  usage: CertUsage | undefined | typeof UNREAD;
 }
 
 /**
@@ -73,24 +78,47 @@ export interface CertificateFacts {
  * cheaper of Node's two ways on Node 20 / OpenSSL 3.0: 42 µs on the first call of a connection
  * against 124 µs for getPeerX509Certificate() and its fingerprint256 (300 mutual-TLS connections
  * each, ECDSA P-256, with and without the CA in the client's chain; the X509Certificate wrapper
- * decodes the certificate's public key again). The purpose extensions come from its `raw` DER
- * (cert-usage.ts): about 2 µs on a miss, nothing on a hit.
+ * decodes the certificate's public key again).
+ *
+ * The purpose extensions come from its `raw` DER through @peculiar/asn1-schema, which decodes the
+ * whole certificate (asn1js builds a tree of every element and copies values as it reads them):
+ * 0.5 to 0.7 ms of CPU per certificate on a miss, where the hand-written DER walk it replaced took
+ * 2 µs (Node 20, pgmoat client certificates with EC P-256 and RSA-2048 keys, on the shared 2-core
+ * machine, 2026-12; `npx tsx bench/experiments/cert-usage-cost.ts`). Nothing on a hit. Hence the
+ * usage is read only when asked for (certificateUsage): for a certificate whose chain verified, or
+ * whose purpose OpenSSL refused, and not for every foreign or expired certificate a peer presents.
  */
-const byFingerprint = new Map<string, CertificateFacts>();
+const byFingerprint = new Map<string, CacheEntry>();
 const CACHE_LIMIT = 4096;
 
-/** The facts of a certificate Node handed over; undefined when the peer sent none. */
-export function certificateFacts(cert: PeerCertificate | null | undefined): CertificateFacts | undefined {
+function entryFor(cert: PeerCertificate | null | undefined): CacheEntry | undefined {
   // Node returns an empty object (or null) when the peer sent no certificate.
   const fingerprint = cert?.fingerprint256;
   if (!cert || !fingerprint) return undefined;
   const known = byFingerprint.get(fingerprint);
   if (known !== undefined) return known;
-  const facts: CertificateFacts = { identity: identityFromCertificate(cert), usage: tryReadCertUsage(cert.raw) };
+  const entry: CacheEntry = { identity: identityFromCertificate(cert), usage: UNREAD };
   // Oldest first out: a Map iterates in insertion order.
   if (byFingerprint.size >= CACHE_LIMIT) byFingerprint.delete(byFingerprint.keys().next().value!);
-  byFingerprint.set(fingerprint, facts);
-  return facts;
+  byFingerprint.set(fingerprint, entry);
+  return entry;
+}
+
+/** The facts of a certificate Node handed over; undefined when the peer sent none. */
+export function certificateFacts(cert: PeerCertificate | null | undefined): CertificateFacts | undefined {
+  return entryFor(cert);
+}
+
+/**
+ * The purpose extensions of a certificate Node handed over, read on the first call for it;
+ * undefined when there is no certificate or its extensions cannot be read (usageProblem refuses
+ * both as 'unreadable').
+ */
+export function certificateUsage(cert: PeerCertificate | null | undefined): CertUsage | undefined {
+  const entry = entryFor(cert);
+  if (!entry) return undefined;
+  if (entry.usage === UNREAD) entry.usage = tryReadCertUsage(cert!.raw);
+  return entry.usage;
 }
 
 /** The identity of a TLS peer whose chain verified; undefined without a certificate or a CN. */
