@@ -47,6 +47,7 @@ describe('poolSettingsFor', () => {
       serverCheckQuery: 'SELECT 1',
       serverCheckDelay: 30_000,
       queryWaitTimeout: 60_000,
+      queryTimeout: 0,
       clientIdleTimeout: 0,
       idleTransactionTimeout: 0,
     });

@@ -34,6 +34,8 @@ export interface PoolSettings {
   serverCheckQuery: string;
   serverCheckDelay: number;
   queryWaitTimeout: number;
+  /** A server that owes an answer for longer is closed; 0 = disabled. */
+  queryTimeout: number;
   clientIdleTimeout: number;
   idleTransactionTimeout: number;
 }
@@ -62,6 +64,7 @@ export function poolSettingsFor(config: Config, dbName: string, role?: string): 
     serverCheckQuery: config.server_check_query,
     serverCheckDelay: config.server_check_delay,
     queryWaitTimeout: config.query_wait_timeout,
+    queryTimeout: config.query_timeout,
     clientIdleTimeout: config.client_idle_timeout,
     idleTransactionTimeout: config.idle_transaction_timeout,
   };

@@ -48,6 +48,7 @@ describe('config defaults', () => {
       server_check_query: 'SELECT 1',
       server_check_delay: 30_000,
       query_wait_timeout: 120_000,
+      query_timeout: 0,
       client_idle_timeout: 0,
       idle_transaction_timeout: 0,
       server_connect_timeout: 15_000,

@@ -237,6 +237,7 @@ export function buildConfigSchema(ctx?: FileContext) {
     server_check_query: anyText().default('SELECT 1'),
     server_check_delay: duration().default(30_000),
     query_wait_timeout: duration().default(120_000),
+    query_timeout: duration().default(0),
     client_idle_timeout: duration().default(0),
     idle_transaction_timeout: duration().default(0),
     server_connect_timeout: duration().default(15_000),

@@ -26,6 +26,7 @@ const DIRECT: Readonly<Record<string, Kind>> = {
   server_check_query: 'text',
   server_check_delay: 'seconds',
   query_wait_timeout: 'seconds',
+  query_timeout: 'seconds',
   client_idle_timeout: 'seconds',
   idle_transaction_timeout: 'seconds',
   server_connect_timeout: 'seconds',

@@ -600,6 +600,7 @@ export class Pool {
   sweep(now: number): void {
     const s = this.settings;
     this.sweepInternalQueries(now);
+    if (s.queryTimeout > 0) this.sweepQueryTimeout(now, s.queryTimeout);
     if (s.queryWaitTimeout > 0) {
       for (const client of [...this.waitingClients]) {
         if (now - client.waitingSince < s.queryWaitTimeout) continue;
@@ -667,6 +668,26 @@ export class Pool {
       if (server.internalDeadline === 0 || now < server.internalDeadline) continue;
       const reason = `${server.internalPurpose} query did not answer within internal_query_timeout (${this.settings.internalQueryTimeout} ms)`;
       this.closeServer(server, reason, undefined, 'warn');
+    }
+  }
+
+  /**
+   * query_timeout: a server that has owed an answer for this long (a network that lost it, an
+   * upstream that stopped) is closed, and its client told; as PgBouncer's, meant to sit a little
+   * above the server's statement_timeout, for the failures statement_timeout cannot see.
+   */
+  private sweepQueryTimeout(now: number, timeout: number): void {
+    for (const server of [...this.activeServers]) {
+      if (server.busySince === 0 || now - server.busySince < timeout) continue;
+      this.closeServer(
+        server,
+        'query_timeout',
+        new PgmoatError('QUERY_TIMEOUT', `canceling query due to query_timeout (${timeout / 1000} s)`, {
+          sqlstate: SqlState.QUERY_CANCELED,
+          detail: 'The server did not finish answering within query_timeout; pgmoat closed its connection to it.',
+        }),
+        'warn',
+      );
     }
   }
 

@@ -256,18 +256,20 @@ export class ClientSession implements FrameHandler, FrameOutput {
       const action = this.statements.onClientMessage(type, buf, start, end, this.scanner, server);
       answerLeadingSynthetic(server.queue, this.writeToClient);
       server.outstanding = server.queue.length;
+      if (server.busySince === 0 && server.outstanding > 0) server.busySince = this.lastActivity;
       return action;
     }
     switch (type) {
       case Frontend.Sync:
       case Frontend.Query:
         if (server) {
-          server.outstanding++;
+          // query_timeout counts from the read that brought the request (no clock read of its own).
+          if (server.outstanding++ === 0) server.busySince = this.lastActivity;
           server.extendedOpen = false;
         }
         return FORWARD;
       case Frontend.FunctionCall:
-        if (server) server.outstanding++;
+        if (server && server.outstanding++ === 0) server.busySince = this.lastActivity;
         return FORWARD;
       default:
         if (server) server.extendedOpen = true;

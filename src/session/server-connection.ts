@@ -47,6 +47,8 @@ export class ServerConnection implements FrameHandler, FrameOutput {
   txStartedAt = 0;
   /** Queries and Syncs forwarded whose ReadyForQuery has not come back yet. */
   outstanding = 0;
+  /** Since when the server owes an answer (query_timeout); 0 when it owes none. */
+  busySince = 0;
   /** Extended-protocol messages sent since the last Sync. */
   extendedOpen = false;
   /** How many times a client was given this connection (server_check_query skips fresh ones). */
@@ -138,6 +140,8 @@ export class ServerConnection implements FrameHandler, FrameOutput {
       } else if (this.outstanding > 0) {
         this.outstanding--;
       }
+      // The next request in a pipeline has been waiting since at most now.
+      this.busySince = this.outstanding === 0 ? 0 : this.lastResponseAt;
       // Statement mode: a transaction block ends the session before the client sees it open.
       if (this.txStatus !== TxStatus.Idle && this.pool.refuseTransaction(this)) return DROP;
       if (this.pool.onServerReady(this)) this.readyToRelease = true;
@@ -156,6 +160,7 @@ export class ServerConnection implements FrameHandler, FrameOutput {
     if (this.tracking) {
       const action = onServerResponse(type, buf, start, end, this.scanner, this);
       this.outstanding = this.queue.length;
+      if (this.outstanding === 0) this.busySince = 0;
       return action;
     }
     return FORWARD;

@@ -181,3 +181,33 @@ test('a postmaster that accepts nothing: waiting clients get a retryable ERROR n
     },
   );
 });
+
+test('query_timeout: a server that stops in the middle of a query is closed and its client told; the pool serves on', async () => {
+  await withGateway({ pool_mode: 'transaction', query_timeout: '1s' }, { pool_size: 2 }, async (gw) => {
+    const stuck = client(gw);
+    const other = client(gw);
+    await stuck.connect();
+    await other.connect();
+    try {
+      await stuck.query('BEGIN');
+      const pid = await backendPid(stuck);
+      pause(pid);
+      await assert.rejects(stuck.query('SELECT 1'), (e: Error & { code?: string }) => {
+        assert.equal(e.code, '57014');
+        assert.match(e.message, /query_timeout/);
+        return true;
+      });
+      resume(pid);
+      const closed = logEvents(gw, 'server_closed').find((l) => l.backend_pid === pid);
+      assert.equal(closed?.reason, 'query_timeout');
+      // Long work that keeps answering within the limit is not touched: pg_sleep(0.5) twice in one transaction.
+      await other.query('BEGIN');
+      await other.query('SELECT pg_sleep(0.5)');
+      await other.query('SELECT pg_sleep(0.5)');
+      await other.query('COMMIT');
+    } finally {
+      await stuck.end().catch(() => undefined);
+      await other.end();
+    }
+  });
+});
