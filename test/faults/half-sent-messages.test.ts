@@ -9,25 +9,12 @@
 import { test, after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startPostgres, type PgServer } from '../harness/postgres.js';
-import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
 import { startGateway, type RunningGateway } from '../harness/gateway.js';
-import { APP_SETUP_SQL, clientTlsSection, logEvents, nodeSsl, plainUpstream, waitFor } from '../gateway/helpers.js';
+import { clientTlsSection, logEvents, nodeSsl, plainUpstream, waitFor } from '../gateway/helpers.js';
 import { login, openTls, typedMessage, type RawConn } from '../gateway/raw-wire.js';
+import { useFaultSetup } from './helpers.js';
 
-let upstream: PgServer;
-let pki: Pki;
-let app: ClientFiles;
-
-before(async () => {
-  pki = await makePki();
-  app = await pki.client('app');
-  upstream = await startPostgres({ setupSql: APP_SETUP_SQL });
-});
-after(async () => {
-  await upstream?.stop();
-  pki?.cleanup();
-});
+const setup = useFaultSetup();
 
 function cstr(s: string): Buffer {
   return Buffer.from(`${s}\0`, 'utf8');
@@ -61,7 +48,7 @@ const MESSAGES: Record<string, Buffer> = {
 };
 
 async function loggedIn(port: number): Promise<RawConn> {
-  const conn = await openTls(port, { cert: app });
+  const conn = await openTls(port, { cert: setup.app });
   const m = await login(conn, { user: 'app', database: 'appdb' });
   assert.ok(m.some((x) => x.type === 'Z'), 'login completes');
   return conn;
@@ -82,7 +69,7 @@ async function answers(client: pg.Client, what: string): Promise<void> {
 }
 
 function newClient(port: number): pg.Client {
-  const c = new pg.Client({ host: '127.0.0.1', port, user: 'app', database: 'appdb', ssl: nodeSsl(app), query_timeout: 15_000 });
+  const c = new pg.Client({ host: '127.0.0.1', port, user: 'app', database: 'appdb', ssl: nodeSsl(setup.app), query_timeout: 15_000 });
   c.on('error', () => undefined);
   return c;
 }
@@ -92,11 +79,11 @@ for (const poolMode of ['transaction', 'session'] as const) {
     let gw: RunningGateway;
     before(async () => {
       gw = await startGateway({
-        tls: clientTlsSection(pki),
+        tls: clientTlsSection(setup.pki),
         // Long enough never to be what rescues the pool here: the fix must.
         internal_query_timeout: '60s',
         server_check_delay: 0,
-        databases: { appdb: plainUpstream(upstream, 'appdb', { pool_size: 1, pool_mode: poolMode }) },
+        databases: { appdb: plainUpstream(setup.upstream, 'appdb', { pool_size: 1, pool_mode: poolMode }) },
       });
     });
     after(async () => {
@@ -157,10 +144,10 @@ for (const poolMode of ['transaction', 'session'] as const) {
 
 test('a client that stops in the middle of a message and stays is ended by idle_transaction_timeout', async () => {
   const gw = await startGateway({
-    tls: clientTlsSection(pki),
+    tls: clientTlsSection(setup.pki),
     pool_mode: 'transaction',
     idle_transaction_timeout: '1s',
-    databases: { appdb: plainUpstream(upstream, 'appdb', { pool_size: 1 }) },
+    databases: { appdb: plainUpstream(setup.upstream, 'appdb', { pool_size: 1 }) },
   });
   try {
     const attacker = await loggedIn(gw.port);

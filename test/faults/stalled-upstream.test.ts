@@ -5,106 +5,56 @@
  * another; a postmaster that accepts nothing makes waiting clients get a retryable ERROR that
  * says why, and their sessions go on once it is back (issue 12, items 1, 4 and 5).
  */
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
-import { startPostgres, type PgServer } from '../harness/postgres.js';
-import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
-import { startGateway, type RunningGateway } from '../harness/gateway.js';
-import { APP_SETUP_SQL, clientTlsSection, logEvents, nodeSsl, plainUpstream, waitFor } from '../gateway/helpers.js';
+import type pg from 'pg';
+import type { RunningGateway } from '../harness/gateway.js';
+import { logEvents, waitFor } from '../gateway/helpers.js';
+import { appClient, backendPid, pause, resume, useFaultSetup, withGateway as withSetupGateway } from './helpers.js';
 
-let upstream: PgServer;
-let pki: Pki;
-let app: ClientFiles;
-/** Processes this file stopped: always continued, even when a test fails. */
-const stopped = new Set<number>();
-
-before(async () => {
-  pki = await makePki();
-  app = await pki.client('app');
-  upstream = await startPostgres({ setupSql: APP_SETUP_SQL });
-});
-after(async () => {
-  for (const pid of stopped) resume(pid);
-  await upstream?.stop();
-  pki?.cleanup();
-});
-
-function pause(pid: number): void {
-  process.kill(pid, 'SIGSTOP');
-  stopped.add(pid);
-}
-function resume(pid: number): void {
-  try {
-    process.kill(pid, 'SIGCONT');
-  } catch {
-    // already gone
-  }
-  stopped.delete(pid);
-}
+const setup = useFaultSetup();
 
 function client(gw: RunningGateway, applicationName = 'pgmoat-test'): pg.Client {
-  const c = new pg.Client({
-    host: '127.0.0.1',
-    port: gw.port,
-    user: 'app',
-    database: 'appdb',
-    application_name: applicationName,
-    ssl: nodeSsl(app),
-    query_timeout: 20_000,
-  });
-  c.on('error', () => undefined);
-  return c;
+  return appClient(setup, gw, { applicationName });
 }
 
-async function backendPid(c: pg.Client): Promise<number> {
-  return (await c.query<{ p: number }>('SELECT pg_backend_pid() AS p')).rows[0]!.p;
+function withGateway(top: Record<string, unknown>, db: Record<string, unknown>, fn: (gw: RunningGateway) => Promise<void>): Promise<void> {
+  return withSetupGateway(setup, top, db, fn);
 }
 
-async function withGateway(top: Record<string, unknown>, db: Record<string, unknown>, fn: (gw: RunningGateway) => Promise<void>): Promise<void> {
-  const gw = await startGateway({ tls: clientTlsSection(pki), ...top, databases: { appdb: plainUpstream(upstream, 'appdb', db) } });
+/** The pool's one server is stopped after its first transaction; the next transaction must get past it. */
+async function stopFirstServer(gw: RunningGateway, check: (c: pg.Client, first: number) => Promise<void>): Promise<void> {
+  const c = client(gw);
+  await c.connect();
   try {
-    await fn(gw);
+    const first = await backendPid(c);
+    pause(first);
+    const second = await backendPid(c);
+    assert.notEqual(second, first, 'served by a new server connection');
+    await check(c, first);
   } finally {
-    await gw.stop();
+    await c.end();
   }
 }
 
 test('a server stuck in its check query does not keep the pool from opening another', async () => {
   await withGateway({ pool_mode: 'transaction', server_check_delay: 0, internal_query_timeout: '120s' }, { pool_size: 2 }, async (gw) => {
-    const c = client(gw);
-    await c.connect();
-    try {
-      const first = await backendPid(c);
-      pause(first);
-      // The next transaction checks the idle server first; the check never answers. Before the
-      // fix that server counted as "about to be free" and no second one was opened.
-      const second = await backendPid(c);
-      assert.notEqual(second, first, 'served by a new server connection');
-      const pool = gw.gateway.pools.get('appdb/app')!;
-      assert.equal(pool.internalServers.size, 1, 'the stopped server is still under check');
-    } finally {
-      await c.end();
-    }
+    // The next transaction checks the idle server first; the check never answers. Before the
+    // fix that server counted as "about to be free" and no second one was opened.
+    await stopFirstServer(gw, async () => {
+      assert.equal(gw.gateway.pools.get('appdb/app')!.internalServers.size, 1, 'the stopped server is still under check');
+    });
   });
 });
 
 test('a check query that never answers is given up after internal_query_timeout and the server replaced', async () => {
   await withGateway({ pool_mode: 'transaction', server_check_delay: 0, internal_query_timeout: '1s' }, { pool_size: 1 }, async (gw) => {
-    const c = client(gw);
-    await c.connect();
-    try {
-      const first = await backendPid(c);
-      pause(first);
-      const second = await backendPid(c);
-      assert.notEqual(second, first);
+    await stopFirstServer(gw, async (_c, first) => {
       const closed = logEvents(gw, 'server_closed').find((l) => l.backend_pid === first);
       assert.ok(closed, 'the stopped server was closed');
       assert.match(String(closed.reason), /^check query did not answer within internal_query_timeout/);
       assert.equal(closed.level, 40, 'logged as a warning');
-    } finally {
-      await c.end();
-    }
+    });
   });
 });
 
@@ -160,7 +110,7 @@ test('a postmaster that accepts nothing: waiting clients get a retryable ERROR n
       await c.query('SELECT 1');
       // Only the idle server goes: the next transaction needs a new connection.
       pool.reconnect();
-      const postmaster = upstream.postmasterPid!;
+      const postmaster = setup.upstream.postmasterPid!;
       pause(postmaster);
       let refused: (Error & { code?: string; detail?: string }) | undefined;
       try {
