@@ -64,7 +64,7 @@ function httpGet(port: number, path: string, timeoutMs: number): Promise<string>
   });
 }
 
-/** pgmoat_clients and pgmoat_servers by pool (database) and state. */
+/** pgmoat_clients and pgmoat_servers by pool (`database/user`) and state. */
 export async function poolStates(t: FuzzTarget): Promise<Map<string, PoolState>> {
   const text = await httpGet(t.metricsPort, '/metrics', 5000);
   const out = new Map<string, PoolState>();
@@ -72,7 +72,7 @@ export async function poolStates(t: FuzzTarget): Promise<Map<string, PoolState>>
     const m = /^pgmoat_(clients|servers)\{([^}]*)\} (\S+)$/.exec(line);
     if (!m) continue;
     const labels = Object.fromEntries([...m[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1]!, x[2]!]));
-    const key = labels.database!;
+    const key = `${labels.database}/${labels.user}`;
     const st = out.get(key) ?? { clients: {}, servers: {} };
     out.set(key, st);
     (m[1] === 'clients' ? st.clients : st.servers)[labels.state!] = Number(m[3]);

@@ -56,7 +56,22 @@ function stepText(s: Step, loggedIn: boolean): string {
 export function describeScript(script: Script): string {
   const lines = [`script ${script.id} (${script.layer}${script.target ? `, ${script.target}` : ''})`];
   let loggedIn = false;
-  for (const s of script.steps) {
+  const steps = script.steps;
+  for (let i = 0; i < steps.length; i++) {
+    const s = steps[i]!;
+    if (s.op === 'write' && loggedIn) {
+      // Writes split by pauses are one stream to the peer: decode them joined, say how they were cut.
+      const parts: Buffer[] = [Buffer.from(s.hex, 'hex')];
+      const pauses: number[] = [];
+      while (steps[i + 1]?.op === 'pause' && steps[i + 2]?.op === 'write') {
+        pauses.push((steps[i + 1] as { ms: number }).ms);
+        parts.push(Buffer.from((steps[i + 2] as { hex: string }).hex, 'hex'));
+        i += 2;
+      }
+      const cut = parts.length > 1 ? ` [written in ${parts.length} pieces of ${parts.map((p) => p.length).join('+')} bytes, pauses ${pauses.join(',')} ms]` : '';
+      lines.push(`  write ${decodeFrontend(Buffer.concat(parts))}${cut}`);
+      continue;
+    }
     lines.push(`  ${stepText(s, loggedIn)}`);
     if (s.op === 'login') loggedIn = true;
   }

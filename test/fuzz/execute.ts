@@ -238,6 +238,7 @@ async function runSteps(ctx: ExecContext, script: Script, c: Connection, counted
 
 export async function runScript(ctx: ExecContext, script: Script): Promise<ScriptOutcome> {
   const counted = { inputs: 0 };
+  const started = Date.now();
   let c: Connection | undefined;
   let timer: NodeJS.Timeout | undefined;
   let end: string;
@@ -262,6 +263,8 @@ export async function runScript(ctx: ExecContext, script: Script): Promise<Scrip
   stats.scripts++;
   stats.inputs += counted.inputs;
   stats.inputsByLayer[script.layer] += counted.inputs;
+  stats.scriptsByLayer[script.layer]++;
+  stats.msByLayer[script.layer] += Date.now() - started;
   stats.outcomes.add(`${script.layer}:${end}`);
   if (c) {
     if (c.reader.firstError) stats.sqlstates.add(c.reader.firstError);

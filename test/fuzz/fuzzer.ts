@@ -53,6 +53,10 @@ export interface FuzzSummary {
   inputsPerSecond: number;
   batches: number;
   inputsByLayer: Record<Layer, number>;
+  scriptsByLayer: Record<Layer, number>;
+  meanScriptMsByLayer: Record<Layer, number>;
+  /** Time in batches, without the checks. */
+  runSeconds: number;
   failures: FailureRecord[];
   outcomes: Record<string, number>;
   kinds: Record<string, number>;
@@ -105,6 +109,7 @@ export async function fuzz(opts: FuzzOptions, target?: FuzzTarget): Promise<Fuzz
   let rssMbMax = 0;
   let rssMbLast = 0;
   let checkMs = 0;
+  let runMs = 0;
   try {
     let baseline: Baseline = await takeBaseline(t, opts.checks);
     const fdBaseline = baseline.fdsWithoutServers;
@@ -115,6 +120,7 @@ export async function fuzz(opts: FuzzOptions, target?: FuzzTarget): Promise<Fuzz
     let batch = 0;
     while (stats.inputs < opts.inputs) {
       batch++;
+      const batchStarted = Date.now();
       const scripts: Script[] = [];
       let planned = 0;
       const quota = Math.min(opts.batch, opts.inputs - stats.inputs);
@@ -131,6 +137,7 @@ export async function fuzz(opts: FuzzOptions, target?: FuzzTarget): Promise<Fuzz
         () => t.gateway.alive,
       );
       const checkStarted = Date.now();
+      runMs += checkStarted - batchStarted;
       const r = await runChecks(t, opts.checks, baseline);
       checkMs += Date.now() - checkStarted;
       if (r.rssMb > 0) {
@@ -140,7 +147,7 @@ export async function fuzz(opts: FuzzOptions, target?: FuzzTarget): Promise<Fuzz
       const secs = (Date.now() - started) / 1000;
       if (r.ok) {
         log(
-          `batch ${batch}: ${stats.inputs} inputs (${(stats.inputs / secs).toFixed(0)}/s), checks ok in ${r.ms} ms; fds ${r.fds}, servers ${r.servers}, rss ${r.rssMb.toFixed(0)} MB`,
+          `batch ${batch}: ${stats.inputs} inputs (${(stats.inputs / secs).toFixed(0)}/s; batch ran ${checkStarted - batchStarted} ms), checks ok in ${r.ms} ms; fds ${r.fds}, servers ${r.servers}, rss ${r.rssMb.toFixed(0)} MB`,
         );
         continue;
       }
@@ -165,6 +172,9 @@ export async function fuzz(opts: FuzzOptions, target?: FuzzTarget): Promise<Fuzz
       inputsPerSecond: stats.inputs / seconds,
       batches: batch,
       inputsByLayer: stats.inputsByLayer,
+      scriptsByLayer: stats.scriptsByLayer,
+      meanScriptMsByLayer: Object.fromEntries(Object.entries(stats.msByLayer).map(([k, v]) => [k, Math.round(v / Math.max(1, stats.scriptsByLayer[k as Layer]))])) as Record<Layer, number>,
+      runSeconds: runMs / 1000,
       failures,
       outcomes: stats.outcomes.toJSON(),
       kinds: stats.kinds.toJSON(),
@@ -221,23 +231,44 @@ export async function replay(o: ReplayOptions): Promise<{ reproduced: boolean; m
       return { reproduced: false };
     }
     log(`replay: reproduced: ${first.check}: ${first.message}`);
+    log(`  diagnostics: ${JSON.stringify(first.details).slice(0, 6000)}`);
     if (!o.bisect) return { reproduced: true };
-    // Halve the set while one half fails on its own.
+    // ddmin over the scripts: a chunk that fails alone, or a set without one chunk that still
+    // fails, replaces the set; otherwise the chunks get smaller.
     let set = o.scripts;
+    let n = 2;
     while (set.length > 1) {
-      const mid = Math.ceil(set.length / 2);
-      const halves = [set.slice(0, mid), set.slice(mid)];
+      const size = Math.ceil(set.length / n);
+      const chunks: Script[][] = [];
+      for (let i = 0; i < set.length; i += size) chunks.push(set.slice(i, i + size));
       let next: Script[] | undefined;
-      for (const h of halves) {
-        const f = await trial(t, o, h);
-        log(`bisect: ${h.length} scripts -> ${f ? `fails (${f.check})` : 'passes'}`);
+      for (const c of chunks) {
+        const f = await trial(t, o, c);
+        log(`bisect: ${c.length} of ${set.length} scripts alone -> ${f ? `fails (${f.check})` : 'passes'}`);
         if (f) {
-          next = h;
+          next = c;
+          n = 2;
           break;
         }
       }
-      if (!next) break;
-      set = next;
+      if (!next && chunks.length > 2) {
+        for (const c of chunks) {
+          const rest = set.filter((s) => !c.includes(s));
+          const f = await trial(t, o, rest);
+          log(`bisect: ${rest.length} of ${set.length} scripts (one chunk left out) -> ${f ? `fails (${f.check})` : 'passes'}`);
+          if (f) {
+            next = rest;
+            n = Math.max(n - 1, 2);
+            break;
+          }
+        }
+      }
+      if (next) {
+        set = next;
+        continue;
+      }
+      if (n >= set.length) break;
+      n = Math.min(set.length, n * 2);
     }
     // One script left: drop its inputs one by one while it still fails, running it alone.
     if (set.length === 1) {

@@ -140,16 +140,17 @@ export function genPostLogin(r: Prng, targets: readonly LoginTarget[], id: numbe
   if (!target.admin && r.chance(0.1)) params.push(['DateStyle', r.pick(['ISO, MDY', 'German'])]);
   steps.push({ op: 'login', params });
 
-  const inputs = r.weighted<number>([[1, 2], [2, 2], [4, 3], [6, 2], [10, 1]]);
+  // Inputs before the last keep the stream framed, so that the connection can go on after a
+  // probe; the last may break the framing, and the connection ends with it.
+  const inputs = r.weighted<number>([[1, 1], [2, 2], [4, 3], [6, 3], [10, 2], [16, 1]]);
   for (let k = 0; k < inputs; k++) {
+    const last = k === inputs - 1;
     const msgs = inputMessages(r, target.admin === true);
     const mutate = r.chance(0.75);
-    const m = mutate ? mutateMessages(r, msgs) : { bytes: Buffer.concat(msgs), framed: true, note: 'valid' };
-    const framed = m.framed && isFramed(m.bytes);
-    const last = k === inputs - 1 || !framed;
+    const m = mutate ? mutateMessages(r, msgs, !last) : { bytes: Buffer.concat(msgs), framed: true, note: 'valid' };
     steps.push({ op: 'mark', note: m.note });
     if (m.bytes.length > 0) steps.push(...writeSteps(m.bytes, cutPoints(r, m.bytes.length), r.int(3)));
-    if (!last) {
+    if (!last && isFramed(m.bytes)) {
       if (!target.admin && r.chance(0.03)) steps.push({ op: 'cancel-own' });
       steps.push(
         target.admin
@@ -163,7 +164,7 @@ export function genPostLogin(r: Prng, targets: readonly LoginTarget[], id: numbe
       [[{ op: 'end' }], 4],
       [[{ op: 'pause', ms: r.int(30) }, { op: 'end' }], 2],
       [[{ op: 'destroy' }], 1],
-      [[{ op: 'read', ms: r.range(50, 600) }, r.chance(0.7) ? { op: 'end' } : { op: 'destroy' }], 3],
+      [[{ op: 'read', ms: r.range(20, 300) }, r.chance(0.7) ? { op: 'end' } : { op: 'destroy' }], 3],
     ]);
     steps.push(...end);
     break;

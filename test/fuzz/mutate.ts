@@ -98,12 +98,12 @@ function setLength(m: Buffer, len: number): Buffer {
  * return a framed stream; the others (lengths, truncation, huge claims, stray bytes) do not,
  * and the caller hangs up or reads after them.
  */
-export function mutateMessages(r: Prng, msgs: Buffer[]): MessageMutation {
+export function mutateMessages(r: Prng, msgs: Buffer[], framedOnly = false): MessageMutation {
   const list: Buffer[] = msgs.map((m) => Buffer.from(m));
   const i = r.int(list.length);
   const m = list[i]!;
   const join = (): Buffer => Buffer.concat(list);
-  const kind = r.weighted<string>([
+  const framedKinds: [string, number][] = [
     ['type-swap', 10],
     ['body-bytes', 10],
     ['body-replace', 4],
@@ -111,12 +111,15 @@ export function mutateMessages(r: Prng, msgs: Buffer[]): MessageMutation {
     ['dup', 4],
     ['swap-order', 4],
     ['random-message', 4],
+  ];
+  const brokenKinds: [string, number][] = [
     ['length', 10],
     ['truncate', 8],
     ['huge-claim', 8],
     ['stray-bytes', 4],
     ['bytes', 6],
-  ]);
+  ];
+  const kind = r.weighted<string>(framedOnly ? framedKinds : [...framedKinds, ...brokenKinds]);
   switch (kind) {
     case 'type-swap': {
       m[0] = r.chance(0.8) ? r.pick(FRONTEND_TYPES) : r.chance(0.5) ? r.pick(OTHER_TYPES) : r.int(256);

@@ -59,7 +59,9 @@ async function main(): Promise<number> {
 
   if (values.replay) {
     const saved = JSON.parse(readFileSync(values.replay, 'utf8')) as { scripts: Script[] };
-    const r = await replay({ scripts: saved.scripts, concurrency, probeTimeoutMs, checks, bisect: values.bisect, log: (l) => console.log(l) });
+    // A stuck pool stays stuck: a shorter settle deadline makes each bisect trial cheaper.
+    const replayChecks = { ...checks, settleMs: 8000, queryMs: 10_000 };
+    const r = await replay({ scripts: saved.scripts, concurrency, probeTimeoutMs, checks: replayChecks, bisect: values.bisect, log: (l) => console.log(l) });
     if (r.minimal) {
       const file = values.replay.replace(/\.json$/, '') + '.min.json';
       writeFileSync(file, JSON.stringify({ scripts: r.minimal }, null, 1));

@@ -21,6 +21,9 @@ export class RunStats {
   scripts = 0;
   inputs = 0;
   readonly inputsByLayer: Record<Layer, number> = { 'pre-tls': 0, tls: 0, 'post-login': 0 };
+  readonly scriptsByLayer: Record<Layer, number> = { 'pre-tls': 0, tls: 0, 'post-login': 0 };
+  /** Wall time scripts spent, by layer (with concurrency, more than the run took). */
+  readonly msByLayer: Record<Layer, number> = { 'pre-tls': 0, tls: 0, 'post-login': 0 };
   /** How each script ended, by layer: `post-login:probe-timeout`, `tls:tls-failed`, ... */
   readonly outcomes = new Counter();
   /** Kinds of input (the generator's note up to its first colon), by layer. */
