@@ -4,7 +4,7 @@
  * saw into the run's stats. Nothing about a script outlives it (sockets destroyed at the end).
  */
 import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect, type TLSSocket, type ConnectionOptions } from 'node:tls';
+import { connect as tlsConnect, createSecureContext, type TLSSocket, type ConnectionOptions, type SecureContext } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BackendReader, cancelRequest, fe, startup } from './wire.js';
 import type { CertName, Script, Step } from './script.js';
@@ -23,6 +23,8 @@ export interface ExecContext {
   certs: Partial<Record<CertName, ClientCert>>;
   /** TLS session tickets by certificate and version, reused to save handshakes. */
   readonly tickets: Map<string, Buffer>;
+  /** One secure context per certificate and version: building one per connection parses the PEMs each time. */
+  readonly contexts: Map<string, SecureContext>;
   probeTimeoutMs: number;
   loginTimeoutMs: number;
   /** Hard limit for one script, whatever it does. */
@@ -111,22 +113,25 @@ function connectTcp(host: string, port: number, timeoutMs: number): Promise<Sock
 }
 
 async function startTls(ctx: ExecContext, c: Connection, step: Extract<Step, { op: 'tls' }>): Promise<void> {
-  const ticketKey = `${step.cert}/${step.tls12 ? '1.2' : '1.3'}`;
-  const id = ctx.certs[step.cert];
+  const key = `${step.cert}/${step.tls12 ? '1.2' : '1.3'}`;
+  let secureContext = ctx.contexts.get(key);
+  if (!secureContext) {
+    const id = ctx.certs[step.cert];
+    secureContext = createSecureContext({ ca: ctx.ca, ...(id ? { cert: id.cert, key: id.key } : {}), ...(step.tls12 ? { maxVersion: 'TLSv1.2' as const } : {}) });
+    ctx.contexts.set(key, secureContext);
+  }
   const options: ConnectionOptions = {
     socket: c.raw,
     servername: 'localhost',
-    ca: ctx.ca,
-    ...(id ? { cert: id.cert, key: id.key } : {}),
+    secureContext,
     ...(step.alpn ? { ALPNProtocols: step.alpn } : {}),
-    ...(step.tls12 ? { maxVersion: 'TLSv1.2' as const } : {}),
   };
-  const ticket = step.resume ? ctx.tickets.get(ticketKey) : undefined;
+  const ticket = step.resume ? ctx.tickets.get(key) : undefined;
   if (ticket) options.session = ticket;
   c.detachRaw();
   const s = tlsConnect(options);
   c.tls = s;
-  s.on('session', (t: Buffer) => ctx.tickets.set(ticketKey, t));
+  s.on('session', (t: Buffer) => ctx.tickets.set(key, t));
   s.on('data', (d: Buffer) => c.reader.feed(d));
   s.on('error', () => undefined);
   s.on('close', () => {
@@ -145,6 +150,7 @@ async function startTls(ctx: ExecContext, c: Connection, step: Extract<Step, { o
     });
   });
   if (!ok) throw new Stop(c.closed ? 'tls-failed' : 'tls-timeout');
+  ctx.stats.handshakes.add(`${s.isSessionReused() ? 'resumed' : 'full'}${ticket ? '' : ' (no ticket offered)'}`);
 }
 
 async function fireCancel(ctx: ExecContext, key: { pid: number; secret: number }): Promise<void> {
@@ -165,75 +171,88 @@ async function runSteps(ctx: ExecContext, script: Script, c: Connection, counted
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!;
     if (c.closed && step.op !== 'mark') return 'closed-by-peer';
-    switch (step.op) {
-      case 'mark':
-        if (c.closed) return 'closed-by-peer';
-        counted.inputs++;
-        ctx.stats.kinds.add(`${layer}:${kindOf(step.note)}`);
-        break;
-      case 'write':
-      case 'write-raw': {
-        // The one-byte answer to an SSLRequest is not a message: tell the reader before it comes.
-        let j = i + 1;
-        while (steps[j]?.op === 'pause') j++;
-        if (steps[j]?.op === 'answer') c.reader.rawPrefix++;
-        const b = Buffer.from(step.hex, 'hex');
-        if (step.op === 'write') c.write(b);
-        else if (!c.raw.destroyed) c.raw.write(b);
-        break;
-      }
-      case 'pause':
-        if (step.ms <= 0) await new Promise((resolve) => setImmediate(resolve));
-        else await sleep(step.ms);
-        break;
-      case 'answer': {
-        const got = await waitUntil(c.reader, () => c.reader.raw.length > 0 || c.closed, ctx.loginTimeoutMs);
-        const byte = c.reader.raw.shift();
-        if (!got || byte === undefined) return c.closed ? 'answer-closed' : 'answer-timeout';
-        const ch = String.fromCharCode(byte);
-        if (ch !== step.expect) return `answer-${/[A-Za-z]/.test(ch) ? ch : 'other'}`;
-        break;
-      }
-      case 'tls':
-        await startTls(ctx, c, step);
-        break;
-      case 'login': {
-        const r = c.reader;
-        const before = r.readyCount;
-        c.write(startup(step.params));
-        await waitUntil(r, () => r.readyCount > before || r.firstError !== undefined || c.closed, ctx.loginTimeoutMs);
-        if (r.firstError !== undefined) return `login-error-${r.firstError}`;
-        if (r.readyCount === before) return c.closed ? 'login-closed' : 'login-timeout';
-        break;
-      }
-      case 'probe': {
-        const r = c.reader;
-        r.expectProbe(Buffer.from(step.marker));
-        const admin = step.sql.startsWith('SHOW');
-        c.write(admin ? fe.query(step.sql) : Buffer.concat([fe.sync(), fe.query('ROLLBACK'), fe.sync(), fe.query(step.sql)]));
-        await waitUntil(r, () => r.probeAnswered || c.closed || r.garbled, ctx.probeTimeoutMs);
-        if (!r.probeAnswered) return c.closed ? 'probe-closed' : r.garbled ? 'probe-garbled' : 'probe-timeout';
-        break;
-      }
-      case 'cancel-own':
-        if (c.reader.key) await fireCancel(ctx, c.reader.key);
-        break;
-      case 'read':
-        await waitUntil(c.reader, () => c.closed, step.ms);
-        break;
-      case 'end': {
-        const s = c.socket;
-        s.end();
-        if (c.tls) c.raw.end();
-        await waitUntil(c.reader, () => c.closed, 500);
-        break;
-      }
-      case 'destroy':
-        c.destroy();
-        break;
+    const stepStarted = Date.now();
+    try {
+      const stop = await runStep(ctx, script, c, counted, steps, i);
+      if (stop !== undefined) return stop;
+    } finally {
+      ctx.stats.msByStep.add(`${layer}:${step.op}`, Date.now() - stepStarted);
     }
   }
   return 'completed';
+}
+
+/** One step; returns why the script stops, or undefined to go on. */
+async function runStep(ctx: ExecContext, script: Script, c: Connection, counted: { inputs: number }, steps: Step[], i: number): Promise<string | undefined> {
+  const step = steps[i]!;
+  const layer = script.layer;
+  switch (step.op) {
+    case 'mark':
+      if (c.closed) return 'closed-by-peer';
+      counted.inputs++;
+      ctx.stats.kinds.add(`${layer}:${kindOf(step.note)}`);
+      break;
+    case 'write':
+    case 'write-raw': {
+      // The one-byte answer to an SSLRequest is not a message: tell the reader before it comes.
+      let j = i + 1;
+      while (steps[j]?.op === 'pause') j++;
+      if (steps[j]?.op === 'answer') c.reader.rawPrefix++;
+      const b = Buffer.from(step.hex, 'hex');
+      if (step.op === 'write') c.write(b);
+      else if (!c.raw.destroyed) c.raw.write(b);
+      break;
+    }
+    case 'pause':
+      if (step.ms <= 0) await new Promise((resolve) => setImmediate(resolve));
+      else await sleep(step.ms);
+      break;
+    case 'answer': {
+      const got = await waitUntil(c.reader, () => c.reader.raw.length > 0 || c.closed, ctx.loginTimeoutMs);
+      const byte = c.reader.raw.shift();
+      if (!got || byte === undefined) return c.closed ? 'answer-closed' : 'answer-timeout';
+      const ch = String.fromCharCode(byte);
+      if (ch !== step.expect) return `answer-${/[A-Za-z]/.test(ch) ? ch : 'other'}`;
+      break;
+    }
+    case 'tls':
+      await startTls(ctx, c, step);
+      break;
+    case 'login': {
+      const r = c.reader;
+      const before = r.readyCount;
+      c.write(startup(step.params));
+      await waitUntil(r, () => r.readyCount > before || r.firstError !== undefined || c.closed, ctx.loginTimeoutMs);
+      if (r.firstError !== undefined) return `login-error-${r.firstError}`;
+      if (r.readyCount === before) return c.closed ? 'login-closed' : 'login-timeout';
+      break;
+    }
+    case 'probe': {
+      const r = c.reader;
+      r.expectProbe(Buffer.from(step.marker));
+      const admin = step.sql.startsWith('SHOW');
+      c.write(admin ? fe.query(step.sql) : Buffer.concat([fe.sync(), fe.query('ROLLBACK'), fe.sync(), fe.query(step.sql)]));
+      await waitUntil(r, () => r.probeAnswered || c.closed || r.garbled, ctx.probeTimeoutMs);
+      if (!r.probeAnswered) return c.closed ? 'probe-closed' : r.garbled ? 'probe-garbled' : 'probe-timeout';
+      break;
+    }
+    case 'cancel-own':
+      if (c.reader.key) await fireCancel(ctx, c.reader.key);
+      break;
+    case 'read':
+      await waitUntil(c.reader, () => c.closed, step.ms);
+      break;
+    case 'end': {
+      const s = c.socket;
+      s.end();
+      await waitUntil(c.reader, () => c.closed, 500);
+      break;
+    }
+    case 'destroy':
+      c.destroy();
+      break;
+  }
+  return undefined;
 }
 
 export async function runScript(ctx: ExecContext, script: Script): Promise<ScriptOutcome> {

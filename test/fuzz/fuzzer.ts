@@ -30,7 +30,7 @@ export interface FuzzOptions {
 export const DEFAULT_OPTIONS: Omit<FuzzOptions, 'inputs' | 'seed'> = {
   layers: ['pre-tls', 'tls', 'post-login'],
   batch: 500,
-  concurrency: 16,
+  concurrency: 32,
   keepGoing: false,
   outDir: 'fuzz-failures',
   probeTimeoutMs: 3000,
@@ -61,8 +61,12 @@ export interface FuzzSummary {
   outcomes: Record<string, number>;
   kinds: Record<string, number>;
   sqlstates: Record<string, number>;
+  handshakes: Record<string, number>;
+  msByStep: Record<string, number>;
   gateway: { fdBaseline: number; rssMbMax: number; rssMbLast: number; restarts: number };
   checkSecondsTotal: number;
+  /** CPU used during the run by this process, the gateway and PostgreSQL. */
+  cpuSeconds: { runner: number; gateway: number; postgres: number };
 }
 
 export function execContext(t: FuzzTarget, stats: RunStats, probeTimeoutMs: number): ExecContext {
@@ -72,6 +76,7 @@ export function execContext(t: FuzzTarget, stats: RunStats, probeTimeoutMs: numb
     ca: t.caPem,
     certs: t.certs,
     tickets: new Map(),
+    contexts: new Map(),
     probeTimeoutMs,
     loginTimeoutMs: 10_000,
     scriptTimeoutMs: 30_000,
@@ -116,6 +121,7 @@ export async function fuzz(opts: FuzzOptions, target?: FuzzTarget): Promise<Fuzz
     log(`fuzz: seed ${opts.seed}, ${opts.inputs} inputs, layers ${opts.layers.join(',')}, batch ${opts.batch}, concurrency ${opts.concurrency}; gateway pid ${t.gateway.pid} on port ${t.port}, fd baseline ${fdBaseline}`);
     const ctx = execContext(t, stats, opts.probeTimeoutMs);
     const started = Date.now();
+    const cpu0 = { runner: process.cpuUsage(), gateway: t.gateway.cpuSeconds(), gatewayDone: 0, postgres: t.postgresCpuSeconds() };
     let nextId = 0;
     let batch = 0;
     while (stats.inputs < opts.inputs) {
@@ -123,12 +129,13 @@ export async function fuzz(opts: FuzzOptions, target?: FuzzTarget): Promise<Fuzz
       const batchStarted = Date.now();
       const scripts: Script[] = [];
       let planned = 0;
-      const quota = Math.min(opts.batch, opts.inputs - stats.inputs);
+      const quota = opts.batch;
       await runPool(
         ctx,
         opts.concurrency,
         () => {
-          if (planned >= quota) return undefined;
+          // Planned inputs fill the batch; the run ends once enough inputs were actually sent.
+          if (planned >= quota || stats.inputs >= opts.inputs) return undefined;
           const s = generate(opts.seed, nextId++, opts.layers);
           planned += inputsOf(s);
           scripts.push(s);
@@ -147,7 +154,7 @@ export async function fuzz(opts: FuzzOptions, target?: FuzzTarget): Promise<Fuzz
       const secs = (Date.now() - started) / 1000;
       if (r.ok) {
         log(
-          `batch ${batch}: ${stats.inputs} inputs (${(stats.inputs / secs).toFixed(0)}/s; batch ran ${checkStarted - batchStarted} ms), checks ok in ${r.ms} ms; fds ${r.fds}, servers ${r.servers}, rss ${r.rssMb.toFixed(0)} MB`,
+          `batch ${batch}: ${stats.inputs} inputs (${(stats.inputs / secs).toFixed(0)}/s; batch ran ${checkStarted - batchStarted} ms), checks ok in ${r.ms} ms; gateway fds ${r.fds}, servers ${r.servers}, rss ${r.rssMb.toFixed(0)} MB; runner rss ${(process.memoryUsage().rss / 1048576).toFixed(0)} MB`,
         );
         continue;
       }
@@ -158,13 +165,22 @@ export async function fuzz(opts: FuzzOptions, target?: FuzzTarget): Promise<Fuzz
       log(`  ${scripts.length} scripts saved to ${file} (replay: npm run fuzz -- --replay ${file} --bisect)`);
       log(`  diagnostics: ${JSON.stringify(failure.details).slice(0, 4000)}`);
       if (!opts.keepGoing) break;
+      cpu0.gatewayDone += t.gateway.cpuSeconds() - cpu0.gateway;
       await t.restartGateway();
+      cpu0.gateway = t.gateway.cpuSeconds();
       restarts++;
       baseline = await takeBaseline(t, opts.checks);
       log(`  gateway restarted (pid ${t.gateway.pid}), fd baseline ${baseline.fdsWithoutServers}; going on`);
     }
     const seconds = (Date.now() - started) / 1000;
+    const runnerCpu = process.cpuUsage(cpu0.runner);
+    const cpuSeconds = {
+      runner: (runnerCpu.user + runnerCpu.system) / 1e6,
+      gateway: cpu0.gatewayDone + t.gateway.cpuSeconds() - cpu0.gateway,
+      postgres: t.postgresCpuSeconds() - cpu0.postgres,
+    };
     return {
+      cpuSeconds,
       seed: opts.seed,
       inputs: stats.inputs,
       scripts: stats.scripts,
@@ -179,6 +195,8 @@ export async function fuzz(opts: FuzzOptions, target?: FuzzTarget): Promise<Fuzz
       outcomes: stats.outcomes.toJSON(),
       kinds: stats.kinds.toJSON(),
       sqlstates: stats.sqlstates.toJSON(),
+      handshakes: stats.handshakes.toJSON(),
+      msByStep: stats.msByStep.toJSON(),
       gateway: { fdBaseline, rssMbMax, rssMbLast, restarts },
       checkSecondsTotal: checkMs / 1000,
     };

@@ -82,6 +82,11 @@ export class GatewayProcess {
     return { total, byKind };
   }
 
+  /** CPU seconds used so far (user + system). */
+  cpuSeconds(): number {
+    return cpuSecondsOf(this.pid);
+  }
+
   /** Resident memory in MB. */
   rssMb(): number {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'));
@@ -109,4 +114,32 @@ export class GatewayProcess {
       this.proc.kill('SIGTERM');
     });
   }
+}
+
+/** User + system CPU seconds of a process, from /proc/<pid>/stat (0 when it is gone). */
+export function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of a process and its live children (PostgreSQL: the postmaster and its backends). */
+export function treeCpuSeconds(pid: number): number {
+  let total = cpuSecondsOf(pid);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[1]) === pid) total += cpuSecondsOf(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
 }

@@ -85,7 +85,7 @@ export function startupVariant(r: Prng): { bytes: Buffer; note: string } {
 function finish(r: Prng): Step[] {
   return [
     r.weighted<Step>([
-      [{ op: 'read', ms: r.range(20, 400) }, 5],
+      [{ op: 'read', ms: r.chance(0.9) ? r.range(10, 150) : r.range(150, 600) }, 5],
       [{ op: 'end' }, 4],
       [{ op: 'destroy' }, 1],
     ]),

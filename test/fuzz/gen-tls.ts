@@ -68,7 +68,7 @@ function mutatedHello(r: Prng): { bytes: Buffer; note: string } {
 
 function finish(r: Prng): Step {
   return r.weighted<Step>([
-    [{ op: 'read', ms: r.range(50, 500) }, 5],
+    [{ op: 'read', ms: r.chance(0.9) ? r.range(10, 150) : r.range(150, 600) }, 5],
     [{ op: 'end' }, 4],
     [{ op: 'destroy' }, 1],
   ]);
@@ -121,7 +121,7 @@ export function genTls(r: Prng): Step[] {
       steps.push(...negotiate(direct), { op: 'tls', cert, alpn, tls12, resume: r.chance(0.5) });
       const params: [string, string][] = [['user', r.pick(['app', 'fuzzadmin'])], ['database', r.pick(['txdb', 'sessdb', 'pgmoat'])]];
       const b = r.chance(0.8) ? startup(params) : mutateBytes(r, startup(params));
-      steps.push(...writeSteps(b), { op: 'read', ms: r.range(100, 600) });
+      steps.push(...writeSteps(b), { op: 'read', ms: r.range(50, 400) });
       return steps;
     }
     case 'valid-startup-variant': {
@@ -138,7 +138,7 @@ export function genTls(r: Prng): Step[] {
       steps[0] = { op: 'mark', note: `valid-hangup:${at}/${whole.length}${direct ? ':direct' : ''}` };
       steps.push(...negotiate(direct), { op: 'tls', cert: 'app', alpn, tls12, resume: r.chance(0.8) });
       if (at > 0) steps.push(...writeSteps(whole.subarray(0, at)));
-      steps.push(r.chance(0.7) ? { op: 'end' } : r.chance(0.5) ? { op: 'destroy' } : { op: 'read', ms: r.range(50, 300) });
+      steps.push(r.chance(0.7) ? { op: 'end' } : r.chance(0.5) ? { op: 'destroy' } : { op: 'read', ms: r.range(20, 200) });
       return steps;
     }
     default: {

@@ -28,6 +28,10 @@ export class RunStats {
   readonly outcomes = new Counter();
   /** Kinds of input (the generator's note up to its first colon), by layer. */
   readonly kinds = new Counter();
+  /** Wall time spent per step kind and layer (where a run's time goes). */
+  readonly msByStep = new Counter();
+  /** TLS handshakes the fuzz clients completed: full, resumed. */
+  readonly handshakes = new Counter();
   /** SQLSTATEs of ErrorResponses the fuzz clients received. */
   readonly sqlstates = new Counter();
 }

@@ -4,7 +4,7 @@
  * process with two small pools over the same upstream database: `txdb` in transaction mode
  * (where one client's leftovers can hurt the next) and `sessdb` in session mode.
  */
-import { mkdtempSync, chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -12,7 +12,7 @@ import { stringify } from 'yaml';
 import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
 import { startPostgres, type PgServer } from '../harness/postgres.js';
 import { freePort } from '../harness/free-port.js';
-import { GatewayProcess } from './gateway-process.js';
+import { GatewayProcess, treeCpuSeconds } from './gateway-process.js';
 import type { CertName } from './script.js';
 import type { ClientCert } from './execute.js';
 import type { LoginTarget } from './gen-post-login.js';
@@ -111,6 +111,12 @@ export class FuzzTarget {
       pki.cleanup();
       throw err;
     }
+  }
+
+  /** CPU seconds of PostgreSQL so far (postmaster, its finished and its live backends). */
+  postgresCpuSeconds(): number {
+    const pid = Number(readFileSync(join(this.pg.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return treeCpuSeconds(pid);
   }
 
   get caPem(): string {
