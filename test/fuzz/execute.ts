@@ -288,6 +288,7 @@ export async function runScript(ctx: ExecContext, script: Script): Promise<Scrip
   if (c) {
     if (c.reader.firstError) stats.sqlstates.add(c.reader.firstError);
     if (c.reader.lastError && c.reader.lastError !== c.reader.firstError) stats.sqlstates.add(c.reader.lastError);
+    if (c.reader.internal && stats.internalErrors.length < 50) stats.internalErrors.push({ script: script.id, layer: script.layer, error: c.reader.internal.slice(0, 200) });
   }
   return { inputs: counted.inputs, end };
 }

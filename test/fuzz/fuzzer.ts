@@ -62,6 +62,8 @@ export interface FuzzSummary {
   kinds: Record<string, number>;
   sqlstates: Record<string, number>;
   handshakes: Record<string, number>;
+  /** Internal errors (class XX) clients were sent, first 50: each names its script (regenerate it with the seed). */
+  internalErrors: { script: number; layer: Layer; error: string }[];
   msByStep: Record<string, number>;
   gateway: { fdBaseline: number; rssMbMax: number; rssMbLast: number; restarts: number };
   checkSecondsTotal: number;
@@ -196,6 +198,7 @@ export async function fuzz(opts: FuzzOptions, target?: FuzzTarget): Promise<Fuzz
       kinds: stats.kinds.toJSON(),
       sqlstates: stats.sqlstates.toJSON(),
       handshakes: stats.handshakes.toJSON(),
+      internalErrors: stats.internalErrors,
       msByStep: stats.msByStep.toJSON(),
       gateway: { fdBaseline, rssMbMax, rssMbLast, restarts },
       checkSecondsTotal: checkMs / 1000,

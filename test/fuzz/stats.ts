@@ -32,6 +32,8 @@ export class RunStats {
   readonly msByStep = new Counter();
   /** TLS handshakes the fuzz clients completed: full, resumed. */
   readonly handshakes = new Counter();
+  /** Internal errors (SQLSTATE class XX) the fuzz clients received: the first few, with the script that got them. */
+  readonly internalErrors: { script: number; layer: Layer; error: string }[] = [];
   /** SQLSTATEs of ErrorResponses the fuzz clients received. */
   readonly sqlstates = new Counter();
 }

@@ -124,6 +124,8 @@ export class BackendReader {
   /** SQLSTATE of the first ErrorResponse, and the last one. */
   firstError: string | undefined;
   lastError: string | undefined;
+  /** Message text of ErrorResponses in class XX (internal error) or without a SQLSTATE: worth a look. */
+  internal: string | undefined;
   /** First byte(s) seen before any message: the one-byte answer to an SSLRequest or GSSENCRequest. */
   private marker: Buffer | undefined;
   private markerSeenAt = -1;
@@ -193,6 +195,7 @@ export class BackendReader {
         break;
       case 0x45: {
         const code = body ? sqlstateOf(body) : '?????';
+        if ((code.startsWith('XX') || code === '?????') && body) this.internal ??= `${code} ${fieldOf(body, 0x4d) ?? ''}`;
         this.firstError ??= code;
         this.lastError = code;
         break;
@@ -229,13 +232,17 @@ export class BackendReader {
   }
 }
 
-function sqlstateOf(body: Buffer): string {
+function fieldOf(body: Buffer, code: number): string | undefined {
   let i = 0;
   while (i < body.length && body[i] !== 0) {
     const end = body.indexOf(0, i + 1);
     if (end < 0) break;
-    if (body[i] === 0x43) return body.toString('latin1', i + 1, end);
+    if (body[i] === code) return body.toString('utf8', i + 1, end);
     i = end + 1;
   }
-  return '?????';
+  return undefined;
+}
+
+function sqlstateOf(body: Buffer): string {
+  return fieldOf(body, 0x43) ?? '?????';
 }
