@@ -35,7 +35,7 @@ export const DEFAULT_OPTIONS: Omit<FuzzOptions, 'inputs' | 'seed'> = {
   outDir: 'fuzz-failures',
   probeTimeoutMs: 3000,
   checks: DEFAULT_CHECKS,
-  log: (line) => console.log(line),
+  log: () => undefined,
 };
 
 export interface FailureRecord {

@@ -89,6 +89,7 @@ async function main(): Promise<number> {
     outDir: values.out ?? DEFAULT_OPTIONS.outDir,
     probeTimeoutMs,
     checks,
+    log: (l) => console.log(l),
   });
   const line = `fuzz: seed ${summary.seed}: ${summary.inputs} inputs (${Object.entries(summary.inputsByLayer).map(([k, v]) => `${k} ${v}`).join(', ')}) in ${summary.seconds.toFixed(0)} s, ${summary.inputsPerSecond.toFixed(0)} inputs/s; ${summary.failures.length} failed batch(es)`;
   console.log(line);
