@@ -285,6 +285,7 @@ export async function runScript(ctx: ExecContext, script: Script): Promise<Scrip
   stats.scriptsByLayer[script.layer]++;
   stats.msByLayer[script.layer] += Date.now() - started;
   stats.outcomes.add(`${script.layer}:${end}`);
+  if (end === 'probe-timeout' && stats.probeTimeouts.length < 50) stats.probeTimeouts.push(script.id);
   if (c) {
     if (c.reader.firstError) stats.sqlstates.add(c.reader.firstError);
     if (c.reader.lastError && c.reader.lastError !== c.reader.firstError) stats.sqlstates.add(c.reader.lastError);

@@ -64,6 +64,8 @@ export interface FuzzSummary {
   handshakes: Record<string, number>;
   /** Internal errors (class XX) clients were sent, first 50: each names its script (regenerate it with the seed). */
   internalErrors: { script: number; layer: Layer; error: string }[];
+  /** Scripts (ids) whose probe went unanswered on an open connection, first 50: a session that stopped answering. */
+  probeTimeouts: number[];
   msByStep: Record<string, number>;
   gateway: { fdBaseline: number; rssMbMax: number; rssMbLast: number; restarts: number };
   checkSecondsTotal: number;
@@ -199,6 +201,7 @@ export async function fuzz(opts: FuzzOptions, target?: FuzzTarget): Promise<Fuzz
       sqlstates: stats.sqlstates.toJSON(),
       handshakes: stats.handshakes.toJSON(),
       internalErrors: stats.internalErrors,
+      probeTimeouts: stats.probeTimeouts,
       msByStep: stats.msByStep.toJSON(),
       gateway: { fdBaseline, rssMbMax, rssMbLast, restarts },
       checkSecondsTotal: checkMs / 1000,
@@ -223,9 +226,11 @@ export interface ReplayOptions {
 async function trial(t: FuzzTarget, o: ReplayOptions, scripts: Script[]): Promise<CheckFailure | undefined> {
   await t.restartGateway();
   const baseline = await takeBaseline(t, o.checks);
-  const ctx = execContext(t, new RunStats(), o.probeTimeoutMs);
+  const stats = new RunStats();
+  const ctx = execContext(t, stats, o.probeTimeoutMs);
   let i = 0;
   await runPool(ctx, o.concurrency, () => scripts[i++], () => t.gateway.alive);
+  if (scripts.length <= 10) o.log(`  scripts ended: ${JSON.stringify(stats.outcomes.toJSON())}`);
   const r = await runChecks(t, o.checks, baseline);
   return r.failure;
 }

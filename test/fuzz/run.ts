@@ -16,10 +16,12 @@ import { randomSeed } from './prng.js';
 import { LAYERS, type Layer, type Script } from './script.js';
 import { DEFAULT_OPTIONS, fuzz, replay } from './fuzzer.js';
 import { DEFAULT_CHECKS } from './checks.js';
+import { generate } from './generate.js';
 
 const USAGE = `usage: npm run fuzz -- --inputs N [--seed S] [--layer ${LAYERS.join(',')}] [--batch B] [--concurrency C]
                         [--keep-going] [--report FILE] [--out DIR] [--probe-timeout MS] [--max-rss MB]
-       npm run fuzz -- --replay FILE [--bisect] [--concurrency C]`;
+       npm run fuzz -- --replay FILE [--bisect] [--concurrency C]
+       npm run fuzz -- --seed S --scripts ID,ID... [--layer ...] [--bisect]   (scripts of a run, made again from its seed)`;
 
 function positiveInt(name: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
@@ -45,6 +47,7 @@ async function main(): Promise<number> {
       'probe-timeout': { type: 'string' },
       'max-rss': { type: 'string' },
       replay: { type: 'string' },
+      scripts: { type: 'string' },
       bisect: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -57,19 +60,6 @@ async function main(): Promise<number> {
   const probeTimeoutMs = positiveInt('probe-timeout', values['probe-timeout'], DEFAULT_OPTIONS.probeTimeoutMs);
   const concurrency = Math.max(1, positiveInt('concurrency', values.concurrency, DEFAULT_OPTIONS.concurrency));
 
-  if (values.replay) {
-    const saved = JSON.parse(readFileSync(values.replay, 'utf8')) as { scripts: Script[] };
-    // A stuck pool stays stuck: a shorter settle deadline makes each bisect trial cheaper.
-    const replayChecks = { ...checks, settleMs: 8000, queryMs: 10_000 };
-    const r = await replay({ scripts: saved.scripts, concurrency, probeTimeoutMs, checks: replayChecks, bisect: values.bisect, log: (l) => console.log(l) });
-    if (r.minimal) {
-      const file = values.replay.replace(/\.json$/, '') + '.min.json';
-      writeFileSync(file, JSON.stringify({ scripts: r.minimal }, null, 1));
-      console.log(`minimal scripts saved to ${file}`);
-    }
-    return r.reproduced ? 1 : 0;
-  }
-
   const layers = (values.layer ?? LAYERS.join(',')).split(',').map((l) => l.trim()) as Layer[];
   for (const l of layers) {
     if (!LAYERS.includes(l)) {
@@ -78,6 +68,28 @@ async function main(): Promise<number> {
     }
   }
   const seed = values.seed !== undefined ? positiveInt('seed', values.seed, 0) : randomSeed();
+
+  if (values.replay || values.scripts) {
+    let scripts: Script[];
+    let base: string;
+    if (values.replay) {
+      scripts = (JSON.parse(readFileSync(values.replay, 'utf8')) as { scripts: Script[] }).scripts;
+      base = values.replay.replace(/\.json$/, '');
+    } else {
+      // The same seed and the same --layer as the run that made them give the same scripts.
+      scripts = values.scripts!.split(',').map((id) => generate(seed, positiveInt('scripts', id, 0), layers));
+      base = `fuzz-${seed}-scripts`;
+    }
+    // A stuck pool stays stuck: a shorter settle deadline makes each bisect trial cheaper.
+    const replayChecks = { ...checks, settleMs: 8000, queryMs: 10_000 };
+    const r = await replay({ scripts, concurrency, probeTimeoutMs, checks: replayChecks, bisect: values.bisect, log: (l) => console.log(l) });
+    if (r.minimal) {
+      const file = `${base}.min.json`;
+      writeFileSync(file, JSON.stringify({ scripts: r.minimal }, null, 1));
+      console.log(`minimal scripts saved to ${file}`);
+    }
+    return r.reproduced ? 1 : 0;
+  }
   const summary = await fuzz({
     ...DEFAULT_OPTIONS,
     inputs: positiveInt('inputs', values.inputs, 2000),

@@ -34,6 +34,8 @@ export class RunStats {
   readonly handshakes = new Counter();
   /** Internal errors (SQLSTATE class XX) the fuzz clients received: the first few, with the script that got them. */
   readonly internalErrors: { script: number; layer: Layer; error: string }[] = [];
+  /** Scripts whose probe got no answer in time although the connection stayed open (the first few). */
+  readonly probeTimeouts: number[] = [];
   /** SQLSTATEs of ErrorResponses the fuzz clients received. */
   readonly sqlstates = new Counter();
 }
