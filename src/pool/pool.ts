@@ -617,8 +617,9 @@ export class Pool {
     if (s.idleTransactionTimeout > 0) {
       for (const client of [...this.activeClients]) {
         const server = client.server;
-        // A client that stopped in the middle of a message holds its server as surely as one idle in a transaction.
-        const holding = server !== null && server.outstanding === 0 && (server.txStatus !== TxStatus.Idle || !client.scanner.atBoundary);
+        // A client that stopped in the middle of a message, or of an extended-protocol batch (no
+        // Sync yet), holds its server as surely as one idle in a transaction.
+        const holding = server !== null && server.outstanding === 0 && (server.txStatus !== TxStatus.Idle || server.extendedOpen || !client.scanner.atBoundary);
         if (!holding || now - Math.max(client.lastActivity, server.lastResponseAt) < s.idleTransactionTimeout) continue;
         this.closeClient(
           client,

@@ -167,3 +167,35 @@ test('one read is one write, even when messages in it are dropped or emitted in 
   passThrough.scan(plain);
   assert.equal(seen, plain);
 });
+
+test('a captured message is buffered as its bytes arrive, not for the length it claims', () => {
+  const seen: number[] = [];
+  const scanner = new FrameScanner(
+    {
+      onMessage(_type, _buf, start, end) {
+        seen.push(end - start);
+        return FORWARD;
+      },
+      onBadLength: () => undefined,
+    },
+    { write: () => undefined },
+  );
+  scanner.captureTypes([0x51]);
+  const claimed = 512 * 1024 * 1024;
+  const header = Buffer.alloc(5);
+  header[0] = 0x51;
+  header.writeInt32BE(claimed + 4, 1);
+  const before = process.memoryUsage().arrayBuffers;
+  scanner.scan(Buffer.concat([header, Buffer.alloc(10, 0x41)]));
+  const grown = process.memoryUsage().arrayBuffers - before;
+  // Before: Buffer.allocUnsafe(claimed) at once, half a gigabyte for 15 bytes sent.
+  assert.ok(grown < 1024 * 1024, `${grown} bytes taken for a 15-byte piece of a message claiming ${claimed}`);
+  assert.equal(scanner.atBoundary, false);
+  // And a real message that arrives in pieces is still assembled whole.
+  const body = Buffer.alloc(100_000, 0x42);
+  const whole = msg('Q', body);
+  const s2: FrameScanner = new FrameScanner({ onMessage: (_t, _b, start, end) => (seen.push(end - start), FORWARD), onBadLength: () => undefined }, { write: () => undefined });
+  s2.captureTypes([0x51]);
+  for (let i = 0; i < whole.length; i += 3001) s2.scan(whole.subarray(i, i + 3001));
+  assert.deepEqual(seen, [100_000]);
+});

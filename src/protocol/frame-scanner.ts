@@ -27,6 +27,8 @@ export interface FrameOutput {
 }
 
 const HEADER = 5;
+/** First allocation for a captured message that arrives in pieces. */
+const CAPTURE_START = 8192;
 
 /** Shared by every scanner with nothing held: an idle connection keeps no buffer of its own. */
 const EMPTY = Buffer.alloc(0);
@@ -54,6 +56,8 @@ export class FrameScanner {
   /** A captured message being assembled across reads (type byte, length, body). */
   private cap: Buffer | null = null;
   private capFill = 0;
+  /** The whole captured message's size (type byte included); `cap` grows towards it as bytes arrive. */
+  private capTotal = 0;
 
   private chunk: Buffer = EMPTY;
   /**
@@ -196,7 +200,7 @@ export class FrameScanner {
         if (length < 4 || length > this.maxLength) return this.badLength(type, length);
         if (capture[type] !== 0) {
           this.flush(this.pendingStart, wasEmpty ? headerStart : 0);
-          this.startCapture(length);
+          this.startCapture(length, HEADER + (n - i));
           this.hdr.copy(this.cap!, 0, 0, HEADER);
           this.capFill = HEADER;
           this.pendingStart = i;
@@ -237,7 +241,7 @@ export class FrameScanner {
         continue;
       }
       this.flush(this.pendingStart, i);
-      this.startCapture(length);
+      this.startCapture(length, n - i);
       chunk.copy(this.cap!, 0, i, n);
       this.capFill = n - i;
       i = n;
@@ -246,19 +250,33 @@ export class FrameScanner {
     this.flush(this.pendingStart, n);
   }
 
-  private startCapture(length: number): void {
-    this.cap = Buffer.allocUnsafe(length + 1);
+  /**
+   * A captured message split across reads. The length field is the sender's word: memory is
+   * taken as its bytes arrive (doubling), not for what it claims, so that a header claiming
+   * max_packet_size costs nothing until the bytes are really sent.
+   */
+  private startCapture(length: number, have: number): void {
+    this.capTotal = length + 1;
+    this.cap = Buffer.allocUnsafe(Math.min(this.capTotal, Math.max(have, CAPTURE_START)));
+  }
+
+  private growCapture(need: number): void {
+    const cap = this.cap!;
+    const next = Buffer.allocUnsafe(Math.min(this.capTotal, Math.max(need, cap.length * 2)));
+    cap.copy(next, 0, 0, this.capFill);
+    this.cap = next;
   }
 
   private continueCapture(chunk: Buffer, i: number): number {
+    const t = Math.min(this.capTotal - this.capFill, chunk.length - i);
+    if (this.capFill + t > this.cap!.length) this.growCapture(this.capFill + t);
     const cap = this.cap!;
-    const t = Math.min(cap.length - this.capFill, chunk.length - i);
     chunk.copy(cap, this.capFill, i, i + t);
     this.capFill += t;
     i += t;
     this.pendingStart = i;
     this.curMsgStart = i;
-    if (this.capFill === cap.length) {
+    if (this.capFill === this.capTotal) {
       this.cap = null;
       this.capFill = 0;
       const action = this.handler.onMessage(cap[0]!, cap, HEADER, cap.length);

@@ -256,6 +256,10 @@ export class ClientSession implements FrameHandler, FrameOutput {
       const action = this.statements.onClientMessage(type, buf, start, end, this.scanner, server);
       answerLeadingSynthetic(server.queue, this.writeToClient);
       server.outstanding = server.queue.length;
+      // After an error the server skips everything up to the next Sync, whatever the queue says:
+      // until that Sync is sent the server must not go back to the pool.
+      if (type === Frontend.Sync || type === Frontend.Query) server.extendedOpen = false;
+      else if (type !== Frontend.FunctionCall) server.extendedOpen = true;
       if (server.busySince === 0 && server.outstanding > 0) server.busySince = this.lastActivity;
       return action;
     }
