@@ -20,7 +20,7 @@ import * as msg from '../protocol/messages.js';
 import { SqlState } from '../protocol/sqlstate.js';
 import { PgmoatError, errorMessage, isPgmoatError } from '../util/errors.js';
 import { decideLogin } from './login.js';
-import { poolSettings, upstreamTarget, type RuntimeConfig } from './runtime-config.js';
+import { keepNewerRevocation, poolSettings, upstreamTarget, type RuntimeConfig } from './runtime-config.js';
 import { NO_METRICS, isAdminDatabase, type AdminConsoleHook, type GatewayMetricsHooks } from '../admin/hooks.js';
 import { AccessControl, type CrlStatus } from './access-control.js';
 import type { RevocationList } from '../tls/revocation.js';
@@ -257,7 +257,7 @@ export class Gateway implements AcceptHost {
     const leftover = await this.access.authenticate(req, decision);
     const pool = this.poolFor(decision.database, decision.upstreamRole);
     const loginTimeout = this.rc.config.client_login_timeout;
-    const serverParams = await pool.welcomeParams(loginTimeout > 0 ? req.startedAt + loginTimeout : 0);
+    const serverParams = await pool.welcomeParams(loginTimeout > 0 ? req.startedAt + loginTimeout : 0, () => req.socket.destroyed);
     if (req.socket.destroyed) {
       lease.release();
       return;
@@ -327,8 +327,10 @@ export class Gateway implements AcceptHost {
   }
 
   /** New connections use `rc`; established ones keep what they have. */
-  reload(rc: RuntimeConfig): void {
+  reload(next: RuntimeConfig): void {
     const previous = this.rc;
+    // Built against the list in force when the reload began: the CRL watch may have gone further since.
+    const rc = keepNewerRevocation(next, previous);
     this.rc = rc;
     if (rc.clientTls) {
       // requestCert and tickets are options of the server, not of its context: a change needs a new server.

@@ -8,7 +8,7 @@
 const FIRST_RETRY_MS = 100;
 
 export class ConnectBackoff {
-  /** Failures in a row since the last success. */
+  /** Rounds of failed attempts in a row since the last success. */
   failures = 0;
   /** No new attempt before this time (ms since the epoch). */
   blockedUntil = 0;
@@ -16,10 +16,16 @@ export class ConnectBackoff {
   lastError: Error | undefined;
   lastErrorAt = 0;
 
-  failed(err: Error, now: number, maxDelayMs: number): number {
-    this.failures++;
+  /**
+   * One failed attempt; returns how long until the next may start. Attempts opened together (a
+   * burst of waiting clients) that fail together are one round: only the first doubles the delay.
+   */
+  failed(err: Error, now: number, maxDelayMs: number, attemptStartedAt: number): number {
+    const sameRound = this.failures > 0 && attemptStartedAt < this.lastErrorAt;
     this.lastError = err;
     this.lastErrorAt = now;
+    if (sameRound) return Math.max(0, this.blockedUntil - now);
+    this.failures++;
     const cap = Math.max(maxDelayMs, FIRST_RETRY_MS);
     const delay = Math.min(cap, FIRST_RETRY_MS * 2 ** Math.min(this.failures - 1, 20));
     this.blockedUntil = now + delay;

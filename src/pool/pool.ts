@@ -36,6 +36,8 @@ interface ParamsWaiter {
   reject: (e: Error) => void;
   /** Given up at this time (the login's own deadline); 0 = never. */
   deadline: number;
+  /** The client went away meanwhile (its waiter is dropped even without a deadline). */
+  abandoned: () => boolean;
 }
 
 export interface PoolEvents {
@@ -206,10 +208,10 @@ export class Pool {
    * server connection to learn them; while the upstream is briefly away (a restart) the login
    * waits for it, up to `deadline` (its client_login_timeout; 0 = no limit of its own).
    */
-  welcomeParams(deadline = 0): Promise<Map<string, string>> {
+  welcomeParams(deadline = 0, abandoned: () => boolean = () => false): Promise<Map<string, string>> {
     if (this.serverParams) return Promise.resolve(this.serverParams);
     return new Promise((resolve, reject) => {
-      this.paramsWaiters.push({ resolve, reject, deadline });
+      this.paramsWaiters.push({ resolve, reject, deadline, abandoned });
       // At max_db_connections / max_user_connections the janitor opens it once there is room.
       if (this.serverCount === 0 && this.events.mayOpenServer?.(this) !== false) this.openServer();
     });
@@ -230,6 +232,8 @@ export class Pool {
       server.client = null;
       server.appliedFor = null;
       if (leftMidMessage) this.closeServer(server, 'client left in the middle of a message', undefined, 'info');
+      // Its session settings were still being applied: that SET must not outlive it on a pooled server.
+      else if (server.phase === 'internal') this.closeServer(server, 'client left while its session settings were being applied', undefined, 'info');
       else this.releaseServer(server, true);
     }
     this.events.clientClosed(client, reason);
@@ -242,6 +246,7 @@ export class Pool {
     if (this.backoff.blocked(Date.now())) return;
     this.connecting++;
     this.stats.serverConnects++;
+    const startedAt = Date.now();
     connectUpstream(this.target).then(
       (upstream) => {
         this.connecting--;
@@ -262,7 +267,7 @@ export class Pool {
         this.stats.serverConnectFailures++;
         const now = Date.now();
         const transient = isTransientUpstreamFailure(err);
-        const retryInMs = this.backoff.failed(err, now, this.settings.serverLoginRetry);
+        const retryInMs = this.backoff.failed(err, now, this.settings.serverLoginRetry, startedAt);
         this.logConnectFailure(err, transient, retryInMs, now);
         if (transient) this.scheduleRetry(retryInMs);
         else this.failWaiters(err);
@@ -335,7 +340,7 @@ export class Pool {
    * pgmoat itself ended the connection. `level`: routine closes (idle timeout, lifetime) are
    * debug; a server lost or closed for a fault is worth an operator's eye.
    */
-  closeServer(server: ServerConnection, reason: string, clientError?: PgmoatError, level: 'debug' | 'info' | 'warn' = 'debug'): void {
+  closeServer(server: ServerConnection, reason: string, clientError?: PgmoatError, level: 'debug' | 'info' | 'warn' | 'error' = 'debug'): void {
     if (server.phase === 'closed') return;
     let client = server.client;
     const phase = server.phase;
@@ -461,6 +466,9 @@ export class Pool {
   private link(client: ClientSession, server: ServerConnection): void {
     const now = Date.now();
     this.lastProgressAt = now;
+    // What it sent while waiting reaches a server now: query_timeout and the query timings count
+    // from here, not from when it arrived (the wait is counted apart, in waitMsTotal).
+    client.lastActivity = now;
     const waited = now - client.waitingSince;
     this.stats.waitMsTotal += waited;
     client.server = server;
@@ -632,7 +640,7 @@ export class Pool {
     }
     if (s.clientIdleTimeout > 0) {
       // Idle: no server, or (session mode) a server with nothing pending outside a transaction.
-      const candidates = [...this.idleClients, ...[...this.activeClients].filter((c) => c.server?.clean === true && c.scanner.atBoundary)];
+      const candidates = [...this.idleClients, ...[...this.activeClients].filter((c) => c.server?.clean === true && !c.settingUp && c.scanner.atBoundary)];
       for (const client of candidates) {
         if (now - Math.max(client.lastActivity, client.server?.lastResponseAt ?? 0) < s.clientIdleTimeout) continue;
         this.closeClient(
@@ -712,7 +720,7 @@ export class Pool {
   private sweepParamsWaiters(now: number): void {
     if (this.paramsWaiters.length === 0) return;
     this.paramsWaiters = this.paramsWaiters.filter((w) => {
-      if (w.deadline === 0 || now < w.deadline) return true;
+      if ((w.deadline === 0 || now < w.deadline) && !w.abandoned()) return true;
       w.reject(this.loginGivenUp());
       return false;
     });

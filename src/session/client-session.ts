@@ -85,6 +85,15 @@ export class ClientSession implements FrameHandler, FrameOutput {
   private refusalSent = false;
   /** Every refused message so far was answered up to its ReadyForQuery (no batch open). */
   private refusalAtSync = true;
+  /**
+   * Reading is paused until the client takes what pgmoat answered by itself (refusals, prepares
+   * answered without a server): a client that sends and never reads must not make pgmoat buffer.
+   */
+  private clientDrainWait = false;
+  private readonly onClientDrain = (): void => {
+    this.clientDrainWait = false;
+    if (this.phase !== 'closed' && !this.pausedForServer && !this.drainWait) this.socket.resume();
+  };
 
   constructor(
     readonly pool: Pool,
@@ -116,6 +125,7 @@ export class ClientSession implements FrameHandler, FrameOutput {
     if (this.refusal !== null) {
       this.scanner.scan(chunk);
       this.endRefusalIfDone();
+      this.holdUntilClientDrains();
       return;
     }
     // Leaving between transactions (or before the first) needs no server: queueing for one just
@@ -127,7 +137,10 @@ export class ClientSession implements FrameHandler, FrameOutput {
     }
     if (this.phase === 'idle' && this.statements !== undefined && this.stash.length === 0) {
       const used = this.statements.answerWithoutServer(chunk, this.writeToClient);
-      if (used === chunk.length) return;
+      if (used === chunk.length) {
+        this.holdUntilClientDrains();
+        return;
+      }
       if (used > 0) chunk = chunk.subarray(used);
     }
     this.stash.push(chunk);
@@ -212,6 +225,14 @@ export class ClientSession implements FrameHandler, FrameOutput {
       this.pausedForServer = false;
       if (!this.drainWait) this.socket.resume();
     }
+    this.holdUntilClientDrains();
+  }
+
+  private holdUntilClientDrains(): void {
+    if (this.clientDrainWait || !this.socket.writableNeedDrain || this.phase === 'closed') return;
+    this.clientDrainWait = true;
+    this.socket.pause();
+    this.socket.once('drain', this.onClientDrain);
   }
 
   private endRefusalIfDone(): void {
@@ -230,7 +251,8 @@ export class ClientSession implements FrameHandler, FrameOutput {
         this.refusalAtSync = true;
         break;
       case Frontend.Sync:
-        if (!this.refusalSent) this.socket.write(refusal);
+        // The batch's error went out with its first message; a Sync alone gets ReadyForQuery
+        // alone, as PostgreSQL answers it.
         this.socket.write(READY_IDLE);
         this.refusalSent = false;
         this.refusalAtSync = true;

@@ -184,6 +184,12 @@ export class ServerConnection implements FrameHandler, FrameOutput {
    * server's ErrorResponse when it failed.
    */
   runInternal(sql: string, purpose: InternalPurpose, done: (error: ErrorFields | undefined) => void): void {
+    // Two at once would hand the first one's answer to the second (a pool bug): the connection
+    // goes rather than the gateway.
+    if (this.internalDone !== null) {
+      this.pool.closeServer(this, `${purpose} query started while the ${this.internalPurpose} query runs`, undefined, 'error');
+      return;
+    }
     const timeout = this.pool.settings.internalQueryTimeout;
     this.internalDeadline = timeout > 0 ? Date.now() + timeout : 0;
     this.internalPurpose = purpose;

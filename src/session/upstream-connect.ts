@@ -249,7 +249,9 @@ class UpstreamLogin implements FrameHandler {
   /** A failure inside the exchange (a SCRAM message that does not verify) says which upstream it was. */
   private named(err: unknown): Error {
     if (err instanceof UpstreamError) return err;
-    return new UpstreamError('UPSTREAM_LOGIN', `${where(this.t)}: ${errorMessage(err)}`, {
+    // Not UPSTREAM_LOGIN (a socket that failed, worth retrying): a password or SCRAM exchange
+    // that does not verify will not verify on the next attempt either.
+    return new UpstreamError('UPSTREAM_AUTH', `${where(this.t)}: ${errorMessage(err)}`, {
       sqlstate: isPgmoatError(err) && err.sqlstate !== undefined ? err.sqlstate : SqlState.PROTOCOL_VIOLATION,
       cause: err,
     });

@@ -12,10 +12,12 @@ import { PgmoatError } from '../util/errors.js';
 
 /** SQLSTATE classes of login refusals that pass by themselves. */
 const TRANSIENT_CLASSES = [
-  '08', // connection exception
+  '08', // connection exception (but the two below)
   '53', // insufficient resources: too_many_connections, out_of_memory, disk_full
   '57', // operator intervention: admin_shutdown, crash_shutdown, cannot_connect_now
 ];
+/** In class 08, a protocol the server does not speak and a connection it rejects for good. */
+const PERMANENT_STATES = new Set(['08P01', '08004']);
 
 /** Socket errors (as `err.code`) seen when a server goes away or is not back yet. */
 const TRANSIENT_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNABORTED']);
@@ -36,7 +38,7 @@ export function isTransientUpstreamFailure(err: unknown): boolean {
     case 'UPSTREAM_LOGIN': // the socket failed or closed in the middle of the login
       return true;
     case 'UPSTREAM_LOGIN_REFUSED':
-      return err.sqlstate !== undefined && TRANSIENT_CLASSES.includes(err.sqlstate.slice(0, 2));
+      return err.sqlstate !== undefined && TRANSIENT_CLASSES.includes(err.sqlstate.slice(0, 2)) && !PERMANENT_STATES.has(err.sqlstate);
     case 'UPSTREAM_TLS': {
       // A reset during the handshake is the server going away; a certificate that fails is not.
       const code = socketCode(err);

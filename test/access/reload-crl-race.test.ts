@@ -1,10 +1,8 @@
 /**
- * Review demonstration (issue 12 review): reloadGateway builds the new RuntimeConfig against the
- * list in force when the reload *started* (inForce: gw.runtime.revocation, then awaits), and
- * Gateway.reload installs it without comparing with the list in force *now*. When the CRL watch
- * applies a newer CRL during those awaits (pgmoat revoke, then SIGHUP), the reload puts the older
- * list back, and the watch never loads the newer file again (its lastKey already matches).
- * The test drives the two halves of reloadGateway in the order the race produces.
+ * A reload reads crl.pem against the list in force when it starts; when the CRL watch applies a
+ * newer CRL while the reload awaits its files (pgmoat revoke, then SIGHUP), the reload must not
+ * put the older list back. The test drives the two halves of a reload in the order the race
+ * produces.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -44,6 +42,5 @@ test('a reload that overlaps a CRL update does not put the older CRL back', { ti
   g.reload(rc);
   await new Promise((r) => setTimeout(r, 1500)); // the watch's poll and debounce had their chance
   const after = await pgLogin(gw.port, { user: 'app', database: 'appdb', cert: victim });
-  console.log('revoked certificate after the reload:', after);
   assertRefused(after, '28000', 'client certificate has been revoked');
 });
