@@ -278,10 +278,10 @@ export class ClientSession implements FrameHandler, FrameOutput {
       const action = this.statements.onClientMessage(type, buf, start, end, this.scanner, server);
       answerLeadingSynthetic(server.queue, this.writeToClient);
       server.outstanding = server.queue.length;
-      // After an error the server skips everything up to the next Sync, whatever the queue says:
-      // until that Sync is sent the server must not go back to the pool.
-      if (type === Frontend.Sync || type === Frontend.Query) server.extendedOpen = false;
-      else if (type !== Frontend.FunctionCall) server.extendedOpen = true;
+      // After an error the server skips everything up to the next Sync, a Query included, whatever
+      // the queue says: until that Sync is sent the server must not go back to the pool.
+      if (type === Frontend.Sync) server.extendedOpen = false;
+      else if (type !== Frontend.FunctionCall && type !== Frontend.Query) server.extendedOpen = true;
       if (server.busySince === 0 && server.outstanding > 0) server.busySince = this.lastActivity;
       return action;
     }
@@ -291,7 +291,8 @@ export class ClientSession implements FrameHandler, FrameOutput {
         if (server) {
           // query_timeout counts from the read that brought the request (no clock read of its own).
           if (server.outstanding++ === 0) server.busySince = this.lastActivity;
-          server.extendedOpen = false;
+          // Only a Sync ends an extended-protocol batch: after an error in it the server skips a Query too.
+          if (type === Frontend.Sync) server.extendedOpen = false;
         }
         return FORWARD;
       case Frontend.FunctionCall:

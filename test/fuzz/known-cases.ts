@@ -43,4 +43,24 @@ export const KNOWN_CASES: { name: string; script: Script }[] = [
       ],
     },
   },
+  {
+    // Found by a 50,000-input run (seed 777): the Query after the failed Execute closed the batch
+    // in pgmoat's books, while PostgreSQL skipped it too, waiting for a Sync.
+    name: 'transaction mode: a malformed Execute, then simple Queries and no Sync, then a hang-up (the server skips the Queries too)',
+    script: {
+      id: 4,
+      layer: 'post-login',
+      target: 'txdb',
+      steps: [
+        ...login('txdb'),
+        { op: 'mark', note: 'execute-error-then-query' },
+        {
+          op: 'write',
+          hex: Buffer.concat([Buffer.from('E'), int32(10), Buffer.from('BEGIN\0', 'latin1'), fe.query('SELECT 1'), fe.query('END')]).toString('hex'),
+        },
+        { op: 'read', ms: 300 },
+        { op: 'end' },
+      ],
+    },
+  },
 ];
