@@ -5,7 +5,7 @@
  * One re-entry-guarded pump() hands idle servers to waiting clients.
  */
 import type { Logger } from 'pino';
-import { connectUpstream, UpstreamError } from '../session/upstream-connect.js';
+import { UpstreamError, type UpstreamSession } from '../session/upstream-connect.js';
 import { ServerConnection, type ServerPhase } from '../session/server-connection.js';
 import { ClientSession, type ClientPhase } from '../session/client-session.js';
 import { settingsQuery } from '../session/param-sync.js';
@@ -16,8 +16,8 @@ import { PgmoatError, assertNever, errorMessage } from '../util/errors.js';
 import type { UpstreamTarget } from '../session/upstream-target.js';
 import type { PoolSettings } from '../config/effective.js';
 import { StatementRegistry } from './statement-registry.js';
-import { ConnectBackoff } from './connect-backoff.js';
-import { isTransientUpstreamFailure } from '../session/upstream-failure.js';
+import type { ConnectBackoff } from './connect-backoff.js';
+import { ServerOpener, type PoolForOpener } from './server-opener.js';
 import { describeServers } from './pool-state-text.js';
 import { ClientStatements } from '../session/tx-statements.js';
 import { DurationHistogram } from '../admin/duration-histogram.js';
@@ -27,18 +27,6 @@ import { DurationHistogram } from '../admin/duration-histogram.js';
  * (or halfway to query_wait_timeout, when that comes sooner).
  */
 const STALL_REPORT_MS = 10_000;
-/** While a pool's connects keep failing, one log line at most this often. */
-const CONNECT_FAILURE_LOG_MS = 10_000;
-
-/** A login waiting for the pool's first server parameters. */
-interface ParamsWaiter {
-  resolve: (p: Map<string, string>) => void;
-  reject: (e: Error) => void;
-  /** Given up at this time (the login's own deadline); 0 = never. */
-  deadline: number;
-  /** The client went away meanwhile (its waiter is dropped even without a deadline). */
-  abandoned: () => boolean;
-}
 
 export interface PoolEvents {
   clientClosed(client: ClientSession, reason: string): void;
@@ -46,37 +34,31 @@ export interface PoolEvents {
   mayOpenServer?(pool: Pool): boolean;
 }
 
-export class Pool {
+export class Pool implements PoolForOpener {
   readonly key: string;
   readonly idleServers: ServerConnection[] = [];
   readonly activeServers = new Set<ServerConnection>();
   readonly internalServers = new Set<ServerConnection>();
-  connecting = 0;
   readonly idleClients = new Set<ClientSession>();
   readonly waitingClients: ClientSession[] = [];
   readonly activeClients = new Set<ClientSession>();
-  /** ParameterStatus of the first server login, told to clients at their login. */
-  serverParams: Map<string, string> | undefined;
   paused = false;
   private pauseWaiters: (() => void)[] = [];
   /** Counters for SHOW STATS and metrics. */
   readonly stats = { transactions: 0, queries: 0, waitMsTotal: 0, clientsServed: 0, serverConnects: 0, serverConnectFailures: 0, bytesIn: 0, bytesOut: 0 };
   /** Query and transaction durations (metrics, SHOW STATS), fed from onServerReady's timestamps. */
   readonly timings = { query: new DurationHistogram(), transaction: new DurationHistogram() };
-  /** Failed attempts to open a server connection, and when the next may start. */
-  readonly backoff = new ConnectBackoff();
+  /** Opening server connections: attempts, backoff, logins waiting for the first one. */
+  readonly opener: ServerOpener;
   /** When a server was last handed to a client (or there was nobody to hand one to). */
   private lastProgressAt = Date.now();
   /** When the upstream last closed a connection by itself: servers idle since before then are checked before reuse. */
   private suspectSince = 0;
   private stallReported = false;
-  private lastConnectFailureLogAt = 0;
-  private retryTimer: NodeJS.Timeout | undefined;
   /** Server-side names of named prepared statements (transaction mode). */
   readonly statementRegistry = new StatementRegistry();
   private pumping = false;
   private pumpAgain = false;
-  private paramsWaiters: ParamsWaiter[] = [];
 
   constructor(
     readonly database: string,
@@ -88,6 +70,7 @@ export class Pool {
     private readonly events: PoolEvents,
   ) {
     this.key = `${database}/${role}`;
+    this.opener = new ServerOpener(this, log);
   }
 
   /** Transaction mode rewrites named prepared statements (PgBouncer's max_prepared_statements). */
@@ -100,12 +83,33 @@ export class Pool {
   }
 
   get serverCount(): number {
-    return this.idleServers.length + this.activeServers.size + this.internalServers.size + this.connecting;
+    return this.idleServers.length + this.activeServers.size + this.internalServers.size + this.opener.connecting;
+  }
+
+  /** Server connections being opened. */
+  get connecting(): number {
+    return this.opener.connecting;
+  }
+
+  get backoff(): ConnectBackoff {
+    return this.opener.backoff;
+  }
+
+  get serverParams(): Map<string, string> | undefined {
+    return this.opener.serverParams;
+  }
+
+  get waitingClientCount(): number {
+    return this.waitingClients.length;
   }
 
   /** The last attempt to open a server connection failed (readiness: /readyz). */
   get lastConnectFailed(): boolean {
     return this.backoff.failures > 0;
+  }
+
+  mayOpen(): boolean {
+    return this.events.mayOpenServer?.(this) !== false;
   }
 
   get clientCount(): number {
@@ -203,18 +207,9 @@ export class Pool {
     this.pump();
   }
 
-  /**
-   * The server parameters clients are told at login. The first login of a pool needs one
-   * server connection to learn them; while the upstream is briefly away (a restart) the login
-   * waits for it, up to `deadline` (its client_login_timeout; 0 = no limit of its own).
-   */
+  /** See ServerOpener.welcomeParams. */
   welcomeParams(deadline = 0, abandoned: () => boolean = () => false): Promise<Map<string, string>> {
-    if (this.serverParams) return Promise.resolve(this.serverParams);
-    return new Promise((resolve, reject) => {
-      this.paramsWaiters.push({ resolve, reject, deadline, abandoned });
-      // At max_db_connections / max_user_connections the janitor opens it once there is room.
-      if (this.serverCount === 0 && this.events.mayOpenServer?.(this) !== false) this.openServer();
-    });
+    return this.opener.welcomeParams(deadline, abandoned);
   }
 
   closeClient(client: ClientSession, reason: string, error?: PgmoatError | ErrorFields): void {
@@ -242,82 +237,21 @@ export class Pool {
 
   // ---- servers -----------------------------------------------------------------------
 
-  private openServer(): void {
-    if (this.backoff.blocked(Date.now())) return;
-    this.connecting++;
-    this.stats.serverConnects++;
-    const startedAt = Date.now();
-    connectUpstream(this.target).then(
-      (upstream) => {
-        this.connecting--;
-        if (this.backoff.failures > 0) {
-          this.log.info({ event: 'server_connect_recovered', pool: this.key, failed_attempts: this.backoff.failures }, 'server connections work again');
-        }
-        this.backoff.succeeded();
-        const server = new ServerConnection(this, upstream, this.maxPacketSize);
-        this.idleServers.push(server); // a new server starts in phase 'idle'
-        if (!this.serverParams) {
-          this.serverParams = new Map(upstream.params);
-          for (const w of this.paramsWaiters.splice(0)) w.resolve(this.serverParams);
-        }
-        this.pump();
-      },
-      (err: Error) => {
-        this.connecting--;
-        this.stats.serverConnectFailures++;
-        const now = Date.now();
-        const transient = isTransientUpstreamFailure(err);
-        const retryInMs = this.backoff.failed(err, now, this.settings.serverLoginRetry, startedAt);
-        this.logConnectFailure(err, transient, retryInMs, now);
-        if (transient) this.scheduleRetry(retryInMs);
-        else this.failWaiters(err);
-      },
-    );
+  // ---- what the opener tells the pool ----------------------------------------------------
+
+  serverOpened(upstream: UpstreamSession): void {
+    this.idleServers.push(new ServerConnection(this, upstream, this.maxPacketSize)); // a new server starts in phase 'idle'
   }
 
-  /** The first failure in a row is logged, then one line at most every CONNECT_FAILURE_LOG_MS. */
-  private logConnectFailure(err: Error, transient: boolean, retryInMs: number, now: number): void {
-    if (this.backoff.failures > 1 && now - this.lastConnectFailureLogAt < CONNECT_FAILURE_LOG_MS) return;
-    this.lastConnectFailureLogAt = now;
-    this.log.warn(
-      {
-        event: 'server_connect_failed',
-        pool: this.key,
-        reason: errorMessage(err),
-        ...(err instanceof PgmoatError && err.sqlstate ? { sqlstate: err.sqlstate } : {}),
-        transient,
-        failed_attempts: this.backoff.failures,
-        waiting_clients: this.waitingClients.length + this.paramsWaiters.length,
-        retry_in_ms: retryInMs,
-      },
-      transient ? 'server connection failed; retrying while clients wait' : 'server connection failed',
-    );
-  }
-
-  /**
-   * One timer per pool brings the next attempt after a transient failure (the janitor's tick is
-   * too coarse for the first, 100 ms retry). Nothing is scheduled when nobody waits: the next
-   * client to ask starts an attempt itself once the backoff is over.
-   */
-  private scheduleRetry(delayMs: number): void {
-    if (this.retryTimer !== undefined) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      if (this.paramsWaiters.length > 0 && this.serverCount === 0 && this.events.mayOpenServer?.(this) !== false) this.openServer();
-      this.pump();
-    }, delayMs);
-    this.retryTimer.unref();
+  retryDue(): void {
+    this.pump();
   }
 
   /**
    * A failure that will not pass by itself (authentication, a missing database, TLS that does
-   * not verify): logins waiting for the first server get it as their FATAL, and clients waiting
-   * for a server get it as an ERROR, unless a server is still on its way to them.
+   * not verify) and no server left: clients waiting for a server get it as an ERROR.
    */
-  private failWaiters(err: Error): void {
-    const live = this.idleServers.length + this.activeServers.size + this.internalServers.size + this.connecting;
-    if (live > 0) return;
-    for (const w of this.paramsWaiters.splice(0)) w.reject(err);
+  openFailedForGood(err: Error): void {
     const fields: ErrorFields =
       err instanceof UpstreamError && err.fields
         ? err.fields
@@ -344,6 +278,7 @@ export class Pool {
     if (server.phase === 'closed') return;
     let client = server.client;
     const phase = server.phase;
+    const requeued = client !== null && phase === 'internal';
     if (client !== null && phase === 'internal') {
       // Its session settings were still being applied: the client has sent nothing to this
       // server yet, so it waits for another instead of losing its session.
@@ -368,7 +303,7 @@ export class Pool {
           }),
       );
     }
-    this.log[level]({ event: 'server_closed', pool: this.key, server: server.id, backend_pid: server.backendPid, phase, had_client: client !== null, reason }, 'server connection closed');
+    this.log[level]({ event: 'server_closed', pool: this.key, server: server.id, backend_pid: server.backendPid, phase, had_client: client !== null || requeued, reason }, 'server connection closed');
     this.pump();
   }
 
@@ -531,8 +466,8 @@ export class Pool {
         const wanted = this.paused ? 0 : this.waitingClients.length - this.connecting;
         const cap = this.capacity();
         for (let i = 0; i < wanted && this.serverCount < cap; i++) {
-          if (this.backoff.blocked(Date.now()) || this.events.mayOpenServer?.(this) === false) break;
-          this.openServer();
+          if (this.backoff.blocked(Date.now()) || !this.mayOpen()) break;
+          this.opener.open();
         }
       } while (this.pumpAgain);
     } finally {
@@ -612,14 +547,15 @@ export class Pool {
     if (s.queryWaitTimeout > 0) {
       for (const client of [...this.waitingClients]) {
         if (now - client.waitingSince < s.queryWaitTimeout) continue;
+        const detail = this.waitDetail(now);
         this.refuseClient(client, {
           severity: 'ERROR',
           code: SqlState.QUERY_CANCELED,
           message: `no server connection became available within query_wait_timeout (${s.queryWaitTimeout / 1000} s)`,
-          detail: this.waitDetail(now),
+          detail,
           hint: 'The session is still open: the statement can be sent again.',
         });
-        this.log.warn({ event: 'query_wait_timeout', pool: this.key, client: client.id, detail: this.waitDetail(now) }, 'a client waited query_wait_timeout for a server connection');
+        this.log.warn({ event: 'query_wait_timeout', pool: this.key, client: client.id, detail }, 'a client waited query_wait_timeout for a server connection');
       }
     }
     if (s.idleTransactionTimeout > 0) {
@@ -658,11 +594,8 @@ export class Pool {
       else if (s.serverIdleTimeout > 0 && idleFor > s.serverIdleTimeout && this.serverCount > keep) this.closeServer(server, 'server_idle_timeout');
       else if (server.retire) this.closeServer(server, 'retired');
     }
-    this.sweepParamsWaiters(now);
-    while (!this.paused && this.serverCount < keep && !this.backoff.blocked(now) && this.events.mayOpenServer?.(this) !== false) this.openServer();
-    // Logins that arrived while connects were backing off wait for the server parameters: once
-    // the backoff is over, one attempt answers all of them (with the parameters or the error).
-    if (this.paramsWaiters.length > 0 && this.serverCount === 0 && this.events.mayOpenServer?.(this) !== false) this.openServer();
+    while (!this.paused && this.serverCount < keep && !this.backoff.blocked(now) && this.mayOpen()) this.opener.open();
+    this.opener.sweep(now);
     this.pump();
     this.watchProgress(now);
   }
@@ -713,33 +646,6 @@ export class Pool {
     }
   }
 
-  /**
-   * Logins whose own deadline (client_login_timeout) passed while the upstream was away stop
-   * waiting: each gets the last failure as its FATAL, with how long pgmoat kept trying.
-   */
-  private sweepParamsWaiters(now: number): void {
-    if (this.paramsWaiters.length === 0) return;
-    this.paramsWaiters = this.paramsWaiters.filter((w) => {
-      if ((w.deadline === 0 || now < w.deadline) && !w.abandoned()) return true;
-      w.reject(this.loginGivenUp());
-      return false;
-    });
-  }
-
-  private loginGivenUp(): PgmoatError {
-    const last = this.backoff.lastError;
-    const tried = `pgmoat tried ${this.backoff.failures} time${this.backoff.failures === 1 ? '' : 's'} to open a server connection for pool ${this.key} while this login waited (client_login_timeout); the upstream may be down or restarting.`;
-    if (last instanceof UpstreamError && last.fields) {
-      const detail = last.fields.detail ? `${last.fields.detail} ${tried}` : tried;
-      return new PgmoatError(last.code, last.fields.message, { sqlstate: last.fields.code, detail, ...(last.fields.hint ? { hint: last.fields.hint } : {}) });
-    }
-    if (last instanceof PgmoatError) return new PgmoatError(last.code, last.message, { sqlstate: last.sqlstate ?? SqlState.CONNECTION_FAILURE, detail: tried });
-    return new PgmoatError('UPSTREAM_UNAVAILABLE', `no server connection for pool ${this.key} could be opened within client_login_timeout`, {
-      sqlstate: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
-      detail: last ? `The last attempt failed: ${errorMessage(last)}` : 'The first attempt had not finished (see server_connect_timeout).',
-    });
-  }
-
   /** A pool whose waiting clients get no server for a while says so once, with what its servers are doing. */
   private watchProgress(now: number): void {
     if (this.waitingClients.length === 0) {
@@ -779,15 +685,14 @@ export class Pool {
         waiting: this.waitingClients.length,
         lastConnectError: this.backoff.lastError === undefined ? undefined : errorMessage(this.backoff.lastError),
         lastConnectErrorAgoMs: this.backoff.lastError === undefined ? 0 : now - this.backoff.lastErrorAt,
-        limitReached: this.events.mayOpenServer?.(this) === false,
+        limitReached: !this.mayOpen(),
       },
     );
   }
 
   /** Ends every client and server (shutdown, KILL). */
   closeAll(error: PgmoatError): void {
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
+    this.opener.stop();
     for (const c of [...this.idleClients, ...this.waitingClients, ...this.activeClients]) this.closeClient(c, error.message, error);
     for (const s of [...this.idleServers, ...this.activeServers, ...this.internalServers]) this.closeServer(s, error.message);
   }

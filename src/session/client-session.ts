@@ -155,13 +155,19 @@ export class ClientSession implements FrameHandler, FrameOutput {
     }
   }
 
+  /** What arrived while waiting, to replay; the stash starts again empty (two arrays swapped: no allocation). */
+  private takeStash(): Buffer[] {
+    const stash = this.stash;
+    this.stash = this.spareStash;
+    this.spareStash = stash;
+    return stash;
+  }
+
   /** The pool linked a server: replay what arrived while waiting. */
   onLinked(): void {
     this.settingUp = false;
     this.scanner.setOutput(this);
-    const stash = this.stash;
-    this.stash = this.spareStash;
-    this.spareStash = stash;
+    const stash = this.takeStash();
     for (let i = 0; i < stash.length; i++) {
       const chunk = stash[i]!;
       if (this.phase !== 'active') {
@@ -214,9 +220,7 @@ export class ClientSession implements FrameHandler, FrameOutput {
     this.refusalSent = false;
     this.refusalAtSync = true;
     this.scanner.setOutput(DISCARD);
-    const stash = this.stash;
-    this.stash = this.spareStash;
-    this.spareStash = stash;
+    const stash = this.takeStash();
     for (let i = 0; i < stash.length && this.phase === 'idle'; i++) this.scanner.scan(stash[i]!);
     stash.length = 0;
     this.endRefusalIfDone();
