@@ -36,13 +36,14 @@ interface SnapshotJson {
   strings: string[];
 }
 
-const COUNTED_TYPES = new Set(process.env.HEAP_ALL_TYPES ? ['object', 'closure', 'native', 'array', 'string', 'code', 'hidden', 'concatenated string', 'sliced string', 'number', 'object shape', 'regexp', 'symbol', 'bigint'] : ['object', 'closure', 'native', 'array']);
+const OBJECT_TYPES = new Set(['object', 'closure', 'native', 'array']);
 
 /**
  * Live objects by "type:name" (type object, closure, native or array; name is the constructor
- * or function name), after a forced GC. Takes a full heap snapshot: seconds on a large heap.
+ * or function name), after a forced GC. `allTypes` counts strings, code and V8's internal
+ * nodes too. Takes a full heap snapshot: seconds on a large heap.
  */
-export async function heapCounts(): Promise<Map<string, HeapCount>> {
+export async function heapCounts(opts: { allTypes?: boolean } = {}): Promise<Map<string, HeapCount>> {
   await forceGc();
   const chunks: string[] = [];
   for await (const chunk of getHeapSnapshot()) chunks.push(typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8'));
@@ -56,7 +57,7 @@ export async function heapCounts(): Promise<Map<string, HeapCount>> {
   const out = new Map<string, HeapCount>();
   for (let i = 0; i < snap.nodes.length; i += width) {
     const type = types[snap.nodes[i + typeAt]!]!;
-    if (!COUNTED_TYPES.has(type)) continue;
+    if (!opts.allTypes && !OBJECT_TYPES.has(type)) continue;
     const key = `${type}:${snap.strings[snap.nodes[i + nameAt]!]}`;
     const entry = out.get(key);
     if (entry) {
