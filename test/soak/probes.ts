@@ -65,6 +65,7 @@ export function rawProbe(t: Target, kind: 'garbage' | 'plaintext-after-sslreques
     const s = netConnect({ host: '127.0.0.1', port: t.port });
     const timer = setTimeout(() => s.destroy(), 10_000);
     s.on('error', () => undefined);
+    s.resume(); // read the FATAL and the end, or the socket never sees the close
     s.on('close', () => {
       clearTimeout(timer);
       resolve();
