@@ -38,6 +38,8 @@ export class Gateway implements AcceptHost {
   private readonly clientsByCancelPid = new Map<number, ClientSession>();
   /** Logins past the max_client_conn check whose session has not yet joined its pool. */
   private loginsInFlight = 0;
+  /** Logins waiting for a pool's server parameters: that pool must stay until they joined it. */
+  private readonly joining = new Map<Pool, number>();
   private janitor: NodeJS.Timeout | undefined;
   private stopping = false;
   /** Metrics and the admin console attach here (src/admin/admin.ts); no-ops until then. */
@@ -257,7 +259,15 @@ export class Gateway implements AcceptHost {
     const leftover = await this.access.authenticate(req, decision);
     const pool = this.poolFor(decision.database, decision.upstreamRole);
     const loginTimeout = this.rc.config.client_login_timeout;
-    const serverParams = await pool.welcomeParams(loginTimeout > 0 ? req.startedAt + loginTimeout : 0, () => req.socket.destroyed);
+    this.joining.set(pool, (this.joining.get(pool) ?? 0) + 1);
+    let serverParams: Map<string, string>;
+    try {
+      serverParams = await pool.welcomeParams(loginTimeout > 0 ? req.startedAt + loginTimeout : 0, () => req.socket.destroyed);
+    } finally {
+      const n = (this.joining.get(pool) ?? 1) - 1;
+      if (n > 0) this.joining.set(pool, n);
+      else this.joining.delete(pool);
+    }
     if (req.socket.destroyed) {
       lease.release();
       return;
@@ -309,7 +319,27 @@ export class Gateway implements AcceptHost {
       }
     }
     for (const pool of this.pools.values()) pool.sweep(now);
+    this.dropRemovedPools();
     this.access.sweep(now);
+  }
+
+  /**
+   * Pools of a database that a reload removed go once their last session ended and their last
+   * server closed: without this, every database name a reload ever removed kept its Pool (stats,
+   * histograms, statement registry), its idle servers and its metrics series for the life of
+   * the process. Until then, a server that went idle there is closed (the sessions left may
+   * still open one for their next transaction).
+   */
+  private dropRemovedPools(): void {
+    const databases = this.rc.config.databases;
+    for (const [key, pool] of this.pools) {
+      if (Object.hasOwn(databases, pool.database)) continue;
+      if (pool.idleServers.length > 0) pool.reconnect();
+      if (pool.clientCount === 0 && pool.serverCount === 0 && !this.joining.has(pool)) {
+        pool.opener.stop();
+        this.pools.delete(key);
+      }
+    }
   }
 
   /** max_db_connections (per database) and max_user_connections (per upstream role), across pools. */
@@ -342,7 +372,12 @@ export class Gateway implements AcceptHost {
       if (this.tlsServer) setTicketKeys(this.tlsServer, this.ticketSecret, rc.clientTls, rc.revocation.revoked);
     }
     for (const pool of this.pools.values()) {
-      if (!Object.hasOwn(rc.config.databases, pool.database)) continue;
+      if (!Object.hasOwn(rc.config.databases, pool.database)) {
+        // Removed: its idle server connections close now, busy ones when their client is done
+        // with them; sessions already in it go on, and the pool goes with the last (sweep).
+        pool.reconnect();
+        continue;
+      }
       pool.target = upstreamTarget(rc, pool.database, pool.role);
       pool.settings = poolSettings(rc, pool.database, pool.role);
       pool.maxPacketSize = rc.config.max_packet_size;
