@@ -210,6 +210,10 @@ export class Gateway implements AcceptHost {
     const key = `${database}/${role}`;
     let pool = this.pools.get(key);
     if (!pool) {
+      // A reload may have removed the database while this login authenticated.
+      if (!Object.hasOwn(this.rc.config.databases, database)) {
+        throw new PgmoatError('UNKNOWN_DATABASE', `no such database: "${database}"`, { sqlstate: SqlState.INVALID_CATALOG_NAME, detail: 'A configuration reload removed it during the login.' });
+      }
       pool = new Pool(database, role, upstreamTarget(this.rc, database, role), poolSettings(this.rc, database, role), this.rc.config.max_packet_size, this.log, {
         clientClosed: (client, reason) => this.onClientClosed(client, reason),
         mayOpenServer: (p) => this.mayOpenServer(p),
