@@ -7,8 +7,8 @@
  * on open sessions too.
  */
 import type { PeerIdentity } from '../tls/peer-identity.js';
-import type { RuntimeConfig } from '../gateway/runtime-config.js';
-import { isRevoked } from '../tls/revocation.js';
+import type { RuntimeConfig } from '../runtime/runtime-config.js';
+import { isRevoked } from '../revocation/revocation-list.js';
 import { PgmoatError } from '../util/errors.js';
 import { SqlState } from '../protocol/sqlstate.js';
 

@@ -10,16 +10,16 @@
  */
 import type { Logger } from 'pino';
 import type { Gateway } from '../gateway/gateway.js';
-import { packageVersion } from '../cli/version.js';
+import { packageVersion } from '../util/version.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
-import { NO_METRICS } from './hooks.js';
+import { NO_METRICS } from '../access/hooks.js';
 import { GatewayMetrics } from './metrics.js';
 import { AdminConsole } from './console.js';
 import { AdminHttpServer, followAdminHttp, type AdminHttpConfig } from './http-server.js';
 import { readiness } from './readiness.js';
 import { reloadGateway } from './reload.js';
 import type { AdminPeers } from './console.js';
-import type { WorkerShare } from '../cluster/share.js';
+import type { WorkerShare } from '../runtime/worker-share.js';
 
 export interface AdminOptions {
   log: Logger;

@@ -4,23 +4,22 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { LoginRequest } from '../session/client-accept.js';
+import type { LoginRequest } from '../accept/client-accept.js';
 import type { Pool } from '../pool/pool.js';
-import type { RuntimeConfig } from '../gateway/runtime-config.js';
+import type { RuntimeConfig } from '../runtime/runtime-config.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
 import * as msg from '../protocol/messages.js';
 import { SqlState } from '../protocol/sqlstate.js';
 import { PgmoatError, assertNever } from '../util/errors.js';
-import type { AdminConsoleHook } from './hooks.js';
+import type { AdminConsoleHook } from '../access/hooks.js';
 import { checkAdminIdentity, decideAdminLogin } from './admin-login.js';
 import { AdminSession, type AdminSessionHost } from './admin-session.js';
-import type { AdminCommand } from './command-parse.js';
+import type { AdminCommand, PoolVerb } from './command-parse.js';
 import { controlPools } from './pool-control.js';
 import type { CommandResult } from './result-set.js';
 import { showClients, showIdentities, showPools, showServers, showStats } from './show-tables.js';
 import { showConfig, showDatabases, showHelp, showVersion } from './show-config.js';
-import type { PeerCommand } from '../cluster/messages.js';
-import type { WorkerShare } from '../cluster/share.js';
+import type { WorkerShare } from '../runtime/worker-share.js';
 
 /** Admin identities are trusted, but their connections still must not grow without bound. */
 const MAX_ADMIN_SESSIONS = 64;
@@ -29,6 +28,9 @@ export interface ConsoleGateway {
   readonly pools: ReadonlyMap<string, Pool>;
   readonly runtime: RuntimeConfig;
 }
+
+/** An admin console command that a worker runs for the others (through the primary). */
+export type PeerCommand = { kind: 'reload' } | { kind: 'pool'; verb: PoolVerb; database: string | undefined };
 
 /** The other workers of `serve --workers N` (src/cluster/admin-fanout.ts). */
 export interface AdminPeers {

@@ -7,17 +7,17 @@
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Pool } from '../pool/pool.js';
-import type { RuntimeConfig } from '../gateway/runtime-config.js';
+import type { RuntimeConfig } from '../runtime/runtime-config.js';
 import type { CertCheck } from '../tls/client-tls.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
-import type { GatewayMetricsHooks, HandshakeOutcome, RateLimitKind } from './hooks.js';
+import type { GatewayMetricsHooks, HandshakeOutcome, RateLimitKind } from '../access/hooks.js';
 import { handshakeFailureReason } from './handshake-reason.js';
 import { IdentityTracker } from './identity-tracker.js';
 import { poolMetrics } from './pool-series.js';
 import { ScrapeMetric, type Sample } from './scrape-metric.js';
 import { displaySerial } from './result-set.js';
 
-/** The access-control counters (src/gateway/limits.ts LimitCounters), read at scrape time when present. */
+/** The access-control counters (src/access/limits.ts LimitCounters), read at scrape time when present. */
 interface LimitCountersView {
   handshakesRateLimited?: number;
   handshakesRateLimitedPerAddress?: number;

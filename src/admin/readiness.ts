@@ -6,7 +6,7 @@
  * upstream itself: it reports what client traffic and min_pool_size already found out.
  */
 import type { Pool } from '../pool/pool.js';
-import type { RuntimeConfig } from '../gateway/runtime-config.js';
+import type { RuntimeConfig } from '../runtime/runtime-config.js';
 
 export interface ReadinessSource {
   readonly accepting: boolean;

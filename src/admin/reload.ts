@@ -6,9 +6,9 @@
  */
 import type { Logger } from 'pino';
 import { loadConfig } from '../config/load.js';
-import { buildRuntimeConfig, type RuntimeConfig } from '../gateway/runtime-config.js';
+import { buildRuntimeConfig, type RuntimeConfig } from '../runtime/runtime-config.js';
 import { PgmoatError, errorMessage, isPgmoatError } from '../util/errors.js';
-import type { GatewayMetricsHooks } from './hooks.js';
+import type { GatewayMetricsHooks } from '../access/hooks.js';
 
 export interface Reloadable {
   readonly runtime: RuntimeConfig;

@@ -5,7 +5,7 @@
  */
 import type { Pool } from '../pool/pool.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
-import type { ClientSession } from '../session/client-session.js';
+import type { ClientSession } from '../relay/client-session.js';
 import { displaySerial, formatTime, type Cell, type CommandResult } from './result-set.js';
 
 /** An admin console session as SHOW CLIENTS and SHOW IDENTITIES list it. */

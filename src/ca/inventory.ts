@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { PgmoatError } from '../util/errors.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { caPath, PUBLIC_MODE } from './ca-layout.js';
 import { REVOCATION_REASONS, type RevocationReason } from './inputs.js';
 

@@ -7,25 +7,25 @@ import { createServer as createNetServer, type Server as NetServer, type Socket,
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { randomInt, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
-import { IncomingConnection, type AcceptHost, type LoginRequest } from '../session/client-accept.js';
-import { ClientSession } from '../session/client-session.js';
-import { sendUpstreamCancel } from '../session/upstream-cancel.js';
-import { welcomeParams } from '../session/param-sync.js';
+import { IncomingConnection, type AcceptHost, type LoginRequest } from '../accept/client-accept.js';
+import { ClientSession } from '../relay/client-session.js';
+import { sendUpstreamCancel } from '../upstream/cancel.js';
+import { welcomeParams } from '../relay/param-sync.js';
 import { Pool } from '../pool/pool.js';
 import { checkClientCertificate, createClientTlsServer, newTicketSecret, requiresClientCertificate, secureContextOptions, setTicketKeys, type CertCheck } from '../tls/client-tls.js';
 import type { TlsMode } from '../tls/tls-mode.js';
-import { UpstreamError } from '../session/upstream-connect.js';
+import { UpstreamError } from '../upstream/connect.js';
 import { errorResponse, errorResponseFor } from '../protocol/error-response.js';
 import * as msg from '../protocol/messages.js';
 import { SqlState } from '../protocol/sqlstate.js';
 import { PgmoatError, errorMessage, isPgmoatError } from '../util/errors.js';
-import { decideLogin } from './login.js';
-import { keepNewerRevocation, poolSettings, upstreamTarget, type RuntimeConfig } from './runtime-config.js';
-import { NO_METRICS, isAdminDatabase, type AdminConsoleHook, type GatewayMetricsHooks } from '../admin/hooks.js';
-import { AccessControl, type CrlStatus } from './access-control.js';
-import type { RevocationList } from '../tls/revocation.js';
-import type { Lease } from './limits.js';
-import type { CancelRouter } from '../cluster/cancel-route.js';
+import { decideLogin } from '../access/login.js';
+import { keepNewerRevocation, poolSettings, upstreamTarget, type RuntimeConfig } from '../runtime/runtime-config.js';
+import { NO_METRICS, isAdminDatabase, type AdminConsoleHook, type GatewayMetricsHooks } from '../access/hooks.js';
+import { AccessControl, type CrlStatus } from '../access/access-control.js';
+import type { RevocationList } from '../revocation/revocation-list.js';
+import type { Lease } from '../access/limits.js';
+import type { CancelRouter } from './cancel-route.js';
 
 const JANITOR_INTERVAL_MS = 250;
 
@@ -45,7 +45,7 @@ export class Gateway implements AcceptHost {
   /** Metrics and the admin console attach here (src/admin/admin.ts); no-ops until then. */
   metrics: GatewayMetricsHooks = NO_METRICS;
   adminConsole: AdminConsoleHook | undefined;
-  /** Under `serve --workers N`: pids say which worker owns a cancel key (src/cluster/cancel-route.ts). */
+  /** Under `serve --workers N`: pids say which worker owns a cancel key (src/gateway/cancel-route.ts). */
   cancelRouter: CancelRouter | undefined;
   /** Rules, passwords, limits, audit, CRL watch and expiry (access-control.ts). */
   readonly access: AccessControl;

@@ -5,22 +5,23 @@
  * One re-entry-guarded pump() hands idle servers to waiting clients.
  */
 import type { Logger } from 'pino';
-import { UpstreamError, type UpstreamSession } from '../session/upstream-connect.js';
-import { ServerConnection, type ServerPhase } from '../session/server-connection.js';
-import { ClientSession, type ClientPhase } from '../session/client-session.js';
-import { settingsQuery } from '../session/param-sync.js';
+import { UpstreamError, type UpstreamSession } from '../upstream/connect.js';
+import { ServerConnection, type ServerPhase } from '../relay/server-connection.js';
+import type { ClientPool, PoolLogLevel, ServerPool } from '../relay/pool-port.js';
+import { ClientSession, type ClientPhase } from '../relay/client-session.js';
+import { settingsQuery } from '../relay/param-sync.js';
 import { errorResponse, errorResponseFor, type ErrorFields } from '../protocol/error-response.js';
 import { SqlState } from '../protocol/sqlstate.js';
 import { TxStatus } from '../protocol/codes.js';
 import { PgmoatError, assertNever, errorMessage } from '../util/errors.js';
-import type { UpstreamTarget } from '../session/upstream-target.js';
+import type { UpstreamTarget } from '../upstream/target.js';
 import type { PoolSettings } from '../config/effective.js';
-import { StatementRegistry } from './statement-registry.js';
+import { StatementRegistry } from '../relay/statement-registry.js';
 import type { ConnectBackoff } from './connect-backoff.js';
 import { ServerOpener, type PoolForOpener } from './server-opener.js';
 import { describeServers } from './pool-state-text.js';
-import { ClientStatements } from '../session/tx-statements.js';
-import { DurationHistogram } from '../admin/duration-histogram.js';
+import { ClientStatements } from '../relay/tx-statements.js';
+import { DurationHistogram } from '../util/duration-histogram.js';
 
 /**
  * A pool with waiting clients and no server handed out for this long is reported as stalled
@@ -34,11 +35,14 @@ export interface PoolEvents {
   mayOpenServer?(pool: Pool): boolean;
 }
 
-export class Pool implements PoolForOpener {
+/** A server connection of a pool: its linked client is a ClientSession. */
+export type Server = ServerConnection<ClientSession>;
+
+export class Pool implements PoolForOpener, ClientPool<ClientSession>, ServerPool<Server> {
   readonly key: string;
-  readonly idleServers: ServerConnection[] = [];
-  readonly activeServers = new Set<ServerConnection>();
-  readonly internalServers = new Set<ServerConnection>();
+  readonly idleServers: Server[] = [];
+  readonly activeServers = new Set<Server>();
+  readonly internalServers = new Set<Server>();
   readonly idleClients = new Set<ClientSession>();
   readonly waitingClients: ClientSession[] = [];
   readonly activeClients = new Set<ClientSession>();
@@ -118,7 +122,7 @@ export class Pool implements PoolForOpener {
 
   // ---- phase transitions -------------------------------------------------------------
 
-  private setServerPhase(server: ServerConnection, to: ServerPhase): void {
+  private setServerPhase(server: Server, to: ServerPhase): void {
     const from = server.phase;
     switch (from) {
       case 'idle': {
@@ -240,7 +244,7 @@ export class Pool implements PoolForOpener {
   // ---- what the opener tells the pool ----------------------------------------------------
 
   serverOpened(upstream: UpstreamSession): void {
-    this.idleServers.push(new ServerConnection(this, upstream, this.maxPacketSize)); // a new server starts in phase 'idle'
+    this.idleServers.push(new ServerConnection<ClientSession>(this, upstream, this.maxPacketSize)); // a new server starts in phase 'idle'
   }
 
   retryDue(): void {
@@ -274,7 +278,7 @@ export class Pool implements PoolForOpener {
    * pgmoat itself ended the connection. `level`: routine closes (idle timeout, lifetime) are
    * debug; a server lost or closed for a fault is worth an operator's eye.
    */
-  closeServer(server: ServerConnection, reason: string, clientError?: PgmoatError, level: 'debug' | 'info' | 'warn' | 'error' = 'debug'): void {
+  closeServer(server: Server, reason: string, clientError?: PgmoatError, level: PoolLogLevel = 'debug'): void {
     if (server.phase === 'closed') return;
     let client = server.client;
     const phase = server.phase;
@@ -311,7 +315,7 @@ export class Pool implements PoolForOpener {
    * Statement mode: a ReadyForQuery inside a transaction ends the client's session with an error
    * in place of it. Returns true when it did.
    */
-  refuseTransaction(server: ServerConnection): boolean {
+  refuseTransaction(server: Server): boolean {
     const client = server.client;
     if (this.settings.poolMode !== 'statement' || client === null) return false;
     this.closeClient(
@@ -330,7 +334,7 @@ export class Pool implements PoolForOpener {
    * pool (transaction mode, nothing pending). The caller finishes relaying the read first, then
    * calls releaseAfterReady.
    */
-  onServerReady(server: ServerConnection): boolean {
+  onServerReady(server: Server): boolean {
     const client = server.client;
     // Timings reuse the ReadyForQuery timestamp: no clock read of their own on the data path.
     const at = server.lastResponseAt;
@@ -349,7 +353,7 @@ export class Pool implements PoolForOpener {
   }
 
   /** After a read that ended a transaction: unlinks the client unless something new came meanwhile. */
-  releaseAfterReady(server: ServerConnection): void {
+  releaseAfterReady(server: Server): void {
     const client = server.client;
     if (client === null || server.phase !== 'active' || !server.clean || !client.scanner.atBoundary) return;
     server.client = null;
@@ -363,7 +367,7 @@ export class Pool implements PoolForOpener {
    * Puts a server back after a client is done with it: reset when the session ended (or always
    * when configured), closed when it is not clean or due for retirement.
    */
-  private releaseServer(server: ServerConnection, sessionEnded: boolean): void {
+  private releaseServer(server: Server, sessionEnded: boolean): void {
     if (server.phase === 'closed') return;
     const s = this.settings;
     const expired = s.serverLifetime > 0 && Date.now() - server.createdAt > s.serverLifetime;
@@ -398,7 +402,7 @@ export class Pool implements PoolForOpener {
     this.pump();
   }
 
-  private link(client: ClientSession, server: ServerConnection): void {
+  private link(client: ClientSession, server: Server): void {
     const now = Date.now();
     this.lastProgressAt = now;
     // What it sent while waiting reaches a server now: query_timeout and the query timings count
@@ -437,7 +441,7 @@ export class Pool implements PoolForOpener {
    * every connection idle since then is checked before a client gets it, so that no client's
    * transaction goes to a server that is already gone.
    */
-  serverClosedByUpstream(server: ServerConnection): void {
+  serverClosedByUpstream(server: Server): void {
     if (server.phase === 'closed') return;
     this.suspectSince = Date.now();
     this.closeServer(server, 'server closed the connection', undefined, 'info');
@@ -488,7 +492,7 @@ export class Pool implements PoolForOpener {
     return s.poolSize;
   }
 
-  private needsCheck(server: ServerConnection): boolean {
+  private needsCheck(server: Server): boolean {
     const s = this.settings;
     if (s.serverCheckQuery === '') return false;
     if (server.idleSince <= this.suspectSince) return true;
@@ -496,7 +500,7 @@ export class Pool implements PoolForOpener {
   }
 
   /** server_check_query on a connection idle for longer than server_check_delay, before reuse. */
-  private checkServer(server: ServerConnection): void {
+  private checkServer(server: Server): void {
     server.phase = 'idle'; // popped from idleServers already: re-enter through setServerPhase below
     this.idleServers.push(server);
     this.setServerPhase(server, 'internal');

@@ -5,11 +5,11 @@
  * failure means for the clients that wait is the pool's to decide (PoolForOpener).
  */
 import type { Logger } from 'pino';
-import { connectUpstream, UpstreamError, type UpstreamSession } from '../session/upstream-connect.js';
-import { isTransientUpstreamFailure } from '../session/upstream-failure.js';
+import { connectUpstream, UpstreamError, type UpstreamSession } from '../upstream/connect.js';
+import { isTransientUpstreamFailure } from '../upstream/failure.js';
 import { SqlState } from '../protocol/sqlstate.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
-import type { UpstreamTarget } from '../session/upstream-target.js';
+import type { UpstreamTarget } from '../upstream/target.js';
 import type { PoolSettings } from '../config/effective.js';
 import { ConnectBackoff } from './connect-backoff.js';
 

@@ -48,7 +48,7 @@ export interface CertUsage {
   readonly extendedKeyUsage: readonly string[] | undefined;
 }
 
-/** Why a certificate is not for client use; each is a distinct audit reason (gateway/audit.ts). */
+/** Why a certificate is not for client use; each is a distinct audit reason (access/audit.ts). */
 export type UsageProblem = 'ca-certificate' | 'no-digital-signature' | 'no-extended-key-usage' | 'no-client-auth' | 'unreadable';
 
 export interface UsagePolicy {

@@ -2,7 +2,7 @@
  * The client side of TLS (clients -> pgmoat): one tls.Server that never listens. The listener
  * answers the SSLRequest (or sees a direct-TLS ClientHello) and hands the raw socket over with
  * `server.emit('connection', socket)`; only a tls.Server closes out a client whose certificate
- * did not verify, where a bare TLSSocket would let it talk (see DESIGN.md, habit 6).
+ * did not verify, where a bare TLSSocket would let it talk.
  *
  * Node never aborts a handshake over a bad client certificate; pgmoat checks `authorized`, the
  * serial against the CRL and the purpose right after it, and nothing of a refused client ever
@@ -10,7 +10,7 @@
  */
 import { createServer, type Server, type TLSSocket, type SecureContextOptions } from 'node:tls';
 import { createHmac, randomBytes } from 'node:crypto';
-import { isRevoked, type RevocationList } from './revocation.js';
+import { isRevoked, type RevocationList } from '../revocation/revocation-list.js';
 import { certificateFacts, certificateUsage, type PeerIdentity } from './peer-identity.js';
 import { USAGE_DETAILS, usageProblem, type UsagePolicy, type UsageProblem } from './cert-usage.js';
 import type { TlsMode } from './tls-mode.js';

@@ -4,7 +4,7 @@
  */
 import type { TLSSocket, PeerCertificate } from 'node:tls';
 import { parseIdentityUri } from '../ca/identity-format.js';
-import { normalizeSerial } from './revocation.js';
+import { normalizeSerial } from '../revocation/revocation-list.js';
 import { tryReadCertUsage, type CertUsage } from './cert-usage.js';
 
 export interface PeerIdentity {

@@ -30,7 +30,7 @@ import { assertLoggedIn, assertRefused, events, pgLogin, tlsSection, upstreamDb,
 import { initCa, openCa, readInventory, writeCrl } from '../../src/ca/index.js';
 import { buildCrl } from '../../src/ca/crl.js';
 import { loadConfig } from '../../src/config/load.js';
-import { buildRuntimeConfig } from '../../src/gateway/runtime-config.js';
+import { buildRuntimeConfig } from '../../src/runtime/runtime-config.js';
 import { reloadGateway } from '../../src/admin/reload.js';
 import { isPgmoatError } from '../../src/util/errors.js';
 

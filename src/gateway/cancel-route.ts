@@ -7,7 +7,7 @@
  * exactly as a single process does. The secret thus never reaches a worker that does not own it.
  */
 import { randomInt } from 'node:crypto';
-import type { WorkerShare } from './share.js';
+import type { WorkerShare } from '../runtime/worker-share.js';
 
 /** What the gateway asks of it (Gateway.cancelRouter); absent in a single process. */
 export interface CancelRouter {

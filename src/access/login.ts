@@ -3,14 +3,14 @@
  * certificate identity may use them, and the welcome (AuthenticationOk, ParameterStatus,
  * BackendKeyData, ReadyForQuery). The access rules decide the rest (access-decision.ts).
  */
-import type { LoginRequest } from '../session/client-accept.js';
+import type { LoginRequest } from '../accept/client-accept.js';
 import { SqlState } from '../protocol/sqlstate.js';
 import { PgmoatError } from '../util/errors.js';
 import { requiresClientCertificate } from '../tls/client-tls.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
-import type { RuntimeConfig } from './runtime-config.js';
-import { settingsFromStartup } from '../session/param-sync.js';
-import { isRevoked } from '../tls/revocation.js';
+import type { RuntimeConfig } from '../runtime/runtime-config.js';
+import { settingsFromStartup } from '../relay/param-sync.js';
+import { isRevoked } from '../revocation/revocation-list.js';
 import type { PasswordMethod } from '../auth/rules.js';
 import { decideAccess } from './access-decision.js';
 

@@ -15,7 +15,7 @@ import type { CertCheck, CertRefusal } from '../tls/client-tls.js';
 import type { UsageProblem } from '../tls/cert-usage.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
 import { isPgmoatError } from '../util/errors.js';
-import type { UpstreamError } from '../session/upstream-connect.js';
+import type { UpstreamError } from '../upstream/connect.js';
 
 export type AuditReason =
   | 'no certificate'

@@ -11,12 +11,11 @@ import { parseErrorFields, type ErrorFields } from '../protocol/error-response.j
 import * as msg from '../protocol/messages.js';
 import { SqlState } from '../protocol/sqlstate.js';
 import { PgmoatError } from '../util/errors.js';
-import type { UpstreamSession } from './upstream-connect.js';
-import type { ClientSession } from './client-session.js';
-import type { Pool } from '../pool/pool.js';
-import { ServerStatementCache } from '../pool/statement-registry.js';
+import type { UpstreamSession } from '../upstream/connect.js';
+import type { ServerPool } from './pool-port.js';
+import { ServerStatementCache } from './statement-registry.js';
 import { RequestQueue } from './request-queue.js';
-import { readFrom, writableFor } from './upstream-reader.js';
+import { readFrom, writableFor } from '../upstream/reader.js';
 import { TRACKED_RESPONSES, onServerResponse, completesReady, flushLeadingSynthetic, hasLeadingSynthetic } from './tx-statements.js';
 
 export type ServerPhase = 'idle' | 'active' | 'internal' | 'closed';
@@ -27,10 +26,17 @@ const RELAY_TYPES = [Backend.ReadyForQuery, Backend.ParameterStatus];
 
 let nextServerId = 1;
 
-export class ServerConnection implements FrameHandler, FrameOutput {
+/** The side of a client session that its server connection touches while relaying. */
+export interface LinkedClient {
+  readonly socket: Socket;
+  /** The server's socket drained: the client may read again. */
+  onServerDrain(): void;
+}
+
+export class ServerConnection<Client extends LinkedClient = LinkedClient> implements FrameHandler, FrameOutput {
   readonly id = nextServerId++;
   phase: ServerPhase = 'idle';
-  client: ClientSession | null = null;
+  client: Client | null = null;
   readonly socket: Socket | TLSSocket;
   readonly params: Map<string, string>;
   readonly backendPid: number;
@@ -56,7 +62,7 @@ export class ServerConnection implements FrameHandler, FrameOutput {
   /** Retire at the next chance (server_lifetime, RECONNECT). */
   retire = false;
   /** The tracked settings of a client that were applied on this connection (transaction mode). */
-  appliedFor: ClientSession | null = null;
+  appliedFor: Client | null = null;
   /** Transaction mode with prepared statements: what this server still owes, and what it has prepared. */
   readonly tracking: boolean;
   readonly queue = new RequestQueue();
@@ -73,7 +79,7 @@ export class ServerConnection implements FrameHandler, FrameOutput {
   private drainWait = false;
 
   constructor(
-    readonly pool: Pool,
+    readonly pool: ServerPool<ServerConnection<Client>>,
     upstream: UpstreamSession,
     maxPacketSize: number,
   ) {

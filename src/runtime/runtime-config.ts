@@ -10,12 +10,12 @@ import type { LoadedConfig } from '../config/load.js';
 import { readPrivateFile, readSecretFile } from '../util/private-file.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
 import type { ClientTlsSettings } from '../tls/client-tls.js';
-import { EMPTY_REVOCATION_LIST, loadRevocationList, type RevocationList } from '../tls/revocation.js';
-import { CrlRollbackError, admitRevocationList } from '../tls/crl-admission.js';
-import { defaultCrlStatePath } from '../tls/crl-state.js';
-import type { UpstreamTarget, UpstreamTls } from '../session/upstream-target.js';
+import { EMPTY_REVOCATION_LIST, loadRevocationList, type RevocationList } from '../revocation/revocation-list.js';
+import { CrlRollbackError, admitRevocationList } from '../revocation/crl-admission.js';
+import { defaultCrlStatePath } from '../revocation/crl-state.js';
+import type { UpstreamTarget, UpstreamTls } from '../upstream/target.js';
 import { buildAccessRuntime, type AccessRuntime } from './access-runtime.js';
-import { shareConfig, sharePoolSettings, type WorkerShare } from '../cluster/share.js';
+import { shareConfig, sharePoolSettings, type WorkerShare } from './worker-share.js';
 
 export interface RuntimeConfig {
   readonly config: Config;
@@ -30,7 +30,7 @@ export interface RuntimeConfig {
   readonly passwords: ReadonlyMap<string, string | undefined>;
   /** Access rules, identity maps and client secrets (access-runtime.ts). */
   readonly access: AccessRuntime;
-  /** Under `serve --workers N`: this worker's part of the pool sizes and limits (cluster/share.ts). */
+  /** Under `serve --workers N`: this worker's part of the pool sizes and limits (runtime/worker-share.ts). */
   readonly share?: WorkerShare | undefined;
 }
 

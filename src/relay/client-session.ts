@@ -12,7 +12,7 @@ import { READY_IDLE } from '../protocol/messages.js';
 import { PgmoatError } from '../util/errors.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
 import type { ServerConnection } from './server-connection.js';
-import type { Pool } from '../pool/pool.js';
+import type { ClientPool } from './pool-port.js';
 import { answerLeadingSynthetic, type ClientStatements } from './tx-statements.js';
 
 export type ClientPhase = 'idle' | 'waiting' | 'active' | 'closed';
@@ -50,7 +50,7 @@ export interface ClientInfo {
 export class ClientSession implements FrameHandler, FrameOutput {
   readonly id = nextClientId++;
   phase: ClientPhase = 'idle';
-  server: ServerConnection | null = null;
+  server: ServerConnection<ClientSession> | null = null;
   readonly socket: Socket | TLSSocket;
   readonly scanner: FrameScanner;
   readonly connectedAt = Date.now();
@@ -96,7 +96,7 @@ export class ClientSession implements FrameHandler, FrameOutput {
   };
 
   constructor(
-    readonly pool: Pool,
+    readonly pool: ClientPool<ClientSession>,
     readonly info: ClientInfo,
     maxPacketSize: number,
   ) {

@@ -9,7 +9,7 @@ import { pemBlocks } from '../ca/pem.js';
 import { PgmoatError, isPgmoatError } from '../util/errors.js';
 import { findRegression, issuerKey, mergeFloors, raiseFloor, type CrlMark, type CrlRegression } from './crl-order.js';
 import { readCrlState } from './crl-state.js';
-import type { RevocationList } from './revocation.js';
+import type { RevocationList } from './revocation-list.js';
 
 export interface CrlAdmission {
   crlPath: string;

@@ -15,11 +15,11 @@ import { MessageWriter } from '../protocol/message-writer.js';
 import * as msg from '../protocol/messages.js';
 import { SqlState } from '../protocol/sqlstate.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
-import { connectUpstream, type UpstreamSession } from '../session/upstream-connect.js';
-import { readFrom, stopReading } from '../session/upstream-reader.js';
+import { connectUpstream, type UpstreamSession } from '../upstream/connect.js';
+import { readFrom, stopReading } from '../upstream/reader.js';
 import { classifySecret } from '../auth/userlist.js';
 import { clientSecretFrom, type ClientSecret } from '../auth/client-secrets.js';
-import { upstreamTarget, type RuntimeConfig } from './runtime-config.js';
+import { upstreamTarget, type RuntimeConfig } from '../runtime/runtime-config.js';
 
 /** Parse (unnamed), Bind ($1 as text), Execute, Sync. */
 export function extendedQuery(sql: string, param: string): Buffer {

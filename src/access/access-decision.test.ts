@@ -4,7 +4,7 @@ import { compileRules, defaultRule, type AccessFacts, type RuleConfig } from '..
 import { identMapsFromConfig } from '../auth/ident-config.js';
 import { PgmoatError } from '../util/errors.js';
 import { decideAccess } from './access-decision.js';
-import type { AccessRuntime } from './access-runtime.js';
+import type { AccessRuntime } from '../runtime/access-runtime.js';
 
 function runtime(rules: RuleConfig[] | 'default-cert' | 'default-trust'): AccessRuntime {
   return {

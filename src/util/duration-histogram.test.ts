@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { DURATION_BOUNDS_MS, DurationHistogram } from './duration-histogram.js';
-import { histogramSamples } from './scrape-metric.js';
+import { histogramSamples } from '../admin/scrape-metric.js';
 
 test('observations land in the first bucket whose bound is not below them', () => {
   const h = new DurationHistogram();

@@ -1,7 +1,7 @@
 /** Forwards a cancel to the backend serving a client, on a new connection as PostgreSQL wants. */
 import * as msg from '../protocol/messages.js';
-import { connectTcp, sslRequest, startTls } from './upstream-connect.js';
-import type { UpstreamTarget } from './upstream-target.js';
+import { connectTcp, sslRequest, startTls } from './connect.js';
+import type { UpstreamTarget } from './target.js';
 
 export async function sendUpstreamCancel(t: UpstreamTarget, pid: number, secret: number): Promise<void> {
   const signal = AbortSignal.timeout(t.connectTimeoutMs > 0 ? t.connectTimeoutMs : 10_000);

@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { writeFileAtomic } from '../ca/atomic-file.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
 import { compareCrl, issuerKey, type CrlMark } from './crl-order.js';
 

@@ -8,7 +8,7 @@
 import { Backend, Frontend } from '../protocol/codes.js';
 import { DROP, FORWARD, type FrameAction, type FrameScanner } from '../protocol/frame-scanner.js';
 import { MessageWriter } from '../protocol/message-writer.js';
-import type { StatementDef, StatementRegistry, ServerStatementCache } from '../pool/statement-registry.js';
+import type { StatementDef, StatementRegistry, ServerStatementCache } from './statement-registry.js';
 import { HIDE, PASS, SYNTH, type RequestQueue } from './request-queue.js';
 
 const PARSE_COMPLETE = Buffer.from([Backend.ParseComplete, 0, 0, 0, 4]);

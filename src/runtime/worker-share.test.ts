@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { configSchema } from '../config/schema.js';
 import { poolSettingsFor } from '../config/effective.js';
-import { limitShareOf, shareConfig, shareOf, sharePoolSettings, shortfalls, type WorkerShare } from './share.js';
+import { limitShareOf, shareConfig, shareOf, sharePoolSettings, shortfalls, type WorkerShare } from './worker-share.js';
 
 const workers = (count: number): WorkerShare[] => Array.from({ length: count }, (_, index) => ({ index, count }));
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);

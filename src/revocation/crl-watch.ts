@@ -13,8 +13,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { errorMessage, isPgmoatError } from '../util/errors.js';
-import { loadRevocationList, type RevocationList } from '../tls/revocation.js';
-import { CrlRollbackError } from '../tls/crl-admission.js';
+import { loadRevocationList, type RevocationList } from './revocation-list.js';
+import { CrlRollbackError } from './crl-admission.js';
 
 const DEBOUNCE_MS = 20;
 /** How often poll() really stats the file. */

@@ -5,7 +5,7 @@
  * none is called per message, only per connection or per event.
  */
 import type { CertCheck } from '../tls/client-tls.js';
-import type { LoginRequest } from '../session/client-accept.js';
+import type { LoginRequest } from '../accept/client-accept.js';
 import { ADMIN_DATABASE } from '../config/schema.js';
 
 /**

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isTransientUpstreamFailure } from './upstream-failure.js';
-import { UpstreamError } from './upstream-connect.js';
+import { isTransientUpstreamFailure } from './failure.js';
+import { UpstreamError } from './connect.js';
 import { PgmoatError } from '../util/errors.js';
 
 function refused(sqlstate: string): UpstreamError {

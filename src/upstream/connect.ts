@@ -13,8 +13,8 @@ import * as msg from '../protocol/messages.js';
 import { SqlState } from '../protocol/sqlstate.js';
 import { PasswordAuthClient } from '../auth/password-auth-client.js';
 import { PgmoatError, assertNever, errorMessage, isPgmoatError } from '../util/errors.js';
-import type { UpstreamTarget, UpstreamTls } from './upstream-target.js';
-import { UpstreamReader, readFrom, stopReading } from './upstream-reader.js';
+import type { UpstreamTarget, UpstreamTls } from './target.js';
+import { UpstreamReader, readFrom, stopReading } from './reader.js';
 import { classifySslAnswer, type SslAnswer } from '../protocol/ssl-answer.js';
 
 export interface UpstreamSession {

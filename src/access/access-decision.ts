@@ -12,7 +12,7 @@ import { PgmoatError } from '../util/errors.js';
 import { findRule, passwordMethodOf, type AccessFacts, type AccessRule, type PasswordMethod } from '../auth/rules.js';
 import { mapAllows } from '../auth/ident-map.js';
 import type { TlsMode } from '../tls/tls-mode.js';
-import type { AccessRuntime } from './access-runtime.js';
+import type { AccessRuntime } from '../runtime/access-runtime.js';
 
 export interface AccessDecision {
   rule: AccessRule;
