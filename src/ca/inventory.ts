@@ -6,8 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { PgmoatError } from '../util/errors.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
-import { caPath, PUBLIC_MODE } from './ca-layout.js';
+import { caPath } from './ca-layout.js';
 import { REVOCATION_REASONS, type RevocationReason } from './inputs.js';
 
 const reasonNames = Object.keys(REVOCATION_REASONS) as [RevocationReason, ...RevocationReason[]];
@@ -79,8 +78,4 @@ export function readInventory(dir: string): Inventory {
     throw new PgmoatError('FILE_UNREADABLE', `cannot read inventory ${path}: ${code ?? 'error'}`, { cause: err });
   }
   return parseInventory(text, path);
-}
-
-export function writeInventory(dir: string, inv: Inventory): void {
-  writeFileAtomic(caPath(dir, 'inventory'), serializeInventory(inv), PUBLIC_MODE);
 }
