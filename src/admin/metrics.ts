@@ -15,7 +15,6 @@ import { handshakeFailureReason } from './handshake-reason.js';
 import { IdentityTracker } from './identity-tracker.js';
 import { poolMetrics } from './pool-series.js';
 import { ScrapeMetric, type Sample } from './scrape-metric.js';
-import { displaySerial } from './result-set.js';
 
 /** The access-control counters (src/access/limits.ts LimitCounters), read at scrape time when present. */
 interface LimitCountersView {
@@ -151,7 +150,7 @@ export class GatewayMetrics implements GatewayMetricsHooks {
       }
     }
     for (const id of adminIdentities?.() ?? []) this.identities.record(id, now);
-    return this.identities.recent(now).map((e) => ({ labels: { cn: e.cn, environment: e.environment, serial: displaySerial(e.serial) }, value: e.notAfter.getTime() / 1000 }));
+    return this.identities.recent(now).map((e) => ({ labels: { cn: e.cn, environment: e.environment, serial: e.serial }, value: e.notAfter.getTime() / 1000 }));
   }
 
   /** Prometheus text exposition. */

@@ -11,11 +11,12 @@ import { createHash } from 'node:crypto';
 import * as x509 from '../ca/x509.js';
 import { pemBlocks } from '../ca/pem.js';
 import { PgmoatError } from '../util/errors.js';
+import { normalizeSerial } from '../util/serial.js';
 import { DerError, TAG, expectTlv, unsignedInteger } from './der.js';
 import type { CrlMark } from './crl-order.js';
 
 export interface RevocationList {
-  /** Revoked serials, normalised by normalizeSerial. */
+  /** Revoked serials, in the canonical form (util/serial.ts). */
   readonly revoked: ReadonlySet<string>;
   readonly thisUpdate: Date | undefined;
   readonly nextUpdate: Date | undefined;
@@ -61,12 +62,6 @@ function markOf(crl: x509.X509Crl, der: Uint8Array): CrlMark {
     thisUpdate: crl.thisUpdate,
     digest: createHash('sha256').update(der.subarray(tbs.start, tbs.end)).digest('hex'),
   };
-}
-
-/** Lowercase hex without leading zeros: Node writes uppercase with padding, x509 libraries vary. */
-export function normalizeSerial(hex: string): string {
-  const s = hex.replace(/[^0-9a-fA-F]/g, '').toLowerCase().replace(/^0+/, '');
-  return s === '' ? '0' : s;
 }
 
 /**
