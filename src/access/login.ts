@@ -10,7 +10,8 @@ import { requiresClientCertificate } from '../tls/client-tls.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
 import type { RuntimeConfig } from '../runtime/runtime-config.js';
 import { settingsFromStartup } from '../relay/param-sync.js';
-import { isRevoked } from '../revocation/revocation-list.js';
+import { assertNotRevoked } from '../revocation/session-enforcer.js';
+import type { RevocationCheck } from '../revocation/source.js';
 import type { PasswordMethod } from '../auth/rules.js';
 import { decideAccess } from './access-decision.js';
 
@@ -30,7 +31,7 @@ function refuse(code: string, message: string, sqlstate: string = SqlState.INVAL
   return new PgmoatError(code, message, { sqlstate, ...(hint ? { hint } : {}) });
 }
 
-export function decideLogin(rc: RuntimeConfig, req: LoginRequest): LoginDecision {
+export function decideLogin(rc: RuntimeConfig, req: LoginRequest, revocations: RevocationCheck): LoginDecision {
   const role = req.params.get('user')!;
   const database = req.params.get('database') || role;
   const db = Object.hasOwn(rc.config.databases, database) ? rc.config.databases[database] : undefined;
@@ -38,8 +39,8 @@ export function decideLogin(rc: RuntimeConfig, req: LoginRequest): LoginDecision
   const mode = rc.config.tls.mode;
   const identity = req.certCheck?.ok ? req.certCheck.identity : undefined;
   if (requiresClientCertificate(mode) && !identity) throw refuse('CLIENT_CERT_REQUIRED', 'connection requires a valid client certificate');
-  // The CRL may have changed since the handshake (revocation-watch.ts swaps it in place).
-  if (identity && isRevoked(rc.revocation, identity.serial)) throw refuse('CLIENT_CERT_REFUSED', 'client certificate has been revoked');
+  // A source may have revoked it since the handshake (the CRL watch, a reload).
+  assertNotRevoked(revocations, identity);
   // A certificate for one environment never reaches a database of another, whatever the rules say.
   if (db.environment !== undefined && identity !== undefined && identity.environment !== db.environment) {
     throw refuse(

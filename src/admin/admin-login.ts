@@ -8,7 +8,7 @@
  */
 import type { PeerIdentity } from '../tls/peer-identity.js';
 import type { RuntimeConfig } from '../runtime/runtime-config.js';
-import { isRevoked } from '../revocation/revocation-list.js';
+import type { RevocationCheck } from '../revocation/source.js';
 import { PgmoatError } from '../util/errors.js';
 import { SqlState } from '../protocol/sqlstate.js';
 
@@ -20,11 +20,11 @@ function refuse(code: AdminRefusal, message: string, hint?: string): PgmoatError
 }
 
 /** Throws the refusal, or returns nothing when `identity` may use the console now. */
-export function checkAdminIdentity(rc: RuntimeConfig, identity: PeerIdentity | undefined, now = Date.now()): asserts identity is PeerIdentity {
+export function checkAdminIdentity(rc: RuntimeConfig, revocations: RevocationCheck, identity: PeerIdentity | undefined, now = Date.now()): asserts identity is PeerIdentity {
   if (!identity) {
     throw refuse('ADMIN_NO_CERTIFICATE', 'the admin console requires a verified client certificate', 'Connect with sslmode=verify-full and a certificate whose CN is listed in admin.identities.');
   }
-  if (isRevoked(rc.revocation, identity.serial)) throw refuse('ADMIN_CERT_REVOKED', 'client certificate has been revoked');
+  if (revocations.lookup(identity.serial)) throw refuse('ADMIN_CERT_REVOKED', 'client certificate has been revoked');
   if (now > identity.notAfter.getTime()) throw refuse('ADMIN_CERT_EXPIRED', 'client certificate has expired');
   if (!rc.config.admin.identities.includes(identity.cn)) {
     throw refuse('ADMIN_NOT_ALLOWED', `certificate identity "${identity.cn}" may not use the admin console`, 'Admin identities are listed by CN in admin.identities.');
@@ -32,8 +32,8 @@ export function checkAdminIdentity(rc: RuntimeConfig, identity: PeerIdentity | u
 }
 
 /** The login decision: the verified identity, which must also be the user name asked for. */
-export function decideAdminLogin(rc: RuntimeConfig, identity: PeerIdentity | undefined, user: string | undefined): PeerIdentity {
-  checkAdminIdentity(rc, identity);
+export function decideAdminLogin(rc: RuntimeConfig, revocations: RevocationCheck, identity: PeerIdentity | undefined, user: string | undefined): PeerIdentity {
+  checkAdminIdentity(rc, revocations, identity);
   if (user !== identity.cn) {
     throw refuse('ADMIN_USER_MISMATCH', `the admin console requires user "${identity.cn}", the certificate's CN`, `Connect as user "${identity.cn}".`);
   }

@@ -20,6 +20,7 @@ import type { CommandResult } from './result-set.js';
 import { showClients, showIdentities, showPools, showServers, showStats } from './show-tables.js';
 import { showConfig, showDatabases, showHelp, showVersion } from './show-config.js';
 import type { WorkerShare } from '../runtime/worker-share.js';
+import type { RevocationCheck } from '../revocation/source.js';
 
 /** Admin identities are trusted, but their connections still must not grow without bound. */
 const MAX_ADMIN_SESSIONS = 64;
@@ -27,6 +28,7 @@ const MAX_ADMIN_SESSIONS = 64;
 export interface ConsoleGateway {
   readonly pools: ReadonlyMap<string, Pool>;
   readonly runtime: RuntimeConfig;
+  readonly revocations: RevocationCheck;
 }
 
 /** An admin console command that a worker runs for the others (through the primary). */
@@ -65,7 +67,7 @@ export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
   }
 
   login(req: LoginRequest): void {
-    const identity = decideAdminLogin(this.gw.runtime, req.certCheck?.ok ? req.certCheck.identity : undefined, req.params.get('user'));
+    const identity = decideAdminLogin(this.gw.runtime, this.gw.revocations, req.certCheck?.ok ? req.certCheck.identity : undefined, req.params.get('user'));
     if (this.sessions.size >= MAX_ADMIN_SESSIONS) {
       throw new PgmoatError('TOO_MANY_ADMIN_SESSIONS', `too many admin console sessions (at most ${MAX_ADMIN_SESSIONS})`, { sqlstate: SqlState.TOO_MANY_CONNECTIONS });
     }
@@ -102,7 +104,7 @@ export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
 
   recheck(session: AdminSession): void {
     try {
-      checkAdminIdentity(this.gw.runtime, session.identity);
+      checkAdminIdentity(this.gw.runtime, this.gw.revocations, session.identity);
     } catch (err) {
       this.opts.log.warn({ event: 'admin_session_ended', cn: session.identity.cn, serial: session.identity.serial, reason: (err as Error).message }, 'admin session ended: identity no longer allowed');
       throw err;

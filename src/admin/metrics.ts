@@ -7,15 +7,14 @@
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Pool } from '../pool/pool.js';
-import type { RuntimeConfig } from '../runtime/runtime-config.js';
 import type { CertCheck } from '../tls/client-tls.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
 import type { GatewayMetricsHooks, HandshakeOutcome, RateLimitKind } from '../access/hooks.js';
 import { handshakeFailureReason } from './handshake-reason.js';
 import { IdentityTracker } from './identity-tracker.js';
+import type { RevocationFreshness } from '../revocation/source.js';
 import { poolMetrics } from './pool-series.js';
 import { ScrapeMetric, type Sample } from './scrape-metric.js';
-import { displaySerial } from './result-set.js';
 
 /** The access-control counters (src/access/limits.ts LimitCounters), read at scrape time when present. */
 interface LimitCountersView {
@@ -28,7 +27,7 @@ interface LimitCountersView {
 /** What the metrics read from the gateway. */
 export interface MetricsSource {
   readonly pools: ReadonlyMap<string, Pool>;
-  readonly runtime: RuntimeConfig;
+  readonly revocations: { freshness(now: number): RevocationFreshness[] };
   readonly access?: { readonly counters?: LimitCountersView };
 }
 
@@ -119,14 +118,12 @@ export class GatewayMetrics implements GatewayMetricsHooks {
   }
 
   private registerCrl(): void {
-    const crl = (): RuntimeConfig['revocation'] | undefined => {
-      const rc = this.source.runtime;
-      return rc.crlPath !== undefined && rc.revocation.crlCount > 0 ? rc.revocation : undefined;
-    };
+    // How fresh the CRL file source's list is (revocation/source.ts); nothing without a CRL.
+    const crl = (): RevocationFreshness | undefined => this.source.revocations.freshness(Date.now()).find((f) => f.source === 'crl');
     const one = (value: number | undefined): Sample[] => (value === undefined ? [] : [{ labels: {}, value }]);
     const seconds = (d: Date | undefined): number | undefined => (d ? d.getTime() / 1000 : undefined);
     // Under `serve --workers N` every worker reports the same CRL: the primary keeps the highest.
-    new ScrapeMetric('pgmoat_crl_revoked_entries', 'Serials listed as revoked in the CRL in force.', 'gauge', () => one(crl()?.revoked.size), 'max').register(this.registry);
+    new ScrapeMetric('pgmoat_crl_revoked_entries', 'Serials listed as revoked in the CRL in force.', 'gauge', () => one(crl()?.revokedCount), 'max').register(this.registry);
     new ScrapeMetric('pgmoat_crl_this_update_timestamp_seconds', 'thisUpdate of the CRL in force.', 'gauge', () => one(seconds(crl()?.thisUpdate)), 'max').register(this.registry);
     new ScrapeMetric('pgmoat_crl_next_update_timestamp_seconds', 'nextUpdate of the CRL in force.', 'gauge', () => one(seconds(crl()?.nextUpdate)), 'max').register(this.registry);
     new ScrapeMetric('pgmoat_crl_age_seconds', 'Seconds since the thisUpdate of the CRL in force.', 'gauge', () => {
@@ -135,7 +132,7 @@ export class GatewayMetrics implements GatewayMetricsHooks {
     }, 'max').register(this.registry);
     // A gauge, though a CRL number is an integer of up to 20 octets: a double is exact to 2^53.
     new ScrapeMetric('pgmoat_crl_number', 'CRL number (RFC 5280 5.2.3) of the CRL in force, per issuer; absent for a CRL without one. An older CRL is refused.', 'gauge', () =>
-      (crl()?.crls ?? []).flatMap((m) => (m.crlNumber === undefined ? [] : [{ labels: { issuer: m.issuer }, value: Number(m.crlNumber) }])), 'max').register(this.registry);
+      (crl()?.sequence ?? []).map((m) => ({ labels: { issuer: m.issuer }, value: Number(m.number) })), 'max').register(this.registry);
     new ScrapeMetric('pgmoat_crl_stale', '1 when the CRL in force is past its nextUpdate (still enforced; re-sign it with pgmoat crl), else 0.', 'gauge', () => {
       const c = crl();
       if (!c) return [];
@@ -151,7 +148,7 @@ export class GatewayMetrics implements GatewayMetricsHooks {
       }
     }
     for (const id of adminIdentities?.() ?? []) this.identities.record(id, now);
-    return this.identities.recent(now).map((e) => ({ labels: { cn: e.cn, environment: e.environment, serial: displaySerial(e.serial) }, value: e.notAfter.getTime() / 1000 }));
+    return this.identities.recent(now).map((e) => ({ labels: { cn: e.cn, environment: e.environment, serial: e.serial }, value: e.notAfter.getTime() / 1000 }));
   }
 
   /** Prometheus text exposition. */

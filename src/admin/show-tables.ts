@@ -6,7 +6,7 @@
 import type { Pool } from '../pool/pool.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
 import type { ClientSession } from '../relay/client-session.js';
-import { displaySerial, formatTime, type Cell, type CommandResult } from './result-set.js';
+import { formatTime, type Cell, type CommandResult } from './result-set.js';
 
 /** An admin console session as SHOW CLIENTS and SHOW IDENTITIES list it. */
 export interface AdminSessionView {
@@ -77,14 +77,14 @@ export function showClients(pools: Iterable<Pool>, admins: Iterable<AdminSession
         'C', c.info.role, c.info.database, c.phase === 'waiting' ? 'waiting' : 'active', c.info.remoteAddress, c.info.remotePort,
         c.socket.localAddress ?? null, c.socket.localPort ?? null, formatTime(c.connectedAt), formatTime(c.lastActivity),
         Math.floor(waitUs / 1_000_000), waitUs % 1_000_000, c.id, c.server ? c.server.id : null,
-        tlsOf(c.info.tlsProtocol, c.info.tlsCipher), c.info.settings.get('application_name') ?? '', id?.cn ?? null, id?.environment ?? null, id ? displaySerial(id.serial) : null,
+        tlsOf(c.info.tlsProtocol, c.info.tlsCipher), c.info.settings.get('application_name') ?? '', id?.cn ?? null, id?.environment ?? null, id ? id.serial : null,
       ]);
     }
   }
   for (const a of admins) {
     rows.push([
       'C', a.user, ADMIN_DB, 'active', a.remoteAddress, a.remotePort, a.localAddress ?? null, a.localPort ?? null, formatTime(a.connectedAt),
-      formatTime(a.lastActivity), 0, 0, a.id, null, a.tls, a.applicationName, a.identity.cn, a.identity.environment ?? null, displaySerial(a.identity.serial),
+      formatTime(a.lastActivity), 0, 0, a.id, null, a.tls, a.applicationName, a.identity.cn, a.identity.environment ?? null, a.identity.serial,
     ]);
   }
   return { columns, rows, tag: 'SHOW' };
@@ -154,7 +154,7 @@ export function showIdentities(pools: Iterable<Pool>, admins: Iterable<AdminSess
   const rows = [...byCert.values()]
     .sort((a, b) => (a.identity.cn < b.identity.cn ? -1 : a.identity.cn > b.identity.cn ? 1 : a.identity.serial < b.identity.serial ? -1 : 1))
     .map((r) => [
-      r.identity.cn, r.identity.environment ?? null, displaySerial(r.identity.serial), r.identity.fingerprint256, formatTime(r.identity.notAfter.getTime()),
+      r.identity.cn, r.identity.environment ?? null, r.identity.serial, r.identity.fingerprint256, formatTime(r.identity.notAfter.getTime()),
       ((r.identity.notAfter.getTime() - now) / 86_400_000).toFixed(1), r.sessions, [...r.databases].sort().join(','), [...r.sources].sort().join(','),
     ]);
   return { columns, rows, tag: 'SHOW' };

@@ -82,7 +82,7 @@ function trustedBy(caPem: string): (mark: CrlMark) => boolean {
  * `list` with its floor raised over everything enforced before. Throws CrlRollbackError when it
  * goes backwards, and CRL_STATE_INVALID when the state file cannot be read at start. With a
  * running list, an unreadable state file is passed over: that list's floor is never lower than
- * the file's was at start, and the next write (AccessControl) replaces the file and says so.
+ * the file's was at start, and the next write (CrlFileSource) replaces the file and says so.
  */
 export function admitRevocationList(list: RevocationList, a: CrlAdmission): RevocationList {
   let persisted: CrlMark[] = [];

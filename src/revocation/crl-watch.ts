@@ -1,6 +1,6 @@
 /**
- * Watches the CRL file (`tls.crl`) and hands each new, verified revocation list to the gateway,
- * without a full config reload. `pgmoat revoke` rewrites crl.pem by an atomic rename, so the
+ * Watches the CRL file (`tls.crl`) and hands each new, verified revocation list to the CRL file
+ * source (crl-file-source.ts), without a full config reload. `pgmoat revoke` rewrites crl.pem by an atomic rename, so the
  * watch is on the directory (a watch on the file would follow the old inode). fs.watch is not
  * reliable everywhere (network file systems, some containers): poll() is a cheap stat the
  * gateway's janitor calls as a fallback. Events are debounced; a file that fails to load, to

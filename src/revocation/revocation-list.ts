@@ -1,5 +1,7 @@
 /**
- * Revocation by serial, checked by pgmoat itself on every connection (resumed or not).
+ * A CRL file read and verified: the revoked serials (with date and reason), thisUpdate and
+ * nextUpdate, and each CRL's place in its issuer's sequence. pgmoat checks the serials itself on
+ * every connection, resumed or not (revocation/revocations.ts).
  *
  * pgmoat does not hand the CRL to OpenSSL: with a CRL in the secure context OpenSSL refuses
  * every client once the CRL passes its nextUpdate (CRL_HAS_EXPIRED), the "connections suddenly
@@ -11,12 +13,14 @@ import { createHash } from 'node:crypto';
 import * as x509 from '../ca/x509.js';
 import { pemBlocks } from '../ca/pem.js';
 import { PgmoatError } from '../util/errors.js';
+import { normalizeSerial } from '../util/serial.js';
 import { DerError, TAG, expectTlv, unsignedInteger } from './der.js';
 import type { CrlMark } from './crl-order.js';
+import type { Revocation, RevocationReason } from './source.js';
 
 export interface RevocationList {
-  /** Revoked serials, normalised by normalizeSerial. */
-  readonly revoked: ReadonlySet<string>;
+  /** Revoked certificates by serial, in the canonical form (util/serial.ts). */
+  readonly revoked: ReadonlyMap<string, Revocation>;
   readonly thisUpdate: Date | undefined;
   readonly nextUpdate: Date | undefined;
   /** Number of CRLs read (one per issuing CA). */
@@ -31,7 +35,7 @@ export interface RevocationList {
 }
 
 export const EMPTY_REVOCATION_LIST: RevocationList = {
-  revoked: new Set(),
+  revoked: new Map(),
   thisUpdate: undefined,
   nextUpdate: undefined,
   crlCount: 0,
@@ -40,6 +44,20 @@ export const EMPTY_REVOCATION_LIST: RevocationList = {
 };
 
 const OID_CRL_NUMBER = '2.5.29.20';
+
+/** RFC 5280 5.3.1 CRLReason values (7 is not used). */
+const REASON_NAMES: Readonly<Record<number, RevocationReason>> = {
+  0: 'unspecified',
+  1: 'keyCompromise',
+  2: 'cACompromise',
+  3: 'affiliationChanged',
+  4: 'superseded',
+  5: 'cessationOfOperation',
+  6: 'certificateHold',
+  8: 'removeFromCRL',
+  9: 'privilegeWithdrawn',
+  10: 'aACompromise',
+};
 
 /** What a CRL says of its place in its issuer's sequence. Throws DerError on a malformed CRL Number. */
 function markOf(crl: x509.X509Crl, der: Uint8Array): CrlMark {
@@ -63,12 +81,6 @@ function markOf(crl: x509.X509Crl, der: Uint8Array): CrlMark {
   };
 }
 
-/** Lowercase hex without leading zeros: Node writes uppercase with padding, x509 libraries vary. */
-export function normalizeSerial(hex: string): string {
-  const s = hex.replace(/[^0-9a-fA-F]/g, '').toLowerCase().replace(/^0+/, '');
-  return s === '' ? '0' : s;
-}
-
 /**
  * Parses every CRL in `pemText` and verifies each against the CA that issued it (found in
  * `caPemText` by subject name). A CRL no CA in the bundle signed is an error: trusting an
@@ -87,7 +99,7 @@ export async function loadRevocationList(pemText: string, caPemText: string, crl
   if (begun !== crlBlocks.length) {
     throw new PgmoatError('CRL_INVALID', `${crlPath} holds ${begun} CRL headers but ${crlBlocks.length} whole CRL blocks: it is truncated or damaged`);
   }
-  const revoked = new Set<string>();
+  const revoked = new Map<string, Revocation>();
   const crls: CrlMark[] = [];
   let thisUpdate: Date | undefined;
   let nextUpdate: Date | undefined;
@@ -115,16 +127,16 @@ export async function loadRevocationList(pemText: string, caPemText: string, crl
       );
     }
     crls.push(mark);
-    for (const entry of crl.entries) revoked.add(normalizeSerial(entry.serialNumber));
+    for (const entry of crl.entries) {
+      const serial = normalizeSerial(entry.serialNumber);
+      const reason = entry.reason;
+      revoked.set(serial, { serial, revokedAt: entry.revocationDate, reason: reason === undefined ? undefined : REASON_NAMES[reason] });
+    }
     // With several CRLs the oldest thisUpdate and the earliest nextUpdate describe the whole set.
     if (!thisUpdate || crl.thisUpdate < thisUpdate) thisUpdate = crl.thisUpdate;
     if (crl.nextUpdate && (!nextUpdate || crl.nextUpdate < nextUpdate)) nextUpdate = crl.nextUpdate;
   }
   return { revoked, thisUpdate, nextUpdate, crlCount: crlBlocks.length, crls, floor: crls };
-}
-
-export function isRevoked(list: RevocationList, serialHex: string): boolean {
-  return list.revoked.size > 0 && list.revoked.has(normalizeSerial(serialHex));
 }
 
 export function isStale(list: RevocationList, now = Date.now()): boolean {

@@ -11,7 +11,7 @@ import { readPrivateFile, readSecretFile } from '../util/private-file.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
 import type { ClientTlsSettings } from '../tls/client-tls.js';
 import { EMPTY_REVOCATION_LIST, loadRevocationList, type RevocationList } from '../revocation/revocation-list.js';
-import { CrlRollbackError, admitRevocationList } from '../revocation/crl-admission.js';
+import { admitRevocationList } from '../revocation/crl-admission.js';
 import { defaultCrlStatePath } from '../revocation/crl-state.js';
 import type { UpstreamTarget, UpstreamTls } from '../upstream/target.js';
 import { buildAccessRuntime, type AccessRuntime } from './access-runtime.js';
@@ -21,6 +21,10 @@ export interface RuntimeConfig {
   readonly config: Config;
   readonly path: string;
   readonly clientTls: ClientTlsSettings | undefined;
+  /**
+   * The CRL list in force: the one read with this configuration, then whatever the CRL file
+   * source (revocation/crl-file-source.ts) put in force since (runtime/revocation-sources.ts).
+   */
   readonly revocation: RevocationList;
   readonly crlPath: string | undefined;
   /** Where the newest CRL per issuer is recorded (tls.crl_state_file, else beside tls.crl). */
@@ -102,22 +106,6 @@ export async function buildRuntimeConfig(loaded: LoadedConfig, share?: WorkerSha
   }
   const access = await buildAccessRuntime(c, loaded.path, clientTls?.key);
   return { config: c, path: loaded.path, clientTls, revocation, crlPath: c.tls.crl, crlStatePath, upstreamTls: tlsByDb, passwords, access, share };
-}
-
-/**
- * A reload reads crl.pem against the list in force when it started; the CRL watch may apply a
- * newer list while the reload awaits its files. The newer of the two goes into force: a reload
- * never puts back a CRL older than the one running now.
- */
-export function keepNewerRevocation(rc: RuntimeConfig, running: RuntimeConfig): RuntimeConfig {
-  if (rc.revocation === running.revocation || !rc.crlPath || rc.crlPath !== running.crlPath || !rc.clientTls?.ca) return rc;
-  try {
-    const revocation = admitRevocationList(rc.revocation, { crlPath: rc.crlPath, statePath: rc.crlStatePath, caPem: rc.clientTls.ca, inForce: running.revocation });
-    return { ...rc, revocation };
-  } catch (err) {
-    if (err instanceof CrlRollbackError) return { ...rc, revocation: running.revocation };
-    throw err;
-  }
 }
 
 export function upstreamTarget(rc: RuntimeConfig, dbName: string, role: string): UpstreamTarget {

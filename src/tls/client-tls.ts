@@ -10,7 +10,7 @@
  */
 import { createServer, type Server, type TLSSocket, type SecureContextOptions } from 'node:tls';
 import { createHmac, randomBytes } from 'node:crypto';
-import { isRevoked, type RevocationList } from '../revocation/revocation-list.js';
+import type { RevocationCheck } from '../revocation/source.js';
 import { certificateFacts, certificateUsage, type PeerIdentity } from './peer-identity.js';
 import { USAGE_DETAILS, usageProblem, type UsagePolicy, type UsageProblem } from './cert-usage.js';
 import type { TlsMode } from './tls-mode.js';
@@ -88,7 +88,7 @@ export function newTicketSecret(): Buffer {
  * - every worker of a cluster, sharing the secret and reading the same files, arrives at the
  *   same keys, so a ticket one worker issued resumes on any other.
  */
-export function ticketKeysFor(secret: Buffer, caBundle: string, revoked: ReadonlySet<string>): Buffer {
+export function ticketKeysFor(secret: Buffer, caBundle: string, revoked: Iterable<string>): Buffer {
   const mac = createHmac('sha512', secret).update('pgmoat ticket keys\0').update(caBundle).update('\0');
   for (const serial of [...revoked].sort()) mac.update(serial).update('\0');
   return mac.digest().subarray(0, 48);
@@ -98,7 +98,7 @@ export function ticketKeysFor(secret: Buffer, caBundle: string, revoked: Readonl
  * Sets the server's ticket keys (see ticketKeysFor). Needed after every setSecureContext too:
  * Node gives a new context random keys.
  */
-export function setTicketKeys(server: Server, secret: Buffer, settings: ClientTlsSettings, revoked: ReadonlySet<string>): void {
+export function setTicketKeys(server: Server, secret: Buffer, settings: ClientTlsSettings, revoked: Iterable<string>): void {
   server.setTicketKeys(ticketKeysFor(secret, `${settings.mode}\0${settings.ca ?? ''}`, revoked));
 }
 
@@ -165,7 +165,7 @@ function classify(code: string | undefined): CertRefusal {
  * read from it is cached by fingerprint (peer-identity.ts), the purpose extensions read only once
  * the chain verified (or OpenSSL refused the purpose).
  */
-export function checkClientCertificate(socket: TLSSocket, mode: TlsMode, revocation: RevocationList, policy: UsagePolicy): CertCheck {
+export function checkClientCertificate(socket: TLSSocket, mode: TlsMode, revocations: RevocationCheck, policy: UsagePolicy): CertCheck {
   if (!requiresClientCertificate(mode)) return { ok: true, identity: undefined };
   const cert = socket.getPeerCertificate(false);
   const facts = certificateFacts(cert);
@@ -187,7 +187,8 @@ export function checkClientCertificate(socket: TLSSocket, mode: TlsMode, revocat
     return refuse(reason);
   }
   if (!identity) return refuse('no-identity');
-  if (isRevoked(revocation, identity.serial)) return refuse('revoked');
+  // The one revocation check of the handshake, against every source (revocation/revocations.ts).
+  if (revocations.lookup(identity.serial)) return refuse('revoked');
   const problem = usageProblem(certificateUsage(cert), policy);
   if (problem) return refuse('not-for-client-use', problem);
   return { ok: true, identity };

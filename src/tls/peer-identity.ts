@@ -4,7 +4,7 @@
  */
 import type { TLSSocket, PeerCertificate } from 'node:tls';
 import { parseIdentityUri } from '../ca/identity-format.js';
-import { normalizeSerial } from '../revocation/revocation-list.js';
+import { normalizeSerial } from '../util/serial.js';
 import { tryReadCertUsage, type CertUsage } from './cert-usage.js';
 
 export interface PeerIdentity {
@@ -12,7 +12,7 @@ export interface PeerIdentity {
   readonly cn: string;
   /** From the pgmoat URI SAN, else the subject OU; undefined when neither exists. */
   readonly environment: string | undefined;
-  /** Lowercase hex without leading zeros. */
+  /** Lowercase hex in whole bytes, as `pgmoat list` prints it (util/serial.ts). */
   readonly serial: string;
   /** SHA-256 fingerprint, colon-separated uppercase hex as Node writes it. */
   readonly fingerprint256: string;

@@ -97,7 +97,7 @@ test('pgmoat revoke ends the live session of that certificate, and only that one
   assert.equal(err.message, 'client certificate has been revoked');
   await waitFor(() => events(gw, 'revoked_session_ended').length > 0, 'the revoked_session_ended line');
   const line = events(gw, 'revoked_session_ended')[0]!;
-  assert.equal(line.serial, victim.serial.replace(/^0+/, ''));
+  assert.equal(line.serial, victim.serial, 'the serial as pgmoat list prints it');
   assert.equal(line.with_message, true);
   assert.equal(typeof line.delay_ms, 'number');
   assert.ok(Number.isFinite(line.delay_ms) && (line.delay_ms as number) >= 0);
@@ -116,7 +116,7 @@ test('pgmoat revoke ends the live session of that certificate, and only that one
   assertRefused(await pgLogin(gw.port, { user: 'app', database: 'appdb', cert: victim }), '28000', 'client certificate has been revoked');
   assertLoggedIn(await pgLogin(gw.port, { user: 'app', database: 'appdb', cert: bystander }), 'app');
   const reloaded = events(gw, 'crl_reloaded').at(-1)!;
-  assert.deepEqual(reloaded.newly_revoked, [victim.serial.replace(/^0+/, '')]);
+  assert.deepEqual(reloaded.newly_revoked, [victim.serial]);
 });
 
 /** Direct TLS (ALPN postgresql) + a StartupMessage; what the gateway answers first. */
