@@ -8,11 +8,11 @@
 import { Backend, Frontend } from '../protocol/codes.js';
 import { DROP, FORWARD, type FrameAction, type FrameScanner } from '../protocol/frame-scanner.js';
 import { MessageWriter } from '../protocol/message-writer.js';
+import { READY_IDLE } from '../protocol/messages.js';
 import type { StatementDef, StatementRegistry, ServerStatementCache } from './statement-registry.js';
 import { HIDE, PASS, SYNTH, type RequestQueue } from './request-queue.js';
 
 const PARSE_COMPLETE = Buffer.from([Backend.ParseComplete, 0, 0, 0, 4]);
-const READY_IDLE = Buffer.from([Backend.ReadyForQuery, 0, 0, 0, 5, 0x49]);
 const CLOSE_COMPLETE = Buffer.from([Backend.CloseComplete, 0, 0, 0, 4]);
 
 /** Server message types looked into in transaction mode with statement tracking. */
