@@ -5,6 +5,7 @@
  * matched against the RequestQueue so that answers to inserted requests are hidden and answers
  * to skipped ones are made up, each in its place in the stream.
  */
+import { cstringEnd } from '../protocol/body-reader.js';
 import { Backend, Frontend } from '../protocol/codes.js';
 import { DROP, FORWARD, type FrameAction, type FrameScanner } from '../protocol/frame-scanner.js';
 import { MessageWriter } from '../protocol/message-writer.js';
@@ -33,11 +34,6 @@ export const TRACKED_RESPONSES = [
 export interface TrackedServer {
   readonly queue: RequestQueue;
   readonly statements: ServerStatementCache;
-}
-
-function cstringEnd(buf: Buffer, from: number, end: number): number {
-  const i = buf.indexOf(0, from);
-  return i < 0 || i >= end ? -1 : i;
 }
 
 const writer = new MessageWriter(256);
