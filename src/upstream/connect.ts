@@ -46,33 +46,44 @@ function where(t: UpstreamTarget): string {
  * gets nothing more.
  */
 export function connectTcp(t: UpstreamTarget, signal: AbortSignal, reader: UpstreamReader | null = null): Promise<Socket> {
+  const socket = netConnect({
+    host: t.host,
+    port: t.port,
+    noDelay: true,
+    keepAlive: true,
+    keepAliveInitialDelay: 60_000,
+    ...(reader ? { onread: reader.option } : {}),
+  });
+  return whenReady(socket, 'connect', signal, (err) =>
+    new UpstreamError('UPSTREAM_CONNECT', `could not connect to ${where(t)}: ${err.code ?? err.message}`, {
+      sqlstate: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+      cause: err,
+    }),
+  );
+}
+
+/**
+ * Settles when `socket` emits `ready` ('connect', 'secureConnect'). Its first error before that
+ * rejects with `failed(err)`; an abort (the connect timeout) destroys it and rejects with the
+ * signal's reason.
+ */
+function whenReady<S extends Socket>(socket: S, ready: 'connect' | 'secureConnect', signal: AbortSignal, failed: (err: NodeJS.ErrnoException) => Error): Promise<S> {
   return new Promise((resolve, reject) => {
-    const socket = netConnect({
-      host: t.host,
-      port: t.port,
-      noDelay: true,
-      keepAlive: true,
-      keepAliveInitialDelay: 60_000,
-      ...(reader ? { onread: reader.option } : {}),
-    });
     const onAbort = (): void => {
       socket.destroy();
       reject(signal.reason);
     };
+    if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
-    socket.once('connect', () => {
+    socket.once(ready, () => {
       signal.removeEventListener('abort', onAbort);
       socket.removeAllListeners('error');
       resolve(socket);
     });
     socket.once('error', (err: NodeJS.ErrnoException) => {
       signal.removeEventListener('abort', onAbort);
-      reject(
-        new UpstreamError('UPSTREAM_CONNECT', `could not connect to ${where(t)}: ${err.code ?? err.message}`, {
-          sqlstate: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
-          cause: err,
-        }),
-      );
+      socket.destroy();
+      reject(failed(err));
     });
   });
 }
@@ -125,29 +136,12 @@ export function upstreamTlsOptions(t: UpstreamTarget, tls: UpstreamTls): Connect
 }
 
 export function startTls(t: UpstreamTarget, socket: Socket, signal: AbortSignal): Promise<TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const tlsSocket = tlsConnect({ socket, ...upstreamTlsOptions(t, t.tls) });
-    const onAbort = (): void => {
-      tlsSocket.destroy();
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    tlsSocket.once('secureConnect', () => {
-      signal.removeEventListener('abort', onAbort);
-      tlsSocket.removeAllListeners('error');
-      resolve(tlsSocket);
-    });
-    tlsSocket.once('error', (err: NodeJS.ErrnoException) => {
-      signal.removeEventListener('abort', onAbort);
-      tlsSocket.destroy();
-      reject(
-        new UpstreamError('UPSTREAM_TLS', `TLS to ${where(t)} failed: ${err.code ? `${err.code}: ` : ''}${err.message}`, {
-          sqlstate: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
-          cause: err,
-        }),
-      );
-    });
-  });
+  return whenReady(tlsConnect({ socket, ...upstreamTlsOptions(t, t.tls) }), 'secureConnect', signal, (err) =>
+    new UpstreamError('UPSTREAM_TLS', `TLS to ${where(t)} failed: ${err.code ? `${err.code}: ` : ''}${err.message}`, {
+      sqlstate: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+      cause: err,
+    }),
+  );
 }
 
 /** The session after a login that reached ReadyForQuery, or the UpstreamError that says why not. */
