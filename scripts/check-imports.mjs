@@ -15,8 +15,8 @@ const src = srcAt > 0 ? resolve(process.argv[srcAt + 1]) : join(root, 'src');
 // siblings and may not import each other. Keep this list and the README's architecture
 // section in the same order.
 const ROOMS = [
-  ['util'],
-  ['protocol', 'ca', 'client'],
+  ['util', 'client'],
+  ['protocol', 'ca'],
   ['auth'],
   ['config'],
   ['revocation'],

@@ -3,6 +3,7 @@
  * the admin sessions at the moment of the command. Column names are PgBouncer's where it has the
  * same thing; pgmoat's own columns come after them.
  */
+import { ADMIN_DATABASE } from '../config/schema.js';
 import type { Pool } from '../pool/pool.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
 import type { ClientSession } from '../relay/client-session.js';
@@ -22,8 +23,6 @@ export interface AdminSessionView {
   readonly tls: string;
   readonly applicationName: string;
 }
-
-export const ADMIN_DB = 'pgmoat';
 
 function* clientsOf(p: Pool): Generator<ClientSession> {
   yield* p.activeClients;
@@ -83,7 +82,7 @@ export function showClients(pools: Iterable<Pool>, admins: Iterable<AdminSession
   }
   for (const a of admins) {
     rows.push([
-      'C', a.user, ADMIN_DB, 'active', a.remoteAddress, a.remotePort, a.localAddress ?? null, a.localPort ?? null, formatTime(a.connectedAt),
+      'C', a.user, ADMIN_DATABASE, 'active', a.remoteAddress, a.remotePort, a.localAddress ?? null, a.localPort ?? null, formatTime(a.connectedAt),
       formatTime(a.lastActivity), 0, 0, a.id, null, a.tls, a.applicationName, a.identity.cn, a.identity.environment ?? null, a.identity.serial,
     ]);
   }
@@ -149,7 +148,7 @@ export function showIdentities(pools: Iterable<Pool>, admins: Iterable<AdminSess
     row.sources.add(address);
   };
   for (const p of pools) for (const c of clientsOf(p)) if (c.info.identity) add(c.info.identity, c.info.database, c.info.remoteAddress);
-  for (const a of admins) add(a.identity, ADMIN_DB, a.remoteAddress);
+  for (const a of admins) add(a.identity, ADMIN_DATABASE, a.remoteAddress);
   const columns = ['cn', 'environment', 'serial', 'fingerprint', 'not_after', 'expires_in_days', 'sessions', 'databases', 'source'];
   const rows = [...byCert.values()]
     .sort((a, b) => (a.identity.cn < b.identity.cn ? -1 : a.identity.cn > b.identity.cn ? 1 : a.identity.serial < b.identity.serial ? -1 : 1))

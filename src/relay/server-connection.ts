@@ -8,6 +8,7 @@ import type { TLSSocket } from 'node:tls';
 import { Backend, TxStatus } from '../protocol/codes.js';
 import { DROP, FORWARD, FrameScanner, type FrameAction, type FrameHandler, type FrameOutput } from '../protocol/frame-scanner.js';
 import { parseErrorFields, type ErrorFields } from '../protocol/error-response.js';
+import { readParameterStatus } from '../protocol/parameter-status.js';
 import * as msg from '../protocol/messages.js';
 import { SqlState } from '../protocol/sqlstate.js';
 import { PgmoatError } from '../util/errors.js';
@@ -160,7 +161,7 @@ export class ServerConnection<Client extends LinkedClient = LinkedClient> implem
       return FORWARD;
     }
     if (type === Backend.ParameterStatus) {
-      this.recordParameter(buf, start, end);
+      readParameterStatus(buf, start, end, this.params);
       return FORWARD;
     }
     if (this.tracking) {
@@ -172,13 +173,6 @@ export class ServerConnection<Client extends LinkedClient = LinkedClient> implem
     return FORWARD;
   }
 
-  private recordParameter(buf: Buffer, start: number, end: number): void {
-    const nameEnd = buf.indexOf(0, start);
-    if (nameEnd < 0 || nameEnd >= end) return;
-    const valueEnd = buf.indexOf(0, nameEnd + 1);
-    if (valueEnd < 0 || valueEnd >= end) return;
-    this.params.set(buf.toString('utf8', start, nameEnd), buf.toString('utf8', nameEnd + 1, valueEnd));
-  }
 
   /** True when nothing is pending: idle, no unanswered query, no open extended-protocol batch. */
   get clean(): boolean {
@@ -209,7 +203,7 @@ export class ServerConnection<Client extends LinkedClient = LinkedClient> implem
     if (type === Backend.ErrorResponse) {
       this.internalError ??= parseErrorFields(buf.subarray(start, end));
     } else if (type === Backend.ParameterStatus) {
-      this.recordParameter(buf, start, end);
+      readParameterStatus(buf, start, end, this.params);
     } else if (type === Backend.ReadyForQuery) {
       this.txStatus = buf[start]!;
       const done = this.internalDone!;

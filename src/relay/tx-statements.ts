@@ -5,14 +5,15 @@
  * matched against the RequestQueue so that answers to inserted requests are hidden and answers
  * to skipped ones are made up, each in its place in the stream.
  */
+import { cstringEnd } from '../protocol/body-reader.js';
 import { Backend, Frontend } from '../protocol/codes.js';
 import { DROP, FORWARD, type FrameAction, type FrameScanner } from '../protocol/frame-scanner.js';
 import { MessageWriter } from '../protocol/message-writer.js';
+import { READY_IDLE } from '../protocol/messages.js';
 import type { StatementDef, StatementRegistry, ServerStatementCache } from './statement-registry.js';
 import { HIDE, PASS, SYNTH, type RequestQueue } from './request-queue.js';
 
 const PARSE_COMPLETE = Buffer.from([Backend.ParseComplete, 0, 0, 0, 4]);
-const READY_IDLE = Buffer.from([Backend.ReadyForQuery, 0, 0, 0, 5, 0x49]);
 const CLOSE_COMPLETE = Buffer.from([Backend.CloseComplete, 0, 0, 0, 4]);
 
 /** Server message types looked into in transaction mode with statement tracking. */
@@ -33,11 +34,6 @@ export const TRACKED_RESPONSES = [
 export interface TrackedServer {
   readonly queue: RequestQueue;
   readonly statements: ServerStatementCache;
-}
-
-function cstringEnd(buf: Buffer, from: number, end: number): number {
-  const i = buf.indexOf(0, from);
-  return i < 0 || i >= end ? -1 : i;
 }
 
 const writer = new MessageWriter(256);

@@ -6,16 +6,15 @@
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, checkServerIdentity, type TLSSocket, type ConnectionOptions } from 'node:tls';
-import { Backend, TxStatus } from '../protocol/codes.js';
-import { DROP, FrameScanner, type FrameHandler } from '../protocol/frame-scanner.js';
-import { parseErrorFields, type ErrorFields } from '../protocol/error-response.js';
-import * as msg from '../protocol/messages.js';
+import { TxStatus } from '../protocol/codes.js';
+import type { ErrorFields } from '../protocol/error-response.js';
 import { SqlState } from '../protocol/sqlstate.js';
-import { PasswordAuthClient } from '../auth/password-auth-client.js';
+import type { SslAnswer } from '../protocol/ssl-answer.js';
 import { PgmoatError, assertNever, errorMessage, isPgmoatError } from '../util/errors.js';
 import type { UpstreamTarget, UpstreamTls } from './target.js';
-import { UpstreamReader, readFrom, stopReading } from './reader.js';
-import { classifySslAnswer, type SslAnswer } from '../protocol/ssl-answer.js';
+import { UpstreamReader } from './reader.js';
+import { login, type LoginEnd } from './login.js';
+import { requestSsl } from './ssl-request.js';
 
 export interface UpstreamSession {
   socket: Socket | TLSSocket;
@@ -47,76 +46,64 @@ function where(t: UpstreamTarget): string {
  * gets nothing more.
  */
 export function connectTcp(t: UpstreamTarget, signal: AbortSignal, reader: UpstreamReader | null = null): Promise<Socket> {
+  const socket = netConnect({
+    host: t.host,
+    port: t.port,
+    noDelay: true,
+    keepAlive: true,
+    keepAliveInitialDelay: 60_000,
+    ...(reader ? { onread: reader.option } : {}),
+  });
+  return whenReady(socket, 'connect', signal, (err) =>
+    new UpstreamError('UPSTREAM_CONNECT', `could not connect to ${where(t)}: ${err.code ?? err.message}`, {
+      sqlstate: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+      cause: err,
+    }),
+  );
+}
+
+/**
+ * Settles when `socket` emits `ready` ('connect', 'secureConnect'). Its first error before that
+ * rejects with `failed(err)`; an abort (the connect timeout) destroys it and rejects with the
+ * signal's reason.
+ */
+function whenReady<S extends Socket>(socket: S, ready: 'connect' | 'secureConnect', signal: AbortSignal, failed: (err: NodeJS.ErrnoException) => Error): Promise<S> {
   return new Promise((resolve, reject) => {
-    const socket = netConnect({
-      host: t.host,
-      port: t.port,
-      noDelay: true,
-      keepAlive: true,
-      keepAliveInitialDelay: 60_000,
-      ...(reader ? { onread: reader.option } : {}),
-    });
     const onAbort = (): void => {
       socket.destroy();
       reject(signal.reason);
     };
+    if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
-    socket.once('connect', () => {
+    socket.once(ready, () => {
       signal.removeEventListener('abort', onAbort);
       socket.removeAllListeners('error');
       resolve(socket);
     });
     socket.once('error', (err: NodeJS.ErrnoException) => {
       signal.removeEventListener('abort', onAbort);
-      reject(
-        new UpstreamError('UPSTREAM_CONNECT', `could not connect to ${where(t)}: ${err.code ?? err.message}`, {
-          sqlstate: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
-          cause: err,
-        }),
-      );
+      socket.destroy();
+      reject(failed(err));
     });
   });
 }
 
-/** Sends SSLRequest and reads the one-byte answer; anything after it is an attack (CVE-2021-23222). */
-export function sslRequest(t: UpstreamTarget, socket: Socket, signal: AbortSignal, reader: UpstreamReader | null = null): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const cleanup = (): void => {
-      stopReading(socket, reader, onData);
-      socket.off('error', onError);
-      socket.off('close', onClose);
-      signal.removeEventListener('abort', onAbort);
-    };
-    const onData = (chunk: Buffer): void => {
-      cleanup();
-      socket.pause();
-      const answer = classifySslAnswer(chunk);
-      if (answer.kind === 'tls' || answer.kind === 'plain') {
-        resolve(answer.kind === 'tls');
-        return;
-      }
-      socket.destroy();
-      reject(new UpstreamError('UPSTREAM_PROTOCOL', `${where(t)} sent an invalid answer to SSLRequest: ${invalidSslAnswer(answer)}`, { sqlstate: SqlState.PROTOCOL_VIOLATION }));
-    };
-    const onError = (err: Error): void => {
-      cleanup();
-      reject(new UpstreamError('UPSTREAM_CONNECT', `${where(t)}: ${errorMessage(err)}`, { sqlstate: SqlState.CONNECTION_FAILURE, cause: err }));
-    };
-    const onClose = (): void => {
-      cleanup();
-      reject(new UpstreamError('UPSTREAM_CONNECT', `${where(t)} closed the connection during SSL negotiation`, { sqlstate: SqlState.CONNECTION_FAILURE }));
-    };
-    const onAbort = (): void => {
-      cleanup();
-      socket.destroy();
-      reject(signal.reason);
-    };
-    readFrom(socket, reader, onData);
-    socket.on('error', onError);
-    socket.on('close', onClose);
-    signal.addEventListener('abort', onAbort, { once: true });
-    socket.write(msg.SSL_REQUEST);
-  });
+/** Sends SSLRequest and reads the one-byte answer: true when the server takes TLS. */
+export async function sslRequest(t: UpstreamTarget, socket: Socket, signal: AbortSignal, reader: UpstreamReader | null = null): Promise<boolean> {
+  const answer = await requestSsl(socket, signal, reader);
+  switch (answer.kind) {
+    case 'tls':
+    case 'plain':
+      return answer.kind === 'tls';
+    case 'socket-error':
+      throw new UpstreamError('UPSTREAM_CONNECT', `${where(t)}: ${errorMessage(answer.error)}`, { sqlstate: SqlState.CONNECTION_FAILURE, cause: answer.error });
+    case 'closed':
+      throw new UpstreamError('UPSTREAM_CONNECT', `${where(t)} closed the connection during SSL negotiation`, { sqlstate: SqlState.CONNECTION_FAILURE });
+    case 'aborted':
+      throw answer.reason;
+    default:
+      throw new UpstreamError('UPSTREAM_PROTOCOL', `${where(t)} sent an invalid answer to SSLRequest: ${invalidSslAnswer(answer)}`, { sqlstate: SqlState.PROTOCOL_VIOLATION });
+  }
 }
 
 function invalidSslAnswer(answer: Exclude<SslAnswer, { kind: 'tls' | 'plain' }>): string {
@@ -149,182 +136,59 @@ export function upstreamTlsOptions(t: UpstreamTarget, tls: UpstreamTls): Connect
 }
 
 export function startTls(t: UpstreamTarget, socket: Socket, signal: AbortSignal): Promise<TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const tlsSocket = tlsConnect({ socket, ...upstreamTlsOptions(t, t.tls) });
-    const onAbort = (): void => {
-      tlsSocket.destroy();
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    tlsSocket.once('secureConnect', () => {
-      signal.removeEventListener('abort', onAbort);
-      tlsSocket.removeAllListeners('error');
-      resolve(tlsSocket);
-    });
-    tlsSocket.once('error', (err: NodeJS.ErrnoException) => {
-      signal.removeEventListener('abort', onAbort);
-      tlsSocket.destroy();
-      reject(
-        new UpstreamError('UPSTREAM_TLS', `TLS to ${where(t)} failed: ${err.code ? `${err.code}: ` : ''}${err.message}`, {
-          sqlstate: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
-          cause: err,
-        }),
-      );
-    });
-  });
+  return whenReady(tlsConnect({ socket, ...upstreamTlsOptions(t, t.tls) }), 'secureConnect', signal, (err) =>
+    new UpstreamError('UPSTREAM_TLS', `TLS to ${where(t)} failed: ${err.code ? `${err.code}: ` : ''}${err.message}`, {
+      sqlstate: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+      cause: err,
+    }),
+  );
 }
 
-/** Drives the startup and authentication exchange over an open socket. */
-class UpstreamLogin implements FrameHandler {
-  private readonly scanner: FrameScanner;
-  readonly params = new Map<string, string>();
-  private pid = 0;
-  private secret = 0;
-  private readonly authClient: PasswordAuthClient;
-  private done = false;
-
-  constructor(
-    private readonly t: UpstreamTarget,
-    private readonly socket: Socket | TLSSocket,
-    private readonly reader: UpstreamReader | null,
-    private readonly resolve: (s: UpstreamSession) => void,
-    private readonly reject: (e: Error) => void,
-  ) {
-    this.scanner = new FrameScanner(this, { write: () => undefined }, 1 << 20);
-    this.authClient = new PasswordAuthClient(t.user, t.password);
-    this.scanner.captureAll();
+/** The session after a login that reached ReadyForQuery, or the UpstreamError that says why not. */
+async function logIn(t: UpstreamTarget, socket: Socket | TLSSocket, reader: UpstreamReader | null, signal: AbortSignal): Promise<UpstreamSession> {
+  const startup = new Map<string, string>([['user', t.user], ['database', t.dbname], ...(t.startupParams ?? new Map<string, string>())]);
+  const end = await login({ socket, reader, user: t.user, password: t.password, startup, signal });
+  if (end.kind === 'ready') {
+    if (end.txStatus !== TxStatus.Idle) throw new UpstreamError('UPSTREAM_PROTOCOL', `${where(t)} was not idle after login`, { sqlstate: SqlState.PROTOCOL_VIOLATION });
+    const tlsProtocol = 'getProtocol' in socket ? (socket.getProtocol() ?? undefined) : undefined;
+    return { socket, params: end.params, pid: end.pid, secret: end.secret, tlsProtocol, reader };
   }
+  throw loginError(t, end);
+}
 
-  start(signal: AbortSignal): void {
-    const s = this.socket;
-    const onData = (chunk: Buffer): void => this.scanner.scan(chunk);
-    const onError = (err: Error): void =>
-      this.fail(new UpstreamError('UPSTREAM_LOGIN', `${where(this.t)}: ${errorMessage(err)}`, { sqlstate: SqlState.CONNECTION_FAILURE, cause: err }));
-    const onClose = (): void =>
-      this.fail(new UpstreamError('UPSTREAM_LOGIN', `${where(this.t)} closed the connection during login`, { sqlstate: SqlState.CONNECTION_FAILURE }));
-    const onAbort = (): void => this.fail(signal.reason as Error);
-    const reader = this.reader;
-    this.cleanup = () => {
-      stopReading(s, reader, onData);
-      s.off('error', onError);
-      s.off('close', onClose);
-      signal.removeEventListener('abort', onAbort);
-    };
-    // The login's scanner captures every message and handles it within the call (copying what
-    // spans reads), so views of the shared read buffer are safe here.
-    readFrom(s, reader, onData);
-    s.on('error', onError);
-    s.on('close', onClose);
-    signal.addEventListener('abort', onAbort, { once: true });
-    const params = new Map<string, string>([
-      ['user', this.t.user],
-      ['database', this.t.dbname],
-      ...(this.t.startupParams ?? new Map<string, string>()),
-    ]);
-    s.write(msg.startupMessage(params));
-    s.resume();
-  }
-
-  private cleanup: () => void = () => undefined;
-
-  private fail(err: Error): void {
-    if (this.done) return;
-    this.done = true;
-    this.cleanup();
-    this.scanner.stop();
-    this.socket.destroy();
-    this.reject(err);
-  }
-
-  onMessage(type: number, buf: Buffer, start: number, end: number): typeof DROP {
-    if (this.done) return DROP;
-    try {
-      this.handle(type, buf.subarray(start, end));
-    } catch (err) {
-      this.fail(this.named(err));
-    }
-    return DROP;
-  }
-
-  /** A failure inside the exchange (a SCRAM message that does not verify) says which upstream it was. */
-  private named(err: unknown): Error {
-    if (err instanceof UpstreamError) return err;
-    // Not UPSTREAM_LOGIN (a socket that failed, worth retrying): a password or SCRAM exchange
-    // that does not verify will not verify on the next attempt either.
-    return new UpstreamError('UPSTREAM_AUTH', `${where(this.t)}: ${errorMessage(err)}`, {
-      sqlstate: isPgmoatError(err) && err.sqlstate !== undefined ? err.sqlstate : SqlState.PROTOCOL_VIOLATION,
-      cause: err,
-    });
-  }
-
-  private handle(type: number, body: Buffer): void {
-    switch (type) {
-      case Backend.Authentication:
-        this.auth(body);
-        return;
-      case Backend.ParameterStatus: {
-        const nameEnd = body.indexOf(0);
-        const valueEnd = body.indexOf(0, nameEnd + 1);
-        if (nameEnd > 0 && valueEnd > nameEnd) this.params.set(body.toString('utf8', 0, nameEnd), body.toString('utf8', nameEnd + 1, valueEnd));
-        return;
-      }
-      case Backend.BackendKeyData:
-        if (body.length >= 8) {
-          this.pid = body.readInt32BE(0);
-          this.secret = body.readInt32BE(4);
-        }
-        return;
-      case Backend.ErrorResponse: {
-        const fields = parseErrorFields(body);
-        throw new UpstreamError('UPSTREAM_LOGIN_REFUSED', `${where(this.t)}: ${fields.message}`, { sqlstate: fields.code, fields });
-      }
-      case Backend.ReadyForQuery: {
-        if (body[0] !== TxStatus.Idle) throw new UpstreamError('UPSTREAM_PROTOCOL', `${where(this.t)} was not idle after login`, { sqlstate: SqlState.PROTOCOL_VIOLATION });
-        this.done = true;
-        this.cleanup();
-        this.scanner.stop();
-        this.socket.pause();
-        const tlsProtocol = 'getProtocol' in this.socket ? ((this.socket as TLSSocket).getProtocol() ?? undefined) : undefined;
-        this.resolve({ socket: this.socket, params: this.params, pid: this.pid, secret: this.secret, tlsProtocol, reader: this.reader });
-        return;
-      }
-      case Backend.NoticeResponse:
-      case Backend.NegotiateProtocolVersion:
-        return;
-      default:
-        throw new UpstreamError('UPSTREAM_PROTOCOL', `${where(this.t)} sent unexpected message type ${type} during login`, { sqlstate: SqlState.PROTOCOL_VIOLATION });
-    }
-  }
-
-  private auth(body: Buffer): void {
-    const step = this.authClient.answer(body);
-    switch (step.kind) {
-      case 'nothing':
-        return;
-      case 'send':
-        this.socket.write(step.message);
-        return;
-      case 'needs-password':
-        throw new UpstreamError(
-          'UPSTREAM_NO_PASSWORD',
-          `${where(this.t)} asks a password for role "${this.t.user}", but none is configured (set password_file or password_env for database "${this.t.label}")`,
-          { sqlstate: SqlState.INVALID_PASSWORD },
-        );
-      case 'malformed':
-        throw new UpstreamError('UPSTREAM_PROTOCOL', `${where(this.t)} sent ${step.message}`, { sqlstate: SqlState.PROTOCOL_VIOLATION });
-      case 'unsupported':
-        throw new UpstreamError(
-          'UPSTREAM_AUTH_UNSUPPORTED',
-          `${where(this.t)} asks role "${this.t.user}" for ${step.name} authentication, which pgmoat does not support upstream (give the role scram-sha-256, md5, password, trust or cert in the server's pg_hba.conf)`,
-          { sqlstate: SqlState.FEATURE_NOT_SUPPORTED },
-        );
-      default:
-        assertNever(step, 'authentication step');
-    }
-  }
-
-  onBadLength(_type: number, length: number): void {
-    this.fail(new UpstreamError('UPSTREAM_PROTOCOL', `${where(this.t)} sent a message of invalid length ${length}`, { sqlstate: SqlState.PROTOCOL_VIOLATION }));
+function loginError(t: UpstreamTarget, end: Exclude<LoginEnd, { kind: 'ready' }>): unknown {
+  switch (end.kind) {
+    case 'refused':
+      return new UpstreamError('UPSTREAM_LOGIN_REFUSED', `${where(t)}: ${end.fields.message}`, { sqlstate: end.fields.code, fields: end.fields });
+    case 'needs-password':
+      return new UpstreamError(
+        'UPSTREAM_NO_PASSWORD',
+        `${where(t)} asks a password for role "${t.user}", but none is configured (set password_file or password_env for database "${t.label}")`,
+        { sqlstate: SqlState.INVALID_PASSWORD },
+      );
+    case 'unsupported':
+      return new UpstreamError(
+        'UPSTREAM_AUTH_UNSUPPORTED',
+        `${where(t)} asks role "${t.user}" for ${end.name} authentication, which pgmoat does not support upstream (give the role scram-sha-256, md5, password, trust or cert in the server's pg_hba.conf)`,
+        { sqlstate: SqlState.FEATURE_NOT_SUPPORTED },
+      );
+    case 'auth-failed':
+      // Not UPSTREAM_LOGIN (a socket that failed, worth retrying): a password or SCRAM exchange
+      // that does not verify will not verify on the next attempt either.
+      return new UpstreamError('UPSTREAM_AUTH', `${where(t)}: ${errorMessage(end.error)}`, {
+        sqlstate: isPgmoatError(end.error) && end.error.sqlstate !== undefined ? end.error.sqlstate : SqlState.PROTOCOL_VIOLATION,
+        cause: end.error,
+      });
+    case 'protocol':
+      return new UpstreamError('UPSTREAM_PROTOCOL', `${where(t)} ${end.message}`, { sqlstate: SqlState.PROTOCOL_VIOLATION });
+    case 'socket-error':
+      return new UpstreamError('UPSTREAM_LOGIN', `${where(t)}: ${errorMessage(end.error)}`, { sqlstate: SqlState.CONNECTION_FAILURE, cause: end.error });
+    case 'closed':
+      return new UpstreamError('UPSTREAM_LOGIN', `${where(t)} closed the connection during login`, { sqlstate: SqlState.CONNECTION_FAILURE });
+    case 'aborted':
+      return end.reason;
+    default:
+      return assertNever(end, 'login end');
   }
 }
 
@@ -344,7 +208,7 @@ async function attempt(t: UpstreamTarget, useTls: 'never' | 'try' | 'must', sign
         });
       }
     }
-    return await new Promise<UpstreamSession>((resolve, reject) => new UpstreamLogin(t, socket, reader, resolve, reject).start(signal));
+    return await logIn(t, socket, reader, signal);
   } catch (err) {
     socket.destroy();
     throw err;
