@@ -18,7 +18,7 @@ import type { UpstreamTarget } from '../upstream/target.js';
 import type { PoolSettings } from '../config/effective.js';
 import { StatementRegistry } from '../relay/statement-registry.js';
 import type { ConnectBackoff } from './connect-backoff.js';
-import { ServerOpener, type PoolForOpener } from './server-opener.js';
+import { ServerOpener, type ConnectUpstream, type PoolForOpener } from './server-opener.js';
 import { describeServers } from './pool-state-text.js';
 import { ClientStatements } from '../relay/tx-statements.js';
 import { DurationHistogram } from '../util/duration-histogram.js';
@@ -72,9 +72,10 @@ export class Pool implements PoolForOpener, ClientPool<ClientSession>, ServerPoo
     public maxPacketSize: number,
     private readonly log: Logger,
     private readonly events: PoolEvents,
+    connect?: ConnectUpstream,
   ) {
     this.key = `${database}/${role}`;
-    this.opener = new ServerOpener(this, log);
+    this.opener = new ServerOpener(this, log, connect);
   }
 
   /** Transaction mode rewrites named prepared statements (PgBouncer's max_prepared_statements). */
