@@ -67,11 +67,7 @@ export interface EarlyRefusal {
 type Ending = { kind: 'revoked'; since: number; mtimeMs: number } | { kind: 'expired'; since: number };
 
 function* clientsOf(pools: ReadonlyMap<string, Pool>): Generator<ClientSession> {
-  for (const pool of pools.values()) {
-    yield* pool.idleClients;
-    yield* pool.waitingClients;
-    yield* pool.activeClients;
-  }
+  for (const pool of pools.values()) yield* pool.clients();
 }
 
 /** True when pgmoat may write a message of its own to the client without splitting a relayed one. */
