@@ -48,9 +48,7 @@ function sessionPort(pools: ReadonlyMap<string, Pool>): SessionPort<ClientSessio
   return {
     *sessions() {
       for (const pool of pools.values()) {
-        yield* pool.idleClients;
-        yield* pool.waitingClients;
-        yield* pool.activeClients;
+        yield* pool.clients();
       }
     },
     certificate: (c) => c.info.identity,

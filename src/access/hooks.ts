@@ -1,6 +1,6 @@
 /**
  * What the gateway and its parts tell the metrics about, and the admin console's login hook.
- * The gateway holds NO_METRICS until attachAdmin() (admin.ts) puts the real ones in, so that a
+ * The gateway holds NO_METRICS until Admin.attach() (admin/admin.ts) puts the real ones in, so that a
  * gateway without metrics pays one empty call per event. Every method is cheap and never throws;
  * none is called per message, only per connection or per event.
  */

@@ -143,9 +143,7 @@ export class GatewayMetrics implements GatewayMetricsHooks {
   private certificateSamples(adminIdentities: (() => PeerIdentity[]) | undefined): Sample[] {
     const now = Date.now();
     for (const pool of this.source.pools.values()) {
-      for (const set of [pool.idleClients, pool.waitingClients, pool.activeClients]) {
-        for (const c of set) if (c.info.identity) this.identities.record(c.info.identity, now);
-      }
+      for (const c of pool.clients()) if (c.info.identity) this.identities.record(c.info.identity, now);
     }
     for (const id of adminIdentities?.() ?? []) this.identities.record(id, now);
     return this.identities.recent(now).map((e) => ({ labels: { cn: e.cn, environment: e.environment, serial: e.serial }, value: e.notAfter.getTime() / 1000 }));

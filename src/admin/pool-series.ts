@@ -17,12 +17,6 @@ function perPool(pools: () => Iterable<Pool>, value: (p: Pool) => number): () =>
   };
 }
 
-function* liveClients(p: Pool): Generator<{ bytesIn: number; socket: { bytesWritten: number } }> {
-  yield* p.idleClients;
-  yield* p.waitingClients;
-  yield* p.activeClients;
-}
-
 export function poolMetrics(pools: () => Iterable<Pool>): ScrapeMetric[] {
   const now = (): number => Date.now();
   return [
@@ -77,7 +71,7 @@ export function poolMetrics(pools: () => Iterable<Pool>): ScrapeMetric[] {
       'counter',
       perPool(pools, (p) => {
         let n = p.stats.bytesIn;
-        for (const c of liveClients(p)) n += c.bytesIn;
+        for (const c of p.clients()) n += c.bytesIn;
         return n;
       }),
     ),
@@ -87,7 +81,7 @@ export function poolMetrics(pools: () => Iterable<Pool>): ScrapeMetric[] {
       'counter',
       perPool(pools, (p) => {
         let n = p.stats.bytesOut;
-        for (const c of liveClients(p)) n += c.socket.bytesWritten;
+        for (const c of p.clients()) n += c.socket.bytesWritten;
         return n;
       }),
     ),

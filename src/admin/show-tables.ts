@@ -6,7 +6,6 @@
 import { ADMIN_DATABASE } from '../config/schema.js';
 import type { Pool } from '../pool/pool.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
-import type { ClientSession } from '../relay/client-session.js';
 import { formatTime, type Cell, type CommandResult } from './result-set.js';
 
 /** An admin console session as SHOW CLIENTS and SHOW IDENTITIES list it. */
@@ -24,11 +23,6 @@ export interface AdminSessionView {
   readonly applicationName: string;
 }
 
-function* clientsOf(p: Pool): Generator<ClientSession> {
-  yield* p.activeClients;
-  yield* p.idleClients;
-  yield* p.waitingClients;
-}
 
 function sortedPools(pools: Iterable<Pool>): Pool[] {
   return [...pools].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -69,7 +63,7 @@ export function showClients(pools: Iterable<Pool>, admins: Iterable<AdminSession
   ];
   const rows: Cell[][] = [];
   for (const p of sortedPools(pools)) {
-    for (const c of clientsOf(p)) {
+    for (const c of p.clients()) {
       const waitUs = c.phase === 'waiting' ? Math.max(0, now - c.waitingSince) * 1000 : 0;
       const id = c.info.identity;
       rows.push([
@@ -93,8 +87,7 @@ export function showServers(pools: Iterable<Pool>): CommandResult {
   const columns = ['type', 'user', 'database', 'state', 'addr', 'port', 'local_addr', 'local_port', 'connect_time', 'request_time', 'id', 'link', 'remote_pid', 'tls', 'retire'];
   const rows: Cell[][] = [];
   for (const p of sortedPools(pools)) {
-    const all = [...p.activeServers, ...p.internalServers, ...p.idleServers];
-    for (const s of all) {
+    for (const s of p.servers()) {
       const state = s.phase === 'internal' ? 'tested' : s.phase;
       rows.push([
         'S', p.role, p.database, state, p.target.host, p.target.port, s.socket.localAddress ?? null, s.socket.localPort ?? null,
@@ -114,7 +107,7 @@ export function showStats(pools: Iterable<Pool>): CommandResult {
   const rows = sortedPools(pools).map((p) => {
     let received = p.stats.bytesIn;
     let sent = p.stats.bytesOut;
-    for (const c of clientsOf(p)) {
+    for (const c of p.clients()) {
       received += c.bytesIn;
       sent += c.socket.bytesWritten;
     }
@@ -147,7 +140,7 @@ export function showIdentities(pools: Iterable<Pool>, admins: Iterable<AdminSess
     row.databases.add(database);
     row.sources.add(address);
   };
-  for (const p of pools) for (const c of clientsOf(p)) if (c.info.identity) add(c.info.identity, c.info.database, c.info.remoteAddress);
+  for (const p of pools) for (const c of p.clients()) if (c.info.identity) add(c.info.identity, c.info.database, c.info.remoteAddress);
   for (const a of admins) add(a.identity, ADMIN_DATABASE, a.remoteAddress);
   const columns = ['cn', 'environment', 'serial', 'fingerprint', 'not_after', 'expires_in_days', 'sessions', 'databases', 'source'];
   const rows = [...byCert.values()]

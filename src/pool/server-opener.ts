@@ -16,6 +16,9 @@ import { ConnectBackoff } from './connect-backoff.js';
 /** While a pool's connects keep failing, one log line at most this often. */
 const CONNECT_FAILURE_LOG_MS = 10_000;
 
+/** Opens and logs in one server connection (connectUpstream; tests give a fake). */
+export type ConnectUpstream = (target: UpstreamTarget) => Promise<UpstreamSession>;
+
 /** A login waiting for the pool's first server parameters. */
 interface ParamsWaiter {
   resolve: (p: Map<string, string>) => void;
@@ -57,6 +60,7 @@ export class ServerOpener {
   constructor(
     private readonly pool: PoolForOpener,
     private readonly log: Logger,
+    private readonly connect: ConnectUpstream = connectUpstream,
   ) {}
 
   get waitingLogins(): number {
@@ -70,7 +74,7 @@ export class ServerOpener {
     this.connecting++;
     pool.stats.serverConnects++;
     const startedAt = Date.now();
-    connectUpstream(pool.target).then(
+    this.connect(pool.target).then(
       (upstream) => {
         this.connecting--;
         if (this.backoff.failures > 0) {

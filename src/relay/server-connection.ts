@@ -118,7 +118,7 @@ export class ServerConnection<Client extends LinkedClient = LinkedClient> implem
   write(buf: Buffer): void {
     const client = this.client;
     if (client === null) return; // async messages after the transaction ended: nobody to tell
-    // A view of the shared read buffer must not outlive this read (see upstream-reader.ts).
+    // A view of the shared read buffer must not outlive this read (see upstream/reader.ts).
     if (!client.socket.write(writableFor(client.socket, buf)) && !this.drainWait) {
       this.drainWait = true;
       this.socket.pause();
