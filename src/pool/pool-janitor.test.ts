@@ -188,10 +188,12 @@ test('server_idle_timeout closes idle servers down to min_pool_size; server_life
   await settle();
   for (const s of upstreams.sockets) s.receive(Buffer.concat([be.commandComplete('SELECT 1'), be.ready('I')]));
   assert.equal(pool.idleServers.length, 2);
-  const idleSince = Math.max(...pool.idleServers.map((s) => s.idleSince));
-  pool.sweep(idleSince + 1000);
+  // The two servers went idle a millisecond or more apart: sweep relative to each end.
+  const firstIdle = Math.min(...pool.idleServers.map((s) => s.idleSince));
+  const lastIdle = Math.max(...pool.idleServers.map((s) => s.idleSince));
+  pool.sweep(firstIdle + 1000);
   assert.equal(pool.idleServers.length, 2, 'not over server_idle_timeout yet');
-  pool.sweep(idleSince + 1001);
+  pool.sweep(lastIdle + 1001);
   assert.equal(pool.idleServers.length, 1, 'min_pool_size keeps one');
   assert.equal(log.filter((l) => l.event === 'server_closed' && l.reason === 'server_idle_timeout').length, 1);
 
