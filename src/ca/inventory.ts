@@ -1,7 +1,7 @@
 /**
  * The identity inventory: every certificate the CA has issued, with its status. Stored as
  * versioned JSON in DIR/inventory.json; replaced atomically, and only under the CA lock
- * (see inventory-lock.ts). The CA keeps certificates, never client private keys.
+ * (see ca-lock.ts). The CA keeps certificates, never client private keys.
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';

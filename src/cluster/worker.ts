@@ -1,6 +1,6 @@
 /**
  * One worker of `pgmoat serve --workers N`: the same gateway as a single process, with its share
- * of the limits (share.ts), cancel keys it can be found by (cancel-route.ts), log lines that say
+ * of the limits (runtime/worker-share.ts), cancel keys it can be found by (cancel-route.ts), log lines that say
  * which worker wrote them, and the IPC to the primary. It serves no admin HTTP (the primary
  * does, with the metrics of every worker) and stops when the primary goes away.
  */

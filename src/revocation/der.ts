@@ -1,5 +1,5 @@
 /**
- * The little DER revocation.ts still reads by hand: where a CRL's tbsCertList lies (its digest
+ * The little DER revocation-list.ts still reads by hand: where a CRL's tbsCertList lies (its digest
  * tells two CRLs of one number apart) and the CRL Number as a bigint (RFC 5280 5.2.3: up to 20
  * octets). Client certificates are read with @peculiar/asn1-schema (cert-usage.ts); the CRL reads
  * could move there too. Anything malformed throws DerError.
