@@ -9,6 +9,7 @@
  * and the handshake rate limit bounds them.
  */
 import { Backend } from '../protocol/codes.js';
+import { BodyReader } from '../protocol/body-reader.js';
 import { DROP, FrameScanner, type FrameHandler } from '../protocol/frame-scanner.js';
 import { parseErrorFields } from '../protocol/error-response.js';
 import { MessageWriter } from '../protocol/message-writer.js';
@@ -34,20 +35,12 @@ export function extendedQuery(sql: string, param: string): Buffer {
 
 /** The columns of the first DataRow (text format; null for SQL NULL). */
 function dataRow(buf: Buffer, start: number, end: number): (string | null)[] {
-  const n = buf.readInt16BE(start);
+  const body = new BodyReader().reset(buf, start, end, 'DataRow');
+  const n = body.int16();
   const out: (string | null)[] = [];
-  let at = start + 2;
   for (let i = 0; i < n; i++) {
-    if (at + 4 > end) throw new Error('truncated DataRow');
-    const len = buf.readInt32BE(at);
-    at += 4;
-    if (len < 0) {
-      out.push(null);
-      continue;
-    }
-    if (at + len > end) throw new Error('truncated DataRow');
-    out.push(buf.toString('utf8', at, at + len));
-    at += len;
+    const len = body.int32();
+    out.push(len < 0 ? null : body.bytes(len).toString('utf8'));
   }
   return out;
 }
