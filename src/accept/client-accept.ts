@@ -7,8 +7,8 @@ import { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { TLS_HANDSHAKE_RECORD } from '../protocol/codes.js';
 import { errorResponseFor } from '../protocol/error-response.js';
+import { certRefusalError } from '../util/cert-refusal.js';
 import * as msg from '../protocol/messages.js';
-import { SqlState } from '../protocol/sqlstate.js';
 import { parseStartupPacket, startupPacketLength } from '../protocol/startup.js';
 import { PgmoatError, isPgmoatError } from '../util/errors.js';
 import { tlsRequired, type TlsMode } from '../tls/tls-mode.js';
@@ -113,7 +113,7 @@ export class IncomingConnection {
     try {
       this.drain();
     } catch (err) {
-      this.fail(isPgmoatError(err) ? err : new PgmoatError('BAD_STARTUP', 'invalid startup packet', { sqlstate: SqlState.PROTOCOL_VIOLATION }));
+      this.fail(isPgmoatError(err) ? err : new PgmoatError('BAD_STARTUP', 'invalid startup packet'));
     }
   }
 
@@ -126,13 +126,13 @@ export class IncomingConnection {
       this.buf = rest;
       switch (packet.kind) {
         case 'ssl':
-          if (this.tlsSocket) throw new PgmoatError('BAD_STARTUP', 'SSLRequest received inside TLS', { sqlstate: SqlState.PROTOCOL_VIOLATION });
+          if (this.tlsSocket) throw new PgmoatError('BAD_STARTUP', 'SSLRequest received inside TLS');
           if (this.host.tlsMode === 'disable') {
             this.socket.write(msg.SSL_REFUSE);
             continue;
           }
           // Bytes sent before the handshake would be taken as if they came through TLS.
-          if (rest.length > 0) throw new PgmoatError('PLAINTEXT_AFTER_SSLREQUEST', 'received unencrypted data after SSL request', { sqlstate: SqlState.PROTOCOL_VIOLATION });
+          if (rest.length > 0) throw new PgmoatError('PLAINTEXT_AFTER_SSLREQUEST', 'received unencrypted data after SSL request');
           this.raw.off('data', this.onDataBound);
           this.raw.pause();
           this.phase = 'tls-handshake';
@@ -140,8 +140,8 @@ export class IncomingConnection {
           this.host.startTls(this);
           return;
         case 'gssenc':
-          if (this.tlsSocket) throw new PgmoatError('BAD_STARTUP', 'GSSENCRequest received inside TLS', { sqlstate: SqlState.PROTOCOL_VIOLATION });
-          if (rest.length > 0) throw new PgmoatError('PLAINTEXT_AFTER_SSLREQUEST', 'received unencrypted data after GSSAPI encryption request', { sqlstate: SqlState.PROTOCOL_VIOLATION });
+          if (this.tlsSocket) throw new PgmoatError('BAD_STARTUP', 'GSSENCRequest received inside TLS');
+          if (rest.length > 0) throw new PgmoatError('PLAINTEXT_AFTER_SSLREQUEST', 'received unencrypted data after GSSAPI encryption request');
           this.socket.write(msg.GSSENC_REFUSE);
           continue;
         case 'cancel':
@@ -159,11 +159,10 @@ export class IncomingConnection {
   private onStartup(params: Map<string, string>, rest: Buffer): void {
     this.startupParams = params;
     if (this.certCheck && !this.certCheck.ok) {
-      throw new PgmoatError('CLIENT_CERT_REFUSED', this.certCheck.message, { sqlstate: SqlState.INVALID_AUTHORIZATION_SPECIFICATION });
+      throw certRefusalError(this.certCheck.reason, { message: this.certCheck.message });
     }
     if (!this.tlsSocket && tlsRequired(this.host.tlsMode)) {
       throw new PgmoatError('SSL_REQUIRED', 'SSL connection is required', {
-        sqlstate: SqlState.INVALID_AUTHORIZATION_SPECIFICATION,
         hint: 'Connect with sslmode=verify-full and the client certificate issued for this application.',
       });
     }
@@ -219,8 +218,7 @@ export class IncomingConnection {
     if (this.direct && tlsSocket.alpnProtocol !== 'postgresql') {
       this.fail(
         new PgmoatError('DIRECT_TLS_WITHOUT_ALPN', 'received direct SSL connection request without ALPN protocol negotiation extension', {
-          sqlstate: SqlState.PROTOCOL_VIOLATION,
-        }),
+          }),
       );
       return;
     }

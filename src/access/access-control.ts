@@ -8,7 +8,6 @@
 import type { Logger } from 'pino';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { SqlState } from '../protocol/sqlstate.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
 import type { CertCheck } from '../tls/client-tls.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
@@ -136,13 +135,11 @@ export class AccessControl {
     if (verdict.limit === 'identity') {
       this.counters.identityCapRefused++;
       throw new PgmoatError('CONNECTION_LIMIT', `too many connections for certificate identity "${identity?.cn ?? ''}" (connections_per_identity is ${verdict.max})`, {
-        sqlstate: SqlState.TOO_MANY_CONNECTIONS,
-      });
+        });
     }
     this.counters.addressCapRefused++;
     throw new PgmoatError('CONNECTION_LIMIT', `too many connections from this address (connections_per_address is ${verdict.max})`, {
-      sqlstate: SqlState.TOO_MANY_CONNECTIONS,
-    });
+      });
   }
 
   private secretLookup(database: string): SecretLookup {

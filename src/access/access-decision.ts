@@ -7,7 +7,6 @@
  * an hba line says clientcert=verify-full, and always in tls.mode verify-full (which acts as
  * PostgreSQL's clientcert=verify-full on every rule).
  */
-import { SqlState } from '../protocol/sqlstate.js';
 import { PgmoatError } from '../util/errors.js';
 import { findRule, passwordMethodOf, type AccessFacts, type AccessRule, type PasswordMethod } from '../auth/rules.js';
 import { mapAllows } from '../auth/ident-map.js';
@@ -20,8 +19,8 @@ export interface AccessDecision {
   password: PasswordMethod | undefined;
 }
 
-function refused(code: string, message: string, hint?: string): PgmoatError {
-  return new PgmoatError(code, message, { sqlstate: SqlState.INVALID_AUTHORIZATION_SPECIFICATION, ...(hint ? { hint } : {}) });
+function refused(code: 'NO_RULE' | 'RULE_REJECTS' | 'CLIENT_CERT_REQUIRED' | 'CERT_ROLE_MISMATCH', message: string, hint?: string): PgmoatError {
+  return new PgmoatError(code, message, hint ? { hint } : {});
 }
 
 function connectionText(f: AccessFacts): string {

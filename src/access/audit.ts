@@ -11,24 +11,16 @@
  */
 import type { Logger } from 'pino';
 import type { TLSSocket } from 'node:tls';
-import type { CertCheck, CertRefusal } from '../tls/client-tls.js';
-import type { UsageProblem } from '../tls/cert-usage.js';
+import type { CertCheck } from '../tls/client-tls.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
+import { certAuditReason, certRefusalOfCode, type CertAuditReason } from '../util/cert-refusal.js';
+import type { ErrorCode } from '../util/error-codes.js';
 import { isPgmoatError } from '../util/errors.js';
-import type { UpstreamError } from '../upstream/connect.js';
+import { SqlState } from '../util/sqlstate.js';
 
+/** Why a login was refused, as the audit line's `reason`: the certificate's (util/cert-refusal.ts) or the login's. */
 export type AuditReason =
-  | 'no certificate'
-  | 'unknown CA'
-  | 'expired'
-  | 'not yet valid'
-  | 'revoked'
-  | 'not for client use'
-  | 'CA certificate'
-  | 'key usage without digital signature'
-  | 'no extended key usage'
-  | 'no identity'
-  | 'invalid certificate'
+  | CertAuditReason
   | 'environment mismatch'
   | 'no rule'
   | 'rule rejects'
@@ -72,66 +64,64 @@ export function isAuthFailure(reason: AuditReason): boolean {
   return AUTH_FAILURES.has(reason);
 }
 
-const CERT_REASONS: Record<CertRefusal, AuditReason> = {
-  'no-certificate': 'no certificate',
-  'unknown-ca': 'unknown CA',
-  expired: 'expired',
-  'not-yet-valid': 'not yet valid',
-  revoked: 'revoked',
-  'not-for-client-use': 'not for client use',
-  'no-identity': 'no identity',
-  invalid: 'invalid certificate',
-};
-
-/** The purpose check that refused a certificate "not for client use" (cert-usage.ts). */
-const USAGE_REASONS: Record<UsageProblem, AuditReason> = {
-  'ca-certificate': 'CA certificate',
-  'no-digital-signature': 'key usage without digital signature',
-  'no-extended-key-usage': 'no extended key usage',
-  'no-client-auth': 'not for client use',
-  unreadable: 'invalid certificate',
-};
-
-function certReason(check: Extract<CertCheck, { ok: false }>): AuditReason {
-  return check.reason === 'not-for-client-use' && check.usage ? USAGE_REASONS[check.usage] : CERT_REASONS[check.reason];
-}
-
-const CODE_REASONS: Record<string, AuditReason> = {
-  CLIENT_CERT_REQUIRED: 'no certificate',
+/** The reason of every code that refuses a login, other than the certificate's own. */
+const CODE_REASONS: Partial<Record<ErrorCode, AuditReason>> = {
   ENVIRONMENT_MISMATCH: 'environment mismatch',
   NO_RULE: 'no rule',
   RULE_REJECTS: 'rule rejects',
   CERT_ROLE_MISMATCH: 'identity not allowed for role',
   BAD_PASSWORD: 'bad password',
   AUTH_ABANDONED: 'no password',
-  RATE_LIMITED: 'rate limited',
   CONNECTION_LIMIT: 'connection limit',
   TOO_MANY_CLIENTS: 'too many clients',
+  TOO_MANY_ADMIN_SESSIONS: 'too many clients',
   UNKNOWN_DATABASE: 'unknown database',
   SSL_REQUIRED: 'ssl required',
   LOGIN_TIMEOUT: 'login timeout',
   AUTH_TIMEOUT: 'login timeout',
-  AUTH_QUERY_FAILED: 'upstream error',
-  ADMIN_NO_CERTIFICATE: 'no certificate',
-  ADMIN_CERT_REVOKED: 'revoked',
-  ADMIN_CERT_EXPIRED: 'expired',
   ADMIN_NOT_ALLOWED: 'not an admin identity',
   ADMIN_USER_MISMATCH: 'identity not allowed for role',
-  TOO_MANY_ADMIN_SESSIONS: 'too many clients',
+  BAD_STARTUP: 'protocol error',
+  BAD_OPTIONS: 'protocol error',
+  UNSUPPORTED_STARTUP_OPTION: 'protocol error',
+  UNSUPPORTED_PROTOCOL: 'protocol error',
+  NO_USER: 'protocol error',
+  PLAINTEXT_AFTER_SSLREQUEST: 'protocol error',
+  DIRECT_TLS_WITHOUT_ALPN: 'protocol error',
+  BAD_MESSAGE_LENGTH: 'protocol error',
+  MESSAGE_TOO_LARGE: 'protocol error',
+  BAD_MESSAGE_BODY: 'protocol error',
+  BAD_AUTH_MESSAGE: 'protocol error',
+  SCRAM_PROTOCOL: 'protocol error',
+  SCRAM_CHANNEL_BINDING_UNSUPPORTED: 'protocol error',
+  REPLICATION_UNSUPPORTED: 'protocol error',
+  AUTH_QUERY_FAILED: 'upstream error',
+  UPSTREAM_CONNECT: 'upstream error',
+  UPSTREAM_TLS: 'upstream error',
+  UPSTREAM_TIMEOUT: 'upstream error',
+  UPSTREAM_LOGIN: 'upstream error',
+  UPSTREAM_PROTOCOL: 'upstream error',
+  UPSTREAM_NO_PASSWORD: 'upstream error',
+  UPSTREAM_AUTH_UNSUPPORTED: 'upstream error',
+  UPSTREAM_AUTH: 'upstream error',
+  UPSTREAM_LOGIN_REFUSED: 'upstream error',
+  UPSTREAM_UNAVAILABLE: 'upstream error',
+  SASL_MECHANISM_UNSUPPORTED: 'upstream error',
+  SCRAM_SERVER_ERROR: 'upstream error',
 };
 
-/** The audit reason of an error that refused a login. */
+/**
+ * The audit reason of an error that refused a login, from its code alone. A certificate refusal
+ * is told more exactly by the verdict when there is one (which purpose check failed).
+ */
 export function reasonOf(err: unknown, certCheck?: CertCheck): AuditReason {
-  if (certCheck && !certCheck.ok && isPgmoatError(err) && err.code === 'CLIENT_CERT_REFUSED') return certReason(certCheck);
-  if (isPgmoatError(err)) {
-    if (err.code === 'CLIENT_CERT_REFUSED') return err.message.includes('revoked') ? 'revoked' : 'invalid certificate';
-    const mapped = CODE_REASONS[err.code];
-    if (mapped) return mapped;
-    if ((err as UpstreamError).fields !== undefined || err.code.startsWith('UPSTREAM')) return 'upstream error';
-    if (err.sqlstate === '08P01' || err.code.startsWith('SCRAM') || err.code.startsWith('BAD_')) return 'protocol error';
-    return 'internal error';
+  if (!isPgmoatError(err)) return 'internal error';
+  const refusal = certRefusalOfCode(err.code);
+  if (refusal !== undefined) {
+    const usage = certCheck && !certCheck.ok && certCheck.reason === refusal ? certCheck.usage : undefined;
+    return certAuditReason(refusal, usage);
   }
-  return 'internal error';
+  return CODE_REASONS[err.code] ?? (err.sqlstate === SqlState.PROTOCOL_VIOLATION ? 'protocol error' : 'internal error');
 }
 
 /** What is known about a connection when its audit line is written; every field optional. */

@@ -14,7 +14,6 @@ import { DROP, FrameScanner, type FrameHandler } from '../protocol/frame-scanner
 import { parseErrorFields } from '../protocol/error-response.js';
 import { MessageWriter } from '../protocol/message-writer.js';
 import * as msg from '../protocol/messages.js';
-import { SqlState } from '../protocol/sqlstate.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
 import { connectUpstream, type UpstreamSession } from '../upstream/connect.js';
 import { readFrom, stopReading } from '../upstream/reader.js';
@@ -52,7 +51,6 @@ export class AuthQueryError extends PgmoatError {
     cause?: unknown,
   ) {
     super('AUTH_QUERY_FAILED', 'could not look up the password (auth_query failed; see the pgmoat log)', {
-      sqlstate: SqlState.INVALID_AUTHORIZATION_SPECIFICATION,
       ...(cause === undefined ? {} : { cause }),
     });
   }

@@ -4,7 +4,6 @@
  * BackendKeyData, ReadyForQuery). The access rules decide the rest (access-decision.ts).
  */
 import type { LoginRequest } from '../accept/client-accept.js';
-import { SqlState } from '../protocol/sqlstate.js';
 import { PgmoatError } from '../util/errors.js';
 import { requiresClientCertificate } from '../tls/client-tls.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
@@ -27,15 +26,15 @@ export interface LoginDecision {
   rule: string;
 }
 
-function refuse(code: string, message: string, sqlstate: string = SqlState.INVALID_AUTHORIZATION_SPECIFICATION, hint?: string): PgmoatError {
-  return new PgmoatError(code, message, { sqlstate, ...(hint ? { hint } : {}) });
+function refuse(code: 'UNKNOWN_DATABASE' | 'CLIENT_CERT_REQUIRED' | 'ENVIRONMENT_MISMATCH', message: string): PgmoatError {
+  return new PgmoatError(code, message);
 }
 
 export function decideLogin(rc: RuntimeConfig, req: LoginRequest, revocations: RevocationCheck): LoginDecision {
   const role = req.params.get('user')!;
   const database = req.params.get('database') || role;
   const db = Object.hasOwn(rc.config.databases, database) ? rc.config.databases[database] : undefined;
-  if (!db) throw refuse('UNKNOWN_DATABASE', `no such database: "${database}"`, SqlState.INVALID_CATALOG_NAME);
+  if (!db) throw refuse('UNKNOWN_DATABASE', `no such database: "${database}"`);
   const mode = rc.config.tls.mode;
   const identity = req.certCheck?.ok ? req.certCheck.identity : undefined;
   if (requiresClientCertificate(mode) && !identity) throw refuse('CLIENT_CERT_REQUIRED', 'connection requires a valid client certificate');

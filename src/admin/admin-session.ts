@@ -10,7 +10,6 @@ import { Frontend } from '../protocol/codes.js';
 import { errorResponseFor } from '../protocol/error-response.js';
 import { MessageReader } from '../protocol/message-reader.js';
 import * as msg from '../protocol/messages.js';
-import { SqlState } from '../protocol/sqlstate.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
 import { PgmoatError, errorMessage, isPgmoatError } from '../util/errors.js';
 import { parseCommand, splitStatements, type AdminCommand } from './command-parse.js';
@@ -95,7 +94,7 @@ export class AdminSession implements AdminSessionView {
         }
       }
     } catch (err) {
-      this.close(isPgmoatError(err) ? err : new PgmoatError('ADMIN_INTERNAL', errorMessage(err), { sqlstate: SqlState.INTERNAL_ERROR }));
+      this.close(isPgmoatError(err) ? err : new PgmoatError('ADMIN_INTERNAL', errorMessage(err)));
     } finally {
       this.draining = false;
     }
@@ -114,17 +113,17 @@ export class AdminSession implements AdminSessionView {
     if (EXTENDED.includes(type)) {
       if (!this.skipToSync) {
         this.skipToSync = true;
-        this.write([errorResponseFor(new PgmoatError('ADMIN_SIMPLE_ONLY', 'the admin console accepts only simple queries', { sqlstate: SqlState.FEATURE_NOT_SUPPORTED, severity: 'ERROR' }))]);
+        this.write([errorResponseFor(new PgmoatError('ADMIN_SIMPLE_ONLY', 'the admin console accepts only simple queries', { severity: 'ERROR' }))]);
       }
       return;
     }
     if (type !== Frontend.Query) {
-      this.close(new PgmoatError('ADMIN_PROTOCOL', `unexpected message type 0x${type.toString(16)}`, { sqlstate: SqlState.PROTOCOL_VIOLATION }));
+      this.close(new PgmoatError('ADMIN_PROTOCOL', `unexpected message type 0x${type.toString(16)}`));
       return;
     }
     const nul = body.indexOf(0);
     if (nul < 0) {
-      this.close(new PgmoatError('ADMIN_PROTOCOL', 'invalid Query message', { sqlstate: SqlState.PROTOCOL_VIOLATION }));
+      this.close(new PgmoatError('ADMIN_PROTOCOL', 'invalid Query message'));
       return;
     }
     await this.runQuery(body.toString('utf8', 0, nul));
@@ -143,7 +142,7 @@ export class AdminSession implements AdminSessionView {
         result = await this.host.execute(this, parseCommand(stmt));
       } catch (err) {
         if (isPgmoatError(err) && err.severity === 'FATAL') throw err;
-        const e = isPgmoatError(err) ? err : new PgmoatError('ADMIN_INTERNAL', errorMessage(err), { sqlstate: SqlState.INTERNAL_ERROR, severity: 'ERROR' });
+        const e = isPgmoatError(err) ? err : new PgmoatError('ADMIN_INTERNAL', errorMessage(err), { severity: 'ERROR' });
         this.write([errorResponseFor(e)]);
         break;
       }

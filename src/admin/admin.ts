@@ -93,7 +93,7 @@ export class Admin {
       await followAdminHttp(this.http, next, (cfg) => this.listen(cfg), (server) => (this.http = server));
     } catch (err) {
       this.log.error({ event: 'admin_http_reload_failed', reason: errorMessage(err) }, 'admin HTTP listener could not follow the new configuration');
-      throw new PgmoatError('ADMIN_HTTP_RELOAD', `configuration applied, but the admin HTTP listener could not follow it: ${errorMessage(err)}`, { sqlstate: 'F0000', severity: 'ERROR' });
+      throw new PgmoatError('ADMIN_HTTP_RELOAD', `configuration applied, but the admin HTTP listener could not follow it: ${errorMessage(err)}`, { severity: 'ERROR' });
     }
   }
 

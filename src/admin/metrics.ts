@@ -10,7 +10,7 @@ import type { Pool } from '../pool/pool.js';
 import type { CertCheck } from '../tls/client-tls.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
 import type { GatewayMetricsHooks, HandshakeOutcome, RateLimitKind } from '../access/hooks.js';
-import { handshakeFailureReason } from './handshake-reason.js';
+import { handshakeFailureReason, type HandshakeReason } from '../tls/handshake-failure.js';
 import { IdentityTracker } from './identity-tracker.js';
 import type { RevocationFreshness } from '../revocation/source.js';
 import { poolMetrics } from './pool-series.js';
@@ -163,7 +163,7 @@ export class GatewayMetrics implements GatewayMetricsHooks {
   tlsSecured(socket: object, check: CertCheck | undefined): void {
     if (check?.ok && check.identity) this.identities.record(check.identity);
     const outcome: HandshakeOutcome = check === undefined || !check.ok ? 'refused' : 'accepted';
-    const reason = check === undefined ? 'protocol' : check.ok ? 'none' : check.reason;
+    const reason: HandshakeReason = check === undefined ? 'protocol' : check.ok ? 'none' : check.reason;
     this.handshake(outcome, reason, this.elapsed(socket));
   }
 
@@ -171,7 +171,7 @@ export class GatewayMetrics implements GatewayMetricsHooks {
     this.handshake('failed', handshakeFailureReason(err), socket ? this.elapsed(socket) : undefined);
   }
 
-  handshake(outcome: HandshakeOutcome, reason: string, seconds: number | undefined): void {
+  handshake(outcome: HandshakeOutcome, reason: HandshakeReason, seconds: number | undefined): void {
     this.handshakes.inc({ outcome, reason });
     if (seconds !== undefined) this.handshakeSeconds.observe({ outcome }, seconds);
   }

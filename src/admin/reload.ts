@@ -35,7 +35,6 @@ export function reloadGateway(gw: Reloadable, log: Logger, trigger: string): Pro
       const reason = errorMessage(err);
       log.error({ event: 'reload', outcome: 'refused', trigger, reason }, 'configuration reload refused; the running configuration stays');
       throw new PgmoatError('RELOAD_REFUSED', `configuration reload refused; the running configuration stays: ${reason}`, {
-        sqlstate: 'F0000', // config_file_error
         severity: 'ERROR',
         cause: isPgmoatError(err) ? err : undefined,
       });

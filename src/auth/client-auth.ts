@@ -10,7 +10,6 @@ import { randomBytes } from 'node:crypto';
 import { BodyReader } from '../protocol/body-reader.js';
 import { AuthCode, Frontend } from '../protocol/codes.js';
 import * as msg from '../protocol/messages.js';
-import { SqlState } from '../protocol/sqlstate.js';
 import { PgmoatError } from '../util/errors.js';
 import { FrontendReader, type FrontendMessage } from './frontend-reader.js';
 import { ScramServer, SCRAM_SERVER_MECHANISMS, assertClientMechanism } from './scram-server.js';
@@ -37,12 +36,12 @@ export interface ClientAuthOptions {
 }
 
 export function passwordFailed(role: string): PgmoatError {
-  return new PgmoatError('BAD_PASSWORD', `password authentication failed for user "${role}"`, { sqlstate: SqlState.INVALID_PASSWORD });
+  return new PgmoatError('BAD_PASSWORD', `password authentication failed for user "${role}"`);
 }
 
 function expectPassword(m: FrontendMessage): Buffer {
   if (m.type !== Frontend.Password) {
-    throw new PgmoatError('BAD_AUTH_MESSAGE', `expected password response, got message type ${m.type}`, { sqlstate: SqlState.PROTOCOL_VIOLATION });
+    throw new PgmoatError('BAD_AUTH_MESSAGE', `expected password response, got message type ${m.type}`);
   }
   return m.body;
 }

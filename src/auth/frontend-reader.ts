@@ -5,7 +5,6 @@
  */
 import type { Socket } from 'node:net';
 import { BadMessageLength, MessageReader, type WholeMessage } from '../protocol/message-reader.js';
-import { SqlState } from '../protocol/sqlstate.js';
 import { PgmoatError } from '../util/errors.js';
 
 export type FrontendMessage = WholeMessage;
@@ -13,7 +12,7 @@ export type FrontendMessage = WholeMessage;
 /** The client went away (or the login deadline passed) before answering. */
 export class AuthAbandoned extends PgmoatError {
   constructor(code: 'AUTH_ABANDONED' | 'AUTH_TIMEOUT', message: string) {
-    super(code, message, { sqlstate: SqlState.PROTOCOL_VIOLATION });
+    super(code, message);
   }
 }
 
@@ -62,7 +61,7 @@ export class FrontendReader {
       m = this.messages.next();
     } catch (err) {
       if (!(err instanceof BadMessageLength)) throw err;
-      this.fail(new PgmoatError('BAD_AUTH_MESSAGE', `invalid message length ${err.length} during authentication`, { sqlstate: SqlState.PROTOCOL_VIOLATION }));
+      this.fail(new PgmoatError('BAD_AUTH_MESSAGE', `invalid message length ${err.length} during authentication`));
       return;
     }
     if (!m) return;

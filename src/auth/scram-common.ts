@@ -4,7 +4,6 @@
  */
 import { createHash, createHmac, pbkdf2, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { PgmoatError } from '../util/errors.js';
-import { SqlState } from '../protocol/sqlstate.js';
 
 export const SCRAM_SHA_256 = 'SCRAM-SHA-256';
 export const SCRAM_SHA_256_PLUS = 'SCRAM-SHA-256-PLUS';
@@ -21,7 +20,6 @@ export const SCRAM_MAX_MESSAGE_LEN = 8192;
 
 export function scramProtocolError(message: string, detail?: string): PgmoatError {
   return new PgmoatError('SCRAM_PROTOCOL', message, {
-    sqlstate: SqlState.PROTOCOL_VIOLATION,
     ...(detail === undefined ? {} : { detail }),
   });
 }

@@ -155,7 +155,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     return failed();
   }
   if (outcome.kind === 'error-response' && !outcome.replied) {
-    const refusal = certificateRefusal(outcome.fields.message);
+    const refusal = certificateRefusal(outcome.fields);
     if (refusal) {
       record(handshakeFailed(refusal, fixCtx));
       return failed();

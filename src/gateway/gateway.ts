@@ -16,7 +16,6 @@ import type { TlsMode } from '../tls/tls-mode.js';
 import { UpstreamError } from '../upstream/connect.js';
 import { errorResponse, errorResponseFor } from '../protocol/error-response.js';
 import * as msg from '../protocol/messages.js';
-import { SqlState } from '../protocol/sqlstate.js';
 import { PgmoatError, errorMessage, isPgmoatError } from '../util/errors.js';
 import { decideLogin } from '../access/login.js';
 import { poolSettings, upstreamTarget, type RuntimeConfig } from '../runtime/runtime-config.js';
@@ -200,7 +199,7 @@ export class Gateway implements AcceptHost {
     if (!pool) {
       // A reload may have removed the database while this login authenticated.
       if (!Object.hasOwn(this.rc.config.databases, database)) {
-        throw new PgmoatError('UNKNOWN_DATABASE', `no such database: "${database}"`, { sqlstate: SqlState.INVALID_CATALOG_NAME, detail: 'A configuration reload removed it during the login.' });
+        throw new PgmoatError('UNKNOWN_DATABASE', `no such database: "${database}"`, { detail: 'A configuration reload removed it during the login.' });
       }
       pool = new Pool(database, role, upstreamTarget(this.rc, database, role), poolSettings(this.rc, database, role), this.rc.config.max_packet_size, this.log, {
         clientClosed: (client, reason) => this.onClientClosed(client, reason),
@@ -213,7 +212,7 @@ export class Gateway implements AcceptHost {
 
   login(req: LoginRequest): void {
     this.doLogin(req).catch((err: unknown) => {
-      const error = err instanceof UpstreamError && err.fields ? err.fields : isPgmoatError(err) ? err : new PgmoatError('LOGIN_FAILED', errorMessage(err), { sqlstate: SqlState.INTERNAL_ERROR });
+      const error = err instanceof UpstreamError && err.fields ? err.fields : isPgmoatError(err) ? err : new PgmoatError('LOGIN_FAILED', errorMessage(err));
       this.access.loginRefused(req, err, error.message);
       const bytes = error instanceof PgmoatError ? errorResponseFor(error) : errorResponse({ ...error, severity: 'FATAL' });
       if (req.socket.writable) {
@@ -232,8 +231,7 @@ export class Gateway implements AcceptHost {
     // burst of logins on a new pool would all pass the check before any joined the pool.
     if (this.clientTotal() + this.loginsInFlight >= this.rc.config.max_client_conn) {
       throw new PgmoatError('TOO_MANY_CLIENTS', `no more connections allowed (max_client_conn is ${this.rc.config.max_client_conn})`, {
-        sqlstate: SqlState.TOO_MANY_CONNECTIONS,
-      });
+        });
     }
     const lease = this.access.admitLogin(req, decision.identity);
     this.loginsInFlight++;
@@ -304,7 +302,7 @@ export class Gateway implements AcceptHost {
     if (loginTimeout > 0) {
       for (const conn of [...this.pending]) {
         if (now - conn.startedAt > loginTimeout) {
-          conn.fail(new PgmoatError('LOGIN_TIMEOUT', 'client did not complete login within client_login_timeout', { sqlstate: SqlState.PROTOCOL_VIOLATION }));
+          conn.fail(new PgmoatError('LOGIN_TIMEOUT', 'client did not complete login within client_login_timeout'));
           conn.close();
         }
       }
@@ -387,7 +385,7 @@ export class Gateway implements AcceptHost {
         };
       });
     }
-    const err = new PgmoatError('SHUTDOWN', 'terminating connection due to administrator command', { sqlstate: SqlState.ADMIN_SHUTDOWN });
+    const err = new PgmoatError('SHUTDOWN', 'terminating connection due to administrator command');
     for (const pool of this.pools.values()) pool.closeAll(err);
     if (this.janitor) clearInterval(this.janitor);
     this.access.stop();

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { PoolSettings } from '../config/effective.js';
 import { TxStatus } from '../protocol/codes.js';
 import type { ErrorFields } from '../protocol/error-response.js';
-import { SqlState } from '../protocol/sqlstate.js';
+import { SqlState } from '../util/sqlstate.js';
 import type { ClientSession } from '../relay/client-session.js';
 import type { PoolLogLevel } from '../relay/pool-port.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
@@ -89,7 +89,6 @@ export class PoolJanitor {
         server,
         'query_timeout',
         new PgmoatError('QUERY_TIMEOUT', `canceling query due to query_timeout (${timeout / 1000} s)`, {
-          sqlstate: SqlState.QUERY_CANCELED,
           detail: 'The server did not finish answering within query_timeout; pgmoat closed its connection to it.',
         }),
         'warn',
@@ -124,8 +123,7 @@ export class PoolJanitor {
         client,
         'idle_transaction_timeout',
         new PgmoatError('IDLE_TRANSACTION_TIMEOUT', 'terminating connection due to idle_transaction_timeout', {
-          sqlstate: SqlState.IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
-        }),
+          }),
       );
     }
   }
@@ -139,7 +137,7 @@ export class PoolJanitor {
       this.pool.closeClient(
         client,
         'client_idle_timeout',
-        new PgmoatError('CLIENT_IDLE_TIMEOUT', 'terminating connection due to client_idle_timeout', { sqlstate: SqlState.IDLE_SESSION_TIMEOUT }),
+        new PgmoatError('CLIENT_IDLE_TIMEOUT', 'terminating connection due to client_idle_timeout'),
       );
     }
   }

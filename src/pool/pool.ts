@@ -14,7 +14,7 @@ import { ServerConnection } from '../relay/server-connection.js';
 import type { ClientPool, PoolLogLevel, ServerPool } from '../relay/pool-port.js';
 import type { ClientSession } from '../relay/client-session.js';
 import { errorResponse, errorResponseFor, type ErrorFields } from '../protocol/error-response.js';
-import { SqlState } from '../protocol/sqlstate.js';
+import { SqlState } from '../util/sqlstate.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
 import type { UpstreamTarget } from '../upstream/target.js';
 import type { PoolSettings } from '../config/effective.js';
@@ -256,7 +256,6 @@ export class Pool implements PoolForOpener, HandoffPool, SweptPool, ClientPool<C
         `server connection lost: ${reason}`,
         clientError ??
           new PgmoatError('SERVER_LOST', 'server closed the connection unexpectedly', {
-            sqlstate: SqlState.CONNECTION_FAILURE,
             detail: 'The upstream PostgreSQL connection ended while this session was using it.',
           }),
       );
@@ -288,7 +287,6 @@ export class Pool implements PoolForOpener, HandoffPool, SweptPool, ClientPool<C
       client,
       'transaction in statement pooling mode',
       new PgmoatError('LONG_TRANSACTION', 'transaction blocks are not allowed in statement pooling mode', {
-        sqlstate: SqlState.FEATURE_NOT_SUPPORTED,
         hint: 'Use pool_mode transaction or session for this database or role.',
       }),
     );

@@ -7,7 +7,6 @@
 import type { Logger } from 'pino';
 import { connectUpstream, UpstreamError, type UpstreamSession } from '../upstream/connect.js';
 import { isTransientUpstreamFailure } from '../upstream/failure.js';
-import { SqlState } from '../protocol/sqlstate.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
 import type { UpstreamTarget } from '../upstream/target.js';
 import type { PoolSettings } from '../config/effective.js';
@@ -145,11 +144,10 @@ export class ServerOpener {
     const tried = `pgmoat tried ${n} time${n === 1 ? '' : 's'} to open a server connection for pool ${this.pool.key} while this login waited (client_login_timeout); the upstream may be down or restarting.`;
     if (last instanceof UpstreamError && last.fields) {
       const detail = last.fields.detail ? `${last.fields.detail} ${tried}` : tried;
-      return new PgmoatError(last.code, last.fields.message, { sqlstate: last.fields.code, detail, ...(last.fields.hint ? { hint: last.fields.hint } : {}) });
+      return new PgmoatError('UPSTREAM_LOGIN_REFUSED', last.fields.message, { sqlstate: last.fields.code, detail, hint: last.fields.hint });
     }
-    if (last instanceof PgmoatError) return new PgmoatError(last.code, last.message, { sqlstate: last.sqlstate ?? SqlState.CONNECTION_FAILURE, detail: tried });
+    if (last instanceof PgmoatError && last.sqlstate !== undefined) return last.withDetail(tried);
     return new PgmoatError('UPSTREAM_UNAVAILABLE', `no server connection for pool ${this.pool.key} could be opened within client_login_timeout`, {
-      sqlstate: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
       detail: last ? `The last attempt failed: ${errorMessage(last)}` : 'The first attempt had not finished (see server_connect_timeout).',
     });
   }

@@ -6,12 +6,11 @@
  * strings it returns.
  */
 import { PgmoatError } from '../util/errors.js';
-import { SqlState } from './sqlstate.js';
 
 /** A message that does not hold what its type promises (too short, a string without its NUL). */
 export class ProtocolViolation extends PgmoatError {
   constructor(message: string) {
-    super('BAD_MESSAGE_BODY', message, { sqlstate: SqlState.PROTOCOL_VIOLATION });
+    super('BAD_MESSAGE_BODY', message);
   }
 }
 

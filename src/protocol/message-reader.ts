@@ -9,7 +9,6 @@
  */
 import { PgmoatError } from '../util/errors.js';
 import { MIN_MESSAGE_LENGTH } from './codes.js';
-import { SqlState } from './sqlstate.js';
 
 export interface WholeMessage {
   type: number;
@@ -20,7 +19,7 @@ export interface WholeMessage {
 /** A length field below 4 or above the reader's limit: nothing after it can be framed. */
 export class BadMessageLength extends PgmoatError {
   constructor(readonly length: number) {
-    super('BAD_MESSAGE_LENGTH', `invalid message length ${length}`, { sqlstate: SqlState.PROTOCOL_VIOLATION });
+    super('BAD_MESSAGE_LENGTH', `invalid message length ${length}`);
   }
 }
 

@@ -7,7 +7,6 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { Frontend } from '../protocol/codes.js';
 import { DROP, FORWARD, FrameScanner, captureTable, type FrameAction, type FrameHandler, type FrameOutput } from '../protocol/frame-scanner.js';
-import { SqlState } from '../protocol/sqlstate.js';
 import { READY_IDLE } from '../protocol/messages.js';
 import { PgmoatError } from '../util/errors.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
@@ -312,9 +311,7 @@ export class ClientSession implements FrameHandler, FrameOutput {
     this.pool.closeClient(
       this,
       'invalid message length',
-      new PgmoatError('BAD_MESSAGE_LENGTH', `invalid message length ${length} (max_packet_size is ${this.scanner.maxLength})`, {
-        sqlstate: length < 4 ? SqlState.PROTOCOL_VIOLATION : SqlState.PROGRAM_LIMIT_EXCEEDED,
-      }),
+      new PgmoatError(length < 4 ? 'BAD_MESSAGE_LENGTH' : 'MESSAGE_TOO_LARGE', `invalid message length ${length} (max_packet_size is ${this.scanner.maxLength})`),
     );
   }
 

@@ -4,7 +4,6 @@
  * whose results the client never sees.
  */
 import { PgmoatError } from '../util/errors.js';
-import { SqlState } from '../protocol/sqlstate.js';
 import { parseOptionsParameter } from '../protocol/startup.js';
 
 /** Startup parameters that are not settings. */
@@ -15,8 +14,7 @@ export function settingsFromStartup(params: ReadonlyMap<string, string>): Map<st
   const rep = params.get('replication');
   if (rep !== undefined && rep !== 'false' && rep !== 'off' && rep !== '0' && rep !== 'no') {
     throw new PgmoatError('REPLICATION_UNSUPPORTED', 'replication connections are not supported through pgmoat', {
-      sqlstate: SqlState.FEATURE_NOT_SUPPORTED,
-    });
+      });
   }
   const out = new Map<string, string>();
   for (const [k, v] of params) if (!NOT_SETTINGS.has(k)) out.set(k, v);

@@ -10,7 +10,6 @@ import { DROP, FORWARD, FrameScanner, type FrameAction, type FrameHandler, type 
 import { parseErrorFields, type ErrorFields } from '../protocol/error-response.js';
 import { readParameterStatus } from '../protocol/parameter-status.js';
 import * as msg from '../protocol/messages.js';
-import { SqlState } from '../protocol/sqlstate.js';
 import { PgmoatError } from '../util/errors.js';
 import type { UpstreamSession } from '../upstream/connect.js';
 import type { ServerPool } from './pool-port.js';
@@ -225,9 +224,7 @@ export class ServerConnection<Client extends LinkedClient = LinkedClient> implem
     this.pool.closeServer(
       this,
       message,
-      new PgmoatError(tooLarge ? 'SERVER_MESSAGE_TOO_LARGE' : 'SERVER_PROTOCOL', message, {
-        sqlstate: tooLarge ? SqlState.PROGRAM_LIMIT_EXCEEDED : SqlState.PROTOCOL_VIOLATION,
-      }),
+      new PgmoatError(tooLarge ? 'SERVER_MESSAGE_TOO_LARGE' : 'SERVER_PROTOCOL', message),
     );
   }
 

@@ -62,7 +62,7 @@ test('a revocation ends the live sessions of that serial at once, with one FATAL
   crl.revoke(['0a'], Date.now() - 50);
   for (const s of [victim, twin]) {
     assert.equal(s.ended?.reason, 'certificate revoked');
-    assert.equal(s.ended?.error?.code, 'CERT_REVOKED');
+    assert.equal(s.ended?.error?.code, 'CLIENT_CERT_REVOKED');
     assert.equal(s.ended?.error?.sqlstate, '28000');
     assert.equal(s.ended?.error?.message, 'client certificate has been revoked');
   }
@@ -82,7 +82,7 @@ test('a second source revokes just as the CRL does: the enforcer does not know w
   revocations.set(pg);
   pg.revoke(['0c']);
   assert.equal(victim.ended?.reason, 'certificate revoked');
-  assert.throws(() => enforcer.assertNotRevoked(victim.cert), { code: 'CLIENT_CERT_REFUSED' });
+  assert.throws(() => enforcer.assertNotRevoked(victim.cert), { code: 'CLIENT_CERT_REVOKED' });
 });
 
 test('mid-message, a session waits for a boundary, then is cut without a message after BOUNDARY_WAIT_MS', () => {
@@ -97,7 +97,7 @@ test('mid-message, a session waits for a boundary, then is cut without a message
   assert.equal(enforcer.pending, 2);
   later.boundary = true;
   enforcer.sweep(t0 + 1);
-  assert.equal(later.ended?.error?.code, 'CERT_REVOKED', 'at the boundary: with the FATAL');
+  assert.equal(later.ended?.error?.code, 'CLIENT_CERT_REVOKED', 'at the boundary: with the FATAL');
   assert.equal(busy.ended, undefined);
   enforcer.sweep(Date.now() + BOUNDARY_WAIT_MS + 1);
   assert.equal(endOf(busy)?.reason, 'certificate revoked');
@@ -145,7 +145,7 @@ test('expiry: a warning notice once inside the warning window, then the FATAL at
   assert.equal(fine.written.length, 0);
   enforcer.sweep(expiring.cert!.notAfter.getTime());
   assert.equal(expiring.ended?.reason, 'certificate expired');
-  assert.equal(expiring.ended?.error?.code, 'CERT_EXPIRED');
+  assert.equal(expiring.ended?.error?.code, 'CLIENT_CERT_EXPIRED');
   assert.equal(expiring.ended?.error?.sqlstate, '28000');
   assert.equal(fine.ended, undefined);
   assert.equal(events('expired_session_ended')[0]?.serial, '0e');
@@ -172,7 +172,7 @@ test('a login whose certificate is revoked is refused with FATAL 28000; others, 
   revocations.set(new FakeSource('crl', ['0a']));
   assert.throws(() => assertNotRevoked(revocations, { serial: '0a' }), (err: unknown) => {
     assert.ok(err instanceof PgmoatError);
-    assert.equal(err.code, 'CLIENT_CERT_REFUSED');
+    assert.equal(err.code, 'CLIENT_CERT_REVOKED');
     assert.equal(err.sqlstate, '28000');
     assert.equal(err.message, 'client certificate has been revoked');
     return true;

@@ -8,8 +8,8 @@
  */
 import type { Logger } from 'pino';
 import { noticeResponse } from '../protocol/error-response.js';
-import { SqlState } from '../protocol/sqlstate.js';
 import { PgmoatError } from '../util/errors.js';
+import { certRefusalError } from '../util/cert-refusal.js';
 import type { RevocationChange, RevocationCheck } from './source.js';
 import type { Revocations } from './revocations.js';
 
@@ -55,7 +55,7 @@ type Ending = { kind: 'revoked'; since: number; publishedAt: number } | { kind: 
 /** The refusal of a login whose certificate is revoked; nothing when it is not. */
 export function assertNotRevoked(check: RevocationCheck, holder: { readonly serial: string } | undefined): void {
   if (holder && check.lookup(holder.serial)) {
-    throw new PgmoatError('CLIENT_CERT_REFUSED', 'client certificate has been revoked', { sqlstate: SqlState.INVALID_AUTHORIZATION_SPECIFICATION });
+    throw certRefusalError('revoked');
   }
 }
 
@@ -145,7 +145,7 @@ export class SessionEnforcer<S extends object> {
       const cert = this.port.certificate(s);
       const remote = this.port.remoteAddress(s);
       if (e.kind === 'revoked') {
-        const error = new PgmoatError('CERT_REVOKED', 'client certificate has been revoked', { sqlstate: SqlState.INVALID_AUTHORIZATION_SPECIFICATION });
+        const error = certRefusalError('revoked');
         this.port.end(s, 'certificate revoked', boundary ? error : undefined);
         const delay = Math.round(Date.now() - e.publishedAt);
         this.opts.revokedEnded?.(delay);
@@ -154,7 +154,7 @@ export class SessionEnforcer<S extends object> {
           `session of a revoked certificate ended ${delay} ms after the CRL was written`,
         );
       } else {
-        const error = new PgmoatError('CERT_EXPIRED', 'client certificate has expired', { sqlstate: SqlState.INVALID_AUTHORIZATION_SPECIFICATION });
+        const error = certRefusalError('expired');
         this.port.end(s, 'certificate expired', boundary ? error : undefined);
         this.log.info({ event: 'expired_session_ended', remote, cn: cert?.cn, serial: cert?.serial, not_after: cert?.notAfter.toISOString() }, 'session ended: its certificate expired');
       }

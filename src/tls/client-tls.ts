@@ -12,7 +12,8 @@ import { createServer, type Server, type TLSSocket, type SecureContextOptions } 
 import { createHmac, randomBytes } from 'node:crypto';
 import type { RevocationCheck } from '../revocation/source.js';
 import { certificateFacts, certificateUsage, type PeerIdentity } from './peer-identity.js';
-import { USAGE_DETAILS, usageProblem, type UsagePolicy, type UsageProblem } from './cert-usage.js';
+import { usageProblem, type UsagePolicy, type UsageProblem } from './cert-usage.js';
+import { certRefusalMessage, type CertRefusal } from '../util/cert-refusal.js';
 import type { TlsMode } from './tls-mode.js';
 
 export interface ClientTlsSettings {
@@ -102,16 +103,6 @@ export function setTicketKeys(server: Server, secret: Buffer, settings: ClientTl
   server.setTicketKeys(ticketKeysFor(secret, `${settings.mode}\0${settings.ca ?? ''}`, revoked));
 }
 
-export type CertRefusal =
-  | 'no-certificate'
-  | 'unknown-ca'
-  | 'expired'
-  | 'not-yet-valid'
-  | 'revoked'
-  | 'not-for-client-use'
-  | 'no-identity'
-  | 'invalid';
-
 export type CertCheck =
   | { ok: true; identity: PeerIdentity | undefined }
   | {
@@ -122,17 +113,6 @@ export type CertCheck =
       /** With 'not-for-client-use': which purpose check failed (the audit reason). */
       usage?: UsageProblem | undefined;
     };
-
-const REFUSAL_MESSAGES: Record<CertRefusal, string> = {
-  'no-certificate': 'connection requires a valid client certificate: none was sent',
-  'unknown-ca': 'client certificate was not issued by a CA this gateway trusts',
-  expired: 'client certificate has expired',
-  'not-yet-valid': 'client certificate is not yet valid',
-  revoked: 'client certificate has been revoked',
-  'not-for-client-use': 'client certificate is not for client use',
-  'no-identity': 'client certificate has no subject common name',
-  invalid: 'client certificate could not be verified',
-};
 
 function classify(code: string | undefined): CertRefusal {
   switch (code) {
@@ -173,7 +153,7 @@ export function checkClientCertificate(socket: TLSSocket, mode: TlsMode, revocat
   const refuse = (reason: CertRefusal, usage?: UsageProblem): CertCheck => ({
     ok: false,
     reason,
-    message: usage ? `${REFUSAL_MESSAGES[reason]} (${USAGE_DETAILS[usage]})` : REFUSAL_MESSAGES[reason],
+    message: certRefusalMessage(reason, usage),
     identity,
     ...(usage ? { usage } : {}),
   });

@@ -8,8 +8,9 @@ import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, checkServerIdentity, type TLSSocket, type ConnectionOptions } from 'node:tls';
 import { TxStatus } from '../protocol/codes.js';
 import type { ErrorFields } from '../protocol/error-response.js';
-import { SqlState } from '../protocol/sqlstate.js';
+import { SqlState } from '../util/sqlstate.js';
 import type { SslAnswer } from '../protocol/ssl-answer.js';
+import type { ErrorCode } from '../util/error-codes.js';
 import { PgmoatError, assertNever, errorMessage, isPgmoatError } from '../util/errors.js';
 import type { UpstreamTarget, UpstreamTls } from './target.js';
 import { UpstreamReader } from './reader.js';
@@ -28,9 +29,12 @@ export interface UpstreamSession {
 }
 
 /** An error the upstream sent during login; `fields` is its ErrorResponse, forwarded as is. */
+export type UpstreamErrorCode = Extract<ErrorCode, `UPSTREAM_${string}`>;
+
 export class UpstreamError extends PgmoatError {
   readonly fields: ErrorFields | undefined;
-  constructor(code: string, message: string, opts: { sqlstate: string; fields?: ErrorFields; cause?: unknown }) {
+  /** `sqlstate` is taken only for UPSTREAM_AUTH and UPSTREAM_LOGIN_REFUSED (the catalogue's 'relayed'). */
+  constructor(code: UpstreamErrorCode, message: string, opts: { sqlstate?: string; fields?: ErrorFields; cause?: unknown } = {}) {
     super(code, message, { sqlstate: opts.sqlstate, severity: 'FATAL', cause: opts.cause });
     this.fields = opts.fields;
   }
@@ -56,7 +60,6 @@ export function connectTcp(t: UpstreamTarget, signal: AbortSignal, reader: Upstr
   });
   return whenReady(socket, 'connect', signal, (err) =>
     new UpstreamError('UPSTREAM_CONNECT', `could not connect to ${where(t)}: ${err.code ?? err.message}`, {
-      sqlstate: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
       cause: err,
     }),
   );
@@ -96,13 +99,13 @@ export async function sslRequest(t: UpstreamTarget, socket: Socket, signal: Abor
     case 'plain':
       return answer.kind === 'tls';
     case 'socket-error':
-      throw new UpstreamError('UPSTREAM_CONNECT', `${where(t)}: ${errorMessage(answer.error)}`, { sqlstate: SqlState.CONNECTION_FAILURE, cause: answer.error });
+      throw new UpstreamError('UPSTREAM_LOGIN', `${where(t)}: ${errorMessage(answer.error)}`, { cause: answer.error });
     case 'closed':
-      throw new UpstreamError('UPSTREAM_CONNECT', `${where(t)} closed the connection during SSL negotiation`, { sqlstate: SqlState.CONNECTION_FAILURE });
+      throw new UpstreamError('UPSTREAM_LOGIN', `${where(t)} closed the connection during SSL negotiation`);
     case 'aborted':
       throw answer.reason;
     default:
-      throw new UpstreamError('UPSTREAM_PROTOCOL', `${where(t)} sent an invalid answer to SSLRequest: ${invalidSslAnswer(answer)}`, { sqlstate: SqlState.PROTOCOL_VIOLATION });
+      throw new UpstreamError('UPSTREAM_PROTOCOL', `${where(t)} sent an invalid answer to SSLRequest: ${invalidSslAnswer(answer)}`);
   }
 }
 
@@ -138,7 +141,6 @@ export function upstreamTlsOptions(t: UpstreamTarget, tls: UpstreamTls): Connect
 export function startTls(t: UpstreamTarget, socket: Socket, signal: AbortSignal): Promise<TLSSocket> {
   return whenReady(tlsConnect({ socket, ...upstreamTlsOptions(t, t.tls) }), 'secureConnect', signal, (err) =>
     new UpstreamError('UPSTREAM_TLS', `TLS to ${where(t)} failed: ${err.code ? `${err.code}: ` : ''}${err.message}`, {
-      sqlstate: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
       cause: err,
     }),
   );
@@ -149,7 +151,7 @@ async function logIn(t: UpstreamTarget, socket: Socket | TLSSocket, reader: Upst
   const startup = new Map<string, string>([['user', t.user], ['database', t.dbname], ...(t.startupParams ?? new Map<string, string>())]);
   const end = await login({ socket, reader, user: t.user, password: t.password, startup, signal });
   if (end.kind === 'ready') {
-    if (end.txStatus !== TxStatus.Idle) throw new UpstreamError('UPSTREAM_PROTOCOL', `${where(t)} was not idle after login`, { sqlstate: SqlState.PROTOCOL_VIOLATION });
+    if (end.txStatus !== TxStatus.Idle) throw new UpstreamError('UPSTREAM_PROTOCOL', `${where(t)} was not idle after login`);
     const tlsProtocol = 'getProtocol' in socket ? (socket.getProtocol() ?? undefined) : undefined;
     return { socket, params: end.params, pid: end.pid, secret: end.secret, tlsProtocol, reader };
   }
@@ -164,13 +166,11 @@ function loginError(t: UpstreamTarget, end: Exclude<LoginEnd, { kind: 'ready' }>
       return new UpstreamError(
         'UPSTREAM_NO_PASSWORD',
         `${where(t)} asks a password for role "${t.user}", but none is configured (set password_file or password_env for database "${t.label}")`,
-        { sqlstate: SqlState.INVALID_PASSWORD },
       );
     case 'unsupported':
       return new UpstreamError(
         'UPSTREAM_AUTH_UNSUPPORTED',
         `${where(t)} asks role "${t.user}" for ${end.name} authentication, which pgmoat does not support upstream (give the role scram-sha-256, md5, password, trust or cert in the server's pg_hba.conf)`,
-        { sqlstate: SqlState.FEATURE_NOT_SUPPORTED },
       );
     case 'auth-failed':
       // Not UPSTREAM_LOGIN (a socket that failed, worth retrying): a password or SCRAM exchange
@@ -180,11 +180,11 @@ function loginError(t: UpstreamTarget, end: Exclude<LoginEnd, { kind: 'ready' }>
         cause: end.error,
       });
     case 'protocol':
-      return new UpstreamError('UPSTREAM_PROTOCOL', `${where(t)} ${end.message}`, { sqlstate: SqlState.PROTOCOL_VIOLATION });
+      return new UpstreamError('UPSTREAM_PROTOCOL', `${where(t)} ${end.message}`);
     case 'socket-error':
-      return new UpstreamError('UPSTREAM_LOGIN', `${where(t)}: ${errorMessage(end.error)}`, { sqlstate: SqlState.CONNECTION_FAILURE, cause: end.error });
+      return new UpstreamError('UPSTREAM_LOGIN', `${where(t)}: ${errorMessage(end.error)}`, { cause: end.error });
     case 'closed':
-      return new UpstreamError('UPSTREAM_LOGIN', `${where(t)} closed the connection during login`, { sqlstate: SqlState.CONNECTION_FAILURE });
+      return new UpstreamError('UPSTREAM_LOGIN', `${where(t)} closed the connection during login`);
     case 'aborted':
       return end.reason;
     default:
@@ -204,8 +204,7 @@ async function attempt(t: UpstreamTarget, useTls: 'never' | 'try' | 'must', sign
         reader = null; // the TLS socket reads the handle itself
       } else if (useTls === 'must') {
         throw new UpstreamError('UPSTREAM_TLS', `${where(t)} does not support SSL, but tls.mode is ${t.tls.mode}`, {
-          sqlstate: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
-        });
+          });
       }
     }
     return await logIn(t, socket, reader, signal);
@@ -220,8 +219,7 @@ export async function connectUpstream(t: UpstreamTarget): Promise<UpstreamSessio
   const signal = AbortSignal.timeout(t.connectTimeoutMs > 0 ? t.connectTimeoutMs : 2 ** 31 - 1);
   const timeoutError = (): UpstreamError =>
     new UpstreamError('UPSTREAM_TIMEOUT', `${where(t)} did not complete login within server_connect_timeout (${t.connectTimeoutMs} ms)`, {
-      sqlstate: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
-    });
+      });
   try {
     switch (t.tls.mode) {
       case 'disable':

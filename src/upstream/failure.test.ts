@@ -22,6 +22,6 @@ test('socket failures are retried; an exchange that does not verify, a protocol 
   assert.equal(isTransientUpstreamFailure(new UpstreamError('UPSTREAM_TLS', 'bad cert', { sqlstate: '08001', cause: Object.assign(new Error('x'), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' }) })), false);
   assert.equal(isTransientUpstreamFailure(new UpstreamError('UPSTREAM_AUTH', 'incorrect server signature', { sqlstate: '08P01' })), false);
   assert.equal(isTransientUpstreamFailure(new UpstreamError('UPSTREAM_PROTOCOL', 'bad answer', { sqlstate: '08P01' })), false);
-  assert.equal(isTransientUpstreamFailure(new PgmoatError('PASSWORD_FILE', 'missing')), false);
+  assert.equal(isTransientUpstreamFailure(new PgmoatError('PASSWORD_MISSING', 'missing')), false);
   assert.equal(isTransientUpstreamFailure(new Error('plain')), false);
 });

@@ -33,9 +33,9 @@ function socketCode(err: unknown): string | undefined {
 export function isTransientUpstreamFailure(err: unknown): boolean {
   if (!(err instanceof PgmoatError)) return false;
   switch (err.code) {
-    case 'UPSTREAM_CONNECT': // TCP refused or reset, or closed during the SSL negotiation
+    case 'UPSTREAM_CONNECT': // TCP refused or reset
     case 'UPSTREAM_TIMEOUT': // server_connect_timeout: a server that is busy starting or overloaded
-    case 'UPSTREAM_LOGIN': // the socket failed or closed in the middle of the login
+    case 'UPSTREAM_LOGIN': // the socket failed or closed during the SSL negotiation or the login
       return true;
     case 'UPSTREAM_LOGIN_REFUSED':
       return err.sqlstate !== undefined && TRANSIENT_CLASSES.includes(err.sqlstate.slice(0, 2)) && !PERMANENT_STATES.has(err.sqlstate);

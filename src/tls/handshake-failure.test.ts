@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { handshakeFailureReason } from './handshake-reason.js';
+import { handshakeFailureReason } from './handshake-failure.js';
 
 function err(message: string, code?: string): Error {
   return Object.assign(new Error(message), code ? { code } : {});

@@ -1,9 +1,12 @@
 /**
- * A bounded label value for why a TLS handshake did not complete, from Node's error. The set is
- * closed so that a client cannot grow the metric's cardinality with odd errors.
+ * The metric label of a TLS handshake: why one that did not complete failed (a bounded value
+ * read from Node's error, so that a client cannot grow the metric's cardinality with odd
+ * errors), or, for one that completed, the certificate verdict's own reason.
  */
+import type { CertRefusal } from '../util/cert-refusal.js';
+
 export type HandshakeFailure =
-  | 'no-certificate'
+  | Extract<CertRefusal, 'no-certificate'>
   | 'client-disconnected'
   | 'timeout'
   | 'protocol-version'
@@ -11,6 +14,9 @@ export type HandshakeFailure =
   | 'client-alert'
   | 'not-tls'
   | 'other';
+
+/** `pgmoat_tls_handshakes_total{reason}`: 'none' for an accepted certificate, 'protocol' for a completed handshake with no verdict. */
+export type HandshakeReason = HandshakeFailure | CertRefusal | 'none' | 'protocol';
 
 export function handshakeFailureReason(err: Error): HandshakeFailure {
   const code = (err as NodeJS.ErrnoException).code ?? '';

@@ -1,4 +1,4 @@
-/** The SQLSTATE codes pgmoat itself sends (PostgreSQL appendix A). */
+/** The SQLSTATE codes pgmoat itself sends (PostgreSQL appendix A), by their condition names. */
 export const SqlState = {
   PROTOCOL_VIOLATION: '08P01',
   CONNECTION_FAILURE: '08006',
@@ -21,5 +21,6 @@ export const SqlState = {
   INSUFFICIENT_PRIVILEGE: '42501',
   INVALID_PARAMETER_VALUE: '22023',
   OBJECT_IN_USE: '55006',
+  CONFIG_FILE_ERROR: 'F0000',
 } as const;
 export type SqlStateCode = (typeof SqlState)[keyof typeof SqlState];
