@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { PgmoatError, errorMessage } from '../util/errors.js';
+import { PgmoatError, errorMessage, isPgmoatError } from '../util/errors.js';
 import type { CertCheck } from '../tls/client-tls.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
 import type { ClientSession } from '../relay/client-session.js';
@@ -202,6 +202,7 @@ export class AccessControl {
       { remote: req.remoteAddress, identity, database: req.params.get('database') || req.params.get('user'), role: req.params.get('user'), tls: req.tls },
       reasonOf(err, req.certCheck),
       message,
+      isPgmoatError(err) ? { code: err.code } : {},
     );
   }
 
@@ -213,7 +214,7 @@ export class AccessControl {
       subject.role = r.params.get('user');
       subject.database = r.params.get('database') || r.params.get('user');
     }
-    this.audit.refused(subject, reason, err.message);
+    this.audit.refused(subject, reason, err.message, { code: err.code });
   }
 
   tlsHandshakeFailed(remote: string, err: unknown): void {

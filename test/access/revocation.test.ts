@@ -116,6 +116,7 @@ test('pgmoat revoke ends the live session of that certificate, and only that one
   assertRefused(await pgLogin(gw.port, { user: 'app', database: 'appdb', cert: victim }), '28000', 'client certificate has been revoked', 'CLIENT_CERT_REVOKED');
   const refusedLine = events(gw, 'login_refused').findLast((l) => l.serial === victim.serial)!;
   assert.equal(refusedLine.reason, 'revoked', 'the audit reason comes from the code');
+  assert.equal(refusedLine.code, 'CLIENT_CERT_REVOKED');
   assertLoggedIn(await pgLogin(gw.port, { user: 'app', database: 'appdb', cert: bystander }), 'app');
   const reloaded = events(gw, 'crl_reloaded').at(-1)!;
   assert.deepEqual(reloaded.newly_revoked, [victim.serial]);
