@@ -22,7 +22,7 @@ import { clientSecretFrom, type ClientSecret } from '../auth/client-secrets.js';
 import { upstreamTarget, type RuntimeConfig } from '../runtime/runtime-config.js';
 
 /** Parse (unnamed), Bind ($1 as text), Execute, Sync. */
-export function extendedQuery(sql: string, param: string): Buffer {
+function extendedQuery(sql: string, param: string): Buffer {
   const w = new MessageWriter(256);
   w.begin(0x50).cstring('').cstring(sql).int16(0).end(); // Parse
   const value = Buffer.from(param, 'utf8');

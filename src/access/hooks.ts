@@ -15,7 +15,10 @@ import { ADMIN_DATABASE } from '../config/schema.js';
  */
 export type HandshakeOutcome = 'accepted' | 'refused' | 'failed';
 
-/** The kinds of connections the limits turn away (pgmoat_rate_limited_total{kind}). */
+/**
+ * The kinds of connections the limits turn away (pgmoat_rate_limited_total{kind}). Counted by
+ * AccessControl (access-control.ts `counters`), which the metrics read at scrape time.
+ */
 export type RateLimitKind = 'handshakes_per_second' | 'handshakes_per_second_per_address' | 'connections_per_identity' | 'connections_per_address';
 
 export interface GatewayMetricsHooks {
@@ -31,8 +34,6 @@ export interface GatewayMetricsHooks {
   revocationEnforced(delayMs: number): void;
   /** A configuration reload (SIGHUP or RELOAD) was applied or refused. */
   reloaded(outcome: 'ok' | 'refused'): void;
-  /** A connection or login turned away by a limit. */
-  rateLimited(kind: RateLimitKind): void;
 }
 
 export interface AdminConsoleHook {
@@ -49,7 +50,6 @@ export const NO_METRICS: GatewayMetricsHooks = {
   handshake: noop,
   revocationEnforced: noop,
   reloaded: noop,
-  rateLimited: noop,
 };
 
 /** The database a StartupMessage asks for, as PostgreSQL derives it (defaults to the user name). */

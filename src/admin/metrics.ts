@@ -1,7 +1,8 @@
 /**
  * The gateway's Prometheus metrics: one prom-client Registry per gateway (so that tests can run
- * several in one process). Events (handshakes, revocations, reloads, limits) are counted as they
- * happen; everything else is read from the pools, the CRL and the live sessions at scrape time.
+ * several in one process). Events (handshakes, revocations, reloads) are counted as they happen;
+ * everything else is read at scrape time: the pools, the limits' counters (access-control.ts), the
+ * CRL and the live sessions.
  * This object is what the gateway holds as `metrics` (GatewayMetricsHooks).
  */
 import { performance } from 'node:perf_hooks';
@@ -65,8 +66,6 @@ export class GatewayMetrics implements GatewayMetricsHooks {
   private readonly revocationDelay: Histogram;
   private readonly reloads: Counter<'outcome'>;
   private readonly lastReloadOk: Gauge;
-  /** Limits reported through rateLimited(), added to the access-control counters. */
-  private readonly limited = new Map<RateLimitKind, number>();
 
   constructor(
     private readonly source: MetricsSource,
@@ -104,7 +103,7 @@ export class GatewayMetrics implements GatewayMetricsHooks {
     const pools = (): Iterable<Pool> => this.source.pools.values();
     for (const m of poolMetrics(pools)) m.register(this.registry);
     new ScrapeMetric('pgmoat_rate_limited_total', 'Connections and logins turned away by a limit, by kind.', 'counter', () =>
-      RATE_KINDS.map((kind) => ({ labels: { kind }, value: limitCount(this.source.access?.counters, kind) + (this.limited.get(kind) ?? 0) })),
+      RATE_KINDS.map((kind) => ({ labels: { kind }, value: limitCount(this.source.access?.counters, kind) })),
     ).register(this.registry);
     new ScrapeMetric('pgmoat_admin_sessions', 'Live admin console sessions.', 'gauge', () => [{ labels: {}, value: opts.adminIdentities?.().length ?? 0 }]).register(this.registry);
     this.registerCrl();
@@ -184,10 +183,6 @@ export class GatewayMetrics implements GatewayMetricsHooks {
   reloaded(outcome: 'ok' | 'refused'): void {
     this.reloads.inc({ outcome });
     this.lastReloadOk.set(outcome === 'ok' ? 1 : 0);
-  }
-
-  rateLimited(kind: RateLimitKind): void {
-    this.limited.set(kind, (this.limited.get(kind) ?? 0) + 1);
   }
 
   private elapsed(socket: object): number | undefined {

@@ -90,6 +90,6 @@ const UNSUPPORTED_METHOD_NAMES: Readonly<Record<number, string>> = {
 };
 
 /** e.g. `GSSAPI (request code 7)`, or `an unknown method (request code 42)`. */
-export function authMethodName(code: number): string {
+function authMethodName(code: number): string {
   return `${UNSUPPORTED_METHOD_NAMES[code] ?? 'an unknown method'} (request code ${code})`;
 }

@@ -10,7 +10,7 @@ export const SCRAM_SHA_256_PLUS = 'SCRAM-SHA-256-PLUS';
 /** Key and hash length of SHA-256. */
 export const SCRAM_KEY_LEN = 32;
 /** PostgreSQL's defaults: 18 random bytes of nonce, 16 bytes of salt, 4096 iterations. */
-export const SCRAM_RAW_NONCE_LEN = 18;
+const SCRAM_RAW_NONCE_LEN = 18;
 export const SCRAM_DEFAULT_SALT_LEN = 16;
 export const SCRAM_DEFAULT_ITERATIONS = 4096;
 /** Above this a peer is wasting our CPU, not protecting a password. */

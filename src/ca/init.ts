@@ -17,7 +17,7 @@ import { DEFAULT_KEY_TYPE, exportPrivateKeyPem, generateKeyPair, signingAlgorith
 import { signServerCertificate } from './issue-server.js';
 import { starterConfig } from './starter-config.js';
 
-export const CA_DAYS = 3650;
+const CA_DAYS = 3650;
 
 export interface InitCaOptions {
   dir: string;

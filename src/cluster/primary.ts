@@ -59,7 +59,7 @@ interface Pending {
   resolve(r: Extract<WorkerToPrimary, { pgmoat: 'reply' }>): void;
 }
 
-export class Primary {
+class Primary {
   private readonly slots: Slot[];
   private readonly byWorkerId = new Map<number, Slot>();
   private readonly pending = new Map<number, Pending>();

@@ -36,7 +36,7 @@ export interface DoctorOptions {
   onStep?: (result: StepResult) => void;
 }
 
-export const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_TIMEOUT_MS = 10_000;
 
 /**
  * When the handshake failed after the server's certificate arrived, OpenSSL's verdict on it is

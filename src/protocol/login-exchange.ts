@@ -66,7 +66,7 @@ export interface LoginIo {
 }
 
 /** Login messages are small; a server that sends more than this is not one to log in to. */
-export const MAX_LOGIN_MESSAGE = 1 << 20;
+const MAX_LOGIN_MESSAGE = 1 << 20;
 
 export class LoginExchange implements FrameHandler {
   private readonly scanner = new FrameScanner(this, { write: () => undefined }, MAX_LOGIN_MESSAGE);

@@ -11,7 +11,7 @@ import { CrlRollbackError, admitRevocationList } from './crl-admission.js';
 import { sameFloor } from './crl-order.js';
 import { readCrlState, writeCrlState } from './crl-state.js';
 import { CrlWatcher, type LoadedCrl } from './crl-watch.js';
-import type { RevocationList } from './revocation-list.js';
+import { isStale, type RevocationList } from './revocation-list.js';
 import type { Revocation, RevocationChange, RevocationFreshness, RevocationListener, RevocationSource } from './source.js';
 
 /** How often a stale CRL is reported again while it stays stale. */
@@ -39,10 +39,6 @@ export interface CrlStatus {
 }
 
 export const NO_CRL_STATUS: CrlStatus = { path: undefined, thisUpdate: undefined, nextUpdate: undefined, ageSeconds: undefined, stale: false, revokedCount: 0, loadedAt: undefined };
-
-export function isStale(list: RevocationList, now: number): boolean {
-  return list.nextUpdate !== undefined && list.nextUpdate.getTime() < now;
-}
 
 export class CrlFileSource implements RevocationSource {
   readonly name = 'crl';

@@ -58,7 +58,7 @@ export interface CrlRegression {
 }
 
 /** The newest mark per issuer among `marks` (a file may hold an old and a new CRL of one issuer). */
-export function newestPerIssuer(marks: readonly CrlMark[]): Map<string, CrlMark> {
+function newestPerIssuer(marks: readonly CrlMark[]): Map<string, CrlMark> {
   const out = new Map<string, CrlMark>();
   for (const m of marks) {
     const key = issuerKey(m);

@@ -49,7 +49,7 @@ function readText(path: string, what: string): string {
  * the gateway's TLS private key. Without client TLS there is no key: a random one per start
  * (unknown roles then get new salts after a restart; documented).
  */
-export function mockKeyFrom(tlsKeyPem: string | undefined): Buffer {
+function mockKeyFrom(tlsKeyPem: string | undefined): Buffer {
   if (tlsKeyPem === undefined) return randomBytes(32);
   return createHmac('sha256', 'pgmoat scram mock key').update(tlsKeyPem).digest();
 }

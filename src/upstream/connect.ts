@@ -122,7 +122,7 @@ function invalidSslAnswer(answer: Exclude<SslAnswer, { kind: 'tls' | 'plain' }>)
   }
 }
 
-export function upstreamTlsOptions(t: UpstreamTarget, tls: UpstreamTls): ConnectionOptions {
+function upstreamTlsOptions(t: UpstreamTarget, tls: UpstreamTls): ConnectionOptions {
   const verify = tls.mode === 'verify-ca' || tls.mode === 'verify-full';
   const name = tls.servername ?? t.host;
   return {
