@@ -32,7 +32,7 @@ export type CertRefusal = keyof typeof CERT_REFUSALS;
 export type CertRefusalCode = (typeof CERT_REFUSALS)[CertRefusal]['code'];
 
 /** A "not for client use" refusal, told more exactly by the purpose check that failed. */
-export const USAGE_REFUSALS = {
+const USAGE_REFUSALS = {
   'ca-certificate': { detail: 'it is a CA certificate: basicConstraints CA:TRUE', audit: 'CA certificate' },
   'no-digital-signature': { detail: 'its key usage lacks digitalSignature', audit: 'key usage without digital signature' },
   'no-extended-key-usage': { detail: 'it has no extended key usage; clientAuth is required', audit: 'no extended key usage' },

@@ -183,7 +183,3 @@ export function catalogueSqlstate(code: ErrorCode): string | undefined {
   const s: ErrorCodeEntry['sqlstate'] = ERROR_CODES[code].sqlstate;
   return s === null || s === 'relayed' ? undefined : s;
 }
-
-export function isErrorCode(s: string): s is ErrorCode {
-  return Object.hasOwn(ERROR_CODES, s);
-}
