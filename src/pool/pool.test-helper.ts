@@ -10,7 +10,7 @@ import type { UpstreamSession } from '../upstream/connect.js';
 import type { UpstreamTarget } from '../upstream/target.js';
 import { ClientSession } from '../relay/client-session.js';
 import { FakeSocket } from '../relay/fake-socket.test-helper.js';
-import { TARGET, testSettings } from '../relay/fake-pool.test-helper.js';
+import { TARGET, loggedInClient, testSettings } from '../relay/fake-pool.test-helper.js';
 import { Pool, type Server } from './pool.js';
 
 interface PendingConnect {
@@ -108,23 +108,7 @@ export interface TestClient {
 /** A client that finished login and joined the pool (as the gateway does it). */
 export function addClient(pool: Pool, startupSettings: Map<string, string> = new Map()): TestClient {
   const socket = new FakeSocket();
-  const session = new ClientSession(
-    pool,
-    {
-      socket: socket.asSocket,
-      remoteAddress: '127.0.0.1',
-      remotePort: 40000,
-      database: pool.database,
-      role: pool.role,
-      identity: undefined,
-      tlsProtocol: undefined,
-      tlsCipher: undefined,
-      settings: startupSettings,
-      cancelPid: 1,
-      cancelSecret: 2,
-    },
-    pool.maxPacketSize,
-  );
+  const session = new ClientSession(pool, loggedInClient(socket, pool.database, pool.role, startupSettings), pool.maxPacketSize);
   pool.addClient(session);
   session.start(undefined);
   return { session, socket };

@@ -7,12 +7,29 @@ import type { PoolSettings } from '../config/effective.js';
 import type { UpstreamTarget } from '../upstream/target.js';
 import type { ErrorFields } from '../protocol/error-response.js';
 import type { PgmoatError } from '../util/errors.js';
-import { ClientSession } from './client-session.js';
+import { ClientSession, type ClientInfo } from './client-session.js';
 import { ServerConnection } from './server-connection.js';
 import { StatementRegistry } from './statement-registry.js';
 import { ClientStatements } from './tx-statements.js';
 import type { ClientPool, ServerPool } from './pool-port.js';
 import { FakeSocket } from './fake-socket.test-helper.js';
+
+/** What the gateway knows of a client that logged in without a certificate, on a fake socket. */
+export function loggedInClient(socket: FakeSocket, database: string, role: string, settings: Map<string, string> = new Map()): ClientInfo {
+  return {
+    socket: socket.asSocket,
+    remoteAddress: '127.0.0.1',
+    remotePort: 40000,
+    database,
+    role,
+    identity: undefined,
+    tlsProtocol: undefined,
+    tlsCipher: undefined,
+    settings,
+    cancelPid: 1,
+    cancelSecret: 2,
+  };
+}
 
 type Server = ServerConnection<ClientSession>;
 
@@ -132,23 +149,7 @@ export class FakePool implements ClientPool<ClientSession>, ServerPool<Server> {
   /** A logged-in client on a fake socket. */
   addClient(): { client: ClientSession; socket: FakeSocket } {
     const socket = new FakeSocket();
-    const client = new ClientSession(
-      this,
-      {
-        socket: socket.asSocket,
-        remoteAddress: '127.0.0.1',
-        remotePort: 40000,
-        database: 'appdb',
-        role: 'app',
-        identity: undefined,
-        tlsProtocol: undefined,
-        tlsCipher: undefined,
-        settings: new Map(),
-        cancelPid: 1,
-        cancelSecret: 2,
-      },
-      1 << 20,
-    );
+    const client = new ClientSession(this, loggedInClient(socket, 'appdb', 'app'), 1 << 20);
     client.start(undefined);
     return { client, socket };
   }
