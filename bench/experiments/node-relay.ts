@@ -4,7 +4,7 @@
  * tls.Server (client certificate required and verified; no CRL), opens one plain upstream
  * connection per client and copies bytes both ways: no framing, no pooling, no rules, no logging.
  * Upstream reads go through `onread` into one shared buffer, as in pgmoat
- * (src/session/upstream-reader.ts); a view is written to the client only when its TLS socket has
+ * (src/upstream/reader.ts); a view is written to the client only when its TLS socket has
  * nothing queued, otherwise it is copied (a simpler test than pgmoat's `writableFor`, enough here:
  * nothing corks these sockets).
  *

@@ -44,7 +44,7 @@ export interface ProfileSummary {
   areas: Map<string, number>;
 }
 
-/** Shortens a script URL to something readable: dist/src/session/client-session.js, node:net, pino/lib/proto.js. */
+/** Shortens a script URL to something readable: dist/src/relay/client-session.js, node:net, pino/lib/proto.js. */
 export function shortUrl(url: string): string {
   if (url === '') return '';
   if (url.startsWith('node:')) return url;

@@ -7,33 +7,33 @@
  * on open sessions too.
  */
 import type { PeerIdentity } from '../tls/peer-identity.js';
-import type { RuntimeConfig } from '../gateway/runtime-config.js';
-import { isRevoked } from '../tls/revocation.js';
+import type { RuntimeConfig } from '../runtime/runtime-config.js';
+import type { RevocationCheck } from '../revocation/source.js';
 import { PgmoatError } from '../util/errors.js';
-import { SqlState } from '../protocol/sqlstate.js';
+import { certRefusalError } from '../util/cert-refusal.js';
 
-/** Why the console refused: each has its own code, so that the audit line can name it. */
-export type AdminRefusal = 'ADMIN_NO_CERTIFICATE' | 'ADMIN_CERT_REVOKED' | 'ADMIN_CERT_EXPIRED' | 'ADMIN_NOT_ALLOWED' | 'ADMIN_USER_MISMATCH';
-
-function refuse(code: AdminRefusal, message: string, hint?: string): PgmoatError {
-  return new PgmoatError(code, message, { sqlstate: SqlState.INVALID_AUTHORIZATION_SPECIFICATION, ...(hint ? { hint } : {}) });
+function refuse(code: 'ADMIN_NOT_ALLOWED' | 'ADMIN_USER_MISMATCH', message: string, hint: string): PgmoatError {
+  return new PgmoatError(code, message, { hint });
 }
 
 /** Throws the refusal, or returns nothing when `identity` may use the console now. */
-export function checkAdminIdentity(rc: RuntimeConfig, identity: PeerIdentity | undefined, now = Date.now()): asserts identity is PeerIdentity {
+export function checkAdminIdentity(rc: RuntimeConfig, revocations: RevocationCheck, identity: PeerIdentity | undefined, now = Date.now()): asserts identity is PeerIdentity {
   if (!identity) {
-    throw refuse('ADMIN_NO_CERTIFICATE', 'the admin console requires a verified client certificate', 'Connect with sslmode=verify-full and a certificate whose CN is listed in admin.identities.');
+    throw certRefusalError('no-certificate', {
+      message: 'the admin console requires a verified client certificate',
+      hint: 'Connect with sslmode=verify-full and a certificate whose CN is listed in admin.identities.',
+    });
   }
-  if (isRevoked(rc.revocation, identity.serial)) throw refuse('ADMIN_CERT_REVOKED', 'client certificate has been revoked');
-  if (now > identity.notAfter.getTime()) throw refuse('ADMIN_CERT_EXPIRED', 'client certificate has expired');
+  if (revocations.lookup(identity.serial)) throw certRefusalError('revoked');
+  if (now > identity.notAfter.getTime()) throw certRefusalError('expired');
   if (!rc.config.admin.identities.includes(identity.cn)) {
     throw refuse('ADMIN_NOT_ALLOWED', `certificate identity "${identity.cn}" may not use the admin console`, 'Admin identities are listed by CN in admin.identities.');
   }
 }
 
 /** The login decision: the verified identity, which must also be the user name asked for. */
-export function decideAdminLogin(rc: RuntimeConfig, identity: PeerIdentity | undefined, user: string | undefined): PeerIdentity {
-  checkAdminIdentity(rc, identity);
+export function decideAdminLogin(rc: RuntimeConfig, revocations: RevocationCheck, identity: PeerIdentity | undefined, user: string | undefined): PeerIdentity {
+  checkAdminIdentity(rc, revocations, identity);
   if (user !== identity.cn) {
     throw refuse('ADMIN_USER_MISMATCH', `the admin console requires user "${identity.cn}", the certificate's CN`, `Connect as user "${identity.cn}".`);
   }

@@ -8,8 +8,8 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { Frontend } from '../protocol/codes.js';
 import { errorResponseFor } from '../protocol/error-response.js';
+import { MessageReader } from '../protocol/message-reader.js';
 import * as msg from '../protocol/messages.js';
-import { SqlState } from '../protocol/sqlstate.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
 import { PgmoatError, errorMessage, isPgmoatError } from '../util/errors.js';
 import { parseCommand, splitStatements, type AdminCommand } from './command-parse.js';
@@ -34,7 +34,7 @@ export class AdminSession implements AdminSessionView {
   readonly id = nextAdminId++;
   readonly connectedAt = Date.now();
   lastActivity = Date.now();
-  private buf: Buffer = Buffer.alloc(0);
+  private readonly messages = new MessageReader(MAX_MESSAGE);
   private draining = false;
   private skipToSync = false;
   private closedAlready = false;
@@ -73,7 +73,7 @@ export class AdminSession implements AdminSessionView {
   private onData(chunk: Buffer): void {
     if (this.closedAlready) return;
     this.lastActivity = Date.now();
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    this.messages.push(chunk);
     void this.drain();
   }
 
@@ -82,25 +82,19 @@ export class AdminSession implements AdminSessionView {
     if (this.draining) return;
     this.draining = true;
     try {
-      while (!this.closedAlready && this.buf.length >= 5) {
-        const type = this.buf[0]!;
-        const length = this.buf.readInt32BE(1);
-        if (length < 4 || length > MAX_MESSAGE) {
-          this.close(new PgmoatError('BAD_MESSAGE_LENGTH', `invalid message length ${length}`, { sqlstate: SqlState.PROTOCOL_VIOLATION }));
-          return;
-        }
-        if (this.buf.length < 1 + length) return;
-        const body = this.buf.subarray(5, 1 + length);
-        this.buf = this.buf.subarray(1 + length);
+      while (!this.closedAlready) {
+        // A bad length throws BadMessageLength (08P01), which closes the session below.
+        const m = this.messages.next();
+        if (m === undefined) return;
         this.socket.pause();
         try {
-          await this.onMessage(type, body);
+          await this.onMessage(m.type, m.body);
         } finally {
           if (!this.closedAlready) this.socket.resume();
         }
       }
     } catch (err) {
-      this.close(isPgmoatError(err) ? err : new PgmoatError('ADMIN_INTERNAL', errorMessage(err), { sqlstate: SqlState.INTERNAL_ERROR }));
+      this.close(isPgmoatError(err) ? err : new PgmoatError('ADMIN_INTERNAL', errorMessage(err)));
     } finally {
       this.draining = false;
     }
@@ -119,17 +113,17 @@ export class AdminSession implements AdminSessionView {
     if (EXTENDED.includes(type)) {
       if (!this.skipToSync) {
         this.skipToSync = true;
-        this.write([errorResponseFor(new PgmoatError('ADMIN_SIMPLE_ONLY', 'the admin console accepts only simple queries', { sqlstate: SqlState.FEATURE_NOT_SUPPORTED, severity: 'ERROR' }))]);
+        this.write([errorResponseFor(new PgmoatError('ADMIN_SIMPLE_ONLY', 'the admin console accepts only simple queries', { severity: 'ERROR' }))]);
       }
       return;
     }
     if (type !== Frontend.Query) {
-      this.close(new PgmoatError('ADMIN_PROTOCOL', `unexpected message type 0x${type.toString(16)}`, { sqlstate: SqlState.PROTOCOL_VIOLATION }));
+      this.close(new PgmoatError('ADMIN_PROTOCOL', `unexpected message type 0x${type.toString(16)}`));
       return;
     }
     const nul = body.indexOf(0);
     if (nul < 0) {
-      this.close(new PgmoatError('ADMIN_PROTOCOL', 'invalid Query message', { sqlstate: SqlState.PROTOCOL_VIOLATION }));
+      this.close(new PgmoatError('ADMIN_PROTOCOL', 'invalid Query message'));
       return;
     }
     await this.runQuery(body.toString('utf8', 0, nul));
@@ -148,7 +142,7 @@ export class AdminSession implements AdminSessionView {
         result = await this.host.execute(this, parseCommand(stmt));
       } catch (err) {
         if (isPgmoatError(err) && err.severity === 'FATAL') throw err;
-        const e = isPgmoatError(err) ? err : new PgmoatError('ADMIN_INTERNAL', errorMessage(err), { sqlstate: SqlState.INTERNAL_ERROR, severity: 'ERROR' });
+        const e = isPgmoatError(err) ? err : new PgmoatError('ADMIN_INTERNAL', errorMessage(err), { severity: 'ERROR' });
         this.write([errorResponseFor(e)]);
         break;
       }
@@ -167,7 +161,7 @@ export class AdminSession implements AdminSessionView {
   close(error?: PgmoatError): void {
     if (this.closedAlready) return;
     this.closedAlready = true;
-    this.buf = Buffer.alloc(0);
+    this.messages.rest();
     const s = this.socket;
     if (error && s.writable) {
       s.end(errorResponseFor(error));

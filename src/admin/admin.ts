@@ -10,16 +10,16 @@
  */
 import type { Logger } from 'pino';
 import type { Gateway } from '../gateway/gateway.js';
-import { packageVersion } from '../cli/version.js';
+import { packageVersion } from '../util/version.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
-import { NO_METRICS } from './hooks.js';
+import { NO_METRICS } from '../access/hooks.js';
 import { GatewayMetrics } from './metrics.js';
 import { AdminConsole } from './console.js';
 import { AdminHttpServer, followAdminHttp, type AdminHttpConfig } from './http-server.js';
 import { readiness } from './readiness.js';
 import { reloadGateway } from './reload.js';
 import type { AdminPeers } from './console.js';
-import type { WorkerShare } from '../cluster/share.js';
+import type { WorkerShare } from '../runtime/worker-share.js';
 
 export interface AdminOptions {
   log: Logger;
@@ -93,7 +93,7 @@ export class Admin {
       await followAdminHttp(this.http, next, (cfg) => this.listen(cfg), (server) => (this.http = server));
     } catch (err) {
       this.log.error({ event: 'admin_http_reload_failed', reason: errorMessage(err) }, 'admin HTTP listener could not follow the new configuration');
-      throw new PgmoatError('ADMIN_HTTP_RELOAD', `configuration applied, but the admin HTTP listener could not follow it: ${errorMessage(err)}`, { sqlstate: 'F0000', severity: 'ERROR' });
+      throw new PgmoatError('ADMIN_HTTP_RELOAD', `configuration applied, but the admin HTTP listener could not follow it: ${errorMessage(err)}`, { severity: 'ERROR' });
     }
   }
 

@@ -5,7 +5,6 @@
  * "double quoted", PgBouncer does not fold case either).
  */
 import { PgmoatError } from '../util/errors.js';
-import { SqlState } from '../protocol/sqlstate.js';
 
 export const SHOW_TOPICS = ['POOLS', 'CLIENTS', 'SERVERS', 'STATS', 'DATABASES', 'CONFIG', 'VERSION', 'IDENTITIES', 'HELP'] as const;
 export type ShowTopic = (typeof SHOW_TOPICS)[number];
@@ -22,7 +21,7 @@ export type AdminCommand =
 const MAX_ECHO = 60;
 
 function syntaxError(message: string, hint?: string): PgmoatError {
-  return new PgmoatError('ADMIN_SYNTAX', message, { sqlstate: SqlState.SYNTAX_ERROR, severity: 'ERROR', ...(hint ? { hint } : {}) });
+  return new PgmoatError('ADMIN_SYNTAX', message, { severity: 'ERROR', ...(hint ? { hint } : {}) });
 }
 
 function echo(text: string): string {

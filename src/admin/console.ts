@@ -4,23 +4,22 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { LoginRequest } from '../session/client-accept.js';
+import type { LoginRequest } from '../accept/client-accept.js';
 import type { Pool } from '../pool/pool.js';
-import type { RuntimeConfig } from '../gateway/runtime-config.js';
+import type { RuntimeConfig } from '../runtime/runtime-config.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
 import * as msg from '../protocol/messages.js';
-import { SqlState } from '../protocol/sqlstate.js';
 import { PgmoatError, assertNever } from '../util/errors.js';
-import type { AdminConsoleHook } from './hooks.js';
+import type { AdminConsoleHook } from '../access/hooks.js';
 import { checkAdminIdentity, decideAdminLogin } from './admin-login.js';
 import { AdminSession, type AdminSessionHost } from './admin-session.js';
-import type { AdminCommand } from './command-parse.js';
+import type { AdminCommand, PoolVerb } from './command-parse.js';
 import { controlPools } from './pool-control.js';
 import type { CommandResult } from './result-set.js';
 import { showClients, showIdentities, showPools, showServers, showStats } from './show-tables.js';
 import { showConfig, showDatabases, showHelp, showVersion } from './show-config.js';
-import type { PeerCommand } from '../cluster/messages.js';
-import type { WorkerShare } from '../cluster/share.js';
+import type { WorkerShare } from '../runtime/worker-share.js';
+import type { RevocationCheck } from '../revocation/source.js';
 
 /** Admin identities are trusted, but their connections still must not grow without bound. */
 const MAX_ADMIN_SESSIONS = 64;
@@ -28,7 +27,11 @@ const MAX_ADMIN_SESSIONS = 64;
 export interface ConsoleGateway {
   readonly pools: ReadonlyMap<string, Pool>;
   readonly runtime: RuntimeConfig;
+  readonly revocations: RevocationCheck;
 }
+
+/** An admin console command that a worker runs for the others (through the primary). */
+export type PeerCommand = { kind: 'reload' } | { kind: 'pool'; verb: PoolVerb; database: string | undefined };
 
 /** The other workers of `serve --workers N` (src/cluster/admin-fanout.ts). */
 export interface AdminPeers {
@@ -63,9 +66,9 @@ export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
   }
 
   login(req: LoginRequest): void {
-    const identity = decideAdminLogin(this.gw.runtime, req.certCheck?.ok ? req.certCheck.identity : undefined, req.params.get('user'));
+    const identity = decideAdminLogin(this.gw.runtime, this.gw.revocations, req.certCheck?.ok ? req.certCheck.identity : undefined, req.params.get('user'));
     if (this.sessions.size >= MAX_ADMIN_SESSIONS) {
-      throw new PgmoatError('TOO_MANY_ADMIN_SESSIONS', `too many admin console sessions (at most ${MAX_ADMIN_SESSIONS})`, { sqlstate: SqlState.TOO_MANY_CONNECTIONS });
+      throw new PgmoatError('TOO_MANY_ADMIN_SESSIONS', `too many admin console sessions (at most ${MAX_ADMIN_SESSIONS})`);
     }
     if (req.socket.destroyed) return;
     const protocol = req.tls?.getProtocol() ?? undefined;
@@ -100,7 +103,7 @@ export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
 
   recheck(session: AdminSession): void {
     try {
-      checkAdminIdentity(this.gw.runtime, session.identity);
+      checkAdminIdentity(this.gw.runtime, this.gw.revocations, session.identity);
     } catch (err) {
       this.opts.log.warn({ event: 'admin_session_ended', cn: session.identity.cn, serial: session.identity.serial, reason: (err as Error).message }, 'admin session ended: identity no longer allowed');
       throw err;
@@ -140,7 +143,7 @@ export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
       case 'reload':
         this.audit(session, 'RELOAD');
         await this.opts.reload();
-        await this.onPeers({ kind: 'reload' }, 'F0000');
+        await this.onPeers({ kind: 'reload' }, 'PEER_RELOAD_FAILED');
         return { tag: 'RELOAD' };
       case 'shutdown':
         this.audit(session, 'SHUTDOWN');
@@ -150,7 +153,7 @@ export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
       case 'pool':
         this.audit(session, cmd.verb, cmd.database);
         await controlPools(cmd.verb, cmd.database, pools(), this.gw.runtime.config);
-        await this.onPeers({ kind: 'pool', verb: cmd.verb, database: cmd.database }, 'XX000');
+        await this.onPeers({ kind: 'pool', verb: cmd.verb, database: cmd.database }, 'PEER_COMMAND_FAILED');
         return { tag: cmd.verb };
       default:
         return assertNever(cmd, 'admin command');
@@ -158,11 +161,11 @@ export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
   }
 
   /** The same command on the other workers, once it has worked on this one. */
-  private async onPeers(cmd: PeerCommand, sqlstate: string): Promise<void> {
+  private async onPeers(cmd: PeerCommand, code: 'PEER_RELOAD_FAILED' | 'PEER_COMMAND_FAILED'): Promise<void> {
     if (!this.opts.peers) return;
     const failed = await this.opts.peers.run(cmd);
     if (failed.length === 0) return;
-    throw new PgmoatError('PEER_COMMAND_FAILED', `applied on this worker, but not on every other: ${failed.join('; ')}`, { sqlstate, severity: 'ERROR' });
+    throw new PgmoatError(code, `applied on this worker, but not on every other: ${failed.join('; ')}`, { severity: 'ERROR' });
   }
 
   private audit(session: AdminSession, command: string, database?: string): void {
@@ -171,7 +174,7 @@ export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
 
   /** Ends every admin session (shutdown). */
   closeAll(): void {
-    const err = new PgmoatError('SHUTDOWN', 'terminating connection due to administrator command', { sqlstate: SqlState.ADMIN_SHUTDOWN });
+    const err = new PgmoatError('SHUTDOWN', 'terminating connection due to administrator command');
     for (const s of [...this.sessions]) s.close(err);
   }
 }

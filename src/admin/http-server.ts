@@ -23,7 +23,8 @@ import { readPrivateFile } from '../util/private-file.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
 import type { Readiness } from './readiness.js';
 import { certificateFacts, certificateUsage } from '../tls/peer-identity.js';
-import { USAGE_DETAILS, usageProblem, type UsagePolicy } from '../tls/cert-usage.js';
+import { usageProblem, type UsagePolicy } from '../tls/cert-usage.js';
+import { certRefusalMessage } from '../util/cert-refusal.js';
 
 export type AdminHttpConfig = NonNullable<AdminConfig['http']>;
 
@@ -67,7 +68,7 @@ function refusalFor(socket: TLSSocket, policy: UsagePolicy): string | undefined 
   const cert = socket.getPeerCertificate(false);
   if (!certificateFacts(cert)) return 'connection requires a valid client certificate: none was sent';
   const problem = usageProblem(certificateUsage(cert), policy);
-  return problem ? `client certificate is not for client use (${USAGE_DETAILS[problem]})` : undefined;
+  return problem ? certRefusalMessage('not-for-client-use', problem) : undefined;
 }
 
 /** True when a reload needs a new listener rather than new TLS material. */

@@ -1,23 +1,23 @@
 /**
  * The gateway's Prometheus metrics: one prom-client Registry per gateway (so that tests can run
- * several in one process). Events (handshakes, revocations, reloads, limits) are counted as they
- * happen; everything else is read from the pools, the CRL and the live sessions at scrape time.
+ * several in one process). Events (handshakes, revocations, reloads) are counted as they happen;
+ * everything else is read at scrape time: the pools, the limits' counters (access-control.ts), the
+ * CRL and the live sessions.
  * This object is what the gateway holds as `metrics` (GatewayMetricsHooks).
  */
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Pool } from '../pool/pool.js';
-import type { RuntimeConfig } from '../gateway/runtime-config.js';
 import type { CertCheck } from '../tls/client-tls.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
-import type { GatewayMetricsHooks, HandshakeOutcome, RateLimitKind } from './hooks.js';
-import { handshakeFailureReason } from './handshake-reason.js';
+import type { GatewayMetricsHooks, HandshakeOutcome, RateLimitKind } from '../access/hooks.js';
+import { handshakeFailureReason, type HandshakeReason } from '../tls/handshake-failure.js';
 import { IdentityTracker } from './identity-tracker.js';
+import type { RevocationFreshness } from '../revocation/source.js';
 import { poolMetrics } from './pool-series.js';
 import { ScrapeMetric, type Sample } from './scrape-metric.js';
-import { displaySerial } from './result-set.js';
 
-/** The access-control counters (src/gateway/limits.ts LimitCounters), read at scrape time when present. */
+/** The access-control counters (src/access/limits.ts LimitCounters), read at scrape time when present. */
 interface LimitCountersView {
   handshakesRateLimited?: number;
   handshakesRateLimitedPerAddress?: number;
@@ -28,7 +28,7 @@ interface LimitCountersView {
 /** What the metrics read from the gateway. */
 export interface MetricsSource {
   readonly pools: ReadonlyMap<string, Pool>;
-  readonly runtime: RuntimeConfig;
+  readonly revocations: { freshness(now: number): RevocationFreshness[] };
   readonly access?: { readonly counters?: LimitCountersView };
 }
 
@@ -66,8 +66,6 @@ export class GatewayMetrics implements GatewayMetricsHooks {
   private readonly revocationDelay: Histogram;
   private readonly reloads: Counter<'outcome'>;
   private readonly lastReloadOk: Gauge;
-  /** Limits reported through rateLimited(), added to the access-control counters. */
-  private readonly limited = new Map<RateLimitKind, number>();
 
   constructor(
     private readonly source: MetricsSource,
@@ -105,7 +103,7 @@ export class GatewayMetrics implements GatewayMetricsHooks {
     const pools = (): Iterable<Pool> => this.source.pools.values();
     for (const m of poolMetrics(pools)) m.register(this.registry);
     new ScrapeMetric('pgmoat_rate_limited_total', 'Connections and logins turned away by a limit, by kind.', 'counter', () =>
-      RATE_KINDS.map((kind) => ({ labels: { kind }, value: limitCount(this.source.access?.counters, kind) + (this.limited.get(kind) ?? 0) })),
+      RATE_KINDS.map((kind) => ({ labels: { kind }, value: limitCount(this.source.access?.counters, kind) })),
     ).register(this.registry);
     new ScrapeMetric('pgmoat_admin_sessions', 'Live admin console sessions.', 'gauge', () => [{ labels: {}, value: opts.adminIdentities?.().length ?? 0 }]).register(this.registry);
     this.registerCrl();
@@ -119,14 +117,12 @@ export class GatewayMetrics implements GatewayMetricsHooks {
   }
 
   private registerCrl(): void {
-    const crl = (): RuntimeConfig['revocation'] | undefined => {
-      const rc = this.source.runtime;
-      return rc.crlPath !== undefined && rc.revocation.crlCount > 0 ? rc.revocation : undefined;
-    };
+    // How fresh the CRL file source's list is (revocation/source.ts); nothing without a CRL.
+    const crl = (): RevocationFreshness | undefined => this.source.revocations.freshness(Date.now()).find((f) => f.source === 'crl');
     const one = (value: number | undefined): Sample[] => (value === undefined ? [] : [{ labels: {}, value }]);
     const seconds = (d: Date | undefined): number | undefined => (d ? d.getTime() / 1000 : undefined);
     // Under `serve --workers N` every worker reports the same CRL: the primary keeps the highest.
-    new ScrapeMetric('pgmoat_crl_revoked_entries', 'Serials listed as revoked in the CRL in force.', 'gauge', () => one(crl()?.revoked.size), 'max').register(this.registry);
+    new ScrapeMetric('pgmoat_crl_revoked_entries', 'Serials listed as revoked in the CRL in force.', 'gauge', () => one(crl()?.revokedCount), 'max').register(this.registry);
     new ScrapeMetric('pgmoat_crl_this_update_timestamp_seconds', 'thisUpdate of the CRL in force.', 'gauge', () => one(seconds(crl()?.thisUpdate)), 'max').register(this.registry);
     new ScrapeMetric('pgmoat_crl_next_update_timestamp_seconds', 'nextUpdate of the CRL in force.', 'gauge', () => one(seconds(crl()?.nextUpdate)), 'max').register(this.registry);
     new ScrapeMetric('pgmoat_crl_age_seconds', 'Seconds since the thisUpdate of the CRL in force.', 'gauge', () => {
@@ -135,7 +131,7 @@ export class GatewayMetrics implements GatewayMetricsHooks {
     }, 'max').register(this.registry);
     // A gauge, though a CRL number is an integer of up to 20 octets: a double is exact to 2^53.
     new ScrapeMetric('pgmoat_crl_number', 'CRL number (RFC 5280 5.2.3) of the CRL in force, per issuer; absent for a CRL without one. An older CRL is refused.', 'gauge', () =>
-      (crl()?.crls ?? []).flatMap((m) => (m.crlNumber === undefined ? [] : [{ labels: { issuer: m.issuer }, value: Number(m.crlNumber) }])), 'max').register(this.registry);
+      (crl()?.sequence ?? []).map((m) => ({ labels: { issuer: m.issuer }, value: Number(m.number) })), 'max').register(this.registry);
     new ScrapeMetric('pgmoat_crl_stale', '1 when the CRL in force is past its nextUpdate (still enforced; re-sign it with pgmoat crl), else 0.', 'gauge', () => {
       const c = crl();
       if (!c) return [];
@@ -146,12 +142,10 @@ export class GatewayMetrics implements GatewayMetricsHooks {
   private certificateSamples(adminIdentities: (() => PeerIdentity[]) | undefined): Sample[] {
     const now = Date.now();
     for (const pool of this.source.pools.values()) {
-      for (const set of [pool.idleClients, pool.waitingClients, pool.activeClients]) {
-        for (const c of set) if (c.info.identity) this.identities.record(c.info.identity, now);
-      }
+      for (const c of pool.clients()) if (c.info.identity) this.identities.record(c.info.identity, now);
     }
     for (const id of adminIdentities?.() ?? []) this.identities.record(id, now);
-    return this.identities.recent(now).map((e) => ({ labels: { cn: e.cn, environment: e.environment, serial: displaySerial(e.serial) }, value: e.notAfter.getTime() / 1000 }));
+    return this.identities.recent(now).map((e) => ({ labels: { cn: e.cn, environment: e.environment, serial: e.serial }, value: e.notAfter.getTime() / 1000 }));
   }
 
   /** Prometheus text exposition. */
@@ -168,7 +162,7 @@ export class GatewayMetrics implements GatewayMetricsHooks {
   tlsSecured(socket: object, check: CertCheck | undefined): void {
     if (check?.ok && check.identity) this.identities.record(check.identity);
     const outcome: HandshakeOutcome = check === undefined || !check.ok ? 'refused' : 'accepted';
-    const reason = check === undefined ? 'protocol' : check.ok ? 'none' : check.reason;
+    const reason: HandshakeReason = check === undefined ? 'protocol' : check.ok ? 'none' : check.reason;
     this.handshake(outcome, reason, this.elapsed(socket));
   }
 
@@ -176,7 +170,7 @@ export class GatewayMetrics implements GatewayMetricsHooks {
     this.handshake('failed', handshakeFailureReason(err), socket ? this.elapsed(socket) : undefined);
   }
 
-  handshake(outcome: HandshakeOutcome, reason: string, seconds: number | undefined): void {
+  handshake(outcome: HandshakeOutcome, reason: HandshakeReason, seconds: number | undefined): void {
     this.handshakes.inc({ outcome, reason });
     if (seconds !== undefined) this.handshakeSeconds.observe({ outcome }, seconds);
   }
@@ -189,10 +183,6 @@ export class GatewayMetrics implements GatewayMetricsHooks {
   reloaded(outcome: 'ok' | 'refused'): void {
     this.reloads.inc({ outcome });
     this.lastReloadOk.set(outcome === 'ok' ? 1 : 0);
-  }
-
-  rateLimited(kind: RateLimitKind): void {
-    this.limited.set(kind, (this.limited.get(kind) ?? 0) + 1);
   }
 
   private elapsed(socket: object): number | undefined {

@@ -6,7 +6,6 @@
 import type { Pool } from '../pool/pool.js';
 import type { Config } from '../config/schema.js';
 import { PgmoatError } from '../util/errors.js';
-import { SqlState } from '../protocol/sqlstate.js';
 import type { PoolVerb } from './command-parse.js';
 
 function poolsOf(pools: Iterable<Pool>, database: string | undefined): Pool[] {
@@ -16,7 +15,7 @@ function poolsOf(pools: Iterable<Pool>, database: string | undefined): Pool[] {
 /** Runs one verb; PAUSE resolves once no server of those pools is in use. */
 export async function controlPools(verb: PoolVerb, database: string | undefined, pools: Iterable<Pool>, config: Config): Promise<void> {
   if (database !== undefined && !Object.hasOwn(config.databases, database)) {
-    throw new PgmoatError('UNKNOWN_DATABASE', `no such database: "${database}"`, { sqlstate: SqlState.INVALID_CATALOG_NAME, severity: 'ERROR' });
+    throw new PgmoatError('UNKNOWN_DATABASE', `no such database: "${database}"`, { severity: 'ERROR' });
   }
   const targets = poolsOf(pools, database);
   switch (verb) {
@@ -30,7 +29,7 @@ export async function controlPools(verb: PoolVerb, database: string | undefined,
       for (const p of targets) p.reconnect();
       return;
     case 'KILL': {
-      const err = new PgmoatError('KILLED', 'terminating connection due to administrator command', { sqlstate: SqlState.ADMIN_SHUTDOWN });
+      const err = new PgmoatError('KILLED', 'terminating connection due to administrator command');
       for (const p of targets) p.closeAll(err);
       return;
     }

@@ -17,10 +17,16 @@ function perPool(pools: () => Iterable<Pool>, value: (p: Pool) => number): () =>
   };
 }
 
-function* liveClients(p: Pool): Generator<{ bytesIn: number; socket: { bytesWritten: number } }> {
-  yield* p.idleClients;
-  yield* p.waitingClients;
-  yield* p.activeClients;
+/** Per-pool samples split by one more label: `values` gives each of its values and the number. */
+function perPoolBy(pools: () => Iterable<Pool>, label: string, values: (p: Pool) => [string, number][]): () => Sample[] {
+  return () => {
+    const out: Sample[] = [];
+    for (const p of pools()) {
+      const l = labelsOf(p);
+      for (const [v, value] of values(p)) out.push({ labels: { ...l, [label]: v }, value });
+    }
+    return out;
+  };
 }
 
 export function poolMetrics(pools: () => Iterable<Pool>): ScrapeMetric[] {
@@ -30,32 +36,22 @@ export function poolMetrics(pools: () => Iterable<Pool>): ScrapeMetric[] {
       'pgmoat_clients',
       'Client connections by pool and state: idle (logged in, no server), waiting (for a server), active (linked to a server).',
       'gauge',
-      () => {
-        const out: Sample[] = [];
-        for (const p of pools()) {
-          const l = labelsOf(p);
-          out.push({ labels: { ...l, state: 'idle' }, value: p.idleClients.size });
-          out.push({ labels: { ...l, state: 'waiting' }, value: p.waitingClients.length });
-          out.push({ labels: { ...l, state: 'active' }, value: p.activeClients.size });
-        }
-        return out;
-      },
+      perPoolBy(pools, 'state', (p) => [
+        ['idle', p.idleClients.size],
+        ['waiting', p.waitingClients.length],
+        ['active', p.activeClients.size],
+      ]),
     ),
     new ScrapeMetric(
       'pgmoat_servers',
       "Server connections by pool and state, in PgBouncer's words: idle, active (linked to a client), tested (running a reset, check or settings query), login (connecting).",
       'gauge',
-      () => {
-        const out: Sample[] = [];
-        for (const p of pools()) {
-          const l = labelsOf(p);
-          out.push({ labels: { ...l, state: 'idle' }, value: p.idleServers.length });
-          out.push({ labels: { ...l, state: 'active' }, value: p.activeServers.size });
-          out.push({ labels: { ...l, state: 'tested' }, value: p.internalServers.size });
-          out.push({ labels: { ...l, state: 'login' }, value: p.connecting });
-        }
-        return out;
-      },
+      perPoolBy(pools, 'state', (p) => [
+        ['idle', p.idleServers.length],
+        ['active', p.activeServers.size],
+        ['tested', p.internalServers.size],
+        ['login', p.connecting],
+      ]),
     ),
     new ScrapeMetric(
       'pgmoat_client_max_wait_seconds',
@@ -77,7 +73,7 @@ export function poolMetrics(pools: () => Iterable<Pool>): ScrapeMetric[] {
       'counter',
       perPool(pools, (p) => {
         let n = p.stats.bytesIn;
-        for (const c of liveClients(p)) n += c.bytesIn;
+        for (const c of p.clients()) n += c.bytesIn;
         return n;
       }),
     ),
@@ -87,20 +83,22 @@ export function poolMetrics(pools: () => Iterable<Pool>): ScrapeMetric[] {
       'counter',
       perPool(pools, (p) => {
         let n = p.stats.bytesOut;
-        for (const c of liveClients(p)) n += c.socket.bytesWritten;
+        for (const c of p.clients()) n += c.socket.bytesWritten;
         return n;
       }),
     ),
-    new ScrapeMetric('pgmoat_server_connects_total', 'Server connections opened to the upstream, by outcome (ok, failed).', 'counter', () => {
-      const out: Sample[] = [];
-      for (const p of pools()) {
-        const l = labelsOf(p);
+    new ScrapeMetric(
+      'pgmoat_server_connects_total',
+      'Server connections opened to the upstream, by outcome (ok, failed).',
+      'counter',
+      perPoolBy(pools, 'outcome', (p) => {
         const failed = p.stats.serverConnectFailures;
-        out.push({ labels: { ...l, outcome: 'ok' }, value: Math.max(0, p.stats.serverConnects - failed - p.connecting) });
-        out.push({ labels: { ...l, outcome: 'failed' }, value: failed });
-      }
-      return out;
-    }),
+        return [
+          ['ok', Math.max(0, p.stats.serverConnects - failed - p.connecting)],
+          ['failed', failed],
+        ];
+      }),
+    ),
     new ScrapeMetric(
       'pgmoat_query_duration_seconds',
       "Query duration: from the client's last bytes before the answer to the server's ReadyForQuery (includes any wait for a server).",

@@ -6,7 +6,7 @@
  * upstream itself: it reports what client traffic and min_pool_size already found out.
  */
 import type { Pool } from '../pool/pool.js';
-import type { RuntimeConfig } from '../gateway/runtime-config.js';
+import type { RuntimeConfig } from '../runtime/runtime-config.js';
 
 export interface ReadinessSource {
   readonly accepting: boolean;
@@ -26,8 +26,7 @@ export function readiness(gw: ReadinessSource): Readiness {
   const databases = gw.runtime.config.databases;
   for (const pool of gw.pools.values()) {
     if (!Object.hasOwn(databases, pool.database)) continue; // removed by a reload: nobody can reach it
-    const live = pool.idleServers.length + pool.activeServers.size + pool.internalServers.size;
-    if (live === 0 && pool.lastConnectFailed) problems.push(`pool ${pool.key}: no server connection, and the last attempt to connect to the upstream failed`);
+    if (pool.members.openServers === 0 && pool.lastConnectFailed) problems.push(`pool ${pool.key}: no server connection, and the last attempt to connect to the upstream failed`);
   }
   return { ready: problems.length === 0, problems };
 }

@@ -6,9 +6,9 @@
  */
 import type { Logger } from 'pino';
 import { loadConfig } from '../config/load.js';
-import { buildRuntimeConfig, type RuntimeConfig } from '../gateway/runtime-config.js';
+import { buildRuntimeConfig, type RuntimeConfig } from '../runtime/runtime-config.js';
 import { PgmoatError, errorMessage, isPgmoatError } from '../util/errors.js';
-import type { GatewayMetricsHooks } from './hooks.js';
+import type { GatewayMetricsHooks } from '../access/hooks.js';
 
 export interface Reloadable {
   readonly runtime: RuntimeConfig;
@@ -35,7 +35,6 @@ export function reloadGateway(gw: Reloadable, log: Logger, trigger: string): Pro
       const reason = errorMessage(err);
       log.error({ event: 'reload', outcome: 'refused', trigger, reason }, 'configuration reload refused; the running configuration stays');
       throw new PgmoatError('RELOAD_REFUSED', `configuration reload refused; the running configuration stays: ${reason}`, {
-        sqlstate: 'F0000', // config_file_error
         severity: 'ERROR',
         cause: isPgmoatError(err) ? err : undefined,
       });

@@ -24,11 +24,3 @@ export function encodeResult(r: CommandResult): Buffer[] {
 export function formatTime(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 }
-
-/**
- * A serial as `pgmoat list` and openssl print it: the normalised form (no leading zeros) padded
- * to whole bytes, so that pgmoat's 16-byte serials keep their 32 digits.
- */
-export function displaySerial(serial: string): string {
-  return serial.length % 2 === 1 ? `0${serial}` : serial;
-}

@@ -4,7 +4,7 @@
  * registry only needs `name` and `get()` from a metric (lib/registry.js), which this provides.
  */
 import type { Metric, Registry } from 'prom-client';
-import { DURATION_BOUNDS_MS, type DurationHistogram } from './duration-histogram.js';
+import { DURATION_BOUNDS_MS, type DurationHistogram } from '../util/duration-histogram.js';
 
 export type Labels = Record<string, string>;
 

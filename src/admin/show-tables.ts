@@ -3,10 +3,10 @@
  * the admin sessions at the moment of the command. Column names are PgBouncer's where it has the
  * same thing; pgmoat's own columns come after them.
  */
+import { ADMIN_DATABASE } from '../config/schema.js';
 import type { Pool } from '../pool/pool.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
-import type { ClientSession } from '../session/client-session.js';
-import { displaySerial, formatTime, type Cell, type CommandResult } from './result-set.js';
+import { formatTime, type Cell, type CommandResult } from './result-set.js';
 
 /** An admin console session as SHOW CLIENTS and SHOW IDENTITIES list it. */
 export interface AdminSessionView {
@@ -23,13 +23,6 @@ export interface AdminSessionView {
   readonly applicationName: string;
 }
 
-export const ADMIN_DB = 'pgmoat';
-
-function* clientsOf(p: Pool): Generator<ClientSession> {
-  yield* p.activeClients;
-  yield* p.idleClients;
-  yield* p.waitingClients;
-}
 
 function sortedPools(pools: Iterable<Pool>): Pool[] {
   return [...pools].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -70,21 +63,21 @@ export function showClients(pools: Iterable<Pool>, admins: Iterable<AdminSession
   ];
   const rows: Cell[][] = [];
   for (const p of sortedPools(pools)) {
-    for (const c of clientsOf(p)) {
+    for (const c of p.clients()) {
       const waitUs = c.phase === 'waiting' ? Math.max(0, now - c.waitingSince) * 1000 : 0;
       const id = c.info.identity;
       rows.push([
         'C', c.info.role, c.info.database, c.phase === 'waiting' ? 'waiting' : 'active', c.info.remoteAddress, c.info.remotePort,
         c.socket.localAddress ?? null, c.socket.localPort ?? null, formatTime(c.connectedAt), formatTime(c.lastActivity),
         Math.floor(waitUs / 1_000_000), waitUs % 1_000_000, c.id, c.server ? c.server.id : null,
-        tlsOf(c.info.tlsProtocol, c.info.tlsCipher), c.info.settings.get('application_name') ?? '', id?.cn ?? null, id?.environment ?? null, id ? displaySerial(id.serial) : null,
+        tlsOf(c.info.tlsProtocol, c.info.tlsCipher), c.info.settings.get('application_name') ?? '', id?.cn ?? null, id?.environment ?? null, id ? id.serial : null,
       ]);
     }
   }
   for (const a of admins) {
     rows.push([
-      'C', a.user, ADMIN_DB, 'active', a.remoteAddress, a.remotePort, a.localAddress ?? null, a.localPort ?? null, formatTime(a.connectedAt),
-      formatTime(a.lastActivity), 0, 0, a.id, null, a.tls, a.applicationName, a.identity.cn, a.identity.environment ?? null, displaySerial(a.identity.serial),
+      'C', a.user, ADMIN_DATABASE, 'active', a.remoteAddress, a.remotePort, a.localAddress ?? null, a.localPort ?? null, formatTime(a.connectedAt),
+      formatTime(a.lastActivity), 0, 0, a.id, null, a.tls, a.applicationName, a.identity.cn, a.identity.environment ?? null, a.identity.serial,
     ]);
   }
   return { columns, rows, tag: 'SHOW' };
@@ -94,8 +87,7 @@ export function showServers(pools: Iterable<Pool>): CommandResult {
   const columns = ['type', 'user', 'database', 'state', 'addr', 'port', 'local_addr', 'local_port', 'connect_time', 'request_time', 'id', 'link', 'remote_pid', 'tls', 'retire'];
   const rows: Cell[][] = [];
   for (const p of sortedPools(pools)) {
-    const all = [...p.activeServers, ...p.internalServers, ...p.idleServers];
-    for (const s of all) {
+    for (const s of p.servers()) {
       const state = s.phase === 'internal' ? 'tested' : s.phase;
       rows.push([
         'S', p.role, p.database, state, p.target.host, p.target.port, s.socket.localAddress ?? null, s.socket.localPort ?? null,
@@ -115,7 +107,7 @@ export function showStats(pools: Iterable<Pool>): CommandResult {
   const rows = sortedPools(pools).map((p) => {
     let received = p.stats.bytesIn;
     let sent = p.stats.bytesOut;
-    for (const c of clientsOf(p)) {
+    for (const c of p.clients()) {
       received += c.bytesIn;
       sent += c.socket.bytesWritten;
     }
@@ -148,13 +140,13 @@ export function showIdentities(pools: Iterable<Pool>, admins: Iterable<AdminSess
     row.databases.add(database);
     row.sources.add(address);
   };
-  for (const p of pools) for (const c of clientsOf(p)) if (c.info.identity) add(c.info.identity, c.info.database, c.info.remoteAddress);
-  for (const a of admins) add(a.identity, ADMIN_DB, a.remoteAddress);
+  for (const p of pools) for (const c of p.clients()) if (c.info.identity) add(c.info.identity, c.info.database, c.info.remoteAddress);
+  for (const a of admins) add(a.identity, ADMIN_DATABASE, a.remoteAddress);
   const columns = ['cn', 'environment', 'serial', 'fingerprint', 'not_after', 'expires_in_days', 'sessions', 'databases', 'source'];
   const rows = [...byCert.values()]
     .sort((a, b) => (a.identity.cn < b.identity.cn ? -1 : a.identity.cn > b.identity.cn ? 1 : a.identity.serial < b.identity.serial ? -1 : 1))
     .map((r) => [
-      r.identity.cn, r.identity.environment ?? null, displaySerial(r.identity.serial), r.identity.fingerprint256, formatTime(r.identity.notAfter.getTime()),
+      r.identity.cn, r.identity.environment ?? null, r.identity.serial, r.identity.fingerprint256, formatTime(r.identity.notAfter.getTime()),
       ((r.identity.notAfter.getTime() - now) / 86_400_000).toFixed(1), r.sessions, [...r.databases].sort().join(','), [...r.sources].sort().join(','),
     ]);
   return { columns, rows, tag: 'SHOW' };

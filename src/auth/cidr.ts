@@ -30,7 +30,7 @@ function invalid(message: string): PgmoatError {
   return new PgmoatError('CIDR_INVALID', message);
 }
 
-export function maskBits(family: IpFamily, prefix: number): bigint {
+function maskBits(family: IpFamily, prefix: number): bigint {
   const bits = BITS[family];
   return ((1n << BigInt(prefix)) - 1n) << BigInt(bits - prefix);
 }
@@ -187,7 +187,7 @@ function unmapCidr(cidr: Cidr): Cidr {
 }
 
 /** Parses a peer address as Node reports it (an IPv6 zone suffix such as %eth0 is dropped). */
-export function parseClientAddress(text: string): IpAddress {
+function parseClientAddress(text: string): IpAddress {
   const zone = text.indexOf('%');
   const addr = parseIp(zone >= 0 && text.includes(':') ? text.slice(0, zone) : text);
   if (!addr) throw invalid(`invalid client address ${shown(text)}`);

@@ -7,9 +7,9 @@
  */
 import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { BodyReader } from '../protocol/body-reader.js';
 import { AuthCode, Frontend } from '../protocol/codes.js';
 import * as msg from '../protocol/messages.js';
-import { SqlState } from '../protocol/sqlstate.js';
 import { PgmoatError } from '../util/errors.js';
 import { FrontendReader, type FrontendMessage } from './frontend-reader.js';
 import { ScramServer, SCRAM_SERVER_MECHANISMS, assertClientMechanism } from './scram-server.js';
@@ -36,20 +36,19 @@ export interface ClientAuthOptions {
 }
 
 export function passwordFailed(role: string): PgmoatError {
-  return new PgmoatError('BAD_PASSWORD', `password authentication failed for user "${role}"`, { sqlstate: SqlState.INVALID_PASSWORD });
+  return new PgmoatError('BAD_PASSWORD', `password authentication failed for user "${role}"`);
 }
 
 function expectPassword(m: FrontendMessage): Buffer {
   if (m.type !== Frontend.Password) {
-    throw new PgmoatError('BAD_AUTH_MESSAGE', `expected password response, got message type ${m.type}`, { sqlstate: SqlState.PROTOCOL_VIOLATION });
+    throw new PgmoatError('BAD_AUTH_MESSAGE', `expected password response, got message type ${m.type}`);
   }
   return m.body;
 }
 
-function cstringAt(body: Buffer, at: number, what: string): { value: string; next: number } {
-  const end = body.indexOf(0, at);
-  if (end < 0) throw scramProtocolError(`malformed ${what}`);
-  return { value: body.toString('utf8', at, end), next: end + 1 };
+/** The one C string a PasswordMessage holds (a password or an md5 hash). */
+function passwordText(body: Buffer): string {
+  return new BodyReader().reset(body, 0, body.length, 'password').cstring();
 }
 
 async function scramExchange(o: ClientAuthOptions, reader: FrontendReader, secret: ClientSecret | undefined): Promise<void> {
@@ -58,11 +57,10 @@ async function scramExchange(o: ClientAuthOptions, reader: FrontendReader, secre
     : ScramServer.forUnknownUser(o.role, o.mockKey, { iterations: SCRAM_DEFAULT_ITERATIONS });
   o.socket.write(msg.authSasl(SCRAM_SERVER_MECHANISMS));
   const initial = expectPassword(await reader.next());
-  const mech = cstringAt(initial, 0, 'SASLInitialResponse');
-  assertClientMechanism(mech.value);
-  if (initial.length < mech.next + 4) throw scramProtocolError('malformed SASLInitialResponse');
-  const len = initial.readInt32BE(mech.next);
-  const data = initial.subarray(mech.next + 4);
+  const r = new BodyReader().reset(initial, 0, initial.length, 'SASLInitialResponse');
+  assertClientMechanism(r.cstring());
+  const len = r.int32();
+  const data = r.rest();
   if (len === -1 || len !== data.length) throw scramProtocolError('malformed SASLInitialResponse (bad data length)');
   const serverFirst = server.handleClientFirst(data);
   o.socket.write(msg.authRequest(AuthCode.SASLContinue, Buffer.from(serverFirst, 'utf8')));
@@ -75,7 +73,7 @@ async function md5Exchange(o: ClientAuthOptions, reader: FrontendReader, secret:
   const salt = randomBytes(4);
   o.socket.write(msg.authRequest(AuthCode.MD5Password, salt));
   const body = expectPassword(await reader.next());
-  const response = cstringAt(body, 0, 'password message').value;
+  const response = passwordText(body);
   // Unknown role: compare against a hash nobody knows, so the work and the answer are the same.
   const stored = secret?.md5 ?? md5StoredHash(o.role, randomBytes(32));
   if (!verifyMd5Response(stored, o.role, salt, response)) throw passwordFailed(o.role);
@@ -84,7 +82,7 @@ async function md5Exchange(o: ClientAuthOptions, reader: FrontendReader, secret:
 async function cleartextExchange(o: ClientAuthOptions, reader: FrontendReader, secret: ClientSecret | undefined): Promise<void> {
   o.socket.write(msg.authRequest(AuthCode.CleartextPassword));
   const body = expectPassword(await reader.next());
-  const password = cstringAt(body, 0, 'password message').value;
+  const password = passwordText(body);
   let ok = false;
   if (password !== '' && secret?.scram) ok = scramSecretMatchesPassword(secret.scram, password);
   else if (password !== '' && secret?.md5) ok = safeEqual(Buffer.from(md5StoredHash(o.role, password)), Buffer.from(secret.md5));

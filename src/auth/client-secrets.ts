@@ -25,7 +25,7 @@ export type SecretLookup = (role: string) => Promise<ClientSecret | undefined>;
  * key, like the mock salt of an unknown role, so neither kind changes across restarts and the
  * two cannot be told apart by watching salts.
  */
-export function derivedSalt(mockKey: Buffer, role: string): Buffer {
+function derivedSalt(mockKey: Buffer, role: string): Buffer {
   return createHmac('sha256', mockKey).update(`pgmoat scram plain salt\0${role}`).digest().subarray(0, SCRAM_DEFAULT_SALT_LEN);
 }
 

@@ -4,27 +4,24 @@
  * before anything is buffered; bytes after the last message read are handed back by detach().
  */
 import type { Socket } from 'node:net';
-import { SqlState } from '../protocol/sqlstate.js';
+import { BadMessageLength, MessageReader, type WholeMessage } from '../protocol/message-reader.js';
 import { PgmoatError } from '../util/errors.js';
 
-export interface FrontendMessage {
-  type: number;
-  body: Buffer;
-}
+export type FrontendMessage = WholeMessage;
 
 /** The client went away (or the login deadline passed) before answering. */
 export class AuthAbandoned extends PgmoatError {
   constructor(code: 'AUTH_ABANDONED' | 'AUTH_TIMEOUT', message: string) {
-    super(code, message, { sqlstate: SqlState.PROTOCOL_VIOLATION });
+    super(code, message);
   }
 }
 
 export class FrontendReader {
-  private buf: Buffer;
+  private readonly messages: MessageReader;
   private waiter: { resolve: (m: FrontendMessage) => void; reject: (e: Error) => void } | undefined;
   private failure: Error | undefined;
   private readonly onData = (chunk: Buffer): void => {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    this.messages.push(chunk);
     this.deliver();
   };
   private readonly onEnd = (): void => this.fail(new AuthAbandoned('AUTH_ABANDONED', 'the client closed the connection during authentication'));
@@ -33,10 +30,11 @@ export class FrontendReader {
   constructor(
     private readonly socket: Socket,
     initial: Buffer | undefined,
-    private readonly maxLength: number,
+    maxLength: number,
     private readonly signal?: AbortSignal,
   ) {
-    this.buf = initial ?? Buffer.alloc(0);
+    this.messages = new MessageReader(maxLength);
+    if (initial) this.messages.push(initial);
     socket.on('data', this.onData);
     socket.on('close', this.onEnd);
     socket.on('end', this.onEnd);
@@ -57,19 +55,20 @@ export class FrontendReader {
 
   private deliver(): void {
     const w = this.waiter;
-    if (!w || this.buf.length < 5) return;
-    const type = this.buf[0]!;
-    const len = this.buf.readUInt32BE(1);
-    if (len < 4 || len > this.maxLength) {
-      this.fail(new PgmoatError('BAD_AUTH_MESSAGE', `invalid message length ${len} during authentication`, { sqlstate: SqlState.PROTOCOL_VIOLATION }));
+    if (!w) return;
+    let m: WholeMessage | undefined;
+    try {
+      m = this.messages.next();
+    } catch (err) {
+      if (!(err instanceof BadMessageLength)) throw err;
+      this.fail(new PgmoatError('BAD_AUTH_MESSAGE', `invalid message length ${err.length} during authentication`));
       return;
     }
-    if (this.buf.length < len + 1) return;
-    const body = Buffer.from(this.buf.subarray(5, len + 1));
-    this.buf = this.buf.subarray(len + 1);
+    if (!m) return;
     this.waiter = undefined;
     this.socket.pause();
-    w.resolve({ type, body });
+    // A copy: the caller may keep it past the bytes it was read from.
+    w.resolve({ type: m.type, body: Buffer.from(m.body) });
   }
 
   private fail(err: Error): void {
@@ -88,6 +87,6 @@ export class FrontendReader {
     this.socket.off('error', this.onEnd);
     this.signal?.removeEventListener('abort', this.onAbort);
     this.socket.pause();
-    return this.buf.length > 0 ? this.buf : undefined;
+    return this.messages.rest();
   }
 }

@@ -1,30 +1,20 @@
 /**
  * The client side of PostgreSQL's password authentication: what to answer to each
- * AuthenticationRequest (cleartext, md5, SCRAM-SHA-256). Shared by the gateway's upstream login
- * and `pgmoat doctor`, which differ only in what they do when a step cannot be taken.
+ * AuthenticationRequest (cleartext, md5, SCRAM-SHA-256). The login state machine
+ * (protocol/login-exchange.ts) asks it, for the gateway's upstream login and `pgmoat doctor`.
  */
+import { BodyReader } from '../protocol/body-reader.js';
 import { AuthCode } from '../protocol/codes.js';
+import type { AuthStep, PasswordExchange, ServerAuthMethod } from '../protocol/login-exchange.js';
 import * as msg from '../protocol/messages.js';
 import { ScramClient, chooseSaslMechanism } from './scram-client.js';
 import { md5Password } from './md5.js';
 
-export type PasswordMethod = 'none' | 'cleartext' | 'md5' | 'scram-sha-256';
-
-export type AuthStep =
-  /** AuthenticationOk, or a SASLFinal whose server signature verified: nothing to send. */
-  | { kind: 'nothing' }
-  | { kind: 'send'; message: Buffer }
-  /** The server asks for a password and none is known. */
-  | { kind: 'needs-password'; method: PasswordMethod }
-  /** A method pgmoat does not speak: `name` says which (GSSAPI, SSPI, ...) and its request code. */
-  | { kind: 'unsupported'; code: number; name: string }
-  /** A truncated request, or a SASL step before its start. */
-  | { kind: 'malformed'; message: string };
-
-export class PasswordAuthClient {
+export class PasswordAuthClient implements PasswordExchange {
   /** The method the server asked for, 'none' until it asks for one. */
-  method: PasswordMethod = 'none';
+  method: ServerAuthMethod = 'none';
   private scram: ScramClient | undefined;
+  private readonly reader = new BodyReader();
 
   constructor(
     private readonly user: string,
@@ -33,7 +23,8 @@ export class PasswordAuthClient {
 
   /**
    * The answer to one Authentication message, its body (after the type and length) given.
-   * Throws when the server's SCRAM messages do not verify.
+   * Throws when the server's SCRAM messages do not verify, and ProtocolViolation (08P01) when
+   * a SASL mechanism list is cut short.
    */
   answer(body: Buffer): AuthStep {
     if (body.length < 4) return { kind: 'malformed', message: 'a truncated authentication request' };
@@ -47,11 +38,12 @@ export class PasswordAuthClient {
       case AuthCode.MD5Password:
         this.method = 'md5';
         if (this.password === undefined) return this.noPassword();
+        if (body.length < 8) return { kind: 'malformed', message: 'a truncated md5 request' };
         return { kind: 'send', message: msg.passwordMessage(md5Password(this.user, this.password, body.subarray(4, 8))) };
       case AuthCode.SASL: {
         this.method = 'scram-sha-256';
         if (this.password === undefined) return this.noPassword();
-        const mechanism = chooseSaslMechanism(saslMechanisms(body));
+        const mechanism = chooseSaslMechanism(this.saslMechanisms(body));
         this.scram = new ScramClient(this.password);
         return { kind: 'send', message: msg.saslInitialResponse(mechanism, this.scram.clientFirstMessage()) };
       }
@@ -70,6 +62,22 @@ export class PasswordAuthClient {
   private noPassword(): AuthStep {
     return { kind: 'needs-password', method: this.method };
   }
+
+  /** The mechanism names of an AuthenticationSASL body: C strings after the code, up to an empty one. */
+  private saslMechanisms(body: Buffer): string[] {
+    const r = this.reader.reset(body, 4, body.length, 'AuthenticationSASL');
+    const out: string[] = [];
+    try {
+      while (r.remaining > 0) {
+        const name = r.cstring();
+        if (name === '') break;
+        out.push(name);
+      }
+    } finally {
+      r.clear();
+    }
+    return out;
+  }
 }
 
 /** Methods a server may ask for that pgmoat does not speak, by request code. */
@@ -82,19 +90,6 @@ const UNSUPPORTED_METHOD_NAMES: Readonly<Record<number, string>> = {
 };
 
 /** e.g. `GSSAPI (request code 7)`, or `an unknown method (request code 42)`. */
-export function authMethodName(code: number): string {
+function authMethodName(code: number): string {
   return `${UNSUPPORTED_METHOD_NAMES[code] ?? 'an unknown method'} (request code ${code})`;
-}
-
-/** The mechanism names of an AuthenticationSASL body: NUL-terminated strings, then an empty one. */
-function saslMechanisms(body: Buffer): string[] {
-  const out: string[] = [];
-  let i = 4;
-  while (i < body.length && body[i] !== 0) {
-    const end = body.indexOf(0, i);
-    if (end < 0) break;
-    out.push(body.toString('utf8', i, end));
-    i = end + 1;
-  }
-  return out;
 }

@@ -106,7 +106,7 @@ function names(list: readonly string[] | undefined): NameMatcher[] | undefined {
   return list.map((n) => compilePattern(n, { glob: true }));
 }
 
-export function compileRule(rc: RuleConfig, label: string): AccessRule {
+function compileRule(rc: RuleConfig, label: string): AccessRule {
   return {
     label,
     type: rc.type ?? 'any',
@@ -223,7 +223,7 @@ function typeMatches(type: ConnectionType, tls: boolean): boolean {
   return type === 'any' || (type === 'tls') === tls;
 }
 
-export function ruleMatches(rule: AccessRule, f: AccessFacts): boolean {
+function ruleMatches(rule: AccessRule, f: AccessFacts): boolean {
   if (!typeMatches(rule.type, f.tls)) return false;
   if (rule.databases && !rule.databases.some((m) => m.matches(f.database, f))) return false;
   if (rule.roles && !rule.roles.some((m) => m.matches(f.role, f))) return false;

@@ -8,7 +8,6 @@
  * with code SCRAM_PROTOCOL (SQLSTATE 08P01).
  */
 import { PgmoatError } from '../util/errors.js';
-import { SqlState } from '../protocol/sqlstate.js';
 import { scramPasswordBytes } from './saslprep.js';
 import {
   SCRAM_SHA_256,
@@ -101,8 +100,7 @@ export class ScramClient {
     if (first?.name === 'e') {
       const reported = first.value.replace(/[^\x20-\x7e]/g, '?').slice(0, 100);
       throw new PgmoatError('SCRAM_SERVER_ERROR', `SCRAM authentication failed: server reported "${reported}"`, {
-        sqlstate: SqlState.INVALID_PASSWORD,
-      });
+        });
     }
     const signature = decodeBase64(expectAttribute(attrs, 0, 'v', 'server-final-message'));
     if (signature === undefined) throw scramProtocolError('malformed SCRAM message (invalid server signature encoding)');
@@ -156,13 +154,11 @@ export function chooseSaslMechanism(mechs: readonly string[]): typeof SCRAM_SHA_
       'SASL_MECHANISM_UNSUPPORTED',
       'the server offers only SCRAM-SHA-256-PLUS, which needs channel binding, and pgmoat does not support channel binding',
       {
-        sqlstate: SqlState.FEATURE_NOT_SUPPORTED,
         hint: 'Allow plain SCRAM-SHA-256 for this role on the server (do not require channel binding).',
       },
     );
   }
   const offered = mechs.length === 0 ? 'none' : mechs.map((m) => JSON.stringify(m)).join(', ');
   throw new PgmoatError('SASL_MECHANISM_UNSUPPORTED', `none of the SASL mechanisms the server offers is supported (offered: ${offered})`, {
-    sqlstate: SqlState.FEATURE_NOT_SUPPORTED,
-  });
+    });
 }

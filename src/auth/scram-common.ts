@@ -4,14 +4,13 @@
  */
 import { createHash, createHmac, pbkdf2, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { PgmoatError } from '../util/errors.js';
-import { SqlState } from '../protocol/sqlstate.js';
 
 export const SCRAM_SHA_256 = 'SCRAM-SHA-256';
 export const SCRAM_SHA_256_PLUS = 'SCRAM-SHA-256-PLUS';
 /** Key and hash length of SHA-256. */
 export const SCRAM_KEY_LEN = 32;
 /** PostgreSQL's defaults: 18 random bytes of nonce, 16 bytes of salt, 4096 iterations. */
-export const SCRAM_RAW_NONCE_LEN = 18;
+const SCRAM_RAW_NONCE_LEN = 18;
 export const SCRAM_DEFAULT_SALT_LEN = 16;
 export const SCRAM_DEFAULT_ITERATIONS = 4096;
 /** Above this a peer is wasting our CPU, not protecting a password. */
@@ -21,7 +20,6 @@ export const SCRAM_MAX_MESSAGE_LEN = 8192;
 
 export function scramProtocolError(message: string, detail?: string): PgmoatError {
   return new PgmoatError('SCRAM_PROTOCOL', message, {
-    sqlstate: SqlState.PROTOCOL_VIOLATION,
     ...(detail === undefined ? {} : { detail }),
   });
 }

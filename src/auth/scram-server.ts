@@ -10,7 +10,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { PgmoatError } from '../util/errors.js';
-import { SqlState } from '../protocol/sqlstate.js';
 import { parseScramSecret, scramSecretFromPassword, type ScramSecret } from './scram-secret.js';
 import {
   SCRAM_DEFAULT_ITERATIONS,
@@ -66,7 +65,6 @@ export function assertClientMechanism(name: string): void {
 
 function channelBindingUnsupported(): PgmoatError {
   return new PgmoatError('SCRAM_CHANNEL_BINDING_UNSUPPORTED', 'the client requires SCRAM channel binding, which pgmoat does not support', {
-    sqlstate: SqlState.PROTOCOL_VIOLATION,
     hint: 'Connect without requiring channel binding (libpq: channel_binding=prefer or disable).',
   });
 }

@@ -35,7 +35,7 @@ export function assertCaDir(dir: string): string {
   return abs;
 }
 
-export function readCaCertificate(dir: string): { cert: x509.X509Certificate; pem: string } {
+function readCaCertificate(dir: string): { cert: x509.X509Certificate; pem: string } {
   const path = caPath(dir, 'caCert');
   let pem: string;
   try {

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { PgmoatError } from '../util/errors.js';
-import { removeStaleTemps, writeFileAtomic } from './atomic-file.js';
+import { removeStaleTemps, writeFileAtomic } from '../util/atomic-file.js';
 import type { CertificateAuthority } from './authority.js';
 import { withCaLock } from './ca-lock.js';
 import { caPath, DIR_MODE, PUBLIC_MODE } from './ca-layout.js';

@@ -55,24 +55,11 @@ export async function buildServerCertificate(
   opts: { hosts: readonly HostName[]; publicKey: SubjectPublicKey; rsa: boolean; serial: string; notBefore: Date; notAfter: Date },
 ): Promise<x509.X509Certificate> {
   const first = opts.hosts[0]?.value ?? 'localhost';
-  const usage = x509.KeyUsageFlags.digitalSignature | (opts.rsa ? x509.KeyUsageFlags.keyEncipherment : 0);
-  return x509.X509CertificateGenerator.create({
-    serialNumber: opts.serial,
+  return buildLeafCertificate(signer, opts, {
     subject: [{ CN: [first] }, { O: [caNameOf(signer.cert)] }],
-    issuer: signer.cert.subjectName,
-    notBefore: opts.notBefore,
-    notAfter: opts.notAfter,
-    publicKey: opts.publicKey,
-    signingKey: signer.key,
-    signingAlgorithm: signer.algorithm,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(usage, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension(opts.hosts.map((h) => ({ type: h.type, value: h.value }))),
-      await x509.SubjectKeyIdentifierExtension.create(opts.publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(signer.cert),
-    ],
+    keyUsage: x509.KeyUsageFlags.digitalSignature | (opts.rsa ? x509.KeyUsageFlags.keyEncipherment : 0),
+    extendedKeyUsage: x509.ExtendedKeyUsage.serverAuth,
+    altNames: opts.hosts.map((h) => ({ type: h.type, value: h.value })),
   });
 }
 
@@ -89,22 +76,39 @@ export async function buildClientCertificate(
     serverAuthOnly?: boolean;
   },
 ): Promise<x509.X509Certificate> {
-  const eku = opts.serverAuthOnly ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth;
-  return x509.X509CertificateGenerator.create({
-    serialNumber: opts.serial,
+  return buildLeafCertificate(signer, opts, {
     subject: [{ CN: [opts.name] }, { OU: [opts.environment] }, { O: [caNameOf(signer.cert)] }],
+    keyUsage: x509.KeyUsageFlags.digitalSignature,
+    extendedKeyUsage: opts.serverAuthOnly ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth,
+    altNames: [{ type: 'url', value: environmentUri(opts.environment, opts.name) }],
+  });
+}
+
+/**
+ * A certificate the CA signs for a server or a client: not a CA, one key usage and one extended
+ * key usage (both critical as set here), the names in the SAN, and key identifiers that chain it
+ * to the CA.
+ */
+async function buildLeafCertificate(
+  signer: Signer,
+  issued: { publicKey: SubjectPublicKey; serial: string; notBefore: Date; notAfter: Date },
+  profile: { subject: x509.JsonName; keyUsage: x509.KeyUsageFlags; extendedKeyUsage: string; altNames: x509.JsonGeneralNames },
+): Promise<x509.X509Certificate> {
+  return x509.X509CertificateGenerator.create({
+    serialNumber: issued.serial,
+    subject: profile.subject,
     issuer: signer.cert.subjectName,
-    notBefore: opts.notBefore,
-    notAfter: opts.notAfter,
-    publicKey: opts.publicKey,
+    notBefore: issued.notBefore,
+    notAfter: issued.notAfter,
+    publicKey: issued.publicKey,
     signingKey: signer.key,
     signingAlgorithm: signer.algorithm,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([eku]),
-      new x509.SubjectAlternativeNameExtension([{ type: 'url', value: environmentUri(opts.environment, opts.name) }]),
-      await x509.SubjectKeyIdentifierExtension.create(opts.publicKey),
+      new x509.KeyUsagesExtension(profile.keyUsage, true),
+      new x509.ExtendedKeyUsageExtension([profile.extendedKeyUsage]),
+      new x509.SubjectAlternativeNameExtension(profile.altNames),
+      await x509.SubjectKeyIdentifierExtension.create(issued.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(signer.cert),
     ],
   });

@@ -6,7 +6,8 @@
 import * as x509 from './x509.js';
 import { PgmoatError } from '../util/errors.js';
 import { checkSubjectPublicKey } from './keys.js';
-import { looksLikePem, pemBlocks } from './pem.js';
+import { pemBlocks } from '../client/pem.js';
+import { looksLikePem } from './pem.js';
 
 const CSR_LABELS = ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST'];
 

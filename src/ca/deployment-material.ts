@@ -14,7 +14,7 @@ export type MaterialFormat = (typeof MATERIAL_FORMATS)[number];
 export const EXPORT_FORMATS = [...MATERIAL_FORMATS, 'libpq', 'pk8'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
-export const ENV_NAMES = { cert: 'PGCLIENT_CERT_B64', key: 'PGCLIENT_KEY_B64', ca: 'PGCLIENT_CA_B64' } as const;
+const ENV_NAMES = { cert: 'PGCLIENT_CERT_B64', key: 'PGCLIENT_KEY_B64', ca: 'PGCLIENT_CA_B64' } as const;
 
 export interface ClientMaterial {
   certPem: string;

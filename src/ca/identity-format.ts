@@ -5,7 +5,7 @@
  */
 import { PgmoatError } from '../util/errors.js';
 
-export const IDENTITY_URI_SCHEME = 'pgmoat';
+const IDENTITY_URI_SCHEME = 'pgmoat';
 
 /** 1-63 characters, no path separators, whitespace or control characters, no leading '.' or '-'. */
 const IDENTITY_PART = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,62}$/;

@@ -1,23 +1,20 @@
 /** The certificate authority: the library the CLI and the tests use. */
-export { initCa, CA_DAYS, type InitCaOptions, type InitCaResult } from './init.js';
-export { openCa, assertCaDir, readCaCertificate, type CertificateAuthority } from './authority.js';
+export { initCa, type InitCaOptions, type InitCaResult } from './init.js';
+export { openCa, type CertificateAuthority } from './authority.js';
 export { issueClient, renewClient, DEFAULT_CLIENT_DAYS, type IssueClientOptions, type IssuedClient, type RenewClientOptions, type RenewedClient } from './issue-client.js';
 export { issueServer, DEFAULT_SERVER_DAYS, type IssueServerOptions, type ServerCertificate } from './issue-server.js';
-export { revoke, writeCrl, normalizeSerial, type RevokeOptions, type RevokeResult } from './revoke.js';
-export { listCertificates, describeEntry, EXPIRING_SOON_DAYS, type ListedCertificate } from './list.js';
+export { revoke, writeCrl, type RevokeOptions, type RevokeResult } from './revoke.js';
+export { listCertificates, EXPIRING_SOON_DAYS, type ListedCertificate } from './list.js';
 export { readInventory, type Inventory, type InventoryEntry } from './inventory.js';
 export { CA_FILES, caPath } from './ca-layout.js';
 export { DEFAULT_CRL_DAYS, type BuiltCrl } from './crl.js';
-export { readCsr } from './csr.js';
-export { environmentUri, parseIdentityUri, isValidIdentityPart, validateIdentityPart } from './identity-format.js';
-export { parseDays, parseHosts, parseReason, REVOCATION_REASONS, DEFAULT_HOSTS, DEFAULT_CA_NAME, type RevocationReason } from './inputs.js';
-export { KEY_TYPES, DEFAULT_KEY_TYPE, parseKeyType, type KeyType } from './keys.js';
+export { parseDays, parseHosts, parseReason, REVOCATION_REASONS, DEFAULT_CA_NAME, type RevocationReason } from './inputs.js';
+export { KEY_TYPES, parseKeyType, type KeyType } from './keys.js';
 export {
   formatMaterial,
   formatLibpq,
   loadClientFiles,
   pkcs8Der,
-  ENV_NAMES,
   MATERIAL_FORMATS,
   EXPORT_FORMATS,
   type ExportFormat,

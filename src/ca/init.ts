@@ -6,7 +6,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PgmoatError } from '../util/errors.js';
-import { fsyncDir, writeNewFile } from './atomic-file.js';
+import { fsyncDir, writeNewFile } from '../util/atomic-file.js';
 import { CA_FILES, caPath, DIR_MODE, PRIVATE_MODE, PUBLIC_MODE, type CaFile } from './ca-layout.js';
 import { LOCK_NAME } from './ca-lock.js';
 import { buildCaCertificate, certificatePem, caNameOf } from './certificate-profiles.js';
@@ -17,7 +17,7 @@ import { DEFAULT_KEY_TYPE, exportPrivateKeyPem, generateKeyPair, signingAlgorith
 import { signServerCertificate } from './issue-server.js';
 import { starterConfig } from './starter-config.js';
 
-export const CA_DAYS = 3650;
+const CA_DAYS = 3650;
 
 export interface InitCaOptions {
   dir: string;

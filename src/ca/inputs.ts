@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { PgmoatError } from '../util/errors.js';
 import { quote } from './identity-format.js';
 
-export const MAX_DAYS = 36_500;
+const MAX_DAYS = 36_500;
 
 /** Accepts a positive whole number of days (as typed on a command line or passed from code). */
 export function parseDays(value: string | number, option = '--days'): number {
@@ -29,7 +29,7 @@ export function parseHost(value: string): HostName {
   throw new PgmoatError('INVALID_HOST', `invalid --host ${quote(value)}: give a DNS name (e.g. db.example.com) or an IP address`);
 }
 
-export const DEFAULT_HOSTS = ['localhost', '127.0.0.1', '::1'] as const;
+const DEFAULT_HOSTS = ['localhost', '127.0.0.1', '::1'] as const;
 
 export function parseHosts(values: readonly string[] | undefined): HostName[] {
   const list = values && values.length > 0 ? values : DEFAULT_HOSTS;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { emptyInventory, parseInventory, serializeInventory } from './inventory.js';
-import { normalizeSerial } from './revoke.js';
+import { parseSerial } from '../util/serial.js';
 
 test('inventory round-trips and refuses damaged or future versions with a clear message', () => {
   const inv = emptyInventory(7);
@@ -14,8 +14,9 @@ test('inventory round-trips and refuses damaged or future versions with a clear 
 });
 
 test('serials are compared in any of the usual spellings', () => {
-  assert.equal(normalizeSerial('0A:BC:de'), 'abcde');
-  assert.equal(normalizeSerial('00ff'), 'ff');
-  assert.equal(normalizeSerial('0'), '0');
-  assert.equal(normalizeSerial('alice'), undefined);
+  // The canonical form (util/serial.ts): whole bytes, as `pgmoat list` prints them.
+  assert.equal(parseSerial('0A:BC:de'), '0abcde');
+  assert.equal(parseSerial('00ff'), 'ff');
+  assert.equal(parseSerial('0'), '00');
+  assert.equal(parseSerial('alice'), undefined);
 });

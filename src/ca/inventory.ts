@@ -1,13 +1,13 @@
 /**
  * The identity inventory: every certificate the CA has issued, with its status. Stored as
  * versioned JSON in DIR/inventory.json; replaced atomically, and only under the CA lock
- * (see inventory-lock.ts). The CA keeps certificates, never client private keys.
+ * (see ca-lock.ts). The CA keeps certificates, never client private keys.
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { PgmoatError } from '../util/errors.js';
-import { writeFileAtomic } from './atomic-file.js';
-import { caPath, PUBLIC_MODE } from './ca-layout.js';
+import { caPath } from './ca-layout.js';
+import { fingerprint256 } from './certificate-profiles.js';
 import { REVOCATION_REASONS, type RevocationReason } from './inputs.js';
 
 const reasonNames = Object.keys(REVOCATION_REASONS) as [RevocationReason, ...RevocationReason[]];
@@ -41,6 +41,29 @@ export type Inventory = z.infer<typeof inventorySchema>;
 
 export function emptyInventory(crlDays: number): Inventory {
   return { version: 1, crlNumber: 0, crlDays, certificates: [] };
+}
+
+/** The entry for a certificate just signed: valid until it is revoked. */
+export function issuedEntry(e: {
+  kind: InventoryEntry['kind'];
+  name: string;
+  environment: string;
+  serial: string;
+  notBefore: Date;
+  notAfter: Date;
+  certPem: string;
+}): InventoryEntry {
+  return {
+    name: e.name,
+    environment: e.environment,
+    kind: e.kind,
+    serial: e.serial,
+    status: 'valid',
+    notBefore: e.notBefore.toISOString(),
+    notAfter: e.notAfter.toISOString(),
+    fingerprint256: fingerprint256(e.certPem),
+    certificate: e.certPem,
+  };
 }
 
 export function serializeInventory(inv: Inventory): string {
@@ -79,8 +102,4 @@ export function readInventory(dir: string): Inventory {
     throw new PgmoatError('FILE_UNREADABLE', `cannot read inventory ${path}: ${code ?? 'error'}`, { cause: err });
   }
   return parseInventory(text, path);
-}
-
-export function writeInventory(dir: string, inv: Inventory): void {
-  writeFileAtomic(caPath(dir, 'inventory'), serializeInventory(inv), PUBLIC_MODE);
 }

@@ -9,11 +9,11 @@ import type { CertificateAuthority } from './authority.js';
 import { PRIVATE_MODE, PUBLIC_MODE } from './ca-layout.js';
 import { withCaTransaction, type CaTransaction } from './ca-transaction.js';
 import { keyTypeOfCertificate } from './certificate-facts.js';
-import { buildClientCertificate, certificatePem, fingerprint256, randomSerial, type SubjectPublicKey } from './certificate-profiles.js';
+import { buildClientCertificate, certificatePem, randomSerial, type SubjectPublicKey } from './certificate-profiles.js';
 import { readCsr } from './csr.js';
 import { quote, validateIdentityPart } from './identity-format.js';
 import { parseDays } from './inputs.js';
-import { readInventory, type InventoryEntry } from './inventory.js';
+import { issuedEntry, readInventory, type InventoryEntry } from './inventory.js';
 import { DEFAULT_KEY_TYPE, exportPrivateKeyPem, generateKeyPair, type KeyType } from './keys.js';
 import { resolveValidity, type ValidityOptions } from './validity.js';
 import type { CryptoKey } from './webcrypto-types.js';
@@ -111,17 +111,7 @@ async function signInto(
     serverAuthOnly: opts.serverAuthOnly ?? false,
   });
   const certPem = certificatePem(cert);
-  const entry: InventoryEntry = {
-    name: opts.name,
-    environment: opts.environment,
-    kind: 'client',
-    serial,
-    status: 'valid',
-    notBefore: notBefore.toISOString(),
-    notAfter: notAfter.toISOString(),
-    fingerprint256: fingerprint256(certPem),
-    certificate: certPem,
-  };
+  const entry = issuedEntry({ kind: 'client', name: opts.name, environment: opts.environment, serial, notBefore, notAfter, certPem });
   tx.inventory.certificates.push(entry);
   let files: IssuedClient['files'];
   if (outDir !== undefined) {

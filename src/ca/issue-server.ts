@@ -6,9 +6,9 @@ import type { CertificateAuthority } from './authority.js';
 import { caPath, PRIVATE_MODE, PUBLIC_MODE } from './ca-layout.js';
 import { withCaTransaction } from './ca-transaction.js';
 import { hostsOfCertificate, keyTypeOfCertificate } from './certificate-facts.js';
-import { buildServerCertificate, certificatePem, fingerprint256, randomSerial } from './certificate-profiles.js';
+import { buildServerCertificate, certificatePem, randomSerial } from './certificate-profiles.js';
 import { parseHosts, type HostName } from './inputs.js';
-import type { InventoryEntry } from './inventory.js';
+import { issuedEntry, type InventoryEntry } from './inventory.js';
 import { exportPrivateKeyPem, generateKeyPair, type KeyType } from './keys.js';
 import { resolveValidity } from './validity.js';
 import { existsSync, readFileSync } from 'node:fs';
@@ -40,17 +40,7 @@ export async function signServerCertificate(
     notAfter,
   });
   const certPem = certificatePem(cert);
-  const entry: InventoryEntry = {
-    name: opts.hosts[0]?.value ?? 'localhost',
-    environment: '',
-    kind: 'server',
-    serial,
-    status: 'valid',
-    notBefore: notBefore.toISOString(),
-    notAfter: notAfter.toISOString(),
-    fingerprint256: fingerprint256(certPem),
-    certificate: certPem,
-  };
+  const entry = issuedEntry({ kind: 'server', name: opts.hosts[0]?.value ?? 'localhost', environment: '', serial, notBefore, notAfter, certPem });
   return { entry, certPem, keyPem: exportPrivateKeyPem(pair.privateKey), hosts: opts.hosts };
 }
 

@@ -22,7 +22,7 @@ export interface ListedCertificate {
   reason: string | undefined;
 }
 
-export function describeEntry(e: InventoryEntry, now: Date): ListedCertificate {
+function describeEntry(e: InventoryEntry, now: Date): ListedCertificate {
   const msLeft = new Date(e.notAfter).getTime() - now.getTime();
   const daysLeft = Math.floor(msLeft / DAY_MS);
   const status = e.status === 'revoked' ? 'revoked' : msLeft <= 0 ? 'expired' : 'valid';

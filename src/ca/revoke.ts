@@ -1,5 +1,6 @@
 /** Revoking certificates and re-signing the CRL. */
 import { PgmoatError } from '../util/errors.js';
+import { normalizeSerial, parseSerial } from '../util/serial.js';
 import type { CertificateAuthority } from './authority.js';
 import { caPath } from './ca-layout.js';
 import { withCaTransaction } from './ca-transaction.js';
@@ -22,14 +23,8 @@ export interface RevokeResult {
   crlPath: string;
 }
 
-export function normalizeSerial(value: string): string | undefined {
-  const hex = value.trim().replace(/:/g, '').toLowerCase();
-  if (!/^[0-9a-f]+$/.test(hex)) return undefined;
-  return hex.replace(/^0+(?=.)/, '');
-}
-
 function findTargets(inv: Inventory, opts: RevokeOptions): InventoryEntry[] {
-  const serial = normalizeSerial(opts.target);
+  const serial = parseSerial(opts.target);
   const bySerial = serial === undefined ? undefined : inv.certificates.find((e) => normalizeSerial(e.serial) === serial);
   if (bySerial) {
     if (opts.environment !== undefined && bySerial.environment !== opts.environment) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The pgmoat command line: one registration per command, each in src/cli/commands/<name>.ts.
 import { createProgram, runCli } from './run-command.js';
-import { packageVersion } from './version.js';
+import { packageVersion } from '../util/version.js';
 import * as init from './commands/init.js';
 import * as issue from './commands/issue.js';
 import * as renew from './commands/renew.js';

@@ -6,8 +6,8 @@
 import { Command, CommanderError } from 'commander';
 import { isPgmoatError, errorMessage } from '../util/errors.js';
 
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
 
 function oneLine(text: string): string {
   // Error text may quote user input; never let it span lines or carry control characters.

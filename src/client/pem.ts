@@ -31,23 +31,35 @@ export function decodeB64Pem(value: string, variable: string): string {
   return text;
 }
 
+/** One PEM block; the gateway's CA code reads its files with this reader too. */
 export interface PemBlock {
   label: string;
-  /** The whole block, BEGIN and END lines included, with a trailing newline. */
+  /** The base64 body decoded (headers left out). */
+  der: Buffer;
+  /** The whole block, BEGIN and END lines included, with LF line ends and a trailing newline. */
   text: string;
-  /** Headers between BEGIN and the base64 body (traditional encrypted keys use them). */
+  /** Headers between BEGIN and the base64 body (traditional encrypted keys use them), or ''. */
   headers: string;
 }
 
-const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g;
+// The body may not hold "-----": a block cut short (no END line) then matches nothing instead of
+// swallowing the next block.
+const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n((?:(?!-----)[\s\S])*?)-----END \1-----/g;
 
+/** Every whole PEM block in a text, in order. */
 export function pemBlocks(text: string): PemBlock[] {
   const blocks: PemBlock[] = [];
   for (const m of text.matchAll(BLOCK)) {
-    const body = m[2] ?? '';
+    const body = m[2]!;
     const headerEnd = body.search(/\r?\n\r?\n/);
     const headers = body.includes(':') && headerEnd >= 0 ? body.slice(0, headerEnd) : '';
-    blocks.push({ label: m[1] ?? '', text: `${m[0].replace(/\r\n/g, '\n')}\n`, headers });
+    const base64 = headers === '' ? body : body.slice(headerEnd);
+    blocks.push({
+      label: m[1]!,
+      der: Buffer.from(base64.replace(/\s+/g, ''), 'base64'),
+      text: `${m[0].replace(/\r\n/g, '\n')}\n`,
+      headers,
+    });
   }
   return blocks;
 }

@@ -3,11 +3,10 @@
  * of ours carries `pgmoat`, which tells it apart from prom-client's metrics requests on the same
  * channel.
  */
-import type { PoolVerb } from '../admin/command-parse.js';
+import type { PeerCommand } from '../admin/console.js';
 import type { Readiness } from '../admin/readiness.js';
 
-/** An admin console command that a worker runs for the others (through the primary). */
-export type PeerCommand = { kind: 'reload' } | { kind: 'pool'; verb: PoolVerb; database: string | undefined };
+export type { PeerCommand };
 
 /** What the primary asks one worker. */
 export type WorkerRequest = PeerCommand | { kind: 'readiness' };

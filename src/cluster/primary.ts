@@ -10,14 +10,14 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { loadConfig } from '../config/load.js';
-import { buildRuntimeConfig } from '../gateway/runtime-config.js';
-import { createLogger } from '../cli/logger.js';
+import { buildRuntimeConfig } from '../runtime/runtime-config.js';
+import { createLogger } from '../util/logger.js';
 import type { Readiness } from '../admin/readiness.js';
 import { errorMessage } from '../util/errors.js';
-import { ownerOf } from './cancel-route.js';
+import { ownerOf } from '../gateway/cancel-route.js';
 import { isWorkerMessage, type PeerCommand, type PrimaryToWorker, type WorkerRequest, type WorkerToPrimary } from './messages.js';
 import { PrimaryHttp } from './primary-http.js';
-import { shortfalls } from './share.js';
+import { shortfalls } from '../runtime/worker-share.js';
 import { TICKET_SECRET_ENV, WORKER_COUNT_ENV, WORKER_INDEX_ENV } from './worker.js';
 import { newTicketSecret } from '../tls/client-tls.js';
 
@@ -59,7 +59,7 @@ interface Pending {
   resolve(r: Extract<WorkerToPrimary, { pgmoat: 'reply' }>): void;
 }
 
-export class Primary {
+class Primary {
   private readonly slots: Slot[];
   private readonly byWorkerId = new Map<number, Slot>();
   private readonly pending = new Map<number, Pending>();

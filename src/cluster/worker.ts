@@ -1,23 +1,23 @@
 /**
  * One worker of `pgmoat serve --workers N`: the same gateway as a single process, with its share
- * of the limits (share.ts), cancel keys it can be found by (cancel-route.ts), log lines that say
+ * of the limits (runtime/worker-share.ts), cancel keys it can be found by (cancel-route.ts), log lines that say
  * which worker wrote them, and the IPC to the primary. It serves no admin HTTP (the primary
  * does, with the metrics of every worker) and stops when the primary goes away.
  */
 import { AggregatorRegistry } from 'prom-client';
 import { loadConfig } from '../config/load.js';
-import { buildRuntimeConfig } from '../gateway/runtime-config.js';
+import { buildRuntimeConfig } from '../runtime/runtime-config.js';
 import { Gateway } from '../gateway/gateway.js';
-import { createLogger } from '../cli/logger.js';
+import { createLogger } from '../util/logger.js';
 import { Admin } from '../admin/admin.js';
-import { ServeLoop } from '../cli/serve-loop.js';
+import { ServeLoop } from './serve-loop.js';
 import { controlPools } from '../admin/pool-control.js';
 import { readiness } from '../admin/readiness.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
-import { WorkerCancelRouter, ownerOf } from './cancel-route.js';
+import { WorkerCancelRouter, ownerOf } from '../gateway/cancel-route.js';
 import { WorkerPeers } from './admin-fanout.js';
 import { isPrimaryMessage, type WorkerRequest, type WorkerToPrimary } from './messages.js';
-import type { WorkerShare } from './share.js';
+import type { WorkerShare } from '../runtime/worker-share.js';
 
 export const WORKER_INDEX_ENV = 'PGMOAT_WORKER_INDEX';
 export const WORKER_COUNT_ENV = 'PGMOAT_WORKERS';

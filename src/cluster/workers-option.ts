@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { InvalidArgumentError } from 'commander';
 
 /** More would be a typo, not a machine: every worker holds its own pools and TLS state. */
-export const MAX_WORKERS = 256;
+const MAX_WORKERS = 256;
 
 export function parseWorkers(value: string): number {
   const v = value.trim();

@@ -10,7 +10,7 @@ import { parseCidr } from '../auth/cidr.js';
 import { identEntryFromConfig } from '../auth/ident-config.js';
 
 /** PgBouncer's default auth_query. */
-export const DEFAULT_AUTH_QUERY = 'SELECT usename, passwd FROM pg_shadow WHERE usename=$1';
+const DEFAULT_AUTH_QUERY = 'SELECT usename, passwd FROM pg_shadow WHERE usename=$1';
 
 /** A string or a list of strings; comes out as a list. */
 function stringList() {
@@ -44,7 +44,7 @@ function cidrList() {
   });
 }
 
-export function ruleSchema() {
+function ruleSchema() {
   return z.strictObject(
     {
       type: oneOf(CONNECTION_TYPES).default('any'),
@@ -60,11 +60,11 @@ export function ruleSchema() {
   );
 }
 
-export function rulesSchema() {
+function rulesSchema() {
   return z.array(ruleSchema(), { error: expecting('expected a list of rules') });
 }
 
-export function identMapsSchema() {
+function identMapsSchema() {
   const entry = z.strictObject({ cn: text(), role: text() }, { error: expecting('expected a mapping with cn and role') });
   return z
     .record(z.string(), z.array(entry, { error: expecting('expected a list of { cn, role } entries') }), {
@@ -88,7 +88,7 @@ export function identMapsSchema() {
     }, ALWAYS);
 }
 
-export function limitsSchema() {
+function limitsSchema() {
   return z.strictObject(
     {
       handshakes_per_second: int(0).default(0),

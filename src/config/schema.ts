@@ -27,11 +27,11 @@ import { accessProblems, accessShape } from './access-schema.js';
 
 export type { FileContext } from './fields.js';
 
-export const TLS_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+const TLS_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 export const POOL_MODES = ['session', 'transaction', 'statement'] as const;
-export const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-export const LOG_FORMATS = ['json', 'pretty'] as const;
+const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+const LOG_FORMATS = ['json', 'pretty'] as const;
 
 export type TlsMode = (typeof TLS_MODES)[number];
 export type PoolMode = (typeof POOL_MODES)[number];

@@ -3,6 +3,7 @@
  * validity, clientAuth usage, the key (permissions, passphrase, match), and the issuing CA.
  */
 import { statSync } from 'node:fs';
+import { normalizeSerial } from '../util/serial.js';
 import type { ClientErrorCode } from '../client/errors.js';
 import type { CaMaterial, ClientLoad } from './material.js';
 import { fixes, type FixContext } from './fixes.js';
@@ -82,7 +83,7 @@ export function checkClientCertificate(load: ClientLoad, ca: CaMaterial, clientC
   const m = load.material;
   const leaf = m.certs[0]!;
   const id = certIdentity(leaf);
-  const facts: string[] = [`${shortName(leaf.subject)}${id.environment ? ` (${id.environment})` : ''}, serial ${leaf.serialNumber.toLowerCase()}`];
+  const facts: string[] = [`${shortName(leaf.subject)}${id.environment ? ` (${id.environment})` : ''}, serial ${normalizeSerial(leaf.serialNumber)}`];
   const eku = leaf.keyUsage as string[] | undefined;
   facts.push(Array.isArray(eku) && eku.includes(CLIENT_AUTH_OID) ? 'for client use' : 'no extended key usage restriction');
   facts.push('key matches');

@@ -19,11 +19,17 @@ test('OpenSSL alerts become plain words, by number or by code', () => {
 });
 
 test("pgmoat's and PostgreSQL's certificate refusals belong to the handshake; role refusals do not", () => {
-  assert.equal(certificateRefusal('client certificate was not issued by a CA this gateway trusts')?.kind, 'unknown-ca');
-  assert.equal(certificateRefusal('client certificate has been revoked')?.kind, 'revoked');
-  assert.equal(certificateRefusal('client certificate has expired')?.kind, 'expired');
-  assert.equal(certificateRefusal('connection requires a valid client certificate')?.kind, 'no-certificate');
-  assert.equal(certificateRefusal('connection requires a valid client certificate: none was sent')?.kind, 'no-certificate');
-  assert.equal(certificateRefusal('certificate authentication failed for user "bob"'), undefined);
-  assert.equal(certificateRefusal('database "nope" does not exist'), undefined);
+  const fatal = (message: string, routine?: string, code = '28000') => ({ severity: 'FATAL', code, message, ...(routine ? { routine } : {}) });
+  // pgmoat's refusals are read from the code in the routine field, whatever the text says.
+  assert.equal(certificateRefusal(fatal('client certificate was not issued by a CA this gateway trusts', 'CLIENT_CERT_UNKNOWN_CA'))?.kind, 'unknown-ca');
+  assert.equal(certificateRefusal(fatal('client certificate has been revoked', 'CLIENT_CERT_REVOKED'))?.kind, 'revoked');
+  assert.equal(certificateRefusal(fatal('anything at all', 'CLIENT_CERT_EXPIRED'))?.kind, 'expired');
+  assert.equal(certificateRefusal(fatal('client certificate is not for client use (x)', 'CLIENT_CERT_NOT_FOR_CLIENT'))?.code, 'CLIENT_CERT_NOT_FOR_CLIENT');
+  assert.equal(certificateRefusal(fatal('connection requires a valid client certificate: none was sent', 'CLIENT_CERT_REQUIRED'))?.kind, 'no-certificate');
+  // pgmoat's wording without its code decides nothing; PostgreSQL's own refusal is known by its text.
+  assert.equal(certificateRefusal(fatal('client certificate has been revoked')), undefined);
+  assert.equal(certificateRefusal(fatal('connection requires a valid client certificate'))?.kind, 'no-certificate');
+  assert.equal(certificateRefusal(fatal('certificate authentication failed for user "bob"')), undefined);
+  assert.equal(certificateRefusal(fatal('database "nope" does not exist', undefined, '3D000')), undefined);
+  assert.equal(certificateRefusal(fatal('no such database', 'UNKNOWN_DATABASE', '3D000')), undefined);
 });

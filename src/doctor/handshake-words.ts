@@ -3,19 +3,11 @@
  * with a TLS alert; Node servers (pgmoat) never send one: they close the socket, or (pgmoat)
  * read the startup packet and answer one FATAL ErrorResponse naming the reason.
  */
+import type { ErrorFields } from '../protocol/error-response.js';
+import { CERT_REFUSALS, certRefusalOfCode, type CertRefusal } from '../util/cert-refusal.js';
 
-export type RefusalKind =
-  | 'unknown-ca'
-  | 'expired'
-  | 'not-yet-valid'
-  | 'revoked'
-  | 'no-certificate'
-  | 'not-for-client'
-  | 'bad-certificate'
-  | 'key-mismatch'
-  | 'protocol'
-  | 'closed'
-  | 'other';
+/** The gateway's own refusal reasons (util/cert-refusal.ts), and what only a TLS alert or a close can say. */
+export type RefusalKind = CertRefusal | 'key-mismatch' | 'protocol' | 'closed' | 'other';
 
 export interface Refusal {
   kind: RefusalKind;
@@ -28,11 +20,11 @@ const ALERTS: Record<number, { name: string; kind: RefusalKind; words: string }>
   10: { name: 'unexpected_message', kind: 'protocol', words: 'the server received a TLS message it did not expect' },
   20: { name: 'bad_record_mac', kind: 'protocol', words: 'a TLS record failed its integrity check' },
   40: { name: 'handshake_failure', kind: 'protocol', words: 'the server found no TLS parameters (version, cipher, key type) in common with this client' },
-  42: { name: 'bad_certificate', kind: 'bad-certificate', words: 'the server rejected the client certificate as bad' },
-  43: { name: 'unsupported_certificate', kind: 'not-for-client', words: 'the server does not accept this kind of client certificate (often: not for client use)' },
+  42: { name: 'bad_certificate', kind: 'invalid', words: 'the server rejected the client certificate as bad' },
+  43: { name: 'unsupported_certificate', kind: 'not-for-client-use', words: 'the server does not accept this kind of client certificate (often: not for client use)' },
   44: { name: 'certificate_revoked', kind: 'revoked', words: 'the server says the client certificate has been revoked' },
   45: { name: 'certificate_expired', kind: 'expired', words: 'the server says the client certificate has expired (or is not yet valid)' },
-  46: { name: 'certificate_unknown', kind: 'bad-certificate', words: 'the server could not accept the client certificate' },
+  46: { name: 'certificate_unknown', kind: 'invalid', words: 'the server could not accept the client certificate' },
   47: { name: 'illegal_parameter', kind: 'protocol', words: 'the server saw an illegal value in the handshake' },
   48: { name: 'unknown_ca', kind: 'unknown-ca', words: 'the server does not trust the CA that issued the client certificate' },
   49: { name: 'access_denied', kind: 'other', words: 'the server denied access' },
@@ -84,20 +76,20 @@ export function translateTlsError(err: NodeJS.ErrnoException): Refusal {
 }
 
 /**
- * A FATAL ErrorResponse that refuses the certificate itself (pgmoat's and PostgreSQL's wording),
- * as opposed to one about the role or database, which belongs to the login step.
+ * A FATAL ErrorResponse that refuses the certificate itself, as opposed to one about the role
+ * or database, which belongs to the login step. pgmoat names its refusal by code in the routine
+ * field; PostgreSQL's one refusal of this kind (hba clientcert, no certificate sent) is known by
+ * its wording.
  */
-export function certificateRefusal(message: string): Refusal | undefined {
-  const m = message.toLowerCase();
-  const r = (kind: RefusalKind, code: string): Refusal => ({ kind, code, words: `the server refused the client certificate: "${message}"` });
-  if (/requires a valid client certificate/.test(m)) {
-    return { kind: 'no-certificate', code: 'CLIENT_CERT_REQUIRED', words: `the server requires a client certificate and none was sent: "${message}"` };
+export function certificateRefusal(fields: ErrorFields): Refusal | undefined {
+  const reason = certRefusalOfCode(fields.routine);
+  if (reason !== undefined) {
+    const code = CERT_REFUSALS[reason].code;
+    if (reason === 'no-certificate') return { kind: reason, code, words: `the server requires a client certificate and none was sent: "${fields.message}"` };
+    return { kind: reason, code, words: `the server refused the client certificate: "${fields.message}"` };
   }
-  if (!/^client certificate /.test(m)) return undefined;
-  if (/not issued by a ca|unknown ca|could not be verified/.test(m)) return r('unknown-ca', 'CLIENT_CERT_UNKNOWN_CA');
-  if (/has expired/.test(m)) return r('expired', 'CLIENT_CERT_EXPIRED');
-  if (/not yet valid/.test(m)) return r('not-yet-valid', 'CLIENT_CERT_NOT_YET_VALID');
-  if (/revoked/.test(m)) return r('revoked', 'CLIENT_CERT_REVOKED');
-  if (/not for client use/.test(m)) return r('not-for-client', 'CLIENT_CERT_NOT_FOR_CLIENT');
-  return r('bad-certificate', 'CLIENT_CERT_REFUSED');
+  if (fields.code === '28000' && /^connection requires a valid client certificate/i.test(fields.message)) {
+    return { kind: 'no-certificate', code: 'CLIENT_CERT_REQUIRED', words: `the server requires a client certificate and none was sent: "${fields.message}"` };
+  }
+  return undefined;
 }

@@ -5,11 +5,10 @@
  * pgmoat) shows it here: the socket closes, or the first reply is a FATAL about the certificate.
  */
 import type { TLSSocket } from 'node:tls';
-import { Backend } from '../protocol/codes.js';
-import { parseErrorFields, type ErrorFields } from '../protocol/error-response.js';
-import { DROP, FrameScanner, type FrameAction, type FrameHandler } from '../protocol/frame-scanner.js';
+import type { ErrorFields } from '../protocol/error-response.js';
+import type { ServerAuthMethod } from '../protocol/login-exchange.js';
 import * as msg from '../protocol/messages.js';
-import { PasswordAuthClient, type PasswordMethod } from '../auth/password-auth-client.js';
+import { login as runLogin, type LoginEnd } from '../upstream/login.js';
 import { assertNever, errorMessage } from '../util/errors.js';
 
 export interface LoginInput {
@@ -23,7 +22,7 @@ export interface LoginInput {
   earlyError: NodeJS.ErrnoException | undefined;
 }
 
-export type AuthMethod = PasswordMethod;
+export type AuthMethod = ServerAuthMethod;
 
 export type LoginOutcome =
   /** Whether any PostgreSQL message had arrived before; none means the TLS session itself was refused. */
@@ -36,141 +35,53 @@ export type LoginOutcome =
   | { kind: 'protocol'; message: string }
   | { kind: 'ready'; params: Map<string, string>; method: AuthMethod };
 
-const MAX_LOGIN_MESSAGE = 1 << 20;
-
-class LoginExchange implements FrameHandler {
-  private readonly scanner = new FrameScanner(this, { write: () => undefined }, MAX_LOGIN_MESSAGE);
-  private readonly params = new Map<string, string>();
-  private replied = false;
-  private readonly authClient: PasswordAuthClient;
-  private finished = false;
-
-  constructor(
-    private readonly input: LoginInput,
-    private readonly done: (o: LoginOutcome) => void,
-  ) {
-    this.scanner.captureAll();
-    this.authClient = new PasswordAuthClient(input.user, input.password);
+/** Runs the login; the socket is ended (with Terminate after a successful login) before this resolves. */
+export async function login(input: LoginInput): Promise<LoginOutcome> {
+  const s = input.socket;
+  if (input.earlyError) {
+    s.destroy();
+    return { kind: 'tls-error', error: input.earlyError, replied: false };
   }
-
-  finish(o: LoginOutcome): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.scanner.stop();
-    this.done(o);
+  const end = await runLogin({
+    socket: s,
+    reader: null,
+    user: input.user,
+    password: input.password,
+    startup: { user: input.user, database: input.database, application_name: input.applicationName },
+    signal: AbortSignal.timeout(input.timeoutMs),
+  });
+  if (end.kind === 'ready') {
+    s.on('error', () => undefined);
+    s.end(msg.TERMINATE);
   }
-
-  get hasReplied(): boolean {
-    return this.replied;
-  }
-
-  feed(chunk: Buffer): void {
-    this.scanner.scan(chunk);
-  }
-
-  onBadLength(_type: number, length: number): void {
-    this.finish({ kind: 'protocol', message: `the server sent a message of invalid length ${length}` });
-  }
-
-  onMessage(type: number, buf: Buffer, start: number, end: number): FrameAction {
-    if (this.finished) return DROP;
-    const body = buf.subarray(start, end);
-    const first = !this.replied;
-    this.replied = true;
-    try {
-      this.handle(type, body, first);
-    } catch (err) {
-      this.finish({ kind: 'auth-failed', method: this.authClient.method, message: errorMessage(err) });
-    }
-    return DROP;
-  }
-
-  private handle(type: number, body: Buffer, first: boolean): void {
-    switch (type) {
-      case Backend.Authentication:
-        this.auth(body);
-        return;
-      case Backend.ErrorResponse:
-        this.finish({ kind: 'error-response', fields: parseErrorFields(body), replied: !first, method: first ? undefined : this.authClient.method });
-        return;
-      case Backend.ParameterStatus: {
-        const a = body.indexOf(0);
-        const b = body.indexOf(0, a + 1);
-        if (a > 0 && b > a) this.params.set(body.toString('utf8', 0, a), body.toString('utf8', a + 1, b));
-        return;
-      }
-      case Backend.ReadyForQuery:
-        this.finish({ kind: 'ready', params: this.params, method: this.authClient.method });
-        return;
-      case Backend.BackendKeyData:
-      case Backend.NoticeResponse:
-      case Backend.NegotiateProtocolVersion:
-        return;
-      default:
-        this.finish({ kind: 'protocol', message: `the server sent an unexpected message (type ${JSON.stringify(String.fromCharCode(type))}) during login` });
-    }
-  }
-
-  private auth(body: Buffer): void {
-    const step = this.authClient.answer(body);
-    switch (step.kind) {
-      case 'nothing':
-        return;
-      case 'send':
-        this.input.socket.write(step.message);
-        return;
-      case 'needs-password':
-        this.finish({ kind: 'password-needed', method: step.method });
-        return;
-      case 'malformed':
-        this.finish({ kind: 'protocol', message: `the server sent ${step.message}` });
-        return;
-      case 'unsupported':
-        this.finish({
-          kind: 'auth-failed',
-          method: this.authClient.method,
-          message: `the server asks for ${step.name} authentication, which pgmoat doctor does not speak (it speaks SCRAM-SHA-256, md5, password, trust and cert)`,
-        });
-        return;
-      default:
-        assertNever(step, 'authentication step');
-    }
-  }
+  return outcomeOf(end);
 }
 
-/** Runs the login; the socket is ended (with Terminate after a successful login) before this resolves. */
-export function login(input: LoginInput): Promise<LoginOutcome> {
-  return new Promise((resolve) => {
-    const s = input.socket;
-    let exchange: LoginExchange | undefined;
-    const onData = (chunk: Buffer): void => exchange?.feed(chunk);
-    const onError = (error: NodeJS.ErrnoException): void => exchange?.finish({ kind: 'tls-error', error, replied: exchange.hasReplied });
-    const onClose = (): void => exchange?.finish({ kind: 'closed', replied: exchange.hasReplied });
-    const timer = setTimeout(() => exchange?.finish({ kind: 'timeout', replied: exchange.hasReplied }), input.timeoutMs);
-    exchange = new LoginExchange(input, (outcome) => {
-      clearTimeout(timer);
-      s.off('data', onData);
-      s.off('close', onClose);
-      // Errors while tearing down are of no interest any more.
-      s.off('error', onError);
-      s.on('error', () => undefined);
-      if (outcome.kind === 'ready') s.end(msg.TERMINATE);
-      else s.destroy();
-      resolve(outcome);
-    });
-    if (input.earlyError) {
-      exchange.finish({ kind: 'tls-error', error: input.earlyError, replied: false });
-      return;
-    }
-    s.on('data', onData);
-    s.on('error', onError);
-    s.on('close', onClose);
-    if (s.destroyed) {
-      exchange.finish({ kind: 'closed', replied: false });
-      return;
-    }
-    const params: Record<string, string> = { user: input.user, database: input.database, application_name: input.applicationName };
-    s.write(msg.startupMessage(params));
-    s.resume();
-  });
+function outcomeOf(end: LoginEnd): LoginOutcome {
+  switch (end.kind) {
+    case 'ready':
+      return { kind: 'ready', params: end.params, method: end.method };
+    case 'refused':
+      return { kind: 'error-response', fields: end.fields, replied: end.replied, method: end.replied ? end.method : undefined };
+    case 'needs-password':
+      return { kind: 'password-needed', method: end.method };
+    case 'unsupported':
+      return {
+        kind: 'auth-failed',
+        method: end.method,
+        message: `the server asks for ${end.name} authentication, which pgmoat doctor does not speak (it speaks SCRAM-SHA-256, md5, password, trust and cert)`,
+      };
+    case 'auth-failed':
+      return { kind: 'auth-failed', method: end.method, message: errorMessage(end.error) };
+    case 'protocol':
+      return { kind: 'protocol', message: `the server ${end.message}` };
+    case 'socket-error':
+      return { kind: 'tls-error', error: end.error, replied: end.replied };
+    case 'closed':
+      return { kind: 'closed', replied: end.replied };
+    case 'aborted':
+      return { kind: 'timeout', replied: end.replied };
+    default:
+      return assertNever(end, 'login end');
+  }
 }

@@ -2,8 +2,7 @@
 import type { LookupAddress } from 'node:dns';
 import { lookup } from 'node:dns/promises';
 import { connect, isIP, type Socket } from 'node:net';
-import * as msg from '../protocol/messages.js';
-import { classifySslAnswer } from '../protocol/ssl-answer.js';
+import { requestSsl } from '../upstream/ssl-request.js';
 import { assertNever } from '../util/errors.js';
 import { fail, ok, type StepResult } from './types.js';
 
@@ -101,50 +100,27 @@ export async function connectTcp(addresses: readonly LookupAddress[], port: numb
 }
 
 /** Sends SSLRequest and reads the one-byte answer. On 'S' the socket is ready for the TLS handshake. */
-export function sslRequest(socket: Socket, timeoutMs: number): Promise<StepOutcome<Socket>> {
-  return new Promise((resolve) => {
-    const done = (outcome: StepOutcome<Socket>): void => {
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('error', onError);
-      socket.off('close', onClose);
-      if (outcome.value === undefined) socket.destroy();
-      resolve(outcome);
-    };
-    const onData = (chunk: Buffer): void => {
-      socket.pause();
-      const answer = classifySslAnswer(chunk);
-      switch (answer.kind) {
-        case 'tls':
-          done(passed(ok('ssl-request', "the server answered 'S': it offers TLS"), socket));
-          return;
-        case 'injected':
-          done(failed(fail('ssl-request', 'PLAINTEXT_AFTER_S', `the server answered 'S' followed by ${answer.extraBytes} unencrypted bytes: someone between you and the server may be injecting data`, 'check what sits between this machine and the server (a proxy or an attacker)')));
-          return;
-        case 'plain':
-          done(failed(fail('ssl-request', 'NO_TLS', "the server answered 'N': server does not offer TLS", 'turn TLS on at the server (ssl = on in postgresql.conf), or connect to the pgmoat gateway\'s port instead of PostgreSQL\'s')));
-          return;
-        case 'error-response':
-          done(failed(fail('ssl-request', 'NOT_POSTGRES', 'the server answered the SSLRequest with an error: it is not a PostgreSQL server that supports TLS (or a very old one)', 'check the port in the URI: it should be the pgmoat gateway\'s')));
-          return;
-        case 'foreign':
-          done(failed(fail('ssl-request', 'NOT_POSTGRES', `the server answered something that is not PostgreSQL's 'S' or 'N' (first bytes ${answer.firstBytes})`, 'check the port in the URI: another kind of server listens there')));
-          return;
-        default:
-          assertNever(answer, 'SSLRequest answer');
-      }
-    };
-    const onError = (err: NodeJS.ErrnoException): void =>
-      done(failed(fail('ssl-request', 'CONNECTION_RESET', `the connection failed before the server answered the SSLRequest (${err.code ?? err.message})`, 'check the port in the URI: it should be the pgmoat gateway\'s')));
-    const onClose = (): void =>
-      done(failed(fail('ssl-request', 'CLOSED_AFTER_SSLREQUEST', 'the server closed the connection without answering the SSLRequest', 'check the port in the URI: it should be the pgmoat gateway\'s, and the server may be refusing this address')));
-    const timer = setTimeout(
-      () => done(failed(fail('ssl-request', 'SSLREQUEST_TIMEOUT', `no answer to the SSLRequest within ${Math.round(timeoutMs / 1000)} s`, 'check the port in the URI: whatever listens there does not speak PostgreSQL\'s protocol'))),
-      timeoutMs,
-    );
-    socket.on('data', onData);
-    socket.on('error', onError);
-    socket.on('close', onClose);
-    socket.write(msg.SSL_REQUEST);
-  });
+export async function sslRequest(socket: Socket, timeoutMs: number): Promise<StepOutcome<Socket>> {
+  const answer = await requestSsl(socket, AbortSignal.timeout(timeoutMs));
+  switch (answer.kind) {
+    case 'tls':
+      return passed(ok('ssl-request', "the server answered 'S': it offers TLS"), socket);
+    case 'injected':
+      return failed(fail('ssl-request', 'PLAINTEXT_AFTER_S', `the server answered 'S' followed by ${answer.extraBytes} unencrypted bytes: someone between you and the server may be injecting data`, 'check what sits between this machine and the server (a proxy or an attacker)'));
+    case 'plain':
+      socket.destroy();
+      return failed(fail('ssl-request', 'NO_TLS', "the server answered 'N': server does not offer TLS", 'turn TLS on at the server (ssl = on in postgresql.conf), or connect to the pgmoat gateway\'s port instead of PostgreSQL\'s'));
+    case 'error-response':
+      return failed(fail('ssl-request', 'NOT_POSTGRES', 'the server answered the SSLRequest with an error: it is not a PostgreSQL server that supports TLS (or a very old one)', 'check the port in the URI: it should be the pgmoat gateway\'s'));
+    case 'foreign':
+      return failed(fail('ssl-request', 'NOT_POSTGRES', `the server answered something that is not PostgreSQL's 'S' or 'N' (first bytes ${answer.firstBytes})`, 'check the port in the URI: another kind of server listens there'));
+    case 'socket-error':
+      return failed(fail('ssl-request', 'CONNECTION_RESET', `the connection failed before the server answered the SSLRequest (${answer.error.code ?? answer.error.message})`, 'check the port in the URI: it should be the pgmoat gateway\'s'));
+    case 'closed':
+      return failed(fail('ssl-request', 'CLOSED_AFTER_SSLREQUEST', 'the server closed the connection without answering the SSLRequest', 'check the port in the URI: it should be the pgmoat gateway\'s, and the server may be refusing this address'));
+    case 'aborted':
+      return failed(fail('ssl-request', 'SSLREQUEST_TIMEOUT', `no answer to the SSLRequest within ${Math.round(timeoutMs / 1000)} s`, 'check the port in the URI: whatever listens there does not speak PostgreSQL\'s protocol'));
+    default:
+      return assertNever(answer, 'SSLRequest answer');
+  }
 }

@@ -36,7 +36,7 @@ export interface DoctorOptions {
   onStep?: (result: StepResult) => void;
 }
 
-export const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_TIMEOUT_MS = 10_000;
 
 /**
  * When the handshake failed after the server's certificate arrived, OpenSSL's verdict on it is
@@ -155,7 +155,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     return failed();
   }
   if (outcome.kind === 'error-response' && !outcome.replied) {
-    const refusal = certificateRefusal(outcome.fields.message);
+    const refusal = certificateRefusal(outcome.fields);
     if (refusal) {
       record(handshakeFailed(refusal, fixCtx));
       return failed();

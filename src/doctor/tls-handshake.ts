@@ -63,7 +63,7 @@ function peerChain(socket: TLSSocket): PeerChain | undefined {
   return { peer, chain };
 }
 
-export function tlsOptions(input: Omit<HandshakeInput, 'timeoutMs'>): ConnectionOptions {
+function tlsOptions(input: Omit<HandshakeInput, 'timeoutMs'>): ConnectionOptions {
   const { socket, host, ca, client } = input;
   return {
     socket,

@@ -17,9 +17,10 @@ export function refusalFix(r: Refusal, ctx: FixContext): string {
       return fixes.issueNew(ctx);
     case 'no-certificate':
       return fixes.passCertAndKey();
-    case 'not-for-client':
+    case 'not-for-client-use':
       return fixes.issueClientCert(ctx);
-    case 'bad-certificate':
+    case 'invalid':
+    case 'no-identity':
       return fixes.issueFromGatewayCa(ctx);
     case 'key-mismatch':
       return fixes.matchingKey(ctx);
@@ -62,7 +63,8 @@ function serverSaid(f: ErrorFields): string {
 
 function refusedLogin(f: ErrorFields, user: string, database: string, ctx: FixContext): StepResult {
   const m = f.message;
-  if (f.code === '28000' && /certificate authentication failed|CN mismatch|certificate was issued for|does not match/i.test(m)) {
+  // pgmoat names the refusal by code; PostgreSQL's clientcert=verify-full is known by its wording.
+  if (f.routine === 'CERT_ROLE_MISMATCH' || (f.code === '28000' && /certificate authentication failed|CN mismatch|does not match/i.test(m))) {
     const fix = ctx.name
       ? `connect as user "${ctx.name}" (the certificate's CN), or use a certificate issued for "${user}"`
       : `connect as the user named in the certificate's CN, or use a certificate issued for "${user}"`;

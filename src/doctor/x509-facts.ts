@@ -26,7 +26,7 @@ export interface CertIdentity {
 }
 
 /** Splits Node's subjectAltName ("DNS:a, IP Address:1.2.3.4, URI:x") into entries. */
-export function altNames(cert: X509Certificate): { type: string; value: string }[] {
+function altNames(cert: X509Certificate): { type: string; value: string }[] {
   const text = cert.subjectAltName;
   if (!text) return [];
   return text.split(', ').flatMap((part) => {

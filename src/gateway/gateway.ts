@@ -4,38 +4,40 @@
  * new connections and leaves the ones already established alone.
  */
 import { createServer as createNetServer, type Server as NetServer, type Socket, type AddressInfo } from 'node:net';
-import type { Server as TlsServer, TLSSocket } from 'node:tls';
-import { randomInt, timingSafeEqual } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { IncomingConnection, type AcceptHost, type LoginRequest } from '../session/client-accept.js';
-import { ClientSession } from '../session/client-session.js';
-import { sendUpstreamCancel } from '../session/upstream-cancel.js';
-import { welcomeParams } from '../session/param-sync.js';
+import { IncomingConnection, type AcceptHost, type LoginRequest } from '../accept/client-accept.js';
+import { ClientSession } from '../relay/client-session.js';
+import { welcomeParams } from '../relay/param-sync.js';
 import { Pool } from '../pool/pool.js';
-import { checkClientCertificate, createClientTlsServer, newTicketSecret, requiresClientCertificate, secureContextOptions, setTicketKeys, type CertCheck } from '../tls/client-tls.js';
+import { checkClientCertificate, newTicketSecret, type CertCheck } from '../tls/client-tls.js';
+import { ClientTlsEndpoint } from '../tls/client-tls-endpoint.js';
 import type { TlsMode } from '../tls/tls-mode.js';
-import { UpstreamError } from '../session/upstream-connect.js';
+import { UpstreamError } from '../upstream/connect.js';
 import { errorResponse, errorResponseFor } from '../protocol/error-response.js';
 import * as msg from '../protocol/messages.js';
-import { SqlState } from '../protocol/sqlstate.js';
 import { PgmoatError, errorMessage, isPgmoatError } from '../util/errors.js';
-import { decideLogin } from './login.js';
-import { keepNewerRevocation, poolSettings, upstreamTarget, type RuntimeConfig } from './runtime-config.js';
-import { NO_METRICS, isAdminDatabase, type AdminConsoleHook, type GatewayMetricsHooks } from '../admin/hooks.js';
-import { AccessControl, type CrlStatus } from './access-control.js';
-import type { RevocationList } from '../tls/revocation.js';
-import type { Lease } from './limits.js';
-import type { CancelRouter } from '../cluster/cancel-route.js';
+import { decideLogin } from '../access/login.js';
+import { poolSettings, upstreamTarget, type RuntimeConfig } from '../runtime/runtime-config.js';
+import { configureRevocationSources, crlStatus, withCrlInForce } from '../runtime/revocation-sources.js';
+import { NO_METRICS, isAdminDatabase, type AdminConsoleHook, type GatewayMetricsHooks } from '../access/hooks.js';
+import { AccessControl } from '../access/access-control.js';
+import { Revocations } from '../revocation/revocations.js';
+import type { CrlStatus } from '../revocation/crl-file-source.js';
+import type { Lease } from '../access/limits.js';
+import type { CancelRouter } from './cancel-route.js';
+import { CancelKeys } from './cancel-keys.js';
 
 const JANITOR_INTERVAL_MS = 250;
 
 export class Gateway implements AcceptHost {
   private rc: RuntimeConfig;
   private readonly listener: NetServer;
-  private tlsServer: TlsServer | undefined;
+  /** The client-side tls.Server, its context and ticket keys across reloads. */
+  private readonly tls: ClientTlsEndpoint;
   private readonly pending = new Set<IncomingConnection>();
   readonly pools = new Map<string, Pool>();
-  private readonly clientsByCancelPid = new Map<number, ClientSession>();
+  private readonly cancelKeys: CancelKeys;
   /** Logins past the max_client_conn check whose session has not yet joined its pool. */
   private loginsInFlight = 0;
   /** Logins waiting for a pool's server parameters: that pool must stay until they joined it. */
@@ -45,13 +47,12 @@ export class Gateway implements AcceptHost {
   /** Metrics and the admin console attach here (src/admin/admin.ts); no-ops until then. */
   metrics: GatewayMetricsHooks = NO_METRICS;
   adminConsole: AdminConsoleHook | undefined;
-  /** Under `serve --workers N`: pids say which worker owns a cancel key (src/cluster/cancel-route.ts). */
+  /** Under `serve --workers N`: pids say which worker owns a cancel key (src/gateway/cancel-route.ts). */
   cancelRouter: CancelRouter | undefined;
-  /** Rules, passwords, limits, audit, CRL watch and expiry (access-control.ts). */
+  /** Rules, passwords, limits, audit, and the end of sessions over their certificate (access-control.ts). */
   readonly access: AccessControl;
-
-  /** What the TLS ticket keys derive from (see ticketKeysFor); given by a cluster's primary. */
-  private readonly ticketSecret: Buffer;
+  /** Every revocation source (the CRL file): asked at the handshake, at login and of live sessions. */
+  readonly revocations = new Revocations();
 
   constructor(
     rc: RuntimeConfig,
@@ -59,25 +60,33 @@ export class Gateway implements AcceptHost {
     options: { ticketSecret?: Buffer | undefined } = {},
   ) {
     this.rc = rc;
-    this.ticketSecret = options.ticketSecret ?? newTicketSecret();
+    this.cancelKeys = new CancelKeys(() => this.cancelRouter, log);
     this.listener = createNetServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.onConnection(socket));
     this.listener.on('error', (err) => this.log.error({ err: errorMessage(err) }, 'listener error'));
-    this.tlsServer = this.makeTlsServer(rc);
+    // The ticket secret is given by a cluster's primary, so that every worker derives the same keys.
+    this.tls = new ClientTlsEndpoint(options.ticketSecret ?? newTicketSecret(), {
+      secureConnection: (socket) => this.onSecure(socket),
+      tlsClientError: (err, socket) => this.onTlsError(err, socket),
+    });
+    this.tls.configure(rc.clientTls, rc.config.client_login_timeout);
+    configureRevocationSources(this.revocations, rc, log);
+    this.revocations.subscribe(() => this.revocationChanged());
+    this.revocationChanged();
     this.access = new AccessControl(this, log);
   }
 
-  /** The CRL in force, its age and nextUpdate (for metrics). */
+  /** The CRL in force, its age and nextUpdate. */
   get crlStatus(): CrlStatus {
-    return this.access.crlStatus();
+    return crlStatus(this.revocations);
   }
 
   /**
-   * A new revocation list without a config reload. The ticket keys derive from the revoked
+   * A source's list changed (the CRL watch, a reload). The ticket keys derive from the revoked
    * serials: new serials give new keys, an unchanged list the same ones.
    */
-  setRevocation(list: RevocationList): void {
-    this.rc = { ...this.rc, revocation: list };
-    if (this.tlsServer && this.rc.clientTls) setTicketKeys(this.tlsServer, this.ticketSecret, this.rc.clientTls, list.revoked);
+  private revocationChanged(): void {
+    this.rc = withCrlInForce(this.rc, this.revocations);
+    this.tls.setRevoked(this.revocations.serials());
   }
 
   get runtime(): RuntimeConfig {
@@ -93,26 +102,21 @@ export class Gateway implements AcceptHost {
     return this.rc.config.tls.mode;
   }
 
-  private makeTlsServer(rc: RuntimeConfig): TlsServer | undefined {
-    if (!rc.clientTls) return undefined;
-    const server = createClientTlsServer(rc.clientTls, rc.config.client_login_timeout);
-    setTicketKeys(server, this.ticketSecret, rc.clientTls, rc.revocation.revoked);
-    server.on('secureConnection', (socket: TLSSocket) => {
-      const conn = this.pendingOf(socket);
-      if (!conn) {
-        socket.destroy();
-        return;
-      }
-      conn.onSecure(socket);
-    });
-    server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
-      const conn = this.pendingOf(socket);
-      this.metrics.tlsFailed(conn?.raw, err);
-      this.access.tlsHandshakeFailed(conn?.remoteAddress ?? socket.remoteAddress ?? '', err);
-      conn?.close();
+  private onSecure(socket: TLSSocket): void {
+    const conn = this.pendingOf(socket);
+    if (!conn) {
       socket.destroy();
-    });
-    return server;
+      return;
+    }
+    conn.onSecure(socket);
+  }
+
+  private onTlsError(err: Error, socket: TLSSocket): void {
+    const conn = this.pendingOf(socket);
+    this.metrics.tlsFailed(conn?.raw, err);
+    this.access.tlsHandshakeFailed(conn?.remoteAddress ?? socket.remoteAddress ?? '', err);
+    conn?.close();
+    socket.destroy();
   }
 
   async listen(): Promise<AddressInfo> {
@@ -125,6 +129,7 @@ export class Gateway implements AcceptHost {
       });
     });
     this.janitor = setInterval(() => this.sweep(), JANITOR_INTERVAL_MS);
+    this.revocations.start();
     this.access.start();
     const addr = this.listener.address() as AddressInfo;
     this.log.info({ event: 'listening', host: addr.address, port: addr.port, tls_mode: this.tlsMode }, 'pgmoat listening');
@@ -149,12 +154,13 @@ export class Gateway implements AcceptHost {
   }
 
   startTls(conn: IncomingConnection): void {
-    if (!this.tlsServer) {
+    const server = this.tls.server;
+    if (!server) {
       conn.close();
       return;
     }
     this.metrics.tlsStarted(conn.raw);
-    this.tlsServer.emit('connection', conn.raw);
+    server.emit('connection', conn.raw);
   }
 
   /** The connection still being accepted that a TLS socket of the tls.Server wraps. */
@@ -164,7 +170,7 @@ export class Gateway implements AcceptHost {
   }
 
   checkCertificate(socket: TLSSocket): CertCheck {
-    const check = checkClientCertificate(socket, this.tlsMode, this.rc.revocation, { allowWithoutEku: this.rc.config.tls.allow_client_certs_without_eku });
+    const check = checkClientCertificate(socket, this.tlsMode, this.revocations, { allowWithoutEku: this.rc.config.tls.allow_client_certs_without_eku });
     this.metrics.tlsSecured(this.pendingOf(socket)?.raw ?? socket, check);
     return check;
   }
@@ -178,26 +184,7 @@ export class Gateway implements AcceptHost {
   }
 
   cancel(pid: number, secret: number): void {
-    if (this.cancelRouter && !this.cancelRouter.owns(pid)) return this.cancelRouter.forward(pid, secret);
-    const client = this.clientsByCancelPid.get(pid);
-    if (!client) return;
-    const want = Buffer.alloc(4);
-    want.writeInt32BE(client.info.cancelSecret);
-    const got = Buffer.alloc(4);
-    got.writeInt32BE(secret);
-    if (!timingSafeEqual(want, got)) return;
-    const server = client.server;
-    if (!server) return;
-    sendUpstreamCancel(server.pool.target, server.backendPid, server.backendSecret).catch((err: unknown) =>
-      this.log.warn({ event: 'cancel_failed', pool: server.pool.key, reason: errorMessage(err) }, 'cancel request could not be forwarded'),
-    );
-  }
-
-  private allocateCancelPid(): number {
-    for (;;) {
-      const pid = this.cancelRouter ? this.cancelRouter.allocate() : randomInt(1, 2 ** 31 - 1);
-      if (!this.clientsByCancelPid.has(pid)) return pid;
-    }
+    this.cancelKeys.cancel(pid, secret);
   }
 
   private clientTotal(): number {
@@ -212,7 +199,7 @@ export class Gateway implements AcceptHost {
     if (!pool) {
       // A reload may have removed the database while this login authenticated.
       if (!Object.hasOwn(this.rc.config.databases, database)) {
-        throw new PgmoatError('UNKNOWN_DATABASE', `no such database: "${database}"`, { sqlstate: SqlState.INVALID_CATALOG_NAME, detail: 'A configuration reload removed it during the login.' });
+        throw new PgmoatError('UNKNOWN_DATABASE', `no such database: "${database}"`, { detail: 'A configuration reload removed it during the login.' });
       }
       pool = new Pool(database, role, upstreamTarget(this.rc, database, role), poolSettings(this.rc, database, role), this.rc.config.max_packet_size, this.log, {
         clientClosed: (client, reason) => this.onClientClosed(client, reason),
@@ -225,7 +212,7 @@ export class Gateway implements AcceptHost {
 
   login(req: LoginRequest): void {
     this.doLogin(req).catch((err: unknown) => {
-      const error = err instanceof UpstreamError && err.fields ? err.fields : isPgmoatError(err) ? err : new PgmoatError('LOGIN_FAILED', errorMessage(err), { sqlstate: SqlState.INTERNAL_ERROR });
+      const error = err instanceof UpstreamError && err.fields ? err.fields : isPgmoatError(err) ? err : new PgmoatError('LOGIN_FAILED', errorMessage(err));
       this.access.loginRefused(req, err, error.message);
       const bytes = error instanceof PgmoatError ? errorResponseFor(error) : errorResponse({ ...error, severity: 'FATAL' });
       if (req.socket.writable) {
@@ -239,13 +226,12 @@ export class Gateway implements AcceptHost {
 
   private async doLogin(req: LoginRequest): Promise<void> {
     if (this.adminConsole && isAdminDatabase(req.params)) return this.adminConsole.login(req);
-    const decision = decideLogin(this.rc, req);
+    const decision = decideLogin(this.rc, req, this.revocations);
     // Logins still awaiting authentication or the pool's first server count too: without them a
     // burst of logins on a new pool would all pass the check before any joined the pool.
     if (this.clientTotal() + this.loginsInFlight >= this.rc.config.max_client_conn) {
       throw new PgmoatError('TOO_MANY_CLIENTS', `no more connections allowed (max_client_conn is ${this.rc.config.max_client_conn})`, {
-        sqlstate: SqlState.TOO_MANY_CONNECTIONS,
-      });
+        });
     }
     const lease = this.access.admitLogin(req, decision.identity);
     this.loginsInFlight++;
@@ -277,8 +263,7 @@ export class Gateway implements AcceptHost {
       return;
     }
     this.access.assertNotRevoked(decision.identity);
-    const cancelPid = this.allocateCancelPid();
-    const cancelSecret = randomInt(-(2 ** 31), 2 ** 31 - 1);
+    const key = this.cancelKeys.allocate();
     const client = new ClientSession(
       pool,
       {
@@ -291,20 +276,20 @@ export class Gateway implements AcceptHost {
         tlsProtocol: req.tls?.getProtocol() ?? undefined,
         tlsCipher: req.tls?.getCipher()?.name,
         settings: decision.settings,
-        cancelPid,
-        cancelSecret,
+        cancelPid: key.pid,
+        cancelSecret: key.secret,
       },
       this.rc.config.max_packet_size,
     );
-    this.clientsByCancelPid.set(cancelPid, client);
-    req.socket.write(msg.loginWelcome(welcomeParams(serverParams, decision.settings), cancelPid, cancelSecret));
+    this.cancelKeys.add(client);
+    req.socket.write(msg.loginWelcome(welcomeParams(serverParams, decision.settings), key.pid, key.secret));
     pool.addClient(client);
     this.access.sessionStarted(client, lease, req, decision);
     client.start(leftover);
   }
 
   private onClientClosed(client: ClientSession, reason: string): void {
-    this.clientsByCancelPid.delete(client.info.cancelPid);
+    this.cancelKeys.delete(client);
     this.access.sessionEnded(client, reason);
     if (this.stopping && this.clientTotal() === 0) this.onDrained?.();
   }
@@ -317,13 +302,14 @@ export class Gateway implements AcceptHost {
     if (loginTimeout > 0) {
       for (const conn of [...this.pending]) {
         if (now - conn.startedAt > loginTimeout) {
-          conn.fail(new PgmoatError('LOGIN_TIMEOUT', 'client did not complete login within client_login_timeout', { sqlstate: SqlState.PROTOCOL_VIOLATION }));
+          conn.fail(new PgmoatError('LOGIN_TIMEOUT', 'client did not complete login within client_login_timeout'));
           conn.close();
         }
       }
     }
     for (const pool of this.pools.values()) pool.sweep(now);
     this.dropRemovedPools();
+    this.revocations.poll(now);
     this.access.sweep(now);
   }
 
@@ -361,20 +347,14 @@ export class Gateway implements AcceptHost {
   }
 
   /** New connections use `rc`; established ones keep what they have. */
-  reload(next: RuntimeConfig): void {
-    const previous = this.rc;
-    // Built against the list in force when the reload began: the CRL watch may have gone further since.
-    const rc = keepNewerRevocation(next, previous);
-    this.rc = rc;
-    if (rc.clientTls) {
-      // requestCert and tickets are options of the server, not of its context: a change needs a new server.
-      const before = previous.clientTls;
-      const sameServer = before !== undefined && requiresClientCertificate(before.mode) === requiresClientCertificate(rc.clientTls.mode) && before.sessionTickets === rc.clientTls.sessionTickets;
-      if (this.tlsServer && sameServer) this.tlsServer.setSecureContext(secureContextOptions(rc.clientTls));
-      else this.tlsServer = this.makeTlsServer(rc);
-      // A new context has random keys: derive them again (they change with new revocations or trust).
-      if (this.tlsServer) setTicketKeys(this.tlsServer, this.ticketSecret, rc.clientTls, rc.revocation.revoked);
-    }
+  reload(rc: RuntimeConfig): void {
+    // rc.revocation was read against the list in force when the reload began, and the CRL watch
+    // may have gone further since: the CRL source keeps the newer one. Serials the reload
+    // revokes end their sessions (SessionEnforcer).
+    configureRevocationSources(this.revocations, rc, this.log);
+    this.rc = withCrlInForce(rc, this.revocations);
+    // A new context, and ticket keys derived again from the trust and the revoked serials.
+    this.tls.configure(rc.clientTls, rc.config.client_login_timeout);
     for (const pool of this.pools.values()) {
       if (!Object.hasOwn(rc.config.databases, pool.database)) {
         // Removed: its idle server connections close now, busy ones when their client is done
@@ -386,7 +366,6 @@ export class Gateway implements AcceptHost {
       pool.settings = poolSettings(rc, pool.database, pool.role);
       pool.maxPacketSize = rc.config.max_packet_size;
     }
-    this.access.onReload(previous);
   }
 
   private onDrained: (() => void) | undefined;
@@ -406,9 +385,10 @@ export class Gateway implements AcceptHost {
         };
       });
     }
-    const err = new PgmoatError('SHUTDOWN', 'terminating connection due to administrator command', { sqlstate: SqlState.ADMIN_SHUTDOWN });
+    const err = new PgmoatError('SHUTDOWN', 'terminating connection due to administrator command');
     for (const pool of this.pools.values()) pool.closeAll(err);
     if (this.janitor) clearInterval(this.janitor);
     this.access.stop();
+    this.revocations.stop();
   }
 }

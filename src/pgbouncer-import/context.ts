@@ -23,7 +23,7 @@ export interface Output {
   admin: YamlBlock;
 }
 
-export function emptyOutput(): Output {
+function emptyOutput(): Output {
   return {
     listen: {},
     general: new YamlBlock(),

@@ -5,6 +5,7 @@
  * the `*` fallback) are written as commented-out entries to complete by hand.
  */
 import type { UserSecret } from '../auth/userlist.js';
+import { ADMIN_DATABASE } from '../config/schema.js';
 import { errorMessage } from '../util/errors.js';
 import { passwordEnvName, type Ctx } from './context.js';
 import { parseConnString, type ConnParam } from './conninfo.js';
@@ -226,7 +227,7 @@ export function convertDatabases(ctx: Ctx, settings: readonly IniSetting[], opts
       ctx.report.notCarried(s.origin, 'database pgbouncer', "PgBouncer's admin console; pgmoat's is the virtual database pgmoat (admin.identities)");
       continue;
     }
-    if (name === 'pgmoat') {
+    if (name === ADMIN_DATABASE) {
       ctx.report.notCarried(s.origin, 'database pgmoat', "the name is reserved for pgmoat's admin console: rename the database clients use");
       continue;
     }

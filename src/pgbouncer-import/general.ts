@@ -38,8 +38,6 @@ const DIRECT: Readonly<Record<string, Kind>> = {
   tcp_keepalive: 'bool',
 };
 
-export const GENERAL_SETTINGS: readonly string[] = [...Object.keys(DIRECT), 'max_packet_size', 'listen_addr', 'listen_port', 'verbose'];
-
 const ONE_GB = 1024 ** 3;
 /** PgBouncer's default max_packet_size (2^31 - 1): "no limit" in practice. */
 const PGBOUNCER_MAX_PACKET = 2_147_483_647;

@@ -43,7 +43,7 @@ export interface ImportResult {
 }
 
 /** Label used in the self-check's problem lines. */
-export const OUTPUT_LABEL = 'pgmoat.yaml';
+const OUTPUT_LABEL = 'pgmoat.yaml';
 
 function splitSections(ctx: Ctx, ini: LoadedIni): { databases: IniSetting[]; users: IniSetting[] } {
   const databases: IniSetting[] = [];

@@ -2,6 +2,8 @@
  * PgBouncer's value syntaxes (integers, seconds as a float, 0/1 booleans, comma lists) and
  * their pgmoat forms. Each parser returns the value or a reason a person can act on.
  */
+import { POOL_MODES, type PoolMode } from '../config/schema.js';
+
 export type Parsed<T> = { ok: true; value: T } | { ok: false; why: string };
 
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
@@ -41,9 +43,6 @@ export function parseBoolean(value: string): Parsed<boolean> {
   if (/^[+-]?\d+$/.test(v)) return ok(Number(v) !== 0);
   return fail(`expected 0 or 1, got ${JSON.stringify(value)}`);
 }
-
-export const POOL_MODES = ['session', 'transaction', 'statement'] as const;
-export type PoolMode = (typeof POOL_MODES)[number];
 
 export function parsePoolMode(value: string): Parsed<PoolMode> {
   const v = value.trim().toLowerCase();

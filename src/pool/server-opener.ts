@@ -5,16 +5,18 @@
  * failure means for the clients that wait is the pool's to decide (PoolForOpener).
  */
 import type { Logger } from 'pino';
-import { connectUpstream, UpstreamError, type UpstreamSession } from '../session/upstream-connect.js';
-import { isTransientUpstreamFailure } from '../session/upstream-failure.js';
-import { SqlState } from '../protocol/sqlstate.js';
+import { connectUpstream, UpstreamError, type UpstreamSession } from '../upstream/connect.js';
+import { isTransientUpstreamFailure } from '../upstream/failure.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
-import type { UpstreamTarget } from '../session/upstream-target.js';
+import type { UpstreamTarget } from '../upstream/target.js';
 import type { PoolSettings } from '../config/effective.js';
 import { ConnectBackoff } from './connect-backoff.js';
 
 /** While a pool's connects keep failing, one log line at most this often. */
 const CONNECT_FAILURE_LOG_MS = 10_000;
+
+/** Opens and logs in one server connection (connectUpstream; tests give a fake). */
+export type ConnectUpstream = (target: UpstreamTarget) => Promise<UpstreamSession>;
 
 /** A login waiting for the pool's first server parameters. */
 interface ParamsWaiter {
@@ -57,6 +59,7 @@ export class ServerOpener {
   constructor(
     private readonly pool: PoolForOpener,
     private readonly log: Logger,
+    private readonly connect: ConnectUpstream = connectUpstream,
   ) {}
 
   get waitingLogins(): number {
@@ -70,7 +73,7 @@ export class ServerOpener {
     this.connecting++;
     pool.stats.serverConnects++;
     const startedAt = Date.now();
-    connectUpstream(pool.target).then(
+    this.connect(pool.target).then(
       (upstream) => {
         this.connecting--;
         if (this.backoff.failures > 0) {
@@ -141,11 +144,10 @@ export class ServerOpener {
     const tried = `pgmoat tried ${n} time${n === 1 ? '' : 's'} to open a server connection for pool ${this.pool.key} while this login waited (client_login_timeout); the upstream may be down or restarting.`;
     if (last instanceof UpstreamError && last.fields) {
       const detail = last.fields.detail ? `${last.fields.detail} ${tried}` : tried;
-      return new PgmoatError(last.code, last.fields.message, { sqlstate: last.fields.code, detail, ...(last.fields.hint ? { hint: last.fields.hint } : {}) });
+      return new PgmoatError('UPSTREAM_LOGIN_REFUSED', last.fields.message, { sqlstate: last.fields.code, detail, hint: last.fields.hint });
     }
-    if (last instanceof PgmoatError) return new PgmoatError(last.code, last.message, { sqlstate: last.sqlstate ?? SqlState.CONNECTION_FAILURE, detail: tried });
+    if (last instanceof PgmoatError && last.sqlstate !== undefined) return last.withDetail(tried);
     return new PgmoatError('UPSTREAM_UNAVAILABLE', `no server connection for pool ${this.pool.key} could be opened within client_login_timeout`, {
-      sqlstate: SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
       detail: last ? `The last attempt failed: ${errorMessage(last)}` : 'The first attempt had not finished (see server_connect_timeout).',
     });
   }

@@ -4,7 +4,7 @@
  */
 import { Backend } from './codes.js';
 import { MessageWriter } from './message-writer.js';
-import { SqlState } from './sqlstate.js';
+import { SqlState } from '../util/sqlstate.js';
 import { PgmoatError } from '../util/errors.js';
 
 export interface ErrorFields {
@@ -13,6 +13,8 @@ export interface ErrorFields {
   message: string;
   detail?: string;
   hint?: string;
+  /** Field R: PostgreSQL's source routine; pgmoat's error code on the errors pgmoat raises. */
+  routine?: string;
 }
 
 const writer = new MessageWriter(256);
@@ -25,6 +27,7 @@ function fieldsMessage(type: number, f: ErrorFields): Buffer {
   writer.int8(0x4d).cstring(f.message); // M
   if (f.detail) writer.int8(0x44).cstring(f.detail);
   if (f.hint) writer.int8(0x48).cstring(f.hint);
+  if (f.routine) writer.int8(0x52).cstring(f.routine);
   writer.int8(0).end();
   return writer.take();
 }
@@ -37,7 +40,11 @@ export function noticeResponse(message: string, severity = 'NOTICE', code = '000
   return fieldsMessage(Backend.NoticeResponse, { severity, code, message, ...(detail ? { detail } : {}) });
 }
 
-/** The ErrorResponse a client sees for an error pgmoat raised. */
+/**
+ * The ErrorResponse a client sees for an error pgmoat raised. Its code goes in the routine
+ * field, where a client library shows it (node-postgres and postgres.js: `routine`; psql
+ * VERBOSITY verbose: LOCATION), so that programs and the doctor match on the code, not the text.
+ */
 export function errorResponseFor(err: PgmoatError): Buffer {
   return errorResponse({
     severity: err.severity,
@@ -45,6 +52,7 @@ export function errorResponseFor(err: PgmoatError): Buffer {
     message: err.message,
     ...(err.detail ? { detail: err.detail } : {}),
     ...(err.hint ? { hint: err.hint } : {}),
+    routine: err.code,
   });
 }
 
@@ -66,6 +74,7 @@ export function parseErrorFields(body: Buffer): ErrorFields & { fields: Map<stri
     message: fields.get('M') ?? '',
     ...(fields.has('D') ? { detail: fields.get('D')! } : {}),
     ...(fields.has('H') ? { hint: fields.get('H')! } : {}),
+    ...(fields.has('R') ? { routine: fields.get('R')! } : {}),
     fields,
   };
 }

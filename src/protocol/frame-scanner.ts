@@ -71,7 +71,7 @@ export class FrameScanner {
   private stopped = false;
 
   constructor(
-    private handler: FrameHandler,
+    private readonly handler: FrameHandler,
     private out: FrameOutput,
     maxLength = 0x3fffffff,
     capture?: Uint8Array,
@@ -83,10 +83,6 @@ export class FrameScanner {
   /** Changes where forwarded bytes go (a client moving to another server connection). */
   setOutput(out: FrameOutput): void {
     this.out = out;
-  }
-
-  setHandler(handler: FrameHandler): void {
-    this.handler = handler;
   }
 
   captureTypes(types: readonly number[], on = true): void {
@@ -108,10 +104,6 @@ export class FrameScanner {
    */
   stop(): void {
     this.stopped = true;
-  }
-
-  get isStopped(): boolean {
-    return this.stopped;
   }
 
   /**
@@ -288,14 +280,5 @@ export class FrameScanner {
   private badLength(type: number, length: number): void {
     this.stopped = true;
     this.handler.onBadLength(type, length);
-  }
-
-  /** Clears all partial state (a connection being reused from the start of a message). */
-  reset(): void {
-    this.hdrFill = 0;
-    this.skip = 0;
-    this.cap = null;
-    this.capFill = 0;
-    this.stopped = false;
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Builds protocol messages into one growable buffer: write the body, then fill the length in
- * (pg-protocol's writer does the same). Reused per connection; `finish()` returns a copy only
- * when asked to keep it, otherwise a view valid until the next `reset()`.
+ * (pg-protocol's writer does the same). Reused per connection: `take()` returns a copy to keep,
+ * `view()` a view valid until the next `reset()` or write.
  */
 export class MessageWriter {
   private buf: Buffer;

@@ -10,13 +10,12 @@ function build(fn: (writer: MessageWriter) => void): Buffer {
   return w.take();
 }
 
-export const AUTH_OK = build((x) => x.begin(Backend.Authentication).int32(AuthCode.Ok).end());
+const AUTH_OK = build((x) => x.begin(Backend.Authentication).int32(AuthCode.Ok).end());
 export const READY_IDLE = build((x) => x.begin(Backend.ReadyForQuery).int8(0x49).end());
 export const SSL_ACCEPT = Buffer.from('S');
 export const SSL_REFUSE = Buffer.from('N');
 export const GSSENC_REFUSE = Buffer.from('N');
 export const TERMINATE = build((x) => x.begin(Frontend.Terminate).end());
-export const SYNC = build((x) => x.begin(Frontend.Sync).end());
 export const SSL_REQUEST = build((x) => x.begin(0).int32(SSL_REQUEST_CODE).end());
 
 /**
@@ -30,10 +29,6 @@ export function loginWelcome(params: Iterable<readonly [string, string]>, cancel
     x.begin(Backend.BackendKeyData).int32(cancelPid).int32(cancelSecret).end();
     x.bytes(READY_IDLE);
   });
-}
-
-export function readyForQuery(status: number): Buffer {
-  return build((x) => x.begin(Backend.ReadyForQuery).int8(status).end());
 }
 
 export function query(sql: string): Buffer {
@@ -64,15 +59,6 @@ export function saslInitialResponse(mechanism: string, data: string): Buffer {
 
 export function saslResponse(data: string): Buffer {
   return build((x) => x.begin(Frontend.Password).bytes(Buffer.from(data, 'utf8')).end());
-}
-
-/** NegotiateProtocolVersion: the newest minor version we support and the options we did not recognise. */
-export function negotiateProtocolVersion(newestMinor: number, unrecognized: readonly string[]): Buffer {
-  return build((x) => {
-    x.begin(Backend.NegotiateProtocolVersion).int32(newestMinor).int32(unrecognized.length);
-    for (const name of unrecognized) x.cstring(name);
-    x.end();
-  });
 }
 
 /** AuthenticationCleartextPassword / MD5Password / SASL requests sent to clients. */

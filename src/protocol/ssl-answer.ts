@@ -20,6 +20,6 @@ export function classifySslAnswer(chunk: Buffer): SslAnswer {
 }
 
 /** Up to the first 8 bytes, as hex: what to show of an answer that is not PostgreSQL's. */
-export function hexBytes(chunk: Buffer): string {
+function hexBytes(chunk: Buffer): string {
   return [...chunk.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
 }

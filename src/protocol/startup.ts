@@ -3,7 +3,6 @@
  * and StartupMessage. Lengths are distrusted: the startup phase has its own small limit.
  */
 import { CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE, MAX_STARTUP_PACKET, SSL_REQUEST_CODE } from './codes.js';
-import { SqlState } from './sqlstate.js';
 import { PgmoatError } from '../util/errors.js';
 
 export type StartupPacket =
@@ -13,7 +12,7 @@ export type StartupPacket =
   | { kind: 'startup'; major: number; minor: number; params: Map<string, string> };
 
 function protocolError(message: string): PgmoatError {
-  return new PgmoatError('BAD_STARTUP', message, { sqlstate: SqlState.PROTOCOL_VIOLATION });
+  return new PgmoatError('BAD_STARTUP', message);
 }
 
 /**
@@ -51,7 +50,6 @@ export function parseStartupPacket(packet: Buffer): StartupPacket {
     throw new PgmoatError(
       'UNSUPPORTED_PROTOCOL',
       `unsupported frontend protocol ${major}.${minor}: server supports 3.0 to 3.0`,
-      { sqlstate: SqlState.FEATURE_NOT_SUPPORTED },
     );
   }
   const params = new Map<string, string>();
@@ -75,8 +73,7 @@ export function parseStartupPacket(packet: Buffer): StartupPacket {
   }
   if (!params.get('user')) {
     throw new PgmoatError('NO_USER', 'no PostgreSQL user name specified in startup packet', {
-      sqlstate: SqlState.INVALID_AUTHORIZATION_SPECIFICATION,
-    });
+      });
   }
   return { kind: 'startup', major, minor, params };
 }
@@ -112,15 +109,13 @@ export function parseOptionsParameter(options: string): Map<string, string> {
     else if (w.startsWith('-c')) setting = w.slice(2);
     else if (w.startsWith('--')) setting = w.slice(2);
     if (setting === undefined) {
-      throw new PgmoatError('BAD_OPTIONS', `unsupported startup option "${w}": only -c name=value is supported`, {
-        sqlstate: SqlState.FEATURE_NOT_SUPPORTED,
-      });
+      throw new PgmoatError('UNSUPPORTED_STARTUP_OPTION', `unsupported startup option "${w}": only -c name=value is supported`, {
+        });
     }
     const eq = setting.indexOf('=');
     if (eq <= 0) {
       throw new PgmoatError('BAD_OPTIONS', `invalid startup option "${setting}": expected name=value`, {
-        sqlstate: SqlState.SYNTAX_ERROR,
-      });
+        });
     }
     out.set(setting.slice(0, eq).replace(/-/g, '_'), setting.slice(eq + 1));
   }

@@ -6,9 +6,12 @@
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { AuthCode, Backend } from '../protocol/codes.js';
 import { parseErrorFields } from '../protocol/error-response.js';
-import { SSL_REQUEST, startupMessage } from '../protocol/messages.js';
-import { errorMessage } from '../util/errors.js';
+import { BadMessageLength, MessageReader } from '../protocol/message-reader.js';
+import { startupMessage } from '../protocol/messages.js';
+import { requestSsl, type SslRequestOutcome } from '../upstream/ssl-request.js';
+import { assertNever, errorMessage } from '../util/errors.js';
 
 export interface ProbeOutcome {
   attempt: 'plain' | 'tls-without-certificate';
@@ -23,7 +26,7 @@ const MAX_ANSWER = 64 * 1024;
 
 /** Reads the first backend message after the startup packet and describes it. */
 function readAnswer(socket: Socket, onDone: (refused: boolean, answer: string) => void): void {
-  let buf = Buffer.alloc(0);
+  const messages = new MessageReader(MAX_ANSWER);
   let done = false;
   const finish = (refused: boolean, answer: string): void => {
     if (done) return;
@@ -33,18 +36,21 @@ function readAnswer(socket: Socket, onDone: (refused: boolean, answer: string) =
   };
   socket.setTimeout(PROBE_TIMEOUT_MS, () => finish(false, 'no answer within 10 s'));
   socket.on('data', (chunk: Buffer) => {
-    buf = Buffer.concat([buf, chunk]);
-    if (buf.length > MAX_ANSWER) return finish(false, 'an oversized answer');
-    if (buf.length < 5) return;
-    const type = String.fromCharCode(buf[0]!);
-    const len = buf.readInt32BE(1);
-    if (buf.length < 1 + len) return;
-    if (type === 'E') {
-      const f = parseErrorFields(buf.subarray(5, 1 + len));
+    messages.push(chunk);
+    let m;
+    try {
+      m = messages.next();
+    } catch (err) {
+      if (!(err instanceof BadMessageLength)) throw err;
+      return finish(false, err.length > MAX_ANSWER ? 'an oversized answer' : `a message of invalid length ${err.length}`);
+    }
+    if (m === undefined) return;
+    if (m.type === Backend.ErrorResponse) {
+      const f = parseErrorFields(m.body);
       return finish(true, `${f.severity} ${f.code}: ${f.message}`);
     }
-    if (type === 'R' && len >= 8 && buf.readInt32BE(5) === 0) return finish(false, 'AuthenticationOk (a session was offered!)');
-    finish(false, `an unexpected message of type ${JSON.stringify(type)}`);
+    if (m.type === Backend.Authentication && m.body.length >= 4 && m.body.readInt32BE(0) === AuthCode.Ok) return finish(false, 'AuthenticationOk (a session was offered!)');
+    finish(false, `an unexpected message of type ${JSON.stringify(String.fromCharCode(m.type))}`);
   });
   socket.on('error', (err) => finish(true, `connection failed: ${errorMessage(err)}`));
   socket.on('close', () => finish(true, 'the gateway closed the connection without a word'));
@@ -67,22 +73,35 @@ export function probeTlsWithoutCertificate(host: string, port: number, database:
     const done = (refused: boolean, answer: string): void => resolve({ attempt: 'tls-without-certificate', refused, answer });
     const raw = netConnect({ host, port });
     raw.once('error', (err) => done(true, `connection failed: ${errorMessage(err)}`));
-    raw.setTimeout(PROBE_TIMEOUT_MS, () => {
-      raw.destroy();
-      done(false, 'no answer to SSLRequest within 10 s');
-    });
-    raw.once('connect', () => raw.write(SSL_REQUEST));
-    raw.once('data', (reply: Buffer) => {
-      raw.setTimeout(0);
-      raw.removeAllListeners('error');
-      if (reply[0] !== 0x53 /* S */) {
-        raw.destroy();
-        return done(true, `SSLRequest answered ${JSON.stringify(String.fromCharCode(reply[0] ?? 0))} instead of "S"`);
-      }
-      // The gateway's certificate is verified as libpq's verify-full would: only the client's is missing.
-      const tls = tlsConnect({ socket: raw, host, ca: caPem, ...(isIP(host) ? {} : { servername: host }) });
-      tls.once('secureConnect', () => tls.write(startup(database, user)));
-      readAnswer(tls, done);
+    raw.once('connect', () => {
+      void requestSsl(raw, AbortSignal.timeout(PROBE_TIMEOUT_MS)).then((answer) => {
+        if (answer.kind !== 'tls') return done(answer.kind !== 'aborted', sslRefusal(answer));
+        // The gateway's certificate is verified as libpq's verify-full would: only the client's is missing.
+        const tls = tlsConnect({ socket: raw, host, ca: caPem, ...(isIP(host) ? {} : { servername: host }) });
+        tls.once('secureConnect', () => tls.write(startup(database, user)));
+        readAnswer(tls, done);
+      });
     });
   });
+}
+
+function sslRefusal(answer: Exclude<SslRequestOutcome, { kind: 'tls' }>): string {
+  switch (answer.kind) {
+    case 'plain':
+      return 'SSLRequest answered "N" instead of "S"';
+    case 'injected':
+      return `SSLRequest answered "S" followed by ${answer.extraBytes} unencrypted bytes`;
+    case 'error-response':
+      return 'SSLRequest answered "E" instead of "S"';
+    case 'foreign':
+      return `SSLRequest answered bytes ${answer.firstBytes} instead of "S"`;
+    case 'closed':
+      return 'the gateway closed the connection without answering the SSLRequest';
+    case 'socket-error':
+      return `connection failed: ${errorMessage(answer.error)}`;
+    case 'aborted':
+      return 'no answer to SSLRequest within 10 s';
+    default:
+      return assertNever(answer, 'SSLRequest answer');
+  }
 }

@@ -21,6 +21,7 @@
  * than the handshake-path reads around it (peer-identity.ts has the figure), so it runs once per
  * certificate, and only for one whose chain verified or whose purpose OpenSSL refused.
  */
+import type { UsageProblem } from '../util/cert-refusal.js';
 import { AsnConvert, type IAsnParseOptions } from '@peculiar/asn1-schema';
 import {
   BasicConstraints,
@@ -48,8 +49,8 @@ export interface CertUsage {
   readonly extendedKeyUsage: readonly string[] | undefined;
 }
 
-/** Why a certificate is not for client use; each is a distinct audit reason (gateway/audit.ts). */
-export type UsageProblem = 'ca-certificate' | 'no-digital-signature' | 'no-extended-key-usage' | 'no-client-auth' | 'unreadable';
+/** Why a certificate is not for client use; each is a distinct audit reason (access/audit.ts). */
+export type { UsageProblem };
 
 export interface UsagePolicy {
   /** tls.allow_client_certs_without_eku: accept a certificate that has no extendedKeyUsage at all. */
@@ -134,11 +135,3 @@ export function usageProblem(usage: CertUsage | undefined, policy: UsagePolicy):
   return undefined;
 }
 
-/** What the client is told, after "client certificate is not for client use". */
-export const USAGE_DETAILS: Record<UsageProblem, string> = {
-  'ca-certificate': 'it is a CA certificate: basicConstraints CA:TRUE',
-  'no-digital-signature': 'its key usage lacks digitalSignature',
-  'no-extended-key-usage': 'it has no extended key usage; clientAuth is required',
-  'no-client-auth': 'it lacks the clientAuth extended key usage',
-  unreadable: 'its extensions cannot be read',
-};

@@ -2,7 +2,7 @@
  * The client side of TLS (clients -> pgmoat): one tls.Server that never listens. The listener
  * answers the SSLRequest (or sees a direct-TLS ClientHello) and hands the raw socket over with
  * `server.emit('connection', socket)`; only a tls.Server closes out a client whose certificate
- * did not verify, where a bare TLSSocket would let it talk (see DESIGN.md, habit 6).
+ * did not verify, where a bare TLSSocket would let it talk.
  *
  * Node never aborts a handshake over a bad client certificate; pgmoat checks `authorized`, the
  * serial against the CRL and the purpose right after it, and nothing of a refused client ever
@@ -10,9 +10,10 @@
  */
 import { createServer, type Server, type TLSSocket, type SecureContextOptions } from 'node:tls';
 import { createHmac, randomBytes } from 'node:crypto';
-import { isRevoked, type RevocationList } from './revocation.js';
+import type { RevocationCheck } from '../revocation/source.js';
 import { certificateFacts, certificateUsage, type PeerIdentity } from './peer-identity.js';
-import { USAGE_DETAILS, usageProblem, type UsagePolicy, type UsageProblem } from './cert-usage.js';
+import { usageProblem, type UsagePolicy, type UsageProblem } from './cert-usage.js';
+import { certRefusalMessage, type CertRefusal } from '../util/cert-refusal.js';
 import type { TlsMode } from './tls-mode.js';
 
 export interface ClientTlsSettings {
@@ -88,7 +89,7 @@ export function newTicketSecret(): Buffer {
  * - every worker of a cluster, sharing the secret and reading the same files, arrives at the
  *   same keys, so a ticket one worker issued resumes on any other.
  */
-export function ticketKeysFor(secret: Buffer, caBundle: string, revoked: ReadonlySet<string>): Buffer {
+export function ticketKeysFor(secret: Buffer, caBundle: string, revoked: Iterable<string>): Buffer {
   const mac = createHmac('sha512', secret).update('pgmoat ticket keys\0').update(caBundle).update('\0');
   for (const serial of [...revoked].sort()) mac.update(serial).update('\0');
   return mac.digest().subarray(0, 48);
@@ -98,19 +99,9 @@ export function ticketKeysFor(secret: Buffer, caBundle: string, revoked: Readonl
  * Sets the server's ticket keys (see ticketKeysFor). Needed after every setSecureContext too:
  * Node gives a new context random keys.
  */
-export function setTicketKeys(server: Server, secret: Buffer, settings: ClientTlsSettings, revoked: ReadonlySet<string>): void {
+export function setTicketKeys(server: Server, secret: Buffer, settings: ClientTlsSettings, revoked: Iterable<string>): void {
   server.setTicketKeys(ticketKeysFor(secret, `${settings.mode}\0${settings.ca ?? ''}`, revoked));
 }
-
-export type CertRefusal =
-  | 'no-certificate'
-  | 'unknown-ca'
-  | 'expired'
-  | 'not-yet-valid'
-  | 'revoked'
-  | 'not-for-client-use'
-  | 'no-identity'
-  | 'invalid';
 
 export type CertCheck =
   | { ok: true; identity: PeerIdentity | undefined }
@@ -122,17 +113,6 @@ export type CertCheck =
       /** With 'not-for-client-use': which purpose check failed (the audit reason). */
       usage?: UsageProblem | undefined;
     };
-
-const REFUSAL_MESSAGES: Record<CertRefusal, string> = {
-  'no-certificate': 'connection requires a valid client certificate: none was sent',
-  'unknown-ca': 'client certificate was not issued by a CA this gateway trusts',
-  expired: 'client certificate has expired',
-  'not-yet-valid': 'client certificate is not yet valid',
-  revoked: 'client certificate has been revoked',
-  'not-for-client-use': 'client certificate is not for client use',
-  'no-identity': 'client certificate has no subject common name',
-  invalid: 'client certificate could not be verified',
-};
 
 function classify(code: string | undefined): CertRefusal {
   switch (code) {
@@ -165,7 +145,7 @@ function classify(code: string | undefined): CertRefusal {
  * read from it is cached by fingerprint (peer-identity.ts), the purpose extensions read only once
  * the chain verified (or OpenSSL refused the purpose).
  */
-export function checkClientCertificate(socket: TLSSocket, mode: TlsMode, revocation: RevocationList, policy: UsagePolicy): CertCheck {
+export function checkClientCertificate(socket: TLSSocket, mode: TlsMode, revocations: RevocationCheck, policy: UsagePolicy): CertCheck {
   if (!requiresClientCertificate(mode)) return { ok: true, identity: undefined };
   const cert = socket.getPeerCertificate(false);
   const facts = certificateFacts(cert);
@@ -173,7 +153,7 @@ export function checkClientCertificate(socket: TLSSocket, mode: TlsMode, revocat
   const refuse = (reason: CertRefusal, usage?: UsageProblem): CertCheck => ({
     ok: false,
     reason,
-    message: usage ? `${REFUSAL_MESSAGES[reason]} (${USAGE_DETAILS[usage]})` : REFUSAL_MESSAGES[reason],
+    message: certRefusalMessage(reason, usage),
     identity,
     ...(usage ? { usage } : {}),
   });
@@ -187,7 +167,8 @@ export function checkClientCertificate(socket: TLSSocket, mode: TlsMode, revocat
     return refuse(reason);
   }
   if (!identity) return refuse('no-identity');
-  if (isRevoked(revocation, identity.serial)) return refuse('revoked');
+  // The one revocation check of the handshake, against every source (revocation/revocations.ts).
+  if (revocations.lookup(identity.serial)) return refuse('revoked');
   const problem = usageProblem(certificateUsage(cert), policy);
   if (problem) return refuse('not-for-client-use', problem);
   return { ok: true, identity };

@@ -2,9 +2,9 @@
  * Who the client is, read from its certificate after the chain verified. Only structured
  * fields are read (subject attributes, URI SANs), never a string match on the whole subject.
  */
-import type { TLSSocket, PeerCertificate } from 'node:tls';
+import type { PeerCertificate } from 'node:tls';
 import { parseIdentityUri } from '../ca/identity-format.js';
-import { normalizeSerial } from './revocation.js';
+import { normalizeSerial } from '../util/serial.js';
 import { tryReadCertUsage, type CertUsage } from './cert-usage.js';
 
 export interface PeerIdentity {
@@ -12,7 +12,7 @@ export interface PeerIdentity {
   readonly cn: string;
   /** From the pgmoat URI SAN, else the subject OU; undefined when neither exists. */
   readonly environment: string | undefined;
-  /** Lowercase hex without leading zeros. */
+  /** Lowercase hex in whole bytes, as `pgmoat list` prints it (util/serial.ts). */
   readonly serial: string;
   /** SHA-256 fingerprint, colon-separated uppercase hex as Node writes it. */
   readonly fingerprint256: string;
@@ -35,7 +35,7 @@ function uriSans(subjectaltname: string | undefined): string[] {
   return out;
 }
 
-export function identityFromCertificate(cert: PeerCertificate): PeerIdentity | undefined {
+function identityFromCertificate(cert: PeerCertificate): PeerIdentity | undefined {
   const cn = first(cert.subject?.CN);
   if (!cn) return undefined;
   let environment: string | undefined;
@@ -119,9 +119,4 @@ export function certificateUsage(cert: PeerCertificate | null | undefined): Cert
   if (!entry) return undefined;
   if (entry.usage === UNREAD) entry.usage = tryReadCertUsage(cert!.raw);
   return entry.usage;
-}
-
-/** The identity of a TLS peer whose chain verified; undefined without a certificate or a CN. */
-export function peerIdentity(socket: TLSSocket): PeerIdentity | undefined {
-  return certificateFacts(socket.getPeerCertificate(false))?.identity;
 }

@@ -16,6 +16,8 @@ export interface Outcome {
   code?: string | undefined;
   severity?: string | undefined;
   message?: string | undefined;
+  /** pgmoat's error code, from the ErrorResponse's routine field (node-postgres `routine`). */
+  routine?: string | undefined;
   user?: string | undefined;
 }
 
@@ -51,18 +53,20 @@ export async function pgLogin(port: number, o: PgLogin): Promise<Outcome> {
     const r = await client.query<{ u: string }>('SELECT current_user AS u');
     return { ok: true, user: r.rows[0]!.u };
   } catch (err) {
-    const e = err as { code?: string; severity?: string; message: string };
-    return { ok: false, code: e.code, severity: e.severity, message: e.message };
+    const e = err as { code?: string; severity?: string; message: string; routine?: string };
+    return { ok: false, code: e.code, severity: e.severity, message: e.message, routine: e.routine };
   } finally {
     await client.end().catch(() => undefined);
   }
 }
 
-export function assertRefused(o: Outcome, code: string, message: string): void {
+/** `routine`, when given: the pgmoat error code the client must read in the routine field. */
+export function assertRefused(o: Outcome, code: string, message: string, routine?: string): void {
   assert.equal(o.ok, false, `expected a refusal, the login worked as ${o.user}`);
   assert.equal(o.code, code, `expected SQLSTATE ${code}, got ${o.code}: ${o.message}`);
   assert.equal(o.severity, 'FATAL');
   assert.equal(o.message, message);
+  if (routine !== undefined) assert.equal(o.routine, routine, 'the pgmoat error code in the routine field');
 }
 
 export function assertLoggedIn(o: Outcome, user: string): void {

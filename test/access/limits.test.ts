@@ -12,6 +12,8 @@ import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js'
 import { startGateway, type RunningGateway } from '../harness/gateway.js';
 import { conninfo, psql } from '../harness/psql.js';
 import { assertLoggedIn, assertNoSecrets, assertRefused, events, pgConfig, pgLogin, secretsOf, tlsSection, upstreamDb, waitFor } from './helpers.js';
+import { parseMetrics, sample } from '../admin/helpers.js';
+import { GatewayMetrics } from '../../src/admin/metrics.js';
 
 let upstream: PgServer;
 let pki: Pki;
@@ -102,4 +104,20 @@ test('handshakes_per_second_per_address and handshakes_per_second: excess connec
   const global = await Promise.all(Array.from({ length: 4 }, () => pgLogin(gw.port, { user: 'app', database: 'appdb', cert: c.app1 })));
   assert.ok(global.filter((o) => !o.ok).length >= 2);
   assert.ok(gw.gateway.access.counters.handshakesRateLimited >= 2);
+});
+
+test('pgmoat_rate_limited_total shows every refusal the limits counted, by kind', async () => {
+  await gw.reload(config({ connections_per_address: 1 }));
+  const held = await open(c.app1, 'app');
+  const before = gw.gateway.access.counters.addressCapRefused;
+  assertRefused(await pgLogin(gw.port, { user: 'other', database: 'appdb', cert: c.other }), '53300', 'too many connections from this address (connections_per_address is 1)');
+  await held.end();
+  const metrics = new GatewayMetrics(gw.gateway, { version: 'test', processMetrics: false });
+  const m = parseMetrics((await metrics.scrape()).body);
+  const counters = gw.gateway.access.counters;
+  assert.equal(counters.addressCapRefused, before + 1);
+  assert.equal(sample(m, 'pgmoat_rate_limited_total', { kind: 'connections_per_address' }), counters.addressCapRefused);
+  assert.equal(sample(m, 'pgmoat_rate_limited_total', { kind: 'connections_per_identity' }), counters.identityCapRefused);
+  assert.equal(sample(m, 'pgmoat_rate_limited_total', { kind: 'handshakes_per_second' }), counters.handshakesRateLimited);
+  assert.equal(sample(m, 'pgmoat_rate_limited_total', { kind: 'handshakes_per_second_per_address' }), counters.handshakesRateLimitedPerAddress);
 });

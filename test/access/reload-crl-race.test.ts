@@ -10,7 +10,7 @@ import { startPostgres, type PgServer } from '../harness/postgres.js';
 import { makePki, type Pki } from '../harness/cert-factory.js';
 import { startGateway, type RunningGateway } from '../harness/gateway.js';
 import { loadConfig } from '../../src/config/load.js';
-import { buildRuntimeConfig } from '../../src/gateway/runtime-config.js';
+import { buildRuntimeConfig } from '../../src/runtime/runtime-config.js';
 import { assertRefused, events, pgLogin, tlsSection, upstreamDb, waitFor } from './helpers.js';
 
 let upstream: PgServer;

@@ -46,12 +46,12 @@ after(async () => {
 });
 
 /** A node-postgres client running `SELECT 1` in a loop until it fails or is stopped. */
-function queryLoop(c: ClientFiles, user: string): { client: pg.Client; ready: Promise<void>; ended: Promise<{ code?: string; message: string; severity?: string }>; count(): number; stop(): Promise<void> } {
+function queryLoop(c: ClientFiles, user: string): { client: pg.Client; ready: Promise<void>; ended: Promise<{ code?: string; message: string; severity?: string; routine?: string }>; count(): number; stop(): Promise<void> } {
   const client = new pg.Client(pgConfig(gw.port, { user, database: 'appdb', cert: c }));
   let n = 0;
   let stopped = false;
   let failure: ((e: { code?: string; message: string; severity?: string }) => void) | undefined;
-  const ended = new Promise<{ code?: string; message: string; severity?: string }>((resolve) => (failure = resolve));
+  const ended = new Promise<{ code?: string; message: string; severity?: string; routine?: string }>((resolve) => (failure = resolve));
   client.on('error', (e: Error & { code?: string; severity?: string }) => failure!(e));
   const ready = client.connect().then(() => {
     void (async () => {
@@ -95,15 +95,15 @@ test('pgmoat revoke ends the live session of that certificate, and only that one
   assert.equal(err.code, '28000');
   assert.equal(err.severity, 'FATAL');
   assert.equal(err.message, 'client certificate has been revoked');
+  assert.equal(err.routine, 'CLIENT_CERT_REVOKED', 'the same code as a refused handshake');
   await waitFor(() => events(gw, 'revoked_session_ended').length > 0, 'the revoked_session_ended line');
   const line = events(gw, 'revoked_session_ended')[0]!;
-  assert.equal(line.serial, victim.serial.replace(/^0+/, ''));
+  assert.equal(line.serial, victim.serial, 'the serial as pgmoat list prints it');
   assert.equal(line.with_message, true);
   assert.equal(typeof line.delay_ms, 'number');
   assert.ok(Number.isFinite(line.delay_ms) && (line.delay_ms as number) >= 0);
   t.diagnostic(`revoked session ended ${String(line.delay_ms)} ms after crl.pem was written`);
-  // The promise of the feature (seen at 36-120 ms here; the stat fallback alone bounds it near 550 ms).
-  assert.ok((line.delay_ms as number) < 1000, `the revoked session ended ${String(line.delay_ms)} ms after the CRL was written`);
+  // How fast is measured, not asserted here (a shared machine): the soak and bench report it.
   const end = events(gw, 'session_end').find((l) => l.serial === line.serial)!;
   assert.equal(end.reason, 'certificate revoked');
 
@@ -113,10 +113,13 @@ test('pgmoat revoke ends the live session of that certificate, and only that one
   await Promise.all([b.stop(), o.stop(), v.stop()]);
 
   // A new connection with the revoked certificate is refused at once; a fresh one of the same name works.
-  assertRefused(await pgLogin(gw.port, { user: 'app', database: 'appdb', cert: victim }), '28000', 'client certificate has been revoked');
+  assertRefused(await pgLogin(gw.port, { user: 'app', database: 'appdb', cert: victim }), '28000', 'client certificate has been revoked', 'CLIENT_CERT_REVOKED');
+  const refusedLine = events(gw, 'login_refused').findLast((l) => l.serial === victim.serial)!;
+  assert.equal(refusedLine.reason, 'revoked', 'the audit reason comes from the code');
+  assert.equal(refusedLine.code, 'CLIENT_CERT_REVOKED');
   assertLoggedIn(await pgLogin(gw.port, { user: 'app', database: 'appdb', cert: bystander }), 'app');
   const reloaded = events(gw, 'crl_reloaded').at(-1)!;
-  assert.deepEqual(reloaded.newly_revoked, [victim.serial.replace(/^0+/, '')]);
+  assert.deepEqual(reloaded.newly_revoked, [victim.serial]);
 });
 
 /** Direct TLS (ALPN postgresql) + a StartupMessage; what the gateway answers first. */

@@ -18,7 +18,7 @@ import { startGateway, writeConfig, type RunningGateway } from '../harness/gatew
 import { freePort } from '../harness/free-port.js';
 import { clientTlsSection } from '../gateway/helpers.js';
 import { Admin } from '../../src/admin/admin.js';
-import { normalizeSerial } from '../../src/tls/revocation.js';
+import { normalizeSerial } from '../../src/util/serial.js';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
 

@@ -30,7 +30,7 @@ import { assertLoggedIn, assertRefused, events, pgLogin, tlsSection, upstreamDb,
 import { initCa, openCa, readInventory, writeCrl } from '../../src/ca/index.js';
 import { buildCrl } from '../../src/ca/crl.js';
 import { loadConfig } from '../../src/config/load.js';
-import { buildRuntimeConfig } from '../../src/gateway/runtime-config.js';
+import { buildRuntimeConfig } from '../../src/runtime/runtime-config.js';
 import { reloadGateway } from '../../src/admin/reload.js';
 import { isPgmoatError } from '../../src/util/errors.js';
 
@@ -63,8 +63,6 @@ function deploy(content: string | Buffer, method: Method): void {
     writeFileSync(crlPath, content); // O_TRUNC then write: a reader may see it empty or half-written
   }
 }
-
-const serialOf = (c: ClientFiles): string => c.serial.replace(/^0+/, '');
 
 /** Refused as revoked by node-postgres and by psql. */
 async function assertRevoked(c: ClientFiles): Promise<void> {
@@ -165,10 +163,10 @@ for (const method of ['rename', 'in place'] as const) {
       const reloads = events(gw, 'crl_reloaded').length;
       deploy(pki.crlPem(), method);
       await waitFor(
-        () => events(gw, 'crl_reloaded').slice(reloads).some((l) => (l.newly_revoked as string[]).includes(serialOf(victim))),
+        () => events(gw, 'crl_reloaded').slice(reloads).some((l) => (l.newly_revoked as string[]).includes(victim.serial)),
         'the newer CRL to be loaded',
       );
-      const reloaded = events(gw, 'crl_reloaded').slice(reloads).find((l) => (l.newly_revoked as string[]).includes(serialOf(victim)))!;
+      const reloaded = events(gw, 'crl_reloaded').slice(reloads).find((l) => (l.newly_revoked as string[]).includes(victim.serial))!;
       assert.equal(reloaded.unrevoked, 0);
       assert.deepEqual(reloaded.crl_numbers, [String(caCrlNumber())]);
       await assertRevoked(victim);

@@ -117,7 +117,7 @@ test('sslmode=verify-full with an issued identity reaches PostgreSQL, over TLS t
   const login = logEvents(gw, 'login').at(-1)!;
   assert.equal(login.cn, 'app');
   assert.equal(login.environment, 'production');
-  assert.equal(login.serial, certs.good.serial.replace(/^0+/, ''));
+  assert.equal(login.serial, certs.good.serial, 'the serial as pgmoat list prints it');
   assert.match(String(login.tls), /^TLSv1\.[23]$/);
 });
 

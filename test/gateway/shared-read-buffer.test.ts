@@ -1,5 +1,5 @@
 /**
- * Plain upstream sockets read into one buffer shared by all of them (src/session/upstream-reader.ts),
+ * Plain upstream sockets read into one buffer shared by all of them (src/upstream/reader.ts),
  * here those of an upstream in tls.mode prefer whose server answers the SSLRequest with 'N'.
  * A view of a read may be written to a client only when the client's socket consumes it at once;
  * otherwise it is copied. These tests make the other case happen (answers larger than a read, many
@@ -17,7 +17,7 @@ import pg from 'pg';
 import type { ClientFiles } from '../harness/cert-factory.js';
 import type { RunningGateway } from '../harness/gateway.js';
 import { nodeSsl, pgSocket, useAppGateway } from './helpers.js';
-import { connectUpstream } from '../../src/session/upstream-connect.js';
+import { connectUpstream } from '../../src/upstream/connect.js';
 
 const ROWS = 400;
 /** Row i of client k: 1000 characters that depend on both, so a row from another answer shows. */

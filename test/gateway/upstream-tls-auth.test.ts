@@ -7,7 +7,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { connectUpstream } from '../../src/session/upstream-connect.js';
+import { connectUpstream } from '../../src/upstream/connect.js';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -204,7 +204,7 @@ test('require: TLS without verifying the upstream certificate (still mutual TLS)
 
 test('prefer, when the server offers TLS: the session runs over mutual TLS, with many rows intact', async () => {
   // prefer reads the SSLRequest answer through the shared read buffer; after 'S' the TLS socket
-  // reads the connection itself (src/session/upstream-reader.ts).
+  // reads the connection itself (src/upstream/reader.ts).
   await withClient('prefer_offered', async (c) => {
     const v = (await c.query<UpstreamView>(VIEW)).rows[0]!;
     assert.equal(v.ssl, true);

@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
-import { buildRuntimeConfig } from '../../src/gateway/runtime-config.js';
+import { buildRuntimeConfig } from '../../src/runtime/runtime-config.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { freePort } from './free-port.js';
 

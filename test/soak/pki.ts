@@ -71,8 +71,7 @@ export function pemOf(f: CertFiles, verifyCa: string): CertPem {
   return { cert: readFileSync(f.cert, 'utf8'), key: readFileSync(f.key, 'utf8'), ca: readFileSync(verifyCa, 'utf8') };
 }
 
-/** The certificate's serial, lowercase hex without leading zeros (as pgmoat revoke takes it). */
+/** The certificate's serial as `pgmoat list` prints it and `pgmoat revoke` takes it: lowercase hex in whole bytes. */
 export function serialOf(certPath: string): string {
-  const hex = new X509Certificate(readFileSync(certPath)).serialNumber.toLowerCase().replace(/^0+/, '');
-  return hex === '' ? '0' : hex;
+  return new X509Certificate(readFileSync(certPath)).serialNumber.toLowerCase();
 }

@@ -14,7 +14,7 @@ export interface Target {
 }
 
 function client(t: Target, user: string, database: string, cert: CertPem | undefined): pg.Client {
-  // One ssl object per client: node-postgres hides `key` from a spread copy (DESIGN.md, facts).
+  // One ssl object per client: node-postgres hides `key` from a spread copy of it.
   const ssl = cert ? { cert: cert.cert, key: cert.key, ca: t.gatewayCa, servername: 'localhost' } : { ca: t.gatewayCa, servername: 'localhost' };
   const c = new pg.Client({ host: '127.0.0.1', port: t.port, user, database, ssl, connectionTimeoutMillis: 15_000 });
   return c;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { dirname, join } from 'node:path';
 import { EXPORT_FORMATS, formatLibpq, formatMaterial, loadClientFiles, pkcs8Der } from '../../ca/index.js';
-import { writeFileAtomic } from '../../ca/atomic-file.js';
+import { writeFileAtomic } from '../../util/atomic-file.js';
 import { PgmoatError } from '../../util/errors.js';
 import { choice, note, print, readPassphrase } from '../cli-helpers.js';
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createLogger } from '../logger.js';
+import { createLogger } from '../../util/logger.js';
 import { note, print } from '../cli-helpers.js';
 import { PgmoatError } from '../../util/errors.js';
 import { DEFAULT_QUICKSTART_DIR, DEFAULT_QUICKSTART_PORT, startQuickstart } from '../../quickstart/run-quickstart.js';

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
-import { buildRuntimeConfig } from '../../gateway/runtime-config.js';
+import { buildRuntimeConfig } from '../../runtime/runtime-config.js';
 import { Gateway } from '../../gateway/gateway.js';
-import { createLogger } from '../logger.js';
+import { createLogger } from '../../util/logger.js';
 import { Admin } from '../../admin/admin.js';
-import { ServeLoop } from '../serve-loop.js';
+import { ServeLoop } from '../../cluster/serve-loop.js';
 import { isClusterWorker, serveCluster } from '../../cluster/serve-cluster.js';
 import { parseWorkers } from '../../cluster/workers-option.js';
 

@@ -1,0 +1,58 @@
+/**
+ * What the gateway and its parts tell the metrics about, and the admin console's login hook.
+ * The gateway holds NO_METRICS until Admin.attach() (admin/admin.ts) puts the real ones in, so that a
+ * gateway without metrics pays one empty call per event. Every method is cheap and never throws;
+ * none is called per message, only per connection or per event.
+ */
+import type { CertCheck } from '../tls/client-tls.js';
+import type { LoginRequest } from '../accept/client-accept.js';
+import { ADMIN_DATABASE } from '../config/schema.js';
+
+/**
+ * accepted: the handshake completed and the certificate (if one was required) passed.
+ * refused: the handshake completed but pgmoat refused the certificate (reason: the refusal).
+ * failed: the handshake itself did not complete (reason: what went wrong).
+ */
+export type HandshakeOutcome = 'accepted' | 'refused' | 'failed';
+
+/**
+ * The kinds of connections the limits turn away (pgmoat_rate_limited_total{kind}). Counted by
+ * AccessControl (access-control.ts `counters`), which the metrics read at scrape time.
+ */
+export type RateLimitKind = 'handshakes_per_second' | 'handshakes_per_second_per_address' | 'connections_per_identity' | 'connections_per_address';
+
+export interface GatewayMetricsHooks {
+  /** The raw socket was handed to the TLS server (starts the handshake clock). */
+  tlsStarted(socket: object): void;
+  /** The handshake completed; `check` is the certificate verdict (undefined when refused before it). */
+  tlsSecured(socket: object, check: CertCheck | undefined): void;
+  /** The handshake did not complete (tls.Server 'tlsClientError'). */
+  tlsFailed(socket: object | undefined, err: Error): void;
+  /** A handshake result measured elsewhere; `seconds` undefined when its start is unknown. */
+  handshake(outcome: HandshakeOutcome, reason: string, seconds: number | undefined): void;
+  /** A live session of a revoked certificate was ended, `delayMs` after the CRL was written. */
+  revocationEnforced(delayMs: number): void;
+  /** A configuration reload (SIGHUP or RELOAD) was applied or refused. */
+  reloaded(outcome: 'ok' | 'refused'): void;
+}
+
+export interface AdminConsoleHook {
+  /** Takes over a login to the virtual database `pgmoat`; throws a PgmoatError (FATAL 28000) to refuse. */
+  login(req: LoginRequest): void;
+}
+
+const noop = (): void => undefined;
+
+export const NO_METRICS: GatewayMetricsHooks = {
+  tlsStarted: noop,
+  tlsSecured: noop,
+  tlsFailed: noop,
+  handshake: noop,
+  revocationEnforced: noop,
+  reloaded: noop,
+};
+
+/** The database a StartupMessage asks for, as PostgreSQL derives it (defaults to the user name). */
+export function isAdminDatabase(params: ReadonlyMap<string, string>): boolean {
+  return (params.get('database') || params.get('user')) === ADMIN_DATABASE;
+}
