@@ -80,6 +80,7 @@ function clientTlsSchema(ctx: Ctx) {
     allow_client_certs_without_eku: bool().default(false),
     end_sessions_on_expiry: bool().default(false),
     expiry_warning: duration().default(3_600_000),
+    reload_on_change: bool().default(true),
   }).superRefine((tls, rctx) => {
     if (!isMode(tls.mode)) return;
     if (tls.mode !== 'disable') {
@@ -114,6 +115,7 @@ function serverTlsSchema(ctx: Ctx) {
     key_passphrase_file: filePath(ctx, 'passphrase file').optional(),
     servername: host().optional(),
     min_version: oneOf(TLS_VERSIONS).default('TLSv1.2'),
+    reload_on_change: bool().default(true),
   }).superRefine((tls, rctx) => {
     if (verifies(tls.mode) && tls.ca === undefined) {
       rctx.addIssue(problem(`required when mode is ${String(tls.mode)}: the CA bundle the server certificate must chain to`, ['ca']));

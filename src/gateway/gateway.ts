@@ -4,7 +4,7 @@
  * new connections and leaves the ones already established alone.
  */
 import { createServer as createNetServer, type Server as NetServer, type Socket, type AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import { createSecureContext, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { IncomingConnection, type AcceptHost, type LoginRequest } from '../accept/client-accept.js';
 import { ClientSession } from '../relay/client-session.js';
@@ -20,6 +20,8 @@ import { PgmoatError, errorMessage, isPgmoatError } from '../util/errors.js';
 import { decideLogin } from '../access/login.js';
 import { poolSettings, upstreamTarget, type RuntimeConfig } from '../runtime/runtime-config.js';
 import { configureRevocationSources, crlStatus, withCrlInForce } from '../runtime/revocation-sources.js';
+import { TlsWatches } from '../runtime/tls-watches.js';
+import type { TlsMaterialText } from '../tls/tls-material.js';
 import { NO_METRICS, isAdminDatabase, type AdminConsoleHook, type GatewayMetricsHooks } from '../access/hooks.js';
 import { AccessControl } from '../access/access-control.js';
 import { Revocations } from '../revocation/revocations.js';
@@ -53,6 +55,8 @@ export class Gateway implements AcceptHost {
   readonly access: AccessControl;
   /** Every revocation source (the CRL file): asked at the handshake, at login and of live sessions. */
   readonly revocations = new Revocations();
+  /** The TLS files followed without a reload (tls.reload_on_change): runtime/tls-watches.ts. */
+  private readonly tlsWatches: TlsWatches;
 
   constructor(
     rc: RuntimeConfig,
@@ -73,6 +77,47 @@ export class Gateway implements AcceptHost {
     this.revocations.subscribe(() => this.revocationChanged());
     this.revocationChanged();
     this.access = new AccessControl(this, log);
+    this.tlsWatches = new TlsWatches(
+      {
+        clientTlsChanged: (next) => this.clientTlsChanged(next),
+        upstreamTlsChanged: (database, next) => this.upstreamTlsChanged(database, next),
+      },
+      log,
+    );
+    this.tlsWatches.configure(rc);
+  }
+
+  /**
+   * The client-side files changed and agree (tls-file-watch.ts): new handshakes get the new
+   * context, established sessions keep theirs. A new CA bundle also verifies the CRLs to come
+   * and changes the ticket keys (ticketKeysFor).
+   */
+  private clientTlsChanged(next: TlsMaterialText): void {
+    const before = this.rc.clientTls;
+    if (!before) return;
+    const clientTls = { ...before, cert: next.cert ?? before.cert, key: next.key ?? before.key, ca: next.ca ?? before.ca, passphrase: next.passphrase ?? before.passphrase };
+    this.tls.configure(clientTls, this.rc.config.client_login_timeout);
+    this.rc = { ...this.rc, clientTls };
+    if (clientTls.ca !== before.ca) configureRevocationSources(this.revocations, this.rc, this.log);
+  }
+
+  /** A database's upstream files changed and agree: server connections opened from now on use them. */
+  private upstreamTlsChanged(database: string, next: TlsMaterialText): void {
+    const before = this.rc.upstreamTls.get(database);
+    if (!before) return;
+    const tls = { ...before, cert: next.cert ?? before.cert, key: next.key ?? before.key, ca: next.ca ?? before.ca, passphrase: next.passphrase ?? before.passphrase };
+    // What OpenSSL would refuse at the next connect is refused now, and the set in force stays.
+    createSecureContext({
+      ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+      ...(tls.key !== undefined ? { key: tls.key } : {}),
+      ...(tls.passphrase !== undefined ? { passphrase: tls.passphrase } : {}),
+      ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+    });
+    const upstreamTls = new Map(this.rc.upstreamTls).set(database, tls);
+    this.rc = { ...this.rc, upstreamTls };
+    for (const pool of this.pools.values()) {
+      if (pool.database === database) pool.target = upstreamTarget(this.rc, database, pool.role);
+    }
   }
 
   /** The CRL in force, its age and nextUpdate. */
@@ -130,6 +175,7 @@ export class Gateway implements AcceptHost {
     });
     this.janitor = setInterval(() => this.sweep(), JANITOR_INTERVAL_MS);
     this.revocations.start();
+    this.tlsWatches.start();
     this.access.start();
     const addr = this.listener.address() as AddressInfo;
     this.log.info({ event: 'listening', host: addr.address, port: addr.port, tls_mode: this.tlsMode }, 'pgmoat listening');
@@ -310,6 +356,7 @@ export class Gateway implements AcceptHost {
     for (const pool of this.pools.values()) pool.sweep(now);
     this.dropRemovedPools();
     this.revocations.poll(now);
+    this.tlsWatches.poll(now);
     this.access.sweep(now);
   }
 
@@ -348,13 +395,15 @@ export class Gateway implements AcceptHost {
 
   /** New connections use `rc`; established ones keep what they have. */
   reload(rc: RuntimeConfig): void {
+    // First: settings OpenSSL refuses (a key that does not match) throw here and change nothing.
+    this.tls.configure(rc.clientTls, rc.config.client_login_timeout);
     // rc.revocation was read against the list in force when the reload began, and the CRL watch
     // may have gone further since: the CRL source keeps the newer one. Serials the reload
     // revokes end their sessions (SessionEnforcer).
     configureRevocationSources(this.revocations, rc, this.log);
     this.rc = withCrlInForce(rc, this.revocations);
-    // A new context, and ticket keys derived again from the trust and the revoked serials.
-    this.tls.configure(rc.clientTls, rc.config.client_login_timeout);
+    // The files the reload read are the sets in force; the watches follow them from there.
+    this.tlsWatches.configure(this.rc);
     for (const pool of this.pools.values()) {
       if (!Object.hasOwn(rc.config.databases, pool.database)) {
         // Removed: its idle server connections close now, busy ones when their client is done
@@ -390,5 +439,6 @@ export class Gateway implements AcceptHost {
     if (this.janitor) clearInterval(this.janitor);
     this.access.stop();
     this.revocations.stop();
+    this.tlsWatches.stop();
   }
 }
