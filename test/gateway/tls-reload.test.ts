@@ -187,6 +187,9 @@ test('a mismatched pair is never loaded (warned once, also across retries); the 
   await sleep(2_600);
   assert.equal(refusals('KEY_MISMATCH').length, logged, 'one warning for one state of the files');
   assert.equal(await servedFingerprint(), current.fingerprint);
+  // A reload (SIGHUP, RELOAD) reading the same files is refused whole, with the same code.
+  await assert.rejects(gw.reload(), (err: Error & { code?: string }) => err.code === 'KEY_MISMATCH');
+  assert.equal(await servedFingerprint(), current.fingerprint);
   writeKey(b.keyPem);
   await waitServed(b.fingerprint, 'the pair to be loaded once the key matches');
   current = b;
