@@ -103,6 +103,7 @@ interface InventoryCache {
   dir: string;
   mtimeMs: number;
   size: number;
+  ino: number;
   entries: readonly InventoryEntry[];
 }
 
@@ -137,9 +138,9 @@ export class CertificateCatalog {
     try {
       const st = statSync(caPath(dir, 'inventory'));
       const c = this.inventory;
-      if (c && c.dir === dir && c.mtimeMs === st.mtimeMs && c.size === st.size) return c.entries;
+      if (c && c.dir === dir && c.mtimeMs === st.mtimeMs && c.size === st.size && c.ino === st.ino) return c.entries;
       const entries = readInventory(dir).certificates;
-      this.inventory = { dir, mtimeMs: st.mtimeMs, size: st.size, entries };
+      this.inventory = { dir, mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, entries };
       return entries;
     } catch {
       // Unreadable or damaged (or being replaced, which is atomic): the certificates seen still tell something.

@@ -156,12 +156,10 @@ export class GatewayMetrics implements GatewayMetricsHooks {
   }
 
   private registerCertificates(): void {
-    // One listing per scrape serves both series: prom-client reads metrics one after the other.
-    let cached: { at: number; samples: { labels: Record<string, string>; expiry: number; age: number }[] } | undefined;
-    const read = (): NonNullable<typeof cached>['samples'] => {
+    // Listed once per series: the inventory is parsed only when its file changed (certificate-catalog.ts).
+    const read = (): { labels: Record<string, string>; expiry: number; age: number }[] => {
       const now = Date.now();
-      if (cached && now - cached.at < 1000) return cached.samples;
-      const samples = this.catalog
+      return this.catalog
         .list(now)
         .filter((c) => !c.revoked)
         .map((c) => ({
@@ -169,8 +167,6 @@ export class GatewayMetrics implements GatewayMetricsHooks {
           expiry: (c.notAfter.getTime() - now) / 1000,
           age: (now - c.notBefore.getTime()) / 1000,
         }));
-      cached = { at: now, samples };
-      return samples;
     };
     new ScrapeMetric(
       'pgmoat_certificate_expiry_seconds',
