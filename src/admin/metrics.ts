@@ -45,6 +45,9 @@ export interface MetricsOptions {
   catalog?: CertificateCatalog;
 }
 
+/** How long an expired certificate stays in pgmoat_certificate_expiry_seconds (SHOW CERTS keeps it). */
+const EXPIRED_KEPT_MS = 7 * 86_400_000;
+
 /** Labels of the environment-mismatch counter: environments the configuration names, else `other` (bounded). */
 function environmentLabel(config: Config, env: string | undefined): string {
   if (env === undefined || env === '') return 'none';
@@ -161,7 +164,8 @@ export class GatewayMetrics implements GatewayMetricsHooks {
       const now = Date.now();
       return this.catalog
         .list(now)
-        .filter((c) => !c.revoked)
+        // A certificate expired for a week leaves the series too: an inventory only grows, the series must not.
+        .filter((c) => !c.revoked && c.notAfter.getTime() > now - EXPIRED_KEPT_MS)
         .map((c) => ({
           labels: { kind: c.kind, cn: c.cn, environment: c.environment, serial: c.serial },
           expiry: (c.notAfter.getTime() - now) / 1000,
@@ -170,7 +174,7 @@ export class GatewayMetrics implements GatewayMetricsHooks {
     };
     new ScrapeMetric(
       'pgmoat_certificate_expiry_seconds',
-      'Seconds until notAfter (negative once expired) of every unrevoked certificate known: the CA inventory when the directory of tls.ca holds one, the gateway\'s own chain, the CA certificates of tls.ca, and client certificates seen in the last 24 hours. kind: root, intermediate, server, client.',
+      'Seconds until notAfter (negative once expired, for a week) of every unrevoked certificate known: the CA inventory when the directory of tls.ca holds one, the gateway\'s own chain, the CA certificates of tls.ca, and client certificates seen in the last 24 hours. kind: root, intermediate, server, client.',
       'gauge',
       () => read().map((s) => ({ labels: s.labels, value: s.expiry })),
       'max',

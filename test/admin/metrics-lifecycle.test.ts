@@ -144,7 +144,14 @@ test("a revoked serial's first refused connection is observed by the revocation 
 test('every certificate of the CA inventory has its expiry and age; without an inventory, the configuration and the certificates seen', async () => {
   // Issued and never used: only the inventory knows it.
   const unused = await pki.client('unused', { environment: 'staging' });
+  const lately = await pki.client('lately', { expired: true });
+  const t = Date.now();
+  const longAgo = await issueClient(pki.main.authority, { name: 'longago', environment: 'production', notBefore: new Date(t - 40 * DAY_MS), notAfter: new Date(t - 10 * DAY_MS), allowDuplicate: true });
   const m = await scrape();
+  // Expired yesterday: still there, negative. Expired 10 days ago: gone from the series, still in SHOW CERTS.
+  assert.ok((sample(m, 'pgmoat_certificate_expiry_seconds', { serial: lately.serial }) ?? 0) < 0);
+  assert.equal(sample(m, 'pgmoat_certificate_expiry_seconds', { serial: longAgo.serial }), undefined);
+  assert.equal((await showRows(adminConn(gw.port, ops), 'SHOW CERTS')).find((r) => r.serial === longAgo.serial)?.status, 'expired');
   assert.equal(sample(m, 'pgmoat_certificate_inventory_available'), 1);
   const now = Date.now() / 1000;
   const caCert = new X509Certificate(pki.main.caPem);
