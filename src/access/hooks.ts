@@ -9,8 +9,10 @@ import type { LoginRequest } from '../accept/client-accept.js';
 import { ADMIN_DATABASE } from '../config/schema.js';
 
 /**
- * accepted: the handshake completed and the certificate (if one was required) passed.
- * refused: the handshake completed but pgmoat refused the certificate (reason: the refusal).
+ * accepted: the handshake completed, the certificate (if one was required) passed, and the login
+ * was not refused (the metrics count it once the login is decided, see `loginAccepted`).
+ * refused: the handshake completed but pgmoat refused the certificate (reason: the refusal), or
+ * the certificate passed and the login was refused (reason `login-refused`).
  * failed: the handshake itself did not complete (reason: what went wrong).
  */
 export type HandshakeOutcome = 'accepted' | 'refused' | 'failed';
