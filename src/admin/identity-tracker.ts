@@ -13,6 +13,7 @@ export interface SeenIdentity {
   cn: string;
   environment: string;
   serial: string;
+  notBefore: Date;
   notAfter: Date;
   lastSeen: number;
 }
@@ -26,7 +27,7 @@ export class IdentityTracker {
   record(id: PeerIdentity, now = Date.now()): void {
     const key = `${id.serial}/${id.fingerprint256}`;
     this.seen.delete(key);
-    this.seen.set(key, { cn: id.cn, environment: id.environment ?? '', serial: id.serial, notAfter: id.notAfter, lastSeen: now });
+    this.seen.set(key, { cn: id.cn, environment: id.environment ?? '', serial: id.serial, notBefore: id.notBefore, notAfter: id.notAfter, lastSeen: now });
     if (this.seen.size > this.maxEntries) {
       const oldest = this.seen.keys().next();
       if (!oldest.done) this.seen.delete(oldest.value);
