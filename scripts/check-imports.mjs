@@ -29,7 +29,7 @@ const ROOMS = [
   ['gateway'],
   ['admin', 'doctor', 'pgbouncer-import'],
   ['cluster'],
-  ['quickstart'],
+  ['quickstart', 'agent'],
   ['cli'],
 ];
 const rankOf = new Map(ROOMS.flatMap((names, rank) => names.map((n) => [n, rank])));
