@@ -4,7 +4,7 @@
  * new connections and leaves the ones already established alone.
  */
 import { createServer as createNetServer, type Server as NetServer, type Socket, type AddressInfo } from 'node:net';
-import { createSecureContext, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { IncomingConnection, type AcceptHost, type LoginRequest } from '../accept/client-accept.js';
 import { ClientSession } from '../relay/client-session.js';
@@ -21,7 +21,8 @@ import { decideLogin } from '../access/login.js';
 import { poolSettings, upstreamTarget, type RuntimeConfig } from '../runtime/runtime-config.js';
 import { configureRevocationSources, crlStatus, withCrlInForce } from '../runtime/revocation-sources.js';
 import { TlsWatches } from '../runtime/tls-watches.js';
-import type { TlsMaterialText } from '../tls/tls-material.js';
+import { applyClientTlsFiles, applyUpstreamTlsFiles } from './tls-file-changes.js';
+import { dropRemovedPools, mayOpenServer } from './pool-set.js';
 import { NO_METRICS, isAdminDatabase, type AdminConsoleHook, type GatewayMetricsHooks } from '../access/hooks.js';
 import { AccessControl } from '../access/access-control.js';
 import { Revocations } from '../revocation/revocations.js';
@@ -79,45 +80,12 @@ export class Gateway implements AcceptHost {
     this.access = new AccessControl(this, log);
     this.tlsWatches = new TlsWatches(
       {
-        clientTlsChanged: (next) => this.clientTlsChanged(next),
-        upstreamTlsChanged: (database, next) => this.upstreamTlsChanged(database, next),
+        clientTlsChanged: (next) => (this.rc = applyClientTlsFiles(this.rc, next, this.tls, this.revocations, this.log)),
+        upstreamTlsChanged: (database, next) => (this.rc = applyUpstreamTlsFiles(this.rc, database, next, this.pools.values())),
       },
       log,
     );
     this.tlsWatches.configure(rc);
-  }
-
-  /**
-   * The client-side files changed and agree (tls-file-watch.ts): new handshakes get the new
-   * context, established sessions keep theirs. A new CA bundle also verifies the CRLs to come
-   * and changes the ticket keys (ticketKeysFor).
-   */
-  private clientTlsChanged(next: TlsMaterialText): void {
-    const before = this.rc.clientTls;
-    if (!before) return;
-    const clientTls = { ...before, cert: next.cert ?? before.cert, key: next.key ?? before.key, ca: next.ca ?? before.ca, passphrase: next.passphrase ?? before.passphrase };
-    this.tls.configure(clientTls, this.rc.config.client_login_timeout);
-    this.rc = { ...this.rc, clientTls };
-    if (clientTls.ca !== before.ca) configureRevocationSources(this.revocations, this.rc, this.log);
-  }
-
-  /** A database's upstream files changed and agree: server connections opened from now on use them. */
-  private upstreamTlsChanged(database: string, next: TlsMaterialText): void {
-    const before = this.rc.upstreamTls.get(database);
-    if (!before) return;
-    const tls = { ...before, cert: next.cert ?? before.cert, key: next.key ?? before.key, ca: next.ca ?? before.ca, passphrase: next.passphrase ?? before.passphrase };
-    // What OpenSSL would refuse at the next connect is refused now, and the set in force stays.
-    createSecureContext({
-      ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
-      ...(tls.key !== undefined ? { key: tls.key } : {}),
-      ...(tls.passphrase !== undefined ? { passphrase: tls.passphrase } : {}),
-      ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
-    });
-    const upstreamTls = new Map(this.rc.upstreamTls).set(database, tls);
-    this.rc = { ...this.rc, upstreamTls };
-    for (const pool of this.pools.values()) {
-      if (pool.database === database) pool.target = upstreamTarget(this.rc, database, pool.role);
-    }
   }
 
   /** The CRL in force, its age and nextUpdate. */
@@ -249,7 +217,7 @@ export class Gateway implements AcceptHost {
       }
       pool = new Pool(database, role, upstreamTarget(this.rc, database, role), poolSettings(this.rc, database, role), this.rc.config.max_packet_size, this.log, {
         clientClosed: (client, reason) => this.onClientClosed(client, reason),
-        mayOpenServer: (p) => this.mayOpenServer(p),
+        mayOpenServer: (p) => mayOpenServer(this.pools.values(), p),
       });
       this.pools.set(key, pool);
     }
@@ -354,43 +322,10 @@ export class Gateway implements AcceptHost {
       }
     }
     for (const pool of this.pools.values()) pool.sweep(now);
-    this.dropRemovedPools();
+    dropRemovedPools(this.pools, this.rc.config.databases, this.joining);
     this.revocations.poll(now);
     this.tlsWatches.poll(now);
     this.access.sweep(now);
-  }
-
-  /**
-   * Pools of a database that a reload removed go once their last session ended and their last
-   * server closed: without this, every database name a reload ever removed kept its Pool (stats,
-   * histograms, statement registry), its idle servers and its metrics series for the life of
-   * the process. Until then, a server that went idle there is closed (the sessions left may
-   * still open one for their next transaction).
-   */
-  private dropRemovedPools(): void {
-    const databases = this.rc.config.databases;
-    for (const [key, pool] of this.pools) {
-      if (Object.hasOwn(databases, pool.database)) continue;
-      if (pool.idleServers.length > 0) pool.reconnect();
-      if (pool.clientCount === 0 && pool.serverCount === 0 && !this.joining.has(pool)) {
-        pool.opener.stop();
-        this.pools.delete(key);
-      }
-    }
-  }
-
-  /** max_db_connections (per database) and max_user_connections (per upstream role), across pools. */
-  private mayOpenServer(pool: Pool): boolean {
-    const maxDb = pool.settings.maxDbConnections;
-    const maxUser = pool.settings.maxUserConnections;
-    if (maxDb === 0 && maxUser === 0) return true;
-    let db = 0;
-    let user = 0;
-    for (const p of this.pools.values()) {
-      if (p.database === pool.database) db += p.serverCount;
-      if (p.role === pool.role) user += p.serverCount;
-    }
-    return (maxDb === 0 || db < maxDb) && (maxUser === 0 || user < maxUser);
   }
 
   /** New connections use `rc`; established ones keep what they have. */
