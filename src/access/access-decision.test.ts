@@ -15,6 +15,7 @@ function runtime(rules: RuleConfig[] | 'default-cert' | 'default-trust'): Access
     userlist: new Map(),
     mockKey: Buffer.alloc(32),
     authUserPassword: undefined,
+    sanIdentities: false,
   };
 }
 
