@@ -33,10 +33,10 @@ function refuse(code: 'UNKNOWN_DATABASE' | 'CLIENT_CERT_REQUIRED' | 'ENVIRONMENT
 function environmentMismatch(environment: string | undefined, database: string, required: string, sanRule?: string): PgmoatError {
   const message = `certificate for environment "${environment ?? '(none)'}" may not connect to database "${database}", which requires environment "${required}"`;
   if (sanRule === undefined) return refuse('ENVIRONMENT_MISMATCH', message);
-  // Trust never widens by accident: a SAN-only certificate (a SPIFFE ID, say) carries no pgmoat
-  // environment, and reaches an environment-bound database only when its rule says which.
-  return new PgmoatError('ENVIRONMENT_MISMATCH', `${message}: the certificate has no common name and no pgmoat environment`, {
-    hint: `Set san_environment: ${required} on ${sanRule} if the certificates it matches belong to that environment.`,
+  // Trust never widens by accident: a certificate pgmoat did not issue (a SPIFFE ID, say) carries
+  // no pgmoat environment, and reaches an environment-bound database only when its rule says which.
+  return new PgmoatError('ENVIRONMENT_MISMATCH', message, {
+    hint: `The certificate carries no pgmoat environment. If the certificates ${sanRule} matches by their SANs belong to "${required}", set san_environment: ${required} on it.`,
   });
 }
 
@@ -51,10 +51,12 @@ export function decideLogin(rc: RuntimeConfig, req: LoginRequest, revocations: R
   // A source may have revoked it since the handshake (the CRL watch, a reload).
   assertNotRevoked(revocations, identity);
   // A certificate for one environment never reaches a database of another, whatever the rules say.
-  // A certificate without CN has no environment of its own (peer-identity.ts); for it alone a
-  // rule may name one (san_environment, checked below once the rule is known).
-  const sanOnly = identity !== undefined && identity.cn === undefined && identity.environment === undefined;
-  if (db.environment !== undefined && identity !== undefined && !sanOnly && identity.environment !== db.environment) {
+  // A certificate without an environment of its own (SPIRE, cert-manager, Vault PKI: nothing
+  // pgmoat wrote) may get one from the rule that matched it by its SANs (san_environment); only
+  // then is its check left until the rule is known, so configurations without san_environment
+  // refuse exactly as before.
+  const deferred = identity !== undefined && identity.environment === undefined && rc.access.rules.some((r) => r.sanEnvironment !== undefined);
+  if (db.environment !== undefined && identity !== undefined && !deferred && identity.environment !== db.environment) {
     throw environmentMismatch(identity.environment, database, db.environment);
   }
   const access = decideAccess(rc.access, mode, {
@@ -64,7 +66,7 @@ export function decideLogin(rc: RuntimeConfig, req: LoginRequest, revocations: R
     address: req.remoteAddress,
     identity: identity ? { cn: identity.cn, environment: identity.environment, uris: identity.uris, dnsNames: identity.dnsNames } : undefined,
   });
-  if (db.environment !== undefined && sanOnly && access.rule.sanEnvironment !== db.environment) {
+  if (db.environment !== undefined && deferred && access.rule.sanEnvironment !== db.environment) {
     throw environmentMismatch(access.rule.sanEnvironment, database, db.environment, access.rule.label);
   }
   const settings = settingsFromStartup(req.params);
