@@ -14,6 +14,10 @@ import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js'
 import { makeOpensslCa, type OpensslCa } from '../harness/openssl-certs.js';
 import { startGateway, type RunningGateway } from '../harness/gateway.js';
 import { conninfo, psql } from '../harness/psql.js';
+import pg from 'pg';
+import { Admin } from '../../src/admin/admin.js';
+import { adminConn, quietLog, showRows } from '../admin/helpers.js';
+import { nodeSsl } from '../gateway/helpers.js';
 import { assertLoggedIn, assertNoSecrets, assertRefused, events, pgLogin, secretsOf, tlsSection, upstreamDb } from './helpers.js';
 
 let upstream: PgServer;
@@ -22,7 +26,8 @@ let spire: OpensslCa;
 let issuer: OpensslCa;
 let bundle: string;
 let gw: RunningGateway;
-const c = {} as Record<'app' | 'svidApi' | 'svidStaging' | 'svidUnknown' | 'certManager' | 'vault' | 'noSans', ClientFiles>;
+let admin: Admin;
+const c = {} as Record<'ops' | 'app' | 'svidApi' | 'svidStaging' | 'svidUnknown' | 'certManager' | 'vault' | 'noSans', ClientFiles>;
 
 const SPIFFE_MAP = { uri: '/^spiffe://prod\\.example/ns/prod/sa/([a-z_]+)$/', role: '\\1' };
 
@@ -37,6 +42,7 @@ before(async () => {
   bundle = join(pki.dir, 'trusted-clients.pem');
   writeFileSync(bundle, `${pki.main.caPem}${spire.caPem}${issuer.caPem}`);
   c.app = await pki.client('app');
+  c.ops = await pki.client('ops');
   c.svidApi = spire.spire('spiffe://prod.example/ns/prod/sa/api');
   c.svidStaging = spire.spire('spiffe://staging.example/ns/prod/sa/api');
   c.svidUnknown = spire.spire('spiffe://prod.example/ns/prod/sa/Mallory');
@@ -58,10 +64,14 @@ before(async () => {
       { san: 'dns:*.prod.svc.cluster.local', method: 'cert', map: 'k8s' },
       { method: 'cert' },
     ],
+    admin: { identities: ['ops'] },
   });
+  admin = Admin.attach(gw.gateway, { log: quietLog(), processMetrics: false });
+  await admin.start();
 });
 after(async () => {
   if (gw) assertNoSecrets(gw.logs(), secretsOf(pki, Object.values(c), []));
+  await admin?.close();
   await gw?.stop();
   await upstream?.stop();
   pki?.cleanup();
@@ -187,6 +197,50 @@ test('a gateway whose rules and maps do not use SANs refuses a certificate witho
   } finally {
     await plain.stop();
   }
+});
+
+test('pg_hba.conf + pg_ident.conf: a uri: line of the ident file maps the SPIFFE ID through map=', async () => {
+  const hba = join(pki.dir, 'san_hba.conf');
+  const ident = join(pki.dir, 'san_ident.conf');
+  writeFileSync(hba, 'hostssl all all 127.0.0.1/32 cert map=spiffe\n');
+  writeFileSync(ident, String.raw`spiffe  uri:/^spiffe://prod\.example/ns/prod/sa/([a-z_]+)$  \1` + '\n');
+  const fromFiles = await startGateway({
+    tls: tlsSection(pki, { mode: 'verify-ca', ca: bundle }),
+    databases: { opendb: upstreamDb(upstream, 'appdb', { environment: undefined }) },
+    hba_file: hba,
+    ident_file: ident,
+  });
+  try {
+    assertLoggedIn(await pgLogin(fromFiles.port, { user: 'api', database: 'opendb', cert: c.svidApi }), 'api');
+    assertRefused(
+      await pgLogin(fromFiles.port, { user: 'app', database: 'opendb', cert: c.svidApi }),
+      '28000',
+      'certificate authentication failed for user "app": identity map "spiffe" does not let uri:"spiffe://prod.example/ns/prod/sa/api" use this role',
+      'CERT_SAN_ROLE_MISMATCH',
+    );
+  } finally {
+    await fromFiles.stop();
+  }
+});
+
+test('SHOW IDENTITIES lists a certificate without CN by its SAN; the admin console refuses it', async () => {
+  const held = new pg.Client({ host: '127.0.0.1', port: gw.port, user: 'api', database: 'appdb', ssl: nodeSsl(c.svidApi) });
+  held.on('error', () => undefined);
+  await held.connect();
+  try {
+    const ids = await showRows(adminConn(gw.port, c.ops), 'SHOW IDENTITIES');
+    const svid = ids.find((r) => r.san === 'uri:spiffe://prod.example/ns/prod/sa/api');
+    assert.ok(svid, JSON.stringify(ids));
+    assert.equal(svid.cn, '', 'NULL: no CN');
+    assert.equal(svid.environment, '');
+    assert.equal(svid.serial, c.svidApi.serial);
+    assert.equal(svid.databases, 'appdb');
+    const ops = ids.find((r) => r.cn === 'ops');
+    assert.match(ops?.san ?? '', /^uri:pgmoat:\/\/production\/ops$/, 'a pgmoat certificate shows its identity URI');
+  } finally {
+    await held.end();
+  }
+  assertRefused(await pgLogin(gw.port, { user: 'api', database: 'pgmoat', cert: c.svidApi }), '28000', 'certificate identity "uri:spiffe://prod.example/ns/prod/sa/api" may not use the admin console', 'ADMIN_NOT_ALLOWED');
 });
 
 test('the openssl certificates are what those tools issue', () => {
