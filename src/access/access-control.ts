@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { PgmoatError, errorMessage, isPgmoatError } from '../util/errors.js';
 import type { CertCheck } from '../tls/client-tls.js';
-import type { PeerIdentity } from '../tls/peer-identity.js';
+import { identityName, type PeerIdentity } from '../tls/peer-identity.js';
 import type { ClientSession } from '../relay/client-session.js';
 import type { LoginRequest } from '../accept/client-accept.js';
 import type { Pool } from '../pool/pool.js';
@@ -135,7 +135,7 @@ export class AccessControl {
     if (verdict.ok) return verdict.lease;
     if (verdict.limit === 'identity') {
       this.counters.identityCapRefused++;
-      throw new PgmoatError('CONNECTION_LIMIT', `too many connections for certificate identity "${identity?.cn ?? ''}" (connections_per_identity is ${verdict.max})`, {
+      throw new PgmoatError('CONNECTION_LIMIT', `too many connections for certificate identity "${identity ? identityName(identity) : ''}" (connections_per_identity is ${verdict.max})`, {
         });
     }
     this.counters.addressCapRefused++;

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { LoginRequest } from '../accept/client-accept.js';
 import type { Pool } from '../pool/pool.js';
 import type { RuntimeConfig } from '../runtime/runtime-config.js';
-import type { PeerIdentity } from '../tls/peer-identity.js';
+import { identityName, type PeerIdentity } from '../tls/peer-identity.js';
 import * as msg from '../protocol/messages.js';
 import { PgmoatError, assertNever } from '../util/errors.js';
 import type { AdminConsoleHook } from '../access/hooks.js';
@@ -88,7 +88,7 @@ export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
     const session = new AdminSession(
       req.socket,
       identity,
-      identity.cn,
+      identityName(identity),
       req.remoteAddress,
       req.remotePort,
       protocol ? `${protocol}/${req.tls?.getCipher()?.name ?? ''}` : '',

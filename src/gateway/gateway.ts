@@ -184,7 +184,13 @@ export class Gateway implements AcceptHost {
   }
 
   checkCertificate(socket: TLSSocket): CertCheck {
-    const check = checkClientCertificate(socket, this.tlsMode, this.revocations, { allowWithoutEku: this.rc.config.tls.allow_client_certs_without_eku });
+    const check = checkClientCertificate(
+      socket,
+      this.tlsMode,
+      this.revocations,
+      { allowWithoutEku: this.rc.config.tls.allow_client_certs_without_eku },
+      this.rc.access.sanIdentities,
+    );
     this.metrics.tlsSecured(this.pendingOf(socket)?.raw ?? socket, check);
     return check;
   }

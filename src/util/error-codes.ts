@@ -56,6 +56,8 @@ export const ERROR_CODES = {
   NO_RULE: { sqlstate: S.INVALID_AUTHORIZATION_SPECIFICATION, about: 'no access rule matches the connection' },
   RULE_REJECTS: { sqlstate: S.INVALID_AUTHORIZATION_SPECIFICATION, about: 'the matching access rule is a reject rule' },
   CERT_ROLE_MISMATCH: { sqlstate: S.INVALID_AUTHORIZATION_SPECIFICATION, about: 'the certificate identity may not use the role asked for' },
+  CERT_SAN_UNMAPPED: { sqlstate: S.INVALID_AUTHORIZATION_SPECIFICATION, about: 'a certificate without CN (SAN identity only) met a rule without an identity map: nothing says which roles it may use' },
+  CERT_SAN_ROLE_MISMATCH: { sqlstate: S.INVALID_AUTHORIZATION_SPECIFICATION, about: "the identity map lets none of the SANs of a certificate without CN use the role asked for" },
   BAD_PASSWORD: { sqlstate: S.INVALID_PASSWORD, about: 'the password (or SCRAM proof) is wrong, or the role has none' },
   AUTH_QUERY_FAILED: { sqlstate: S.INVALID_AUTHORIZATION_SPECIFICATION, about: 'auth_query could not look the password up (details in the log only)' },
   UNKNOWN_DATABASE: { sqlstate: S.INVALID_CATALOG_NAME, about: 'the database is not in the configuration (also in config checks and admin commands)' },
