@@ -39,9 +39,11 @@ export function resolveValidity(
     return { notBefore, notAfter };
   }
   const lifetime = requestedLifetime(opts, fallback);
+  // Certificates hold whole seconds: the inventory and `pgmoat list` then say exactly what they do.
+  const start = Math.floor(now.getTime() / 1000) * 1000;
   // A slow client clock would otherwise see a fresh certificate as not valid yet.
-  const notBefore = new Date(now.getTime() - backdateFor(lifetime.ms));
-  const notAfter = new Date(now.getTime() + lifetime.ms);
+  const notBefore = new Date(start - backdateFor(lifetime.ms));
+  const notAfter = new Date(start + lifetime.ms);
   const caEnd = ca.cert.notAfter;
   if (notAfter > caEnd) {
     const option = opts.lifetime !== undefined ? `--lifetime ${lifetime.text}` : opts.days !== undefined ? `--days ${opts.days}` : `the default lifetime ${lifetime.text}`;
