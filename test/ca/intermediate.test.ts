@@ -112,7 +112,7 @@ test('a certificate revoked in the CRL the intermediate signed is refused', asyn
   assert.match(r.stderr, /FATAL: .*revoked/);
 });
 
-test('a gateway trusting only the root: the client sends its chain; the CRL needs the bundle', async () => {
+test('a gateway trusting only the root: the client sends its chain; the CRL needs the bundle; the intermediate alone is not trusted', async () => {
   const rootOnly = await startGateway({
     tls: { mode: 'verify-full', cert: ca('server.crt'), key: ca('server.key'), ca: ca('ca.crt') },
     databases: { appdb: plainUpstream(upstream, 'appdb') },
@@ -121,6 +121,16 @@ test('a gateway trusting only the root: the client sends its chain; the CRL need
     assert.equal(await currentUser(rootOnly.port, 'app'), 'app');
   } finally {
     await rootOnly.stop();
+  }
+  // The intermediate alone is no trust anchor: chains must end at the root.
+  const intermediateOnly = await startGateway({
+    tls: { mode: 'verify-full', cert: ca('server.crt'), key: ca('server.key'), ca: ca('intermediate.crt') },
+    databases: { appdb: plainUpstream(upstream, 'appdb') },
+  });
+  try {
+    await assert.rejects(currentUser(intermediateOnly.port, 'app'), /not issued by a CA this gateway trusts/);
+  } finally {
+    await intermediateOnly.stop();
   }
   await assert.rejects(
     startGateway({

@@ -61,7 +61,7 @@ export function register(program: Command): void {
       const hosts = parseHosts(opts.host).map((h) => h.value);
       const inv = readInventory(result.dir);
       const enc = passphrase ? ', encrypted' : '';
-      const lifetimes = `  defaults.json   default lifetimes: client ${result.defaults.client.text}, server ${result.defaults.server.text}`;
+      const lifetimes = `  ${'defaults.json'.padEnd(result.intermediate ? 17 : 16)}default lifetimes: client ${result.defaults.client.text}, server ${result.defaults.server.text}`;
       if (!result.intermediate) {
         print(
           [
