@@ -1,7 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initCa } from './init.js';
@@ -78,6 +78,10 @@ test('a one-level CA is unchanged: no chain after the leaf, built-in lifetimes, 
   const plain = await issueClient(ca, { name: 'web', environment: 'prod' });
   const p = new X509Certificate(plain.certPem);
   assert.equal(new Date(p.validTo).getTime() - new Date(p.validFrom).getTime(), 90 * 86_400_000 + 5 * 60_000);
+  writeFileSync(join(dir, 'defaults.json'), '{"version":1,"clientLifetime":"1m"}');
+  await assert.rejects(openCa(dir), { code: 'CA_DEFAULTS_INVALID', message: /clientLifetime in .*defaults\.json must be/ });
+  writeFileSync(join(dir, 'defaults.json'), '{"version":1,');
+  await assert.rejects(openCa(dir), { code: 'CA_DEFAULTS_INVALID', message: /defaults\.json is damaged/ });
 });
 
 test('init refuses a default lifetime past the signing CA, and bad lifetimes', async () => {
