@@ -168,6 +168,9 @@ export const ERROR_CODES = {
   INVALID_REASON: { sqlstate: null, about: 'a revocation reason RFC 5280 does not name' },
   INVALID_NAME: { sqlstate: null, about: "an application name that is not 1-63 letters, digits, '.', '_' or '-'" },
   INVALID_ENVIRONMENT: { sqlstate: null, about: "an environment name that is not 1-63 letters, digits, '.', '_' or '-'" },
+  INVALID_LIFETIME: { sqlstate: null, about: 'a --lifetime that is not 5m-36500d (90m, 24h, 30d), or one that would outlive the issuing CA' },
+  INVALID_SAN: { sqlstate: null, about: 'a --san that is not DNS:<host name> or URI:<uri> (SPIFFE IDs checked), or too many' },
+  CA_DEFAULTS_INVALID: { sqlstate: null, about: "the CA directory's defaults.json cannot be read" },
 
   // Commands and files.
   USAGE: { sqlstate: null, about: 'a command line pgmoat cannot run (missing or conflicting options)' },
