@@ -43,7 +43,8 @@ interface Pair {
 const HOSTS = parseHosts(['localhost', '127.0.0.1', '::1']);
 
 async function newPair(now = new Date(), days?: number): Promise<Pair> {
-  const s = await signServerCertificate(pki.main.authority, { hosts: HOSTS, keyType: 'ec-p256', now, ...(days !== undefined ? { days } : {}) });
+  const ca = pki.main.authority;
+  const s = await signServerCertificate(ca, { hosts: HOSTS, keyType: 'ec-p256', now, defaultLifetime: ca.defaults.server, chainPem: ca.chainPem, ...(days !== undefined ? { days } : {}) });
   const { X509Certificate } = await import('node:crypto');
   return { certPem: s.certPem, keyPem: s.keyPem, fingerprint: new X509Certificate(s.certPem).fingerprint256 };
 }
