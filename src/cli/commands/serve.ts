@@ -7,6 +7,7 @@ import { Admin } from '../../admin/admin.js';
 import { ServeLoop } from '../../cluster/serve-loop.js';
 import { isClusterWorker, serveCluster } from '../../cluster/serve-cluster.js';
 import { parseWorkers } from '../../cluster/workers-option.js';
+import { renewalCounter, renewalSettingsFromConfig, startRenewalService } from '../../renewal/start.js';
 
 interface ServeOptions {
   config: string;
@@ -40,7 +41,14 @@ export function register(program: Command): void {
       const loop = new ServeLoop();
       // Attached before listening, so that the first connection is already counted.
       const admin = Admin.attach(gateway, { log, onShutdown: () => loop.stop('SHUTDOWN') });
-      await loop.run(gateway, admin, log);
+      // The renewal service (renewal: in pgmoat.yaml) runs beside the gateway and stops with it.
+      const renewalSettings = renewalSettingsFromConfig(loaded.config);
+      const renewal = renewalSettings ? await startRenewalService(renewalSettings, log, renewalCounter(admin.metrics.registry)) : undefined;
+      try {
+        await loop.run(gateway, admin, log);
+      } finally {
+        await renewal?.close();
+      }
       log.flush();
     });
 }
