@@ -8,8 +8,10 @@
 import * as x509 from './x509.js';
 import { PgmoatError } from '../util/errors.js';
 import { pemBlocks } from '../client/pem.js';
-import { checkSubjectPublicKey } from './keys.js';
-import { looksLikePem } from './pem.js';
+import { webcrypto } from 'node:crypto';
+import { checkSubjectPublicKey, DEFAULT_KEY_TYPE, exportPrivateKeyPem, generateKeyPair, signingAlgorithmFor, type KeyType } from './keys.js';
+import { keyTypeOfCertificate } from './certificate-facts.js';
+import { looksLikePem, pemEncode } from './pem.js';
 
 const CSR_LABELS = ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST'];
 const OID_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
@@ -117,4 +119,21 @@ export async function readRenewalCsr(data: Uint8Array | string, old: x509.X509Ce
     throw new PgmoatError('RENEWAL_KEY_REUSED', 'the CSR is for the key of the current certificate; make a new key for each renewal');
   }
   return { publicKey: csr.publicKey.rawData };
+}
+
+/**
+ * What a renewing client sends: a fresh key of the current key's type and a CSR for it that
+ * names only the CN (the service copies the rest of the identity from the current certificate).
+ */
+export async function makeRenewalRequest(currentCertPem: string, keyType: KeyType | undefined, keyPassphrase?: string): Promise<{ csrPem: string; keyPem: string; publicKeySpki: Buffer }> {
+  const type = keyType ?? keyTypeOfCertificate(currentCertPem) ?? DEFAULT_KEY_TYPE;
+  const keys = await generateKeyPair(type);
+  const cn = new x509.X509Certificate(currentCertPem).subjectName.getField('CN')[0];
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    ...(cn !== undefined ? { name: [{ CN: [cn] }] } : {}),
+    keys,
+    signingAlgorithm: signingAlgorithmFor(type),
+  });
+  const publicKeySpki = Buffer.from(await webcrypto.subtle.exportKey('spki', keys.publicKey));
+  return { csrPem: pemEncode(csr.rawData, 'CERTIFICATE REQUEST'), keyPem: exportPrivateKeyPem(keys.privateKey, keyPassphrase), publicKeySpki };
 }
