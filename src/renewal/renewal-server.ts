@@ -21,6 +21,7 @@ import type { ErrorCode } from '../util/error-codes.js';
 import type { RenewalService, RenewalIdentity } from '../ca/renewal.js';
 import { RenewalRateLimiter, type RenewalRateLimit } from '../ca/renewal-rate.js';
 import { httpStatusOf, reasonLabel } from './http-status.js';
+import { normalizeSerial } from '../util/serial.js';
 
 /** A CSR is a few hundred bytes (a few KB for RSA 4096 with SANs); anything far larger is not one. */
 const MAX_BODY = 64 * 1024;
@@ -190,10 +191,12 @@ export class RenewalServer {
     const socket = req.socket as TLSSocket;
     const remote = socket.remoteAddress;
     let identity: RenewalIdentity | undefined;
+    const peer = socket.getPeerCertificate(false);
+    const peerDer = peer && 'raw' in peer ? peer.raw : undefined;
+    // For the audit line of a refusal before the certificate checked out: what was presented, marked as such.
+    const presented = peerDer ? { serial: normalizeSerial(peer.serialNumber), cn: Array.isArray(peer.subject?.CN) ? peer.subject.CN[0] : peer.subject?.CN } : undefined;
     try {
       const body = await readBody(req);
-      const peer = socket.getPeerCertificate(false);
-      const peerDer = peer && 'raw' in peer ? peer.raw : undefined;
       const authenticated = await this.opts.service.authenticate(peerDer);
       identity = authenticated.identity;
       const retryAfter = this.limiter.take(`${identity.cn}\u0000${identity.environment}`, Date.now());
@@ -216,7 +219,17 @@ export class RenewalServer {
     } catch (err) {
       const refusal = this.refusalOf(err);
       this.opts.log.warn(
-        { event: 'renewal', outcome: 'refused', code: refusal.code, old_serial: identity?.serial, cn: identity?.cn, environment: identity?.environment, remote_address: remote, reason: refusal.message },
+        {
+          event: 'renewal',
+          outcome: 'refused',
+          code: refusal.code,
+          old_serial: identity?.serial ?? presented?.serial,
+          cn: identity?.cn,
+          environment: identity?.environment,
+          ...(identity === undefined && presented ? { presented_cn: presented.cn } : {}),
+          remote_address: remote,
+          reason: refusal.message,
+        },
         'renewal refused',
       );
       this.opts.onOutcome?.('refused', reasonLabel(refusal.code));
