@@ -98,6 +98,18 @@ function checkStanding(ca: CertificateAuthority, entries: readonly InventoryEntr
   return entry;
 }
 
+/**
+ * The validity of the renewed certificate: the old one's lifetime from now. pgmoat issues with
+ * notBefore backdated BACKDATE_MS (validity.ts), so a span longer than that is taken as backdate
+ * plus lifetime and renewed the same way; a shorter span (a certificate made without backdating)
+ * is all lifetime, and is backdated by at most its own length.
+ */
+export function renewedValidity(old: { notBefore: Date; notAfter: Date }, now: Date): { notBefore: Date; notAfter: Date } {
+  const span = old.notAfter.getTime() - old.notBefore.getTime();
+  if (span > BACKDATE_MS) return { notBefore: new Date(now.getTime() - BACKDATE_MS), notAfter: new Date(now.getTime() + span - BACKDATE_MS) };
+  return { notBefore: new Date(now.getTime() - span), notAfter: new Date(now.getTime() + span) };
+}
+
 export class RenewalService {
   constructor(
     readonly ca: CertificateAuthority,
@@ -149,9 +161,8 @@ export class RenewalService {
     const old = peer.cert;
     const { value } = await withCaTransaction(this.ca, async (tx) => {
       checkStanding(this.ca, tx.inventory.certificates, old, peer.identity.serial, tx.now, this.policy);
-      const lifetime = old.notAfter.getTime() - old.notBefore.getTime();
-      const notBefore = new Date(tx.now.getTime() - BACKDATE_MS);
-      let notAfter = new Date(notBefore.getTime() + lifetime);
+      const { notBefore, notAfter: keptEnd } = renewedValidity(old, tx.now);
+      let notAfter = keptEnd;
       // A certificate never outlives its CA; it is shortened rather than refused.
       if (notAfter > this.ca.cert.notAfter) notAfter = this.ca.cert.notAfter;
       let serial = randomSerial();

@@ -163,3 +163,16 @@ test('pgmoat serve with renewal: runs the service and counts renewals on /metric
     assert.equal(code, 0, proc.output());
   }
 });
+
+test('renew: a local renewal without its options and --remote with local options are usage errors (exit 2)', async () => {
+  const missing = await pgmoat(['renew', 'app', '--env', 'production']);
+  assert.equal(missing.code, 2, missing.stderr);
+  assert.match(missing.stderr, /renew needs NAME, --env, --dir and --out/);
+  const mixed = await pgmoat(['renew', 'app', '--remote', svc.url, '--cert', 'a.crt', '--key', 'a.key']);
+  assert.equal(mixed.code, 2, mixed.stderr);
+  const mixedDir = await pgmoat(['renew', '--remote', svc.url, '--cert', 'a.crt', '--key', 'a.key', '--dir', work]);
+  assert.equal(mixedDir.code, 2, mixedDir.stderr);
+  assert.match(mixedDir.stderr, /--dir cannot be used with it/);
+  const noKey = await pgmoat(['renew', '--remote', svc.url, '--cert', 'a.crt']);
+  assert.equal(noKey.code, 2, noKey.stderr);
+});

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { renewClient, KEY_TYPES, MATERIAL_FORMATS, DEFAULT_CLIENT_DAYS } from '../../ca/index.js';
 import { note, print } from '../cli-helpers.js';
-import { PgmoatError } from '../../util/errors.js';
 import { readIssueInputs, type IssueCommonOptions } from '../issue-inputs.js';
 import { reportIssued } from '../issued-output.js';
 import { runRemoteRenew, type RemoteRenewCliOptions } from '../renew-remote.js';
@@ -29,10 +28,11 @@ export function register(program: Command): void {
     .option('--cert <file>', 'with --remote: the current certificate, replaced in place')
     .option('--key <file>', 'with --remote: the current key, replaced in place by a new one (0600)')
     .option('--ca <file>', 'with --remote: the CA bundle the service is checked against (default: ca.crt beside --cert)')
-    .action(async (name: string | undefined, opts: RenewOptions) => {
-      if (opts.remote !== undefined) return runRemoteRenew(name, { ...opts, remote: opts.remote });
+    .action(async (name: string | undefined, opts: RenewOptions, cmd: Command) => {
+      const usage: (message: string) => never = (message) => cmd.error(`error: ${message}`, { exitCode: 2, code: 'pgmoat.usage' });
+      if (opts.remote !== undefined) return runRemoteRenew(name, { ...opts, remote: opts.remote }, usage);
       if (name === undefined || opts.env === undefined || opts.dir === undefined || opts.out === undefined) {
-        throw new PgmoatError('USAGE', 'renew needs NAME, --env, --dir and --out (or --remote URL --cert F --key F)');
+        usage('renew needs NAME, --env, --dir and --out (or --remote URL --cert F --key F)');
       }
       const { format, days, keyType, csr, keyPassphrase, ca } = await readIssueInputs(opts);
       const renewed = await renewClient(ca, {
