@@ -99,15 +99,17 @@ function checkStanding(ca: CertificateAuthority, entries: readonly InventoryEntr
 }
 
 /**
- * The validity of the renewed certificate: the old one's lifetime from now. pgmoat issues with
- * notBefore backdated BACKDATE_MS (validity.ts), so a span longer than that is taken as backdate
- * plus lifetime and renewed the same way; a shorter span (a certificate made without backdating)
- * is all lifetime, and is backdated by at most its own length.
+ * The validity of the renewed certificate: the same span (notAfter - notBefore) as the old one,
+ * starting now. pgmoat issues with notBefore backdated BACKDATE_MS (validity.ts), so a span longer
+ * than that is taken as backdate plus lifetime and renewed the same way (a 2-minute certificate
+ * stays a 2-minute one). A shorter span, which pgmoat's issue never makes, is backdated by a tenth
+ * of itself. Either way the span does not grow from one renewal to the next.
  */
 export function renewedValidity(old: { notBefore: Date; notAfter: Date }, now: Date): { notBefore: Date; notAfter: Date } {
   const span = old.notAfter.getTime() - old.notBefore.getTime();
-  if (span > BACKDATE_MS) return { notBefore: new Date(now.getTime() - BACKDATE_MS), notAfter: new Date(now.getTime() + span - BACKDATE_MS) };
-  return { notBefore: new Date(now.getTime() - span), notAfter: new Date(now.getTime() + span) };
+  const backdate = span > BACKDATE_MS ? BACKDATE_MS : Math.floor(span / 10);
+  const notBefore = new Date(now.getTime() - backdate);
+  return { notBefore, notAfter: new Date(notBefore.getTime() + span) };
 }
 
 export class RenewalService {

@@ -15,6 +15,7 @@ import * as doctor from './commands/doctor.js';
 import * as quickstart from './commands/quickstart.js';
 import * as importPgbouncer from './commands/import-pgbouncer.js';
 import * as caCommand from './commands/ca.js';
+import * as agent from './commands/agent.js';
 
 const program = createProgram('pgmoat', packageVersion());
 program.description('PostgreSQL gateway with mutual TLS, connection pooling and its own certificate authority');
@@ -32,5 +33,6 @@ doctor.register(program);
 quickstart.register(program);
 importPgbouncer.register(program);
 caCommand.register(program);
+agent.register(program);
 
 await runCli(program);
