@@ -8,6 +8,7 @@ import { ServeLoop } from '../../cluster/serve-loop.js';
 import { isClusterWorker, serveCluster } from '../../cluster/serve-cluster.js';
 import { parseWorkers } from '../../cluster/workers-option.js';
 import { renewalCounter, renewalSettingsFromConfig, startRenewalService } from '../../renewal/start.js';
+import { note } from '../cli-helpers.js';
 
 interface ServeOptions {
   config: string;
@@ -34,6 +35,10 @@ export function register(program: Command): void {
         'admin.http with the metrics of every worker. Cancel requests reach the worker owning the session.',
     )
     .action(async (opts: ServeOptions) => {
+      if (opts.workers > 1 && !isClusterWorker() && (await loadConfig(opts.config)).config.renewal) {
+        // The primary serves no listener but admin.http; say so rather than drop renewal: silently.
+        note('pgmoat: renewal: is not run with --workers N (N > 1); run pgmoat ca serve beside the gateway');
+      }
       if (opts.workers > 1 || isClusterWorker()) return serveCluster(opts.config, opts.workers);
       const loaded = await loadConfig(opts.config);
       const log = createLogger(loaded.config.log.level, loaded.config.log.format);
