@@ -79,7 +79,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > MAX_BODY) {
-        reject(new HttpRefusal(413, 'RENEWAL_BAD_REQUEST', `the body is larger than ${MAX_BODY} bytes; a CSR is far smaller`));
+        reject(new HttpRefusal(413, 'RENEWAL_BAD_REQUEST', `the body is larger than ${MAX_BODY} bytes; a CSR is far smaller`, { connection: 'close' }));
         req.pause();
         return;
       }

@@ -291,3 +291,12 @@ test('the listener refuses TLS below 1.2', async () => {
   assert.notEqual(code, 0, out);
   assert.match(out, /alert|no protocols available|wrong version|unsupported protocol/i);
 });
+
+test('a body far larger than a CSR is refused (413) and the service keeps answering', async () => {
+  const app = await pki.client('bigapp');
+  const big = join(dir, 'big.csr');
+  writeFileSync(big, 'A'.repeat(200_000));
+  assertRefused(await renewWithCurl(app, big), 413, 'RENEWAL_BAD_REQUEST');
+  const { csrPath } = opensslCsr(dir, 'bigapp-new', '/CN=bigapp');
+  assert.equal((await renewWithCurl(app, csrPath)).status, 200);
+});
