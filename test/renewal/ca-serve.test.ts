@@ -40,9 +40,11 @@ interface Service {
   output(): string;
 }
 
-async function serve(extra: readonly string[] = [], env: Record<string, string> = { PGMOAT_TEST_CA_PASS: PASSPHRASE }): Promise<Service> {
-  Object.assign(process.env, env);
-  const proc = spawnPgmoat(['ca', 'serve', '--dir', caDir, '--listen', '127.0.0.1:0', '--ca-passphrase-env', 'PGMOAT_TEST_CA_PASS', ...extra]);
+/** `pgmoat ca serve` on a free port; the CA passphrase from the environment, or from the 0600 file. */
+async function serve(passphraseFrom: 'env' | 'file' = 'env'): Promise<Service> {
+  process.env.PGMOAT_TEST_CA_PASS = PASSPHRASE;
+  const pass = passphraseFrom === 'env' ? ['--ca-passphrase-env', 'PGMOAT_TEST_CA_PASS'] : ['--ca-passphrase-file', join(work, 'pass')];
+  const proc = spawnPgmoat(['ca', 'serve', '--dir', caDir, '--listen', '127.0.0.1:0', ...pass]);
   running.add(proc);
   proc.on('exit', () => running.delete(proc));
   let out = '';
@@ -93,8 +95,8 @@ test('the CA key is encrypted: without its passphrase, or readable by others, ca
 });
 
 test('two services and a pgmoat issue at once keep the inventory whole', async () => {
-  const a = await serve();
-  const b = await serve();
+  const a = await serve('env');
+  const b = await serve('file');
   const names = Array.from({ length: 8 }, (_, i) => `conc${i}`);
   const clients = await Promise.all(names.map((n) => client(n)));
   const before = readInventory(caDir).certificates.length;
