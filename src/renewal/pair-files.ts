@@ -8,7 +8,7 @@
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { fsyncDir, writeFileAtomic } from '../util/atomic-file.js';
+import { fsyncDir, removeStaleTemps, writeFileAtomic } from '../util/atomic-file.js';
 
 const STAGED = '.renewing';
 
@@ -36,6 +36,9 @@ function unlinkQuietly(path: string): void {
 export function recoverPair(certPath: string, keyPath: string, passphrase: string | undefined): 'none' | 'completed' | 'discarded' {
   const stagedCert = certPath + STAGED;
   const stagedKey = keyPath + STAGED;
+  // A kill while a staged file was being written leaves only its temp file: never used, removed.
+  removeStaleTemps(stagedCert);
+  removeStaleTemps(stagedKey);
   if (!existsSync(stagedCert) && !existsSync(stagedKey)) return 'none';
   const cert = existsSync(stagedCert) ? readFileSync(stagedCert, 'utf8') : undefined;
   if (!existsSync(stagedKey) && cert !== undefined && existsSync(keyPath) && pairMatches(cert, readFileSync(keyPath), passphrase)) {

@@ -5,7 +5,10 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { dirname } from 'node:path';
+import { pgmoat } from '../ca/run-pgmoat.js';
 import { join } from 'node:path';
 import { startPostgres, type PgServer } from '../harness/postgres.js';
 import { makePki, type Pki } from '../harness/cert-factory.js';
@@ -107,4 +110,40 @@ test('an expired certificate makes the agent stop with status 1', async () => {
   const r = await collectResult(spawnPgmoat(['agent', '--remote', svc.url, '--cert', files.certPath, '--key', files.keyPath]));
   assert.equal(r.code, 1, r.stdout + r.stderr);
   assert.match(r.stderr, /RENEWAL_EXPIRED.*the certificate has expired/);
+});
+
+function pairMatches(certPath: string, keyPath: string): boolean {
+  const spki = (k: ReturnType<typeof createPublicKey>) => k.export({ format: 'der', type: 'spki' });
+  return spki(new X509Certificate(readFileSync(certPath)).publicKey).equals(spki(createPublicKey(createPrivateKey(readFileSync(keyPath)))));
+}
+
+test('kill -9 of the agent in the middle of renewals: never a torn file, and the next run leaves a matching pair', async () => {
+  // A 60-second certificate renewed at 1 % of its life: the agent renews back to back, so a kill lands mid-renewal often.
+  const files = await shortLived('agent-killed', 60);
+  let sawStaged = 0;
+  for (let round = 0; round < 5; round++) {
+    const agent = spawnPgmoat(['agent', '--remote', svc.url, '--cert', files.certPath, '--key', files.keyPath, '--renew-at', '0.01', '--jitter', '0']);
+    let out = '';
+    agent.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = collectResult(agent);
+    const seen = (): number => out.split('"event":"agent_renewed"').length - 1;
+    await waitFor(() => seen() >= 2, `renewals in round ${round}:\n${out}`, 60_000);
+    await new Promise((r) => setTimeout(r, 37 * round));
+    agent.kill('SIGKILL');
+    await exited;
+    // Every file there parses: whole old or whole new, never torn.
+    const staged = readdirSync(dirname(files.certPath)).filter((f) => f.endsWith('.renewing'));
+    sawStaged += staged.length > 0 ? 1 : 0;
+    new X509Certificate(readFileSync(files.certPath));
+    createPrivateKey(readFileSync(files.keyPath));
+    for (const f of staged) readFileSync(join(dirname(files.certPath), f));
+    // The next run finishes or discards what the kill left, and renews.
+    const next = await pgmoat(['renew', '--remote', svc.url, '--cert', files.certPath, '--key', files.keyPath]);
+    assert.equal(next.code, 0, `round ${round}: ${next.stderr}`);
+    assert.ok(pairMatches(files.certPath, files.keyPath), `round ${round}: the pair matches`);
+    assert.deepEqual(readdirSync(dirname(files.certPath)).filter((f) => f.endsWith('.renewing') || f.endsWith('.tmp')), []);
+  }
+  // How often a kill left a half-done swap behind (for the report; not asserted: it depends on timing).
+  process.stdout.write(`# kill rounds that left staged files: ${sawStaged}/5\n`);
+  assert.equal((await psql(conninfo(gw.port, { user: 'app', dbname: 'appdb', cert: files }), 'SELECT current_user')).stdout, 'app');
 });

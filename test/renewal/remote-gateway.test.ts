@@ -95,9 +95,12 @@ test('a run killed between replacing the key and the certificate is finished by 
   // Put the files as a kill after the key's rename leaves them: new key, old certificate, new one staged.
   renameSync(files.certPath, files.certPath + '.renewing');
   writeFileSync(files.certPath, oldCert);
+  // And the temp file of a staged write the kill cut short.
+  writeFileSync(files.keyPath + '.renewing.4242-deadbeef.tmp', 'half a key');
   const r = await renewRemote(files);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /Finished the replacement/);
+  assert.ok(!existsSync(files.keyPath + '.renewing.4242-deadbeef.tmp'), 'the torn temp file is gone');
   assert.equal((await login(files)).stdout, 'app');
 });
 
