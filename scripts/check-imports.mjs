@@ -27,9 +27,9 @@ const ROOMS = [
   ['pool'],
   ['access'],
   ['gateway'],
-  ['admin', 'doctor', 'pgbouncer-import'],
+  ['admin', 'doctor', 'pgbouncer-import', 'renewal'],
   ['cluster'],
-  ['quickstart', 'agent'],
+  ['quickstart'],
   ['cli'],
 ];
 const rankOf = new Map(ROOMS.flatMap((names, rank) => names.map((n) => [n, rank])));

@@ -24,6 +24,7 @@ import {
   type FileContext,
 } from './fields.js';
 import { accessProblems, accessShape } from './access-schema.js';
+import { renewalSchema } from './renewal-schema.js';
 
 export type { FileContext } from './fields.js';
 
@@ -257,6 +258,7 @@ export function buildConfigSchema(ctx?: FileContext) {
     users: usersSchema().default({}),
     admin: adminSchema(ctx).prefault({}),
     ...accessShape(ctx),
+    renewal: renewalSchema(ctx).optional(),
   }).superRefine((config, rctx) => {
     accessProblems(config, rctx);
     // Only once the pieces are valid: a min above the pool size can never be honoured.
@@ -293,3 +295,4 @@ export type UserConfig = Config['users'][string];
 export type AdminConfig = Config['admin'];
 export type RuleConfigEntry = NonNullable<Config['rules']>[number];
 export type LimitsConfig = Config['limits'];
+export type RenewalConfig = NonNullable<Config['renewal']>;

@@ -172,6 +172,24 @@ export const ERROR_CODES = {
   INVALID_SAN: { sqlstate: null, about: 'a --san that is not DNS:<host name> or URI:<uri> (SPIFFE IDs checked), or too many' },
   CA_DEFAULTS_INVALID: { sqlstate: null, about: "the CA directory's defaults.json cannot be read" },
 
+  // The renewal service (POST /v1/renew and its client): the JSON refusal's code; the HTTP status is renewal/http-status.ts's.
+  RENEWAL_CERT_REQUIRED: { sqlstate: null, about: 'a renewal request without a client certificate (HTTP 401)' },
+  RENEWAL_UNKNOWN_CA: { sqlstate: null, about: 'a renewal request whose client certificate this CA did not sign (HTTP 401)' },
+  RENEWAL_CERT_UNKNOWN: { sqlstate: null, about: "a renewal request whose certificate is not in the CA's inventory (HTTP 403)" },
+  RENEWAL_REVOKED: { sqlstate: null, about: 'a renewal request whose certificate is revoked (HTTP 403)' },
+  RENEWAL_EXPIRED: { sqlstate: null, about: 'a renewal request whose certificate has expired, beyond renewal.expired_grace (HTTP 403)' },
+  RENEWAL_NOT_YET_VALID: { sqlstate: null, about: 'a renewal request whose certificate is not valid yet (HTTP 403)' },
+  RENEWAL_NOT_CLIENT: { sqlstate: null, about: 'a renewal request made with a certificate that is not a client certificate (HTTP 403)' },
+  RENEWAL_IDENTITY_CHANGED: { sqlstate: null, about: 'a renewal CSR whose subject or SANs differ from the current certificate (HTTP 400)' },
+  RENEWAL_CSR_PURPOSE: { sqlstate: null, about: 'a renewal CSR asking for CA:TRUE, certificate signing or serverAuth (HTTP 400)' },
+  RENEWAL_CSR_MALFORMED: { sqlstate: null, about: 'a renewal CSR that does not parse, has a bad signature or an unsupported key (HTTP 400)' },
+  RENEWAL_KEY_REUSED: { sqlstate: null, about: 'a renewal CSR for the key of the current certificate: a renewal must rotate the key (HTTP 400)' },
+  RENEWAL_RATE_LIMITED: { sqlstate: null, about: 'renewal.rate_limit is reached for the identity (HTTP 429 with Retry-After)' },
+  RENEWAL_BAD_REQUEST: { sqlstate: null, about: 'a renewal service request with the wrong path, method, content type or size (HTTP 404/405/413/415)' },
+  RENEWAL_UNAVAILABLE: { sqlstate: null, about: 'the renewal service could not issue (CA lock, disk); retry later (HTTP 503)' },
+  RENEWAL_REFUSED: { sqlstate: null, about: 'pgmoat renew --remote: the renewal service refused (its code and message follow)' },
+  RENEWAL_UNREACHABLE: { sqlstate: null, about: 'pgmoat renew --remote: the renewal service cannot be reached or gave no usable answer' },
+
   // Commands and files.
   USAGE: { sqlstate: null, about: 'a command line pgmoat cannot run (missing or conflicting options)' },
   FILE_UNREADABLE: { sqlstate: null, about: 'a file cannot be read' },

@@ -200,3 +200,53 @@ test('--san: DNS and URI (SPIFFE) names in the certificate, in list, and kept by
     assert.match(b.stderr, /^pgmoat: invalid --san /, bad);
   }
 });
+
+test('renewal through the service: the intermediate signs, the answer carries it, the renewed pair logs in', async () => {
+  const { openCa } = await import('../../src/ca/authority.js');
+  const { RenewalService } = await import('../../src/ca/renewal.js');
+  const { RenewalServer } = await import('../../src/renewal/renewal-server.js');
+  const { remoteRenew } = await import('../../src/renewal/remote-renew.js');
+  const { pino } = await import('pino');
+  const authority = await openCa(dir);
+  const server = await RenewalServer.start({
+    host: '127.0.0.1',
+    port: 0,
+    cert: readFileSync(ca('server.crt'), 'utf8'),
+    key: readFileSync(ca('server.key')),
+    service: new RenewalService(authority, { expiredGraceMs: 0 }),
+    rateLimit: { max: 100, windowMs: 3_600_000 },
+    log: pino({ level: 'silent' }),
+  });
+  try {
+    const before = new X509Certificate(readFileSync(join(out, 'app.crt'))).serialNumber.toLowerCase();
+    const r = await remoteRenew({ url: `https://localhost:${server.address().port}`, certPath: join(out, 'app.crt'), keyPath: join(out, 'app.key'), caPath: join(out, 'ca.crt') });
+    assert.notEqual(r.serial, before);
+    const written = readFileSync(join(out, 'app.crt'), 'utf8');
+    const blocks = written.match(/-----BEGIN CERTIFICATE-----/g) ?? [];
+    assert.equal(blocks.length, 2, 'the renewed file holds the leaf and the intermediate, as issue writes it');
+    const leafOnly = written.slice(0, written.indexOf('-----END CERTIFICATE-----') + 25);
+    const v = openssl(['verify', '-CAfile', ca('ca.crt'), '-untrusted', ca('intermediate.crt'), '-purpose', 'sslclient'], leafOnly);
+    assert.ok(v.ok, v.out);
+    const bundle = await fetchCa(server.address().port);
+    assert.equal((bundle.match(/-----BEGIN CERTIFICATE-----/g) ?? []).length, 2, 'GET /v1/ca: the root and the intermediate');
+    const c = nodeClient(gw.port, 'app');
+    await c.connect();
+    const rows = await c.query<{ u: string }>('SELECT current_user AS u');
+    assert.equal(rows.rows[0]!.u, 'app');
+    await c.end();
+  } finally {
+    await server.close();
+  }
+});
+
+async function fetchCa(port: number): Promise<string> {
+  const { get } = await import('node:https');
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path: '/v1/ca', servername: 'localhost', ca: readFileSync(ca('ca.crt')) }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+}
