@@ -12,7 +12,7 @@
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { PgmoatError, errorMessage, isPgmoatError } from '../util/errors.js';
 import { readPrivateFile, readSecretFile } from '../util/private-file.js';
