@@ -27,7 +27,7 @@ const ROOMS = [
   ['pool'],
   ['access'],
   ['gateway'],
-  ['admin', 'doctor', 'pgbouncer-import'],
+  ['admin', 'doctor', 'pgbouncer-import', 'renewal'],
   ['cluster'],
   ['quickstart'],
   ['cli'],

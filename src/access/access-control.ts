@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { PgmoatError, errorMessage, isPgmoatError } from '../util/errors.js';
 import type { CertCheck } from '../tls/client-tls.js';
-import type { PeerIdentity } from '../tls/peer-identity.js';
+import { identityName, type PeerIdentity } from '../tls/peer-identity.js';
 import type { ClientSession } from '../relay/client-session.js';
 import type { LoginRequest } from '../accept/client-accept.js';
 import type { Pool } from '../pool/pool.js';
@@ -30,8 +30,8 @@ export interface AccessHost {
   readonly pools: ReadonlyMap<string, Pool>;
   /** Every revocation source; a change that revokes a live session's serial ends it. */
   readonly revocations: Revocations;
-  /** pgmoat_revocations_enforced_total and pgmoat_revocation_delay_seconds (src/admin/metrics.ts). */
-  readonly metrics?: Pick<GatewayMetricsHooks, 'revocationEnforced'>;
+  /** Revocations enforced, refusals and accepted logins (src/admin/metrics.ts); read at each event, as Admin may attach later. */
+  readonly metrics?: Pick<GatewayMetricsHooks, 'revocationEnforced' | 'refused' | 'loginAccepted'>;
 }
 
 /** A refused attempt as seen before login (client-accept.ts). */
@@ -114,6 +114,7 @@ export class AccessControl {
     if (verdict === 'ok') return true;
     if (verdict === 'global') this.counters.handshakesRateLimited++;
     else this.counters.handshakesRateLimitedPerAddress++;
+    this.host.metrics?.refused({ stage: 'accept', reason: 'rate limited', check: undefined });
     // A flood must not become a flood of log lines: one line per address per second, with a count.
     const now = Date.now();
     const last = this.rateLogged.get(remote);
@@ -134,7 +135,7 @@ export class AccessControl {
     if (verdict.ok) return verdict.lease;
     if (verdict.limit === 'identity') {
       this.counters.identityCapRefused++;
-      throw new PgmoatError('CONNECTION_LIMIT', `too many connections for certificate identity "${identity?.cn ?? ''}" (connections_per_identity is ${verdict.max})`, {
+      throw new PgmoatError('CONNECTION_LIMIT', `too many connections for certificate identity "${identity ? identityName(identity) : ''}" (connections_per_identity is ${verdict.max})`, {
         });
     }
     this.counters.addressCapRefused++;
@@ -178,6 +179,7 @@ export class AccessControl {
 
   sessionStarted(client: ClientSession, lease: Lease, req: LoginRequest, decision: LoginDecision): void {
     this.leases.set(client, lease);
+    this.host.metrics?.loginAccepted(req.certCheck);
     this.audit.accepted(
       { remote: req.remoteAddress, identity: decision.identity, database: decision.database, role: decision.role, tlsVersion: client.info.tlsProtocol, cipher: client.info.tlsCipher },
       { rule: decision.rule, method: decision.password },
@@ -198,12 +200,18 @@ export class AccessControl {
   /** A login refused after the StartupMessage (gateway.login's catch). */
   loginRefused(req: LoginRequest, err: unknown, message: string | undefined): void {
     const identity = req.certCheck?.identity;
+    const database = req.params.get('database') || req.params.get('user');
+    const reason = reasonOf(err, req.certCheck);
     this.audit.refused(
-      { remote: req.remoteAddress, identity, database: req.params.get('database') || req.params.get('user'), role: req.params.get('user'), tls: req.tls },
-      reasonOf(err, req.certCheck),
+      { remote: req.remoteAddress, identity, database, role: req.params.get('user'), tls: req.tls },
+      reason,
       message,
       isPgmoatError(err) ? { code: err.code } : {},
     );
+    // The database's environment is read here, not carried in the error: login.ts words the refusal.
+    const db = database !== undefined && Object.hasOwn(this.rc.config.databases, database) ? this.rc.config.databases[database] : undefined;
+    const environments = reason === 'environment mismatch' ? { certificate: identity?.environment, database: db?.environment } : undefined;
+    this.host.metrics?.refused({ stage: 'login', reason, check: req.certCheck, environments });
   }
 
   /** A connection refused before login (certificate verdict, SSL required, bad startup, timeout). */
@@ -215,10 +223,12 @@ export class AccessControl {
       subject.database = r.params.get('database') || r.params.get('user');
     }
     this.audit.refused(subject, reason, err.message, { code: err.code });
+    this.host.metrics?.refused({ stage: 'handshake', reason, check: r.certCheck });
   }
 
   tlsHandshakeFailed(remote: string, err: unknown): void {
     this.audit.refused({ remote }, 'tls handshake failed', errorMessage(err));
+    this.host.metrics?.refused({ stage: 'handshake', reason: 'tls handshake failed', check: undefined });
   }
 
   // ---- janitor -----------------------------------------------------------------------

@@ -15,6 +15,7 @@ function runtime(rules: RuleConfig[] | 'default-cert' | 'default-trust'): Access
     userlist: new Map(),
     mockKey: Buffer.alloc(32),
     authUserPassword: undefined,
+    sanIdentities: false,
   };
 }
 
@@ -80,5 +81,44 @@ describe('decideAccess', () => {
   it('a cert method without a certificate: refused', () => {
     const e = refusal(() => decideAccess(runtime([{ method: 'cert' }]), 'verify-ca', f({ identity: undefined })));
     assert.equal(e.code, 'CLIENT_CERT_REQUIRED');
+  });
+
+  describe('certificates identified by SANs', () => {
+    const rt = (rules: RuleConfig[]): AccessRuntime => ({
+      ...runtime(rules),
+      identMaps: identMapsFromConfig({
+        spiffe: [{ uri: '/^spiffe://prod\\.example/ns/prod/sa/([a-z_]+)$/', role: '\\1' }, { dns: 'reports.prod.svc', role: 'reports_ro' }],
+        apps: [{ cn: 'ops', role: 'all' }],
+      }),
+      sanIdentities: true,
+    });
+    const svid = (uri: string) => ({ cn: undefined, environment: undefined, uris: [uri], dnsNames: [] });
+    it('a SPIFFE ID maps to a role by regex capture', () => {
+      const d = decideAccess(rt([{ method: 'cert', map: 'spiffe' }]), 'verify-ca', f({ role: 'api', identity: svid('spiffe://prod.example/ns/prod/sa/api') }));
+      assert.equal(d.rule.label, 'rules[0]');
+    });
+    it('a SAN the map does not allow: CERT_SAN_ROLE_MISMATCH, 28000, naming the SAN', () => {
+      const e = refusal(() => decideAccess(rt([{ method: 'cert', map: 'spiffe' }]), 'verify-ca', f({ role: 'api', identity: svid('spiffe://staging.example/ns/prod/sa/api') })));
+      assert.equal(e.code, 'CERT_SAN_ROLE_MISMATCH');
+      assert.equal(e.sqlstate, '28000');
+      assert.equal(e.message, 'certificate authentication failed for user "api": identity map "spiffe" does not let uri:"spiffe://staging.example/ns/prod/sa/api" use this role');
+    });
+    it('a certificate without CN on a rule without map: CERT_SAN_UNMAPPED, never "any role"', () => {
+      const e = refusal(() => decideAccess(rt([{ san: ['uri:spiffe://prod.example/*'], method: 'cert' }]), 'verify-ca', f({ role: 'api', identity: svid('spiffe://prod.example/ns/prod/sa/api') })));
+      assert.equal(e.code, 'CERT_SAN_UNMAPPED');
+      assert.equal(e.sqlstate, '28000');
+      // verify-full checks the identity whatever the method.
+      const full = refusal(() => decideAccess(rt([{ method: 'trust' }]), 'verify-full', f({ role: 'api', identity: svid('spiffe://prod.example/ns/prod/sa/api') })));
+      assert.equal(full.code, 'CERT_SAN_UNMAPPED');
+      // A CN-only map (apps: ops -> all) gives a certificate without CN nothing.
+      assert.equal(refusal(() => decideAccess(rt([{ method: 'cert', map: 'apps' }]), 'verify-ca', f({ role: 'api', identity: svid('spiffe://x/ops') }))).code, 'CERT_SAN_ROLE_MISMATCH');
+    });
+    it('a CN certificate with DNS SANs (cert-manager): a dns entry maps it; without map CN = role as before', () => {
+      const cm = { cn: 'reports', environment: undefined, uris: [], dnsNames: ['reports.prod.svc'] };
+      assert.ok(decideAccess(rt([{ method: 'cert', map: 'spiffe' }]), 'verify-ca', f({ role: 'reports_ro', identity: cm })));
+      assert.ok(decideAccess(rt([{ method: 'cert' }]), 'verify-ca', f({ role: 'reports', identity: cm })));
+      const e = refusal(() => decideAccess(rt([{ method: 'cert' }]), 'verify-ca', f({ role: 'reports_ro', identity: cm })));
+      assert.equal(e.code, 'CERT_ROLE_MISMATCH');
+    });
   });
 });

@@ -6,10 +6,15 @@
  * The identity check applies when the rule's method is `cert` or `cert+scram-sha-256`, when
  * an hba line says clientcert=verify-full, and always in tls.mode verify-full (which acts as
  * PostgreSQL's clientcert=verify-full on every rule).
+ *
+ * A certificate without CN (SAN identity only, as SPIRE issues them) has nothing to compare with
+ * the role: it passes the identity check only through the rule's identity map, whose uri:/dns:
+ * entries say which roles its SANs may use. Without a map it is refused (CERT_SAN_UNMAPPED),
+ * never let through to whatever role it asked for.
  */
 import { PgmoatError } from '../util/errors.js';
-import { findRule, passwordMethodOf, type AccessFacts, type AccessRule, type PasswordMethod } from '../auth/rules.js';
-import { mapAllows } from '../auth/ident-map.js';
+import { findRule, passwordMethodOf, type AccessFacts, type AccessIdentity, type AccessRule, type PasswordMethod } from '../auth/rules.js';
+import { mapAllowsNames } from '../auth/ident-map.js';
 import type { TlsMode } from '../tls/tls-mode.js';
 import type { AccessRuntime } from '../runtime/access-runtime.js';
 
@@ -19,12 +24,21 @@ export interface AccessDecision {
   password: PasswordMethod | undefined;
 }
 
-function refused(code: 'NO_RULE' | 'RULE_REJECTS' | 'CLIENT_CERT_REQUIRED' | 'CERT_ROLE_MISMATCH', message: string, hint?: string): PgmoatError {
+type DecisionCode = 'NO_RULE' | 'RULE_REJECTS' | 'CLIENT_CERT_REQUIRED' | 'CERT_ROLE_MISMATCH' | 'CERT_SAN_UNMAPPED' | 'CERT_SAN_ROLE_MISMATCH';
+
+function refused(code: DecisionCode, message: string, hint?: string): PgmoatError {
   return new PgmoatError(code, message, hint ? { hint } : {});
 }
 
 function connectionText(f: AccessFacts): string {
   return `host "${f.address}", user "${f.role}", database "${f.database}", ${f.tls ? 'SSL encryption' : 'no encryption'}`;
+}
+
+/** The SANs of a certificate for a message: `uri:"spiffe://..."`, at most three. */
+function sanText(identity: AccessIdentity): string {
+  const all = [...(identity.uris ?? []).map((u) => `uri:${JSON.stringify(u)}`), ...(identity.dnsNames ?? []).map((d) => `dns:${JSON.stringify(d)}`)];
+  const shown = all.slice(0, 3).join(', ');
+  return all.length > 3 ? `${shown} and ${all.length - 3} more` : shown || 'no names';
 }
 
 export function decideAccess(access: AccessRuntime, mode: TlsMode, facts: AccessFacts): AccessDecision {
@@ -40,8 +54,24 @@ export function decideAccess(access: AccessRuntime, mode: TlsMode, facts: Access
     throw refused('CLIENT_CERT_REQUIRED', 'connection requires a valid client certificate');
   }
   if (identity && (rule.identityCheck || mode === 'verify-full')) {
-    if (rule.map !== undefined) {
-      if (!mapAllows(access.identMaps, rule.map, identity.cn, facts.role)) {
+    const names = { cn: identity.cn, uris: identity.uris, dnsNames: identity.dnsNames };
+    if (identity.cn === undefined) {
+      const shown = sanText(identity);
+      if (rule.map === undefined) {
+        throw refused(
+          'CERT_SAN_UNMAPPED',
+          `certificate authentication failed for user "${facts.role}": the certificate has no common name, only ${shown}, and ${rule.label} has no identity map`,
+          'Give the rule a map: whose uri: or dns: entries say which roles these names may use.',
+        );
+      }
+      if (!mapAllowsNames(access.identMaps.get(rule.map) ?? [], names, facts.role)) {
+        throw refused(
+          'CERT_SAN_ROLE_MISMATCH',
+          `certificate authentication failed for user "${facts.role}": identity map "${rule.map}" does not let ${shown} use this role`,
+        );
+      }
+    } else if (rule.map !== undefined) {
+      if (!mapAllowsNames(access.identMaps.get(rule.map) ?? [], names, facts.role)) {
         throw refused(
           'CERT_ROLE_MISMATCH',
           `certificate authentication failed for user "${facts.role}": identity map "${rule.map}" does not let certificate "${identity.cn}" use this role`,

@@ -12,7 +12,7 @@
 import type { Logger } from 'pino';
 import type { TLSSocket } from 'node:tls';
 import type { CertCheck } from '../tls/client-tls.js';
-import type { PeerIdentity } from '../tls/peer-identity.js';
+import { sanList, type PeerIdentity } from '../tls/peer-identity.js';
 import { certAuditReason, certRefusalOfCode, type CertAuditReason } from '../util/cert-refusal.js';
 import type { ErrorCode } from '../util/error-codes.js';
 import { isPgmoatError } from '../util/errors.js';
@@ -70,6 +70,8 @@ const CODE_REASONS: Partial<Record<ErrorCode, AuditReason>> = {
   NO_RULE: 'no rule',
   RULE_REJECTS: 'rule rejects',
   CERT_ROLE_MISMATCH: 'identity not allowed for role',
+  CERT_SAN_UNMAPPED: 'identity not allowed for role',
+  CERT_SAN_ROLE_MISMATCH: 'identity not allowed for role',
   BAD_PASSWORD: 'bad password',
   AUTH_ABANDONED: 'no password',
   CONNECTION_LIMIT: 'connection limit',
@@ -141,6 +143,8 @@ function fields(s: AuditSubject): Record<string, unknown> {
     remote: s.remote,
     cn: s.identity?.cn,
     environment: s.identity?.environment,
+    // The URI and DNS SANs (uri:..., dns:...) the rules and identity maps can match on; absent when none.
+    san: s.identity && (s.identity.uris.length > 0 || s.identity.dnsNames.length > 0) ? sanList(s.identity) : undefined,
     serial: s.identity?.serial,
     fingerprint256: s.identity?.fingerprint256,
     database: s.database,

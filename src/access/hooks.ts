@@ -9,8 +9,10 @@ import type { LoginRequest } from '../accept/client-accept.js';
 import { ADMIN_DATABASE } from '../config/schema.js';
 
 /**
- * accepted: the handshake completed and the certificate (if one was required) passed.
- * refused: the handshake completed but pgmoat refused the certificate (reason: the refusal).
+ * accepted: the handshake completed, the certificate (if one was required) passed, and the login
+ * was not refused (the metrics count it once the login is decided, see `loginAccepted`).
+ * refused: the handshake completed but pgmoat refused the certificate (reason: the refusal), or
+ * the certificate passed and the login was refused (reason `login-refused`).
  * failed: the handshake itself did not complete (reason: what went wrong).
  */
 export type HandshakeOutcome = 'accepted' | 'refused' | 'failed';
@@ -20,6 +22,25 @@ export type HandshakeOutcome = 'accepted' | 'refused' | 'failed';
  * AccessControl (access-control.ts `counters`), which the metrics read at scrape time.
  */
 export type RateLimitKind = 'handshakes_per_second' | 'handshakes_per_second_per_address' | 'connections_per_identity' | 'connections_per_address';
+
+/**
+ * Where a connection was refused (pgmoat_login_refusals_total{stage}): `accept` before any TLS
+ * (the handshake rate limit), `handshake` up to the StartupMessage (TLS, the certificate verdict,
+ * SSL required, a bad startup packet, the login timeout), `login` after it (rules, environment,
+ * role, password, caps, the upstream).
+ */
+export type RefusalStage = 'accept' | 'handshake' | 'login';
+
+/** One refusal as the audit line tells it (access-control.ts), for the metrics. */
+export interface RefusalEvent {
+  stage: RefusalStage;
+  /** The audit line's `reason` (access/audit.ts AuditReason). */
+  reason: string;
+  /** The certificate verdict of the connection, when its handshake completed. */
+  check: CertCheck | undefined;
+  /** With reason `environment mismatch`: the certificate's and the database's environment. */
+  environments?: { certificate: string | undefined; database: string | undefined } | undefined;
+}
 
 export interface GatewayMetricsHooks {
   /** The raw socket was handed to the TLS server (starts the handshake clock). */
@@ -34,6 +55,10 @@ export interface GatewayMetricsHooks {
   revocationEnforced(delayMs: number): void;
   /** A configuration reload (SIGHUP or RELOAD) was applied or refused. */
   reloaded(outcome: 'ok' | 'refused'): void;
+  /** A connection was refused, at any stage (one call per audit line `login_refused`). */
+  refused(event: RefusalEvent): void;
+  /** A login was accepted (a pooled session or an admin console session); `check` is its certificate verdict. */
+  loginAccepted(check: CertCheck | undefined): void;
 }
 
 export interface AdminConsoleHook {
@@ -50,6 +75,8 @@ export const NO_METRICS: GatewayMetricsHooks = {
   handshake: noop,
   revocationEnforced: noop,
   reloaded: noop,
+  refused: noop,
+  loginAccepted: noop,
 };
 
 /** The database a StartupMessage asks for, as PostgreSQL derives it (defaults to the user name). */

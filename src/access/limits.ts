@@ -5,6 +5,7 @@
  * `0` turns a limit off.
  */
 import type { LimitsConfig } from '../config/schema.js';
+import { identityName } from '../tls/peer-identity.js';
 
 export interface LimitCounters {
   /** Connections closed at accept because the global handshake rate was exceeded. */
@@ -92,8 +93,9 @@ export class ConnectionCaps {
   private readonly byIdentity = new Map<string, number>();
   private readonly byAddress = new Map<string, number>();
 
-  static identityKey(identity: { cn: string; environment: string | undefined } | undefined): string | undefined {
-    return identity ? `${identity.environment ?? ''}\0${identity.cn}` : undefined;
+  static identityKey(identity: (Parameters<typeof identityName>[0] & { environment: string | undefined }) | undefined): string | undefined {
+    // identityName: a certificate without CN is counted by its first SAN, not lumped with the others.
+    return identity ? `${identity.environment ?? ''}\0${identityName(identity)}` : undefined;
   }
 
   tryAcquire(identityKey: string | undefined, address: string, limits: LimitsConfig): CapVerdict {

@@ -6,7 +6,7 @@
  * that removing a CN from admin.identities (and RELOAD) or revoking its certificate takes effect
  * on open sessions too.
  */
-import type { PeerIdentity } from '../tls/peer-identity.js';
+import { identityName, type PeerIdentity } from '../tls/peer-identity.js';
 import type { RuntimeConfig } from '../runtime/runtime-config.js';
 import type { RevocationCheck } from '../revocation/source.js';
 import { PgmoatError } from '../util/errors.js';
@@ -26,15 +26,16 @@ export function checkAdminIdentity(rc: RuntimeConfig, revocations: RevocationChe
   }
   if (revocations.lookup(identity.serial)) throw certRefusalError('revoked');
   if (now > identity.notAfter.getTime()) throw certRefusalError('expired');
-  if (!rc.config.admin.identities.includes(identity.cn)) {
-    throw refuse('ADMIN_NOT_ALLOWED', `certificate identity "${identity.cn}" may not use the admin console`, 'Admin identities are listed by CN in admin.identities.');
+  // Admin identities are CNs: a certificate without one (SAN identity only) is never an admin.
+  if (identity.cn === undefined || !rc.config.admin.identities.includes(identity.cn)) {
+    throw refuse('ADMIN_NOT_ALLOWED', `certificate identity "${identityName(identity)}" may not use the admin console`, 'Admin identities are listed by CN in admin.identities.');
   }
 }
 
 /** The login decision: the verified identity, which must also be the user name asked for. */
 export function decideAdminLogin(rc: RuntimeConfig, revocations: RevocationCheck, identity: PeerIdentity | undefined, user: string | undefined): PeerIdentity {
   checkAdminIdentity(rc, revocations, identity);
-  if (user !== identity.cn) {
+  if (identity.cn === undefined || user !== identity.cn) {
     throw refuse('ADMIN_USER_MISMATCH', `the admin console requires user "${identity.cn}", the certificate's CN`, `Connect as user "${identity.cn}".`);
   }
   return identity;

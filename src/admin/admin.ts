@@ -14,6 +14,7 @@ import { packageVersion } from '../util/version.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
 import { NO_METRICS } from '../access/hooks.js';
 import { GatewayMetrics } from './metrics.js';
+import { CertificateCatalog } from './certificate-catalog.js';
 import { AdminConsole } from './console.js';
 import { AdminHttpServer, followAdminHttp, type AdminHttpConfig } from './http-server.js';
 import { readiness } from './readiness.js';
@@ -49,7 +50,10 @@ export class Admin {
     this.log = opts.log;
     this.httpEnabled = opts.http !== false;
     const version = packageVersion();
+    // One catalog for SHOW CERTS and the certificate series: the same certificates seen, the same inventory cache.
+    const catalog = new CertificateCatalog(gateway, () => this.console.identities());
     this.console = new AdminConsole(gateway, {
+      catalog,
       version,
       log: opts.log,
       peers: opts.peers,
@@ -59,7 +63,7 @@ export class Admin {
       },
       shutdown: opts.onShutdown ?? (() => void this.shutdownGateway()),
     });
-    this.metrics = new GatewayMetrics(gateway, { version, adminIdentities: () => this.console.identities(), processMetrics: opts.processMetrics });
+    this.metrics = new GatewayMetrics(gateway, { version, adminIdentities: () => this.console.identities(), processMetrics: opts.processMetrics, catalog });
   }
 
   static attach(gateway: Gateway, opts: AdminOptions): Admin {
@@ -110,5 +114,6 @@ export class Admin {
     this.http = undefined;
     if (this.gateway.adminConsole === this.console) this.gateway.adminConsole = undefined;
     if (this.gateway.metrics === this.metrics) this.gateway.metrics = NO_METRICS;
+    this.metrics.close();
   }
 }

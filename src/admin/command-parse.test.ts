@@ -62,3 +62,9 @@ test('tokenize splits a bare word at a quote', () => {
     { text: 'b', quoted: true },
   ]);
 });
+
+test('SHOW CERTS and SHOW CRL are SHOW topics', () => {
+  assert.deepEqual(parseCommand('show certs'), { kind: 'show', topic: 'CERTS' });
+  assert.deepEqual(parseCommand('SHOW crl'), { kind: 'show', topic: 'CRL' });
+  assert.equal(sqlstateOf(() => parseCommand('SHOW CERT')), '42601');
+});

@@ -6,7 +6,7 @@
  */
 import { PgmoatError } from '../util/errors.js';
 
-export const SHOW_TOPICS = ['POOLS', 'CLIENTS', 'SERVERS', 'STATS', 'DATABASES', 'CONFIG', 'VERSION', 'IDENTITIES', 'HELP'] as const;
+export const SHOW_TOPICS = ['POOLS', 'CLIENTS', 'SERVERS', 'STATS', 'DATABASES', 'CONFIG', 'VERSION', 'IDENTITIES', 'HELP', 'CERTS', 'CRL'] as const;
 export type ShowTopic = (typeof SHOW_TOPICS)[number];
 
 export type PoolVerb = 'PAUSE' | 'RESUME' | 'RECONNECT' | 'KILL';

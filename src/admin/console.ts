@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { LoginRequest } from '../accept/client-accept.js';
 import type { Pool } from '../pool/pool.js';
 import type { RuntimeConfig } from '../runtime/runtime-config.js';
-import type { PeerIdentity } from '../tls/peer-identity.js';
+import { identityName, type PeerIdentity } from '../tls/peer-identity.js';
 import * as msg from '../protocol/messages.js';
 import { PgmoatError, assertNever } from '../util/errors.js';
 import type { AdminConsoleHook } from '../access/hooks.js';
@@ -20,6 +20,10 @@ import { showClients, showIdentities, showPools, showServers, showStats } from '
 import { showConfig, showDatabases, showHelp, showVersion } from './show-config.js';
 import type { WorkerShare } from '../runtime/worker-share.js';
 import type { RevocationCheck } from '../revocation/source.js';
+import type { CrlStatus } from '../revocation/crl-file-source.js';
+import type { GatewayMetricsHooks } from '../access/hooks.js';
+import { CertificateCatalog } from './certificate-catalog.js';
+import { showCerts, showCrl } from './show-certificates.js';
 
 /** Admin identities are trusted, but their connections still must not grow without bound. */
 const MAX_ADMIN_SESSIONS = 64;
@@ -28,6 +32,10 @@ export interface ConsoleGateway {
   readonly pools: ReadonlyMap<string, Pool>;
   readonly runtime: RuntimeConfig;
   readonly revocations: RevocationCheck;
+  /** The CRL in force (SHOW CRL). */
+  readonly crlStatus: CrlStatus;
+  /** Told of every admin login accepted, as of the gateway's own (the handshake count waits for it). */
+  readonly metrics?: Pick<GatewayMetricsHooks, 'loginAccepted'>;
 }
 
 /** An admin console command that a worker runs for the others (through the primary). */
@@ -50,15 +58,20 @@ export interface ConsoleOptions {
   peers?: AdminPeers | undefined;
   /** Cluster workers: which one this is. */
   worker?: WorkerShare | undefined;
+  /** The certificates known (SHOW CERTS), shared with the metrics; one of its own when not given. */
+  catalog?: CertificateCatalog | undefined;
 }
 
 export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
   readonly sessions = new Set<AdminSession>();
+  private readonly catalog: CertificateCatalog;
 
   constructor(
     private readonly gw: ConsoleGateway,
     private readonly opts: ConsoleOptions,
-  ) {}
+  ) {
+    this.catalog = opts.catalog ?? new CertificateCatalog(gw, () => this.identities());
+  }
 
   /** Identities of the live admin sessions (metrics). */
   identities(): PeerIdentity[] {
@@ -75,7 +88,7 @@ export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
     const session = new AdminSession(
       req.socket,
       identity,
-      identity.cn,
+      identityName(identity),
       req.remoteAddress,
       req.remotePort,
       protocol ? `${protocol}/${req.tls?.getCipher()?.name ?? ''}` : '',
@@ -83,6 +96,7 @@ export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
       this,
     );
     this.sessions.add(session);
+    this.gw.metrics?.loginAccepted(req.certCheck);
     const params: [string, string][] = [
       ['server_version', `${this.opts.version}/pgmoat`],
       ['server_encoding', 'UTF8'],
@@ -137,6 +151,10 @@ export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
             return showIdentities(pools(), this.sessions);
           case 'HELP':
             return showHelp();
+          case 'CERTS':
+            return showCerts(this.catalog.list());
+          case 'CRL':
+            return showCrl(this.gw.runtime.revocation, this.gw.crlStatus);
           default:
             return assertNever(cmd.topic, 'SHOW topic');
         }

@@ -4,7 +4,7 @@ import { IdentityTracker, SEEN_WINDOW_MS } from './identity-tracker.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
 
 function identity(cn: string, serial: string): PeerIdentity {
-  return { cn, environment: 'production', serial, fingerprint256: `FP:${serial}`, notAfter: new Date(2030, 0, 1), notBefore: new Date(2020, 0, 1), issuerCn: 'ca' };
+  return { cn, environment: 'production', serial, fingerprint256: `FP:${serial}`, notAfter: new Date(2030, 0, 1), notBefore: new Date(2020, 0, 1), issuerCn: 'ca', uris: [], dnsNames: [] };
 }
 
 test('an identity is kept for 24 hours after it was last seen', () => {

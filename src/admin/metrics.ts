@@ -1,19 +1,22 @@
 /**
  * The gateway's Prometheus metrics: one prom-client Registry per gateway (so that tests can run
- * several in one process). Events (handshakes, revocations, reloads) are counted as they happen;
- * everything else is read at scrape time: the pools, the limits' counters (access-control.ts), the
- * CRL and the live sessions.
+ * several in one process). Events (handshakes, refusals, revocations, reloads) are counted as they
+ * happen; everything else is read at scrape time: the pools, the limits' counters
+ * (access-control.ts), the CRL, the live sessions and the certificates (certificate-catalog.ts).
  * This object is what the gateway holds as `metrics` (GatewayMetricsHooks).
  */
+import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Pool } from '../pool/pool.js';
 import type { CertCheck } from '../tls/client-tls.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
-import type { GatewayMetricsHooks, HandshakeOutcome, RateLimitKind } from '../access/hooks.js';
+import type { GatewayMetricsHooks, HandshakeOutcome, RateLimitKind, RefusalEvent } from '../access/hooks.js';
 import { handshakeFailureReason, type HandshakeReason } from '../tls/handshake-failure.js';
-import { IdentityTracker } from './identity-tracker.js';
 import type { RevocationFreshness } from '../revocation/source.js';
+import type { Config } from '../config/schema.js';
+import { CertificateCatalog, type CatalogGateway } from './certificate-catalog.js';
+import { RevocationClock, type RevocationFeed } from './revocation-clock.js';
 import { poolMetrics } from './pool-series.js';
 import { ScrapeMetric, type Sample } from './scrape-metric.js';
 
@@ -26,9 +29,9 @@ interface LimitCountersView {
 }
 
 /** What the metrics read from the gateway. */
-export interface MetricsSource {
+export interface MetricsSource extends CatalogGateway {
   readonly pools: ReadonlyMap<string, Pool>;
-  readonly revocations: { freshness(now: number): RevocationFreshness[] };
+  readonly revocations: CatalogGateway['revocations'] & RevocationFeed & { freshness(now: number): RevocationFreshness[] };
   readonly access?: { readonly counters?: LimitCountersView };
 }
 
@@ -38,6 +41,24 @@ export interface MetricsOptions {
   adminIdentities?: () => PeerIdentity[];
   /** process_* and nodejs_* series from prom-client (default on). */
   processMetrics?: boolean;
+  /** The certificates known (shared with SHOW CERTS); one of its own when not given. */
+  catalog?: CertificateCatalog;
+}
+
+/** How long an expired certificate stays in pgmoat_certificate_expiry_seconds (SHOW CERTS keeps it). */
+const EXPIRED_KEPT_MS = 7 * 86_400_000;
+
+/** Labels of the environment-mismatch counter: environments the configuration names, else `other` (bounded). */
+function environmentLabel(config: Config, env: string | undefined): string {
+  if (env === undefined || env === '') return 'none';
+  for (const db of Object.values(config.databases)) if (db.environment === env) return env;
+  return 'other';
+}
+
+/** A handshake whose certificate passed, counted once its login is decided (or its socket closes first). */
+interface Undecided {
+  socket: EventEmitter | undefined;
+  onClose: () => void;
 }
 
 const RATE_KINDS: readonly RateLimitKind[] = ['handshakes_per_second', 'handshakes_per_second_per_address', 'connections_per_identity', 'connections_per_address'];
@@ -58,12 +79,16 @@ function limitCount(c: LimitCountersView | undefined, kind: RateLimitKind): numb
 
 export class GatewayMetrics implements GatewayMetricsHooks {
   readonly registry = new Registry();
-  readonly identities = new IdentityTracker();
+  readonly catalog: CertificateCatalog;
   private readonly tlsStarts = new WeakMap<object, number>();
+  private readonly undecided = new Map<CertCheck, Undecided>();
   private readonly handshakes: Counter<'outcome' | 'reason'>;
   private readonly handshakeSeconds: Histogram<'outcome'>;
+  private readonly refusals: Counter<'stage' | 'reason'>;
+  private readonly environmentMismatches: Counter<'certificate_environment' | 'database_environment'>;
   private readonly revocations: Counter;
-  private readonly revocationDelay: Histogram;
+  private readonly revocationDelay: Histogram<'event'>;
+  private readonly revocationClock: RevocationClock;
   private readonly reloads: Counter<'outcome'>;
   private readonly lastReloadOk: Gauge;
 
@@ -72,16 +97,19 @@ export class GatewayMetrics implements GatewayMetricsHooks {
     opts: MetricsOptions,
   ) {
     const registers = [this.registry];
+    this.catalog = opts.catalog ?? new CertificateCatalog(source, opts.adminIdentities);
+    this.revocationClock = new RevocationClock(source.revocations);
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
     this.handshakes = new Counter({
       name: 'pgmoat_tls_handshakes_total',
-      help: 'Client TLS handshakes by outcome (accepted, refused: completed but the certificate was refused, failed: did not complete) and reason.',
+      help:
+        'Client TLS handshakes by outcome (accepted: the certificate passed and the login was not refused; refused: completed but the certificate was refused, or reason login-refused: the certificate passed and the login was then refused; failed: did not complete) and reason.',
       labelNames: ['outcome', 'reason'],
       registers,
     });
     this.handshakeSeconds = new Histogram({
       name: 'pgmoat_tls_handshake_duration_seconds',
-      help: 'Client TLS handshake duration, from handing the socket to TLS to the end of the handshake.',
+      help: 'Client TLS handshake duration, from handing the socket to TLS to the end of the handshake, by the certificate verdict (accepted, refused, failed).',
       labelNames: ['outcome'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
@@ -89,8 +117,21 @@ export class GatewayMetrics implements GatewayMetricsHooks {
     this.revocations = new Counter({ name: 'pgmoat_revocations_enforced_total', help: 'Live sessions ended because their certificate was revoked.', registers });
     this.revocationDelay = new Histogram({
       name: 'pgmoat_revocation_delay_seconds',
-      help: 'Time from the CRL being written to the session of a revoked certificate being ended.',
+      help: 'Time from the CRL being written to the revocation taking effect: event session_ended (a live session of the revoked certificate ended), first_refusal (its first connection refused).',
+      labelNames: ['event'],
       buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers,
+    });
+    this.refusals = new Counter({
+      name: 'pgmoat_login_refusals_total',
+      help: 'Connections refused, by stage (accept, handshake, login) and reason (the audit line\'s reason).',
+      labelNames: ['stage', 'reason'],
+      registers,
+    });
+    this.environmentMismatches = new Counter({
+      name: 'pgmoat_environment_mismatches_total',
+      help: 'Logins refused because the certificate\'s environment is not the database\'s, by both environments (those the configuration names; none, other).',
+      labelNames: ['certificate_environment', 'database_environment'],
       registers,
     });
     this.reloads = new Counter({ name: 'pgmoat_config_reloads_total', help: 'Configuration reloads (SIGHUP or RELOAD) by outcome (ok, refused).', labelNames: ['outcome'], registers });
@@ -109,11 +150,39 @@ export class GatewayMetrics implements GatewayMetricsHooks {
     this.registerCrl();
     new ScrapeMetric(
       'pgmoat_client_certificate_not_after_timestamp_seconds',
-      'notAfter of each verified client certificate connected now or seen in the last 24 hours (alert on expiry).',
+      'notAfter of each verified, unrevoked client certificate connected now or seen in the last 24 hours (alert on expiry).',
       'gauge',
-      () => this.certificateSamples(opts.adminIdentities),
+      () => this.catalog.recentClients().map((e) => ({ labels: { cn: e.cn, environment: e.environment, serial: e.serial }, value: e.notAfter.getTime() / 1000 })),
       'max',
     ).register(this.registry);
+    this.registerCertificates();
+  }
+
+  private registerCertificates(): void {
+    // Listed once per series: the inventory is parsed only when its file changed (certificate-catalog.ts).
+    const read = (): { labels: Record<string, string>; expiry: number; age: number }[] => {
+      const now = Date.now();
+      return this.catalog
+        .list(now)
+        // A certificate expired for a week leaves the series too: an inventory only grows, the series must not.
+        .filter((c) => !c.revoked && c.notAfter.getTime() > now - EXPIRED_KEPT_MS)
+        .map((c) => ({
+          labels: { kind: c.kind, cn: c.cn, environment: c.environment, serial: c.serial },
+          expiry: (c.notAfter.getTime() - now) / 1000,
+          age: (now - c.notBefore.getTime()) / 1000,
+        }));
+    };
+    new ScrapeMetric(
+      'pgmoat_certificate_expiry_seconds',
+      'Seconds until notAfter (negative once expired, for a week) of every unrevoked certificate known: the CA inventory when the directory of tls.ca holds one, the gateway\'s own chain, the CA certificates of tls.ca, and client certificates seen in the last 24 hours. kind: root, intermediate, server, client.',
+      'gauge',
+      () => read().map((s) => ({ labels: s.labels, value: s.expiry })),
+      'max',
+    ).register(this.registry);
+    new ScrapeMetric('pgmoat_certificate_age_seconds', 'Seconds since notBefore of the same certificates as pgmoat_certificate_expiry_seconds.', 'gauge', () =>
+      read().map((s) => ({ labels: s.labels, value: s.age })), 'max').register(this.registry);
+    new ScrapeMetric('pgmoat_certificate_inventory_available', '1 when the certificate series come from a CA inventory (the directory of tls.ca), 0 when only from the configuration and the certificates seen.', 'gauge', () =>
+      [{ labels: {}, value: this.catalog.hasInventory() ? 1 : 0 }], 'max').register(this.registry);
   }
 
   private registerCrl(): void {
@@ -139,15 +208,6 @@ export class GatewayMetrics implements GatewayMetricsHooks {
     }, 'max').register(this.registry);
   }
 
-  private certificateSamples(adminIdentities: (() => PeerIdentity[]) | undefined): Sample[] {
-    const now = Date.now();
-    for (const pool of this.source.pools.values()) {
-      for (const c of pool.clients()) if (c.info.identity) this.identities.record(c.info.identity, now);
-    }
-    for (const id of adminIdentities?.() ?? []) this.identities.record(id, now);
-    return this.identities.recent(now).map((e) => ({ labels: { cn: e.cn, environment: e.environment, serial: e.serial }, value: e.notAfter.getTime() / 1000 }));
-  }
-
   /** Prometheus text exposition. */
   async scrape(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
@@ -160,10 +220,47 @@ export class GatewayMetrics implements GatewayMetricsHooks {
   }
 
   tlsSecured(socket: object, check: CertCheck | undefined): void {
-    if (check?.ok && check.identity) this.identities.record(check.identity);
-    const outcome: HandshakeOutcome = check === undefined || !check.ok ? 'refused' : 'accepted';
-    const reason: HandshakeReason = check === undefined ? 'protocol' : check.ok ? 'none' : check.reason;
-    this.handshake(outcome, reason, this.elapsed(socket));
+    if (check === undefined || !check.ok) {
+      this.handshake('refused', check === undefined ? 'protocol' : check.reason, this.elapsed(socket));
+      return;
+    }
+    if (check.identity) this.catalog.seen.record(check.identity);
+    const seconds = this.elapsed(socket);
+    if (seconds !== undefined) this.handshakeSeconds.observe({ outcome: 'accepted' }, seconds);
+    // Counted when the login is decided: a login refused after the handshake is no accepted handshake.
+    // A client that leaves without a StartupMessage (or sends a CancelRequest) counts as accepted when its socket closes.
+    const emitter = socket instanceof EventEmitter ? socket : undefined;
+    const entry: Undecided = { socket: emitter, onClose: () => this.decide(check, 'accepted', 'none') };
+    this.undecided.set(check, entry);
+    emitter?.once('close', entry.onClose);
+  }
+
+  /** Counts a deferred handshake once; later calls for the same verdict do nothing. */
+  private decide(check: CertCheck, outcome: HandshakeOutcome, reason: HandshakeReason | 'login-refused'): void {
+    const entry = this.undecided.get(check);
+    if (!entry) return;
+    this.undecided.delete(check);
+    entry.socket?.off('close', entry.onClose);
+    this.handshakes.inc({ outcome, reason });
+  }
+
+  loginAccepted(check: CertCheck | undefined): void {
+    if (check) this.decide(check, 'accepted', 'none');
+  }
+
+  refused(e: RefusalEvent): void {
+    this.refusals.inc({ stage: e.stage, reason: e.reason });
+    if (e.check?.ok) this.decide(e.check, 'refused', 'login-refused');
+    if (e.environments) {
+      const config = this.source.runtime.config;
+      this.environmentMismatches.inc({
+        certificate_environment: environmentLabel(config, e.environments.certificate),
+        database_environment: environmentLabel(config, e.environments.database),
+      });
+    }
+    const serial = e.reason === 'revoked' ? e.check?.identity?.serial : undefined;
+    const delayMs = serial !== undefined ? this.revocationClock.firstRefusal(serial) : undefined;
+    if (delayMs !== undefined) this.revocationDelay.observe({ event: 'first_refusal' }, delayMs / 1000);
   }
 
   tlsFailed(socket: object | undefined, err: Error): void {
@@ -177,12 +274,17 @@ export class GatewayMetrics implements GatewayMetricsHooks {
 
   revocationEnforced(delayMs: number): void {
     this.revocations.inc();
-    if (delayMs >= 0) this.revocationDelay.observe(delayMs / 1000);
+    if (delayMs >= 0) this.revocationDelay.observe({ event: 'session_ended' }, delayMs / 1000);
   }
 
   reloaded(outcome: 'ok' | 'refused'): void {
     this.reloads.inc({ outcome });
     this.lastReloadOk.set(outcome === 'ok' ? 1 : 0);
+  }
+
+  /** Stops listening to the revocation sources (Admin.close). */
+  close(): void {
+    this.revocationClock.close();
   }
 
   private elapsed(socket: object): number | undefined {

@@ -72,6 +72,8 @@ const SHOW_HELP: Record<(typeof SHOW_TOPICS)[number], string> = {
   VERSION: 'the pgmoat version',
   IDENTITIES: 'live sessions per client certificate',
   HELP: 'this list',
+  CERTS: 'the certificates known (CA inventory, the gateway\'s own, seen lately) with status and expiry',
+  CRL: 'the CRL in force: issuer, number, this/next update, age, revoked count, stale',
 };
 
 const HELP: [string, string][] = [

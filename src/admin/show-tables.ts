@@ -5,7 +5,7 @@
  */
 import { ADMIN_DATABASE } from '../config/schema.js';
 import type { Pool } from '../pool/pool.js';
-import type { PeerIdentity } from '../tls/peer-identity.js';
+import { identityName, sanList, type PeerIdentity } from '../tls/peer-identity.js';
 import { formatTime, type Cell, type CommandResult } from './result-set.js';
 
 /** An admin console session as SHOW CLIENTS and SHOW IDENTITIES list it. */
@@ -77,7 +77,7 @@ export function showClients(pools: Iterable<Pool>, admins: Iterable<AdminSession
   for (const a of admins) {
     rows.push([
       'C', a.user, ADMIN_DATABASE, 'active', a.remoteAddress, a.remotePort, a.localAddress ?? null, a.localPort ?? null, formatTime(a.connectedAt),
-      formatTime(a.lastActivity), 0, 0, a.id, null, a.tls, a.applicationName, a.identity.cn, a.identity.environment ?? null, a.identity.serial,
+      formatTime(a.lastActivity), 0, 0, a.id, null, a.tls, a.applicationName, a.identity.cn ?? null, a.identity.environment ?? null, a.identity.serial,
     ]);
   }
   return { columns, rows, tag: 'SHOW' };
@@ -142,12 +142,15 @@ export function showIdentities(pools: Iterable<Pool>, admins: Iterable<AdminSess
   };
   for (const p of pools) for (const c of p.clients()) if (c.info.identity) add(c.info.identity, c.info.database, c.info.remoteAddress);
   for (const a of admins) add(a.identity, ADMIN_DATABASE, a.remoteAddress);
-  const columns = ['cn', 'environment', 'serial', 'fingerprint', 'not_after', 'expires_in_days', 'sessions', 'databases', 'source'];
+  // `san`: the URI and DNS SANs (uri:..., dns:...) the rules and identity maps can match on.
+  const columns = ['cn', 'environment', 'serial', 'fingerprint', 'not_after', 'expires_in_days', 'sessions', 'databases', 'source', 'san'];
   const rows = [...byCert.values()]
-    .sort((a, b) => (a.identity.cn < b.identity.cn ? -1 : a.identity.cn > b.identity.cn ? 1 : a.identity.serial < b.identity.serial ? -1 : 1))
+    .map((r) => ({ ...r, name: identityName(r.identity) }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.identity.serial < b.identity.serial ? -1 : 1))
     .map((r) => [
-      r.identity.cn, r.identity.environment ?? null, r.identity.serial, r.identity.fingerprint256, formatTime(r.identity.notAfter.getTime()),
+      r.identity.cn ?? null, r.identity.environment ?? null, r.identity.serial, r.identity.fingerprint256, formatTime(r.identity.notAfter.getTime()),
       ((r.identity.notAfter.getTime() - now) / 86_400_000).toFixed(1), r.sessions, [...r.databases].sort().join(','), [...r.sources].sort().join(','),
+      sanList(r.identity).join(',') || null,
     ]);
   return { columns, rows, tag: 'SHOW' };
 }

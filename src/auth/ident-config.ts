@@ -7,7 +7,11 @@
  *       - { cn: billing, role: billing_ro }       # exact CN -> one role
  *       - { cn: '/^(.*)-ci$/', role: '\1' }       # regex with a capture -> substituted role
  *       - { cn: ops, role: all }                  # any role
+ *     spiffe:
+ *       - { uri: '/^spiffe://prod\.example/ns/prod/sa/([a-z_]+)$/', role: '\1' }   # URI SAN (SPIFFE ID)
+ *       - { dns: api.prod.svc.cluster.local, role: api }                         # DNS SAN
  *
+ * Each entry names exactly one of cn, uri and dns.
  * Role membership (`+role`) is refused: pgmoat does not know PostgreSQL's role graph.
  */
 import { PgmoatError } from '../util/errors.js';
@@ -15,7 +19,9 @@ import type { IdentEntry, IdentMaps, IdentRole, IdentSystem } from './ident-map.
 import { isRegexPattern } from './rules.js';
 
 export interface IdentMapEntryConfig {
-  cn: string;
+  cn?: string | undefined;
+  uri?: string | undefined;
+  dns?: string | undefined;
   role: string;
 }
 
@@ -38,19 +44,23 @@ function captureGroups(regex: RegExp): number {
 
 export function identEntryFromConfig(map: string, index: number, e: IdentMapEntryConfig): IdentEntry {
   const where = `ident_maps.${map}[${index}]`;
+  const given = (['cn', 'uri', 'dns'] as const).filter((k) => e[k] !== undefined);
+  if (given.length !== 1) throw invalid(`${where}.cn: name exactly one of cn, uri and dns`);
+  const key = given[0]!;
+  const text = e[key]!;
   let system: IdentSystem;
   let groups = 0;
-  if (isRegexPattern(e.cn)) {
-    const { pattern, regex } = compile(e.cn, `${where}.cn`);
+  if (isRegexPattern(text)) {
+    const { pattern, regex } = compile(text, `${where}.${key}`);
     system = { kind: 'regex', pattern, regex };
     groups = captureGroups(regex);
   } else {
-    system = { kind: 'name', name: e.cn };
+    system = { kind: 'name', name: key === 'dns' ? text.toLowerCase() : text };
   }
   let role: IdentRole;
   if (e.role.includes('\\1')) {
-    if (system.kind !== 'regex') throw invalid(`${where}.role: "\\1" needs a /regex/ in cn`);
-    if (groups < 1) throw invalid(`${where}.role: the regular expression in cn has no capture group for "\\1"`);
+    if (system.kind !== 'regex') throw invalid(`${where}.role: "\\1" needs a /regex/ in ${key}`);
+    if (groups < 1) throw invalid(`${where}.role: the regular expression in ${key} has no capture group for "\\1"`);
     role = { kind: 'substitute', template: e.role };
   } else if (e.role === 'all') {
     role = { kind: 'all' };
@@ -61,7 +71,7 @@ export function identEntryFromConfig(map: string, index: number, e: IdentMapEntr
   } else {
     role = { kind: 'name', name: e.role };
   }
-  return { line: index + 1, map, system, role };
+  return { line: index + 1, map, system, role, ...(key === 'cn' ? {} : { san: key }) };
 }
 
 export function identMapsFromConfig(maps: Readonly<Record<string, readonly IdentMapEntryConfig[]>>): IdentMaps {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mapAllows, parseIdentFile } from './ident-map.js';
+import { mapAllows, mapAllowsNames, parseIdentFile } from './ident-map.js';
+import { identMapsFromConfig } from './ident-config.js';
 import { isPgmoatError } from '../util/errors.js';
 
 const IDENT = String.raw`
@@ -85,4 +86,44 @@ test('errors carry the line number', () => {
       },
     );
   }
+});
+
+test('uri: and dns: entries match SANs (SPIFFE IDs with \\1), never the CN', () => {
+  const maps = parseIdentFile(String.raw`
+spiffe   uri:/^spiffe://prod\.example/ns/prod/sa/([a-z_]+)$   \1
+spiffe   dns:Reports.Prod.svc                                  reports_ro
+spiffe   "uri:literal"                                         literal_cn
+`);
+  const m = maps.get('spiffe')!;
+  assert.equal(m[0]!.san, 'uri');
+  assert.equal(m[1]!.san, 'dns');
+  assert.equal(m[2]!.san, undefined, 'quoted: a literal CN');
+  const svid = (uri: string) => ({ cn: undefined, uris: [uri] });
+  assert.equal(mapAllowsNames(m, svid('spiffe://prod.example/ns/prod/sa/api'), 'api'), true);
+  assert.equal(mapAllowsNames(m, svid('spiffe://prod.example/ns/prod/sa/api'), 'billing'), false);
+  assert.equal(mapAllowsNames(m, svid('spiffe://staging.example/ns/prod/sa/api'), 'api'), false);
+  assert.equal(mapAllowsNames(m, svid('spiffe://prod.example/ns/prod/sa/api/x'), 'api'), false);
+  // Several URI SANs: any one that matches, with its own capture.
+  assert.equal(mapAllowsNames(m, { cn: undefined, uris: ['spiffe://other/x', 'spiffe://prod.example/ns/prod/sa/web'] }, 'web'), true);
+  // DNS without case.
+  assert.equal(mapAllowsNames(m, { cn: 'x', dnsNames: ['reports.prod.svc'] }, 'reports_ro'), true);
+  // A CN equal to the SAN text is not a SAN.
+  assert.equal(mapAllowsNames(m, { cn: 'spiffe://prod.example/ns/prod/sa/api' }, 'api'), false);
+  assert.equal(mapAllows(m, 'spiffe://prod.example/ns/prod/sa/api', 'api'), false);
+  assert.equal(mapAllows(m, 'uri:literal', 'literal_cn'), true);
+});
+
+test('inline uri:/dns: entries, exactly one of cn, uri and dns', () => {
+  const maps = identMapsFromConfig({
+    w: [
+      { uri: '/^spiffe://prod\\.example/ns/prod/sa/(.*)$/', role: '\\1' },
+      { dns: 'API.prod.svc', role: 'api' },
+    ],
+  });
+  const w = maps.get('w')!;
+  assert.equal(mapAllowsNames(w, { cn: undefined, uris: ['spiffe://prod.example/ns/prod/sa/orders'] }, 'orders'), true);
+  assert.equal(mapAllowsNames(w, { cn: undefined, dnsNames: ['api.prod.svc'] }, 'api'), true);
+  assert.throws(() => identMapsFromConfig({ w: [{ cn: 'a', uri: 'spiffe://x', role: 'a' }] }), /exactly one of cn, uri and dns/);
+  assert.throws(() => identMapsFromConfig({ w: [{ role: 'a' }] }), /exactly one of cn, uri and dns/);
+  assert.throws(() => identMapsFromConfig({ w: [{ uri: 'spiffe://x', role: '\\1' }] }), /needs a \/regex\/ in uri/);
 });

@@ -4,6 +4,15 @@
  * like PostgreSQL's: write ^...$); the first `\1` in the pg-username is replaced by its
  * first capture group, and the result is compared literally. The pg-username may also be
  * `all`, `+role` (membership, supplied by the caller) or `/regex`.
+ *
+ * pgmoat's addition: an unquoted system name `uri:<name or /regex>` or `dns:<name or /regex>`
+ * matches the certificate's URI or DNS subject alternative names instead of its CN, e.g.
+ *
+ *   spiffe   uri:/^spiffe://prod\.example/ns/prod/sa/([a-z_]+)$   \1
+ *   k8s      dns:api.prod.svc.cluster.local                     api
+ *
+ * A quoted `"uri:x"` is still the literal CN `uri:x`. DNS names compare without case (the
+ * certificate's are lowercased, so is an exact dns: name).
  */
 import { PgmoatError } from '../util/errors.js';
 import { ConfSyntaxError, showToken, tokenizeConf, type ConfField, type ConfToken } from './conf-tokenizer.js';
@@ -22,6 +31,21 @@ export interface IdentEntry {
   map: string;
   system: IdentSystem;
   role: IdentRole;
+  /** Set for a `uri:`/`dns:` entry: which SANs the system name matches; absent: the CN. */
+  san?: 'uri' | 'dns';
+}
+
+/** The names of a certificate an identity map can match: its CN and its SANs. */
+export interface IdentNames {
+  cn: string | undefined;
+  uris?: readonly string[] | undefined;
+  dnsNames?: readonly string[] | undefined;
+}
+
+/** Splits `uri:...`/`dns:...` off a system name; undefined for a CN entry. */
+export function sanPrefix(text: string): { san: 'uri' | 'dns'; rest: string } | undefined {
+  const m = /^(uri|dns):(.+)$/s.exec(text);
+  return m ? { san: m[1] as 'uri' | 'dns', rest: m[2]! } : undefined;
 }
 
 /** Entries by map name, in file order. */
@@ -43,8 +67,8 @@ function single(field: ConfField | undefined, what: string): ConfToken {
   return field[0]!;
 }
 
-function compile(token: ConfToken): { regex: RegExp; pattern: string } {
-  const pattern = token.value.slice(1);
+function compile(token: ConfToken, text = token.value): { regex: RegExp; pattern: string } {
+  const pattern = text.slice(1);
   try {
     return { pattern, regex: new RegExp(pattern) };
   } catch (err) {
@@ -70,12 +94,14 @@ function parseEntry(line: number, fields: ConfField[]): IdentEntry {
 
   let system: IdentSystem;
   let groups = 0;
-  if (systemToken.value.startsWith('/')) {
-    const { pattern, regex } = compile(systemToken);
+  const prefixed = systemToken.quoted ? undefined : sanPrefix(systemToken.value);
+  const systemText = prefixed?.rest ?? systemToken.value;
+  if (systemText.startsWith('/')) {
+    const { pattern, regex } = compile(systemToken, systemText);
     system = { kind: 'regex', pattern, regex };
     groups = captureGroups(regex);
   } else {
-    system = { kind: 'name', name: systemToken.value };
+    system = { kind: 'name', name: prefixed?.san === 'dns' ? systemText.toLowerCase() : systemText };
   }
 
   let role: IdentRole;
@@ -93,7 +119,7 @@ function parseEntry(line: number, fields: ConfField[]): IdentEntry {
   } else {
     role = { kind: 'name', name: r };
   }
-  return { line, map: mapToken.value, system, role };
+  return { line, map: mapToken.value, system, role, ...(prefixed ? { san: prefixed.san } : {}) };
 }
 
 export function parseIdentFile(text: string, options: { fileName?: string } = {}): IdentMaps {
@@ -114,6 +140,13 @@ export function parseIdentFile(text: string, options: { fileName?: string } = {}
     throw err;
   }
   return maps;
+}
+
+/** The names of a certificate an entry looks at: its CN, or its SANs of one kind. */
+function candidates(entry: IdentEntry, names: IdentNames): readonly string[] {
+  if (entry.san === 'uri') return names.uris ?? [];
+  if (entry.san === 'dns') return names.dnsNames ?? [];
+  return names.cn === undefined ? [] : [names.cn];
 }
 
 function entryAllows(entry: IdentEntry, identity: string, role: string, ctx: IdentMatchContext): boolean {
@@ -147,7 +180,22 @@ function entryAllows(entry: IdentEntry, identity: string, role: string, ctx: Ide
 }
 
 /**
+ * Whether one entry of the map lets one of the certificate's names use this role: CN entries
+ * look at the CN, `uri:`/`dns:` entries at every SAN of their kind (any one that matches will
+ * do, and its own capture fills `\1`). An unknown map allows nothing.
+ */
+export function mapAllowsNames(map: readonly IdentEntry[], names: IdentNames, role: string, ctx: IdentMatchContext = {}): boolean {
+  return map.some((e) => candidates(e, names).some((n) => entryAllows(e, n, role, ctx)));
+}
+
+/** Whether any entry of the map looks at SANs (uri:/dns:). */
+export function mapUsesSans(map: readonly IdentEntry[]): boolean {
+  return map.some((e) => e.san !== undefined);
+}
+
+/**
  * Whether the map lets this identity (certificate CN or DN, OS user...) log in as this role.
+ * `uri:`/`dns:` entries never match here: a bare string is a CN (see mapAllowsNames).
  * Accepts one map's entries, or all maps plus the map name. An unknown map allows nothing.
  */
 export function mapAllows(map: readonly IdentEntry[], identity: string, role: string, ctx?: IdentMatchContext): boolean;
@@ -160,9 +208,7 @@ export function mapAllows(
   d?: IdentMatchContext,
 ): boolean {
   if (mapOrMaps instanceof Map) {
-    const entries = mapOrMaps.get(a) ?? [];
-    return entries.some((e) => entryAllows(e, b, c as string, d ?? {}));
+    return mapAllowsNames(mapOrMaps.get(a) ?? [], { cn: b }, c as string, d ?? {});
   }
-  const ctx = (c as IdentMatchContext | undefined) ?? {};
-  return mapOrMaps.some((e) => entryAllows(e, a, b, ctx));
+  return mapAllowsNames(mapOrMaps, { cn: a }, b, (c as IdentMatchContext | undefined) ?? {});
 }

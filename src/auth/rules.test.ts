@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { compilePattern, compileRules, findRule, rulesFromHba, type AccessFacts } from './rules.js';
+import { compilePattern, compileRules, compileSanPattern, findRule, rulesFromHba, type AccessFacts } from './rules.js';
 import { parseHbaFile } from './hba-file.js';
 import { PgmoatError } from '../util/errors.js';
 
@@ -119,5 +119,30 @@ describe('pg_hba.conf rules', () => {
     assert.throws(() => rulesFromHba(parseHbaFile('host all +admins 0.0.0.0/0 md5'), 'f'), /f line 1: "\+admins" needs role membership/);
     assert.throws(() => rulesFromHba(parseHbaFile('host samerole all 0.0.0.0/0 md5'), 'f'), /f line 1: "samerole"/);
     assert.throws(() => rulesFromHba(parseHbaFile('hostssl all all 0.0.0.0/0 cert clientname=DN'), 'f'), /clientname=DN/);
+  });
+});
+
+describe('san: rules', () => {
+  const svid = { cn: undefined, environment: undefined, uris: ['spiffe://prod.example/ns/prod/sa/api'], dnsNames: [] };
+  const cm = { cn: 'reports', environment: undefined, uris: [], dnsNames: ['reports.prod.svc.cluster.local'] };
+  const rules = compileRules([
+    { san: ['uri:spiffe://prod.example/ns/prod/*'], method: 'cert', map: 'm' },
+    { san: ['dns:*.PROD.svc.cluster.local'], method: 'cert' },
+    { san: ['uri:/^spiffe:\\/\\/staging\\.example\\//'], method: 'reject' },
+  ]);
+  it('uri: glob and regex, dns: glob without case', () => {
+    assert.equal(findRule(rules, facts({ identity: svid }))?.label, 'rules[0]');
+    assert.equal(findRule(rules, facts({ identity: cm }))?.label, 'rules[1]');
+    assert.equal(findRule(rules, facts({ identity: { ...svid, uris: ['spiffe://staging.example/ns/prod/sa/api'] } }))?.label, 'rules[2]');
+    assert.equal(findRule(rules, facts({ identity: { ...svid, uris: ['spiffe://prod.example/ns/dev/sa/api'] } })), undefined);
+  });
+  it('a san rule needs SANs of its kind: a CN, or no certificate, does not match', () => {
+    assert.equal(findRule(rules, facts({ identity: { cn: 'spiffe://prod.example/ns/prod/sa/api', environment: undefined } })), undefined);
+    assert.equal(findRule(rules, facts({ identity: { ...cm, uris: [], dnsNames: [] } })), undefined);
+    assert.equal(findRule(rules, facts({ identity: undefined })), undefined);
+  });
+  it('a pattern without uri: or dns: is a RULE_INVALID error naming the rule', () => {
+    assert.throws(() => compileRules([{ san: ['spiffe://x'], method: 'cert' }]), (e: unknown) => e instanceof PgmoatError && e.code === 'RULE_INVALID' && /rules\[0\]\.san: .*uri:<pattern>/.test(e.message));
+    assert.throws(() => compileSanPattern('uri:/(/'), /invalid regular expression/);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Access rules: an ordered list, first match wins, as pg_hba.conf. A rule matches on the
  * connection (TLS or plain, database, role, client address) and on the certificate identity
- * (CN, environment), and names a method. Rules come from `rules:` in pgmoat.yaml or from a
+ * (CN, environment, URI and DNS SANs), and names a method. Rules come from `rules:` in pgmoat.yaml or from a
  * pg_hba.conf-format `hba_file:`; both compile to AccessRule here. Matching is pure: no I/O.
  */
 import { PgmoatError } from '../util/errors.js';
@@ -21,7 +21,25 @@ export interface AccessFacts {
   role: string;
   address: string;
   /** From a verified certificate only; undefined without one. */
-  identity: { cn: string; environment: string | undefined } | undefined;
+  identity: AccessIdentity | undefined;
+}
+
+/** The names of a verified certificate the rules and identity maps can match on. */
+export interface AccessIdentity {
+  /** Undefined for a certificate that names only SANs (a SPIFFE X.509-SVID). */
+  cn: string | undefined;
+  environment: string | undefined;
+  /** URI SANs (SPIFFE IDs...); absent means none. */
+  uris?: readonly string[] | undefined;
+  /** DNS SANs, lowercased; absent means none. */
+  dnsNames?: readonly string[] | undefined;
+}
+
+/** Which SANs a `uri:`/`dns:` pattern is matched against. */
+export type SanKind = 'uri' | 'dns';
+
+export interface SanMatcher extends NameMatcher {
+  readonly kind: SanKind;
 }
 
 export interface NameMatcher {
@@ -40,6 +58,13 @@ export interface AccessRule {
   readonly addresses: readonly Cidr[] | undefined;
   readonly cn: readonly NameMatcher[] | undefined;
   readonly environments: readonly string[] | undefined;
+  /** `san:` patterns: the rule matches when one of them matches one SAN of its kind. Undefined: any. */
+  readonly san: readonly SanMatcher[] | undefined;
+  /**
+   * `san_environment:` the environment a certificate WITHOUT one of its own (a SAN-only
+   * certificate) counts as once this rule matched it, for environment-bound databases.
+   */
+  readonly sanEnvironment: string | undefined;
   readonly method: AccessMethod;
   /** Identity map that says which roles a certificate CN may use (else CN must equal the role). */
   readonly map: string | undefined;
@@ -89,6 +114,26 @@ export function compilePattern(text: string, opts: { glob: boolean }): NameMatch
   return { source: text, matches: (v) => v === text };
 }
 
+/**
+ * A `san:` entry: `uri:<pattern>` or `dns:<pattern>`, the pattern as compilePattern reads it
+ * (exact, `*`/`?` glob, or /regex/). DNS names compare without case: an exact or glob DNS pattern
+ * is lowercased, the names are too (a /regex/ is used as written and sees lowercase names).
+ */
+export function compileSanPattern(text: string): SanMatcher {
+  const m = /^(uri|dns):(.+)$/s.exec(text);
+  if (!m) throw invalid(`invalid SAN pattern ${JSON.stringify(text)}: write uri:<pattern> or dns:<pattern>`);
+  const kind = m[1] as SanKind;
+  const pattern = m[2]!;
+  const inner = compilePattern(kind === 'dns' && !isRegexPattern(pattern) ? pattern.toLowerCase() : pattern, { glob: true });
+  return { kind, source: text, matches: inner.matches };
+}
+
+/** Whether one of the identity's SANs of the matcher's kind matches it. */
+export function sanMatches(m: SanMatcher, identity: AccessIdentity, facts: AccessFacts): boolean {
+  const values = (m.kind === 'uri' ? identity.uris : identity.dnsNames) ?? [];
+  return values.some((v) => m.matches(v, facts));
+}
+
 /** What a `rules:` entry of pgmoat.yaml holds once the schema has checked it. */
 export interface RuleConfig {
   type?: ConnectionType | undefined;
@@ -97,6 +142,8 @@ export interface RuleConfig {
   address?: readonly string[] | undefined;
   cn?: readonly string[] | undefined;
   environment?: readonly string[] | undefined;
+  san?: readonly string[] | undefined;
+  san_environment?: string | undefined;
   method: AccessMethod;
   map?: string | undefined;
 }
@@ -121,6 +168,14 @@ function compileRule(rc: RuleConfig, label: string): AccessRule {
     }),
     cn: rc.cn?.map((p) => compilePattern(p, { glob: true })),
     environments: rc.environment,
+    san: rc.san?.map((p) => {
+      try {
+        return compileSanPattern(p);
+      } catch (err) {
+        throw invalid(`${label}.san: ${(err as Error).message}`);
+      }
+    }),
+    sanEnvironment: rc.san_environment,
     method: rc.method,
     map: rc.map,
     identityCheck: rc.method === 'cert' || rc.method === 'cert+scram-sha-256',
@@ -143,6 +198,8 @@ export function defaultRule(method: AccessMethod): AccessRule {
     addresses: undefined,
     cn: undefined,
     environments: undefined,
+    san: undefined,
+    sanEnvironment: undefined,
     method,
     map: undefined,
     identityCheck: cert,
@@ -208,6 +265,8 @@ export function rulesFromHba(hba: readonly HbaRule[], fileName: string): AccessR
       addresses: h.address && h.address.kind === 'cidr' ? [h.address.cidr] : undefined,
       cn: undefined,
       environments: undefined,
+      san: undefined,
+      sanEnvironment: undefined,
       method,
       map: h.options.map,
       identityCheck: method === 'cert' || clientcert === 'verify-full',
@@ -235,6 +294,10 @@ function ruleMatches(rule: AccessRule, f: AccessFacts): boolean {
   if (rule.environments) {
     const env = f.identity?.environment;
     if (f.identity === undefined || env === undefined || !rule.environments.includes(env)) return false;
+  }
+  if (rule.san) {
+    const id = f.identity;
+    if (id === undefined || !rule.san.some((m) => sanMatches(m, id, f))) return false;
   }
   return true;
 }

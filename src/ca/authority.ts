@@ -8,13 +8,21 @@ import { caPath } from './ca-layout.js';
 import { caNameOf, type Signer } from './certificate-profiles.js';
 import { parsePrivateKey, publicSpki, toSigningKey } from './keys.js';
 import { pemDecodeOne } from './pem.js';
+import { readCaDefaults, type CaDefaults } from './ca-defaults.js';
 
 export interface CertificateAuthority extends Signer {
   /** Absolute path of the CA directory. */
   readonly dir: string;
   readonly name: string;
-  /** ca.crt as PEM text (with a trailing newline). */
+  /** ca.crt as PEM text (with a trailing newline): the trust anchor clients are given (the root of a two-level CA). */
   readonly certPem: string;
+  /**
+   * Two-level CA: intermediate.crt (PEM, trailing newline), which signs; issued certificates are
+   * written followed by it, so that clients and the gateway send their chain. '' for a one-level CA.
+   */
+  readonly chainPem: string;
+  /** Lifetimes used when a command gives neither --days nor --lifetime (defaults.json). */
+  readonly defaults: CaDefaults;
   /** Whether the CA key is RSA (decides keyEncipherment for server certificates of the same type). */
   readonly rsa: boolean;
 }
@@ -35,8 +43,8 @@ export function assertCaDir(dir: string): string {
   return abs;
 }
 
-function readCaCertificate(dir: string): { cert: x509.X509Certificate; pem: string } {
-  const path = caPath(dir, 'caCert');
+function readCaCertificate(dir: string, file: 'caCert' | 'intermediateCert' = 'caCert'): { cert: x509.X509Certificate; pem: string } {
+  const path = caPath(dir, file);
   let pem: string;
   try {
     pem = readFileSync(path, 'utf8');
@@ -57,14 +65,32 @@ function readCaCertificate(dir: string): { cert: x509.X509Certificate; pem: stri
  */
 export async function openCa(dir: string, passphrase?: string): Promise<CertificateAuthority> {
   const abs = assertCaDir(dir);
-  const { cert, pem } = readCaCertificate(abs);
-  const keyPath = caPath(abs, 'caKey');
-  const keyData = readPrivateFile(keyPath, 'CA key');
-  const what = `CA key ${keyPath}`;
+  const root = readCaCertificate(abs);
+  const twoLevel = existsSync(caPath(abs, 'intermediateCert'));
+  // A two-level CA signs with the intermediate: the root key (ca.key) may be offline.
+  const signer = twoLevel ? readCaCertificate(abs, 'intermediateCert') : root;
+  const certFile = twoLevel ? 'intermediateCert' : 'caCert';
+  if (twoLevel && !(await signer.cert.verify({ publicKey: root.cert.publicKey, signatureOnly: true }))) {
+    throw new PgmoatError('CA_CERT_INVALID', `${caPath(abs, 'intermediateCert')} is not signed by ${caPath(abs, 'caCert')}; restore the matching pair from a backup`);
+  }
+  const keyPath = caPath(abs, twoLevel ? 'intermediateKey' : 'caKey');
+  const what = `${twoLevel ? 'intermediate CA key' : 'CA key'} ${keyPath}`;
+  const keyData = readPrivateFile(keyPath, twoLevel ? 'intermediate CA key' : 'CA key');
   const keyObject = parsePrivateKey(keyData, { passphrase, what, passphraseOption: '--ca-passphrase-file' });
-  if (!Buffer.from(cert.publicKey.rawData).equals(publicSpki(keyObject))) {
-    throw new PgmoatError('CA_KEY_MISMATCH', `${what} does not belong to ${caPath(abs, 'caCert')}; restore the matching pair from a backup`);
+  if (!Buffer.from(signer.cert.publicKey.rawData).equals(publicSpki(keyObject))) {
+    throw new PgmoatError('CA_KEY_MISMATCH', `${what} does not belong to ${caPath(abs, certFile)}; restore the matching pair from a backup`);
   }
   const signing = await toSigningKey(keyObject, what);
-  return { dir: abs, name: caNameOf(cert), cert, certPem: pem, key: signing.key, algorithm: signing.algorithm, rsa: signing.rsa };
+  return {
+    dir: abs,
+    name: caNameOf(root.cert),
+    cert: signer.cert,
+    caName: caNameOf(root.cert),
+    certPem: root.pem,
+    chainPem: twoLevel ? signer.pem : '',
+    defaults: readCaDefaults(abs),
+    key: signing.key,
+    algorithm: signing.algorithm,
+    rsa: signing.rsa,
+  };
 }

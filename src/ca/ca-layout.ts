@@ -9,6 +9,13 @@ export const CA_FILES = {
   crl: 'crl.pem',
   inventory: 'inventory.json',
   config: 'pgmoat.yaml',
+  /** Two-level CA only: the issuing CA that signs certificates and the CRL (ca.crt/ca.key are then the root). */
+  intermediateCert: 'intermediate.crt',
+  intermediateKey: 'intermediate.key',
+  /** Two-level CA only: root + intermediate, the gateway's tls.ca (the CRL is verified against it). */
+  caBundle: 'ca-bundle.crt',
+  /** Profile defaults (lifetimes), written by init; absent means the built-in defaults. */
+  defaults: 'defaults.json',
 } as const;
 
 export type CaFile = keyof typeof CA_FILES;

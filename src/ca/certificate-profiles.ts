@@ -6,6 +6,7 @@ import { randomBytes, X509Certificate as NodeX509Certificate } from 'node:crypto
 import * as x509 from './x509.js';
 import { environmentUri } from './identity-format.js';
 import type { HostName } from './inputs.js';
+import type { ExtraSan } from './san.js';
 import type { SigningAlgorithm } from './keys.js';
 import { pemEncode } from './pem.js';
 import type { CryptoKey, CryptoKeyPair } from './webcrypto-types.js';
@@ -21,6 +22,8 @@ export interface Signer {
   cert: x509.X509Certificate;
   key: CryptoKey;
   algorithm: SigningAlgorithm;
+  /** The name issued certificates carry as O; default the signer's CN (an intermediate passes the root's). */
+  caName?: string;
 }
 
 /** Anything @peculiar/x509 accepts as a subject public key: a CryptoKey or SPKI DER. */
@@ -34,6 +37,8 @@ export async function buildCaCertificate(opts: {
   algorithm: SigningAlgorithm;
   notBefore: Date;
   days: number;
+  /** How many CA levels may follow: 0 when the root signs leaves itself, 1 above an intermediate. */
+  pathLength?: number;
 }): Promise<x509.X509Certificate> {
   return x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),
@@ -43,9 +48,35 @@ export async function buildCaCertificate(opts: {
     keys: opts.keys,
     signingAlgorithm: opts.algorithm,
     extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.BasicConstraintsExtension(true, opts.pathLength ?? 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
       await x509.SubjectKeyIdentifierExtension.create(opts.keys.publicKey),
+    ],
+  });
+}
+
+/**
+ * The issuing intermediate of a two-level CA: signed by the root, may sign leaves and CRLs but no
+ * further CA (pathLength 0). Its subject is the root's with OU "issuing CA", so the two differ.
+ */
+export async function buildIntermediateCertificate(
+  root: Signer,
+  opts: { caName: string; publicKey: CryptoKey; serial: string; notBefore: Date; notAfter: Date },
+): Promise<x509.X509Certificate> {
+  return x509.X509CertificateGenerator.create({
+    serialNumber: opts.serial,
+    subject: [{ CN: [opts.caName] }, { OU: ['issuing CA'] }, { O: ['pgmoat'] }],
+    issuer: root.cert.subjectName,
+    notBefore: opts.notBefore,
+    notAfter: opts.notAfter,
+    publicKey: opts.publicKey,
+    signingKey: root.key,
+    signingAlgorithm: root.algorithm,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(opts.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(root.cert),
     ],
   });
 }
@@ -56,7 +87,7 @@ export async function buildServerCertificate(
 ): Promise<x509.X509Certificate> {
   const first = opts.hosts[0]?.value ?? 'localhost';
   return buildLeafCertificate(signer, opts, {
-    subject: [{ CN: [first] }, { O: [caNameOf(signer.cert)] }],
+    subject: [{ CN: [first] }, { O: [signer.caName ?? caNameOf(signer.cert)] }],
     keyUsage: x509.KeyUsageFlags.digitalSignature | (opts.rsa ? x509.KeyUsageFlags.keyEncipherment : 0),
     extendedKeyUsage: x509.ExtendedKeyUsage.serverAuth,
     altNames: opts.hosts.map((h) => ({ type: h.type, value: h.value })),
@@ -72,15 +103,17 @@ export async function buildClientCertificate(
     serial: string;
     notBefore: Date;
     notAfter: Date;
+    /** DNS and URI SANs after the pgmoat:// URI (san.ts validated them). */
+    extraSans?: readonly ExtraSan[];
     /** Test-only: a certificate a TLS server must refuse as "not for client use". */
     serverAuthOnly?: boolean;
   },
 ): Promise<x509.X509Certificate> {
   return buildLeafCertificate(signer, opts, {
-    subject: [{ CN: [opts.name] }, { OU: [opts.environment] }, { O: [caNameOf(signer.cert)] }],
+    subject: [{ CN: [opts.name] }, { OU: [opts.environment] }, { O: [signer.caName ?? caNameOf(signer.cert)] }],
     keyUsage: x509.KeyUsageFlags.digitalSignature,
     extendedKeyUsage: opts.serverAuthOnly ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth,
-    altNames: [{ type: 'url', value: environmentUri(opts.environment, opts.name) }],
+    altNames: [{ type: 'url', value: environmentUri(opts.environment, opts.name) }, ...(opts.extraSans ?? []).map((s) => ({ type: s.type, value: s.value }))],
   });
 }
 

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { PgmoatError } from '../util/errors.js';
 import { readPrivateFile } from '../util/private-file.js';
 import { isEncryptedPem, parsePrivateKey, publicSpki } from './keys.js';
+import { pemBlocks } from '../client/pem.js';
 
 export const MATERIAL_FORMATS = ['env', 'dotenv', 'json'] as const;
 export type MaterialFormat = (typeof MATERIAL_FORMATS)[number];
@@ -66,13 +67,28 @@ function readCert(path: string, what: string): { pem: string; cert: X509Certific
 }
 
 /**
+ * Whether the certificate file (a certificate, possibly followed by the intermediate of a
+ * two-level CA) leads to the CA: each certificate signed by the next, the last by the CA.
+ */
+function chainsTo(pem: string, ca: X509Certificate): boolean {
+  const chain = pemBlocks(pem)
+    .filter((b) => b.label === 'CERTIFICATE')
+    .map((b) => new X509Certificate(b.der));
+  if (chain.length === 0) return false;
+  for (let i = 0; i + 1 < chain.length; i++) {
+    if (!chain[i]!.verify(chain[i + 1]!.publicKey)) return false;
+  }
+  return chain.at(-1)!.verify(ca.publicKey);
+}
+
+/**
  * Reads and cross-checks a client's files: the key must be private (0600), match the certificate,
  * and the certificate must be signed by the CA.
  */
 export function loadClientFiles(opts: { cert: string; key: string; ca: string; keyPassphrase?: string }): LoadedClientFiles {
   const cert = readCert(opts.cert, 'certificate');
   const ca = readCert(opts.ca, 'CA certificate');
-  if (!cert.cert.verify(ca.cert.publicKey)) {
+  if (!chainsTo(cert.pem, ca.cert)) {
     throw new PgmoatError('CERT_NOT_FROM_CA', `certificate ${opts.cert} was not issued by CA ${opts.ca}; pass the CA that issued it with --ca`);
   }
   const keyData = readPrivateFile(opts.key, 'client key');

@@ -21,3 +21,6 @@ export {
   type MaterialFormat,
   type ClientMaterial,
 } from './deployment-material.js';
+export { parseLifetime, MIN_LIFETIME_MS, type Lifetime } from './lifetime.js';
+export { parseSans, sansOfCertificate, type ExtraSan } from './san.js';
+export { readCaDefaults, type CaDefaults } from './ca-defaults.js';

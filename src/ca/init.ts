@@ -1,6 +1,8 @@
 /**
  * Creating a CA directory: CA key and certificate, the gateway's server certificate, an empty
- * signed CRL, the inventory and a starter pgmoat.yaml. Everything is built in memory first, then
+ * signed CRL, the inventory, the profile defaults and a starter pgmoat.yaml. With `intermediate`,
+ * ca.crt/ca.key are a root that signs only intermediate.crt, and the intermediate signs
+ * everything else (so ca.key can leave the host). Everything is built in memory first, then
  * written with O_EXCL; if a write fails, what was written is removed again.
  */
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
@@ -9,7 +11,9 @@ import { PgmoatError } from '../util/errors.js';
 import { fsyncDir, writeNewFile } from '../util/atomic-file.js';
 import { CA_FILES, caPath, DIR_MODE, PRIVATE_MODE, PUBLIC_MODE, type CaFile } from './ca-layout.js';
 import { LOCK_NAME } from './ca-lock.js';
-import { buildCaCertificate, certificatePem, caNameOf } from './certificate-profiles.js';
+import { buildCaCertificate, buildIntermediateCertificate, certificatePem, caNameOf, randomSerial, type Signer } from './certificate-profiles.js';
+import { BUILT_IN_DEFAULTS, serializeDefaults, type CaDefaults } from './ca-defaults.js';
+import { DAY_MS, parseLifetime } from './lifetime.js';
 import { buildCrl, DEFAULT_CRL_DAYS } from './crl.js';
 import { DEFAULT_CA_NAME, parseDays, parseHosts, validateCaName } from './inputs.js';
 import { emptyInventory, serializeInventory } from './inventory.js';
@@ -18,6 +22,9 @@ import { signServerCertificate } from './issue-server.js';
 import { starterConfig } from './starter-config.js';
 
 const CA_DAYS = 3650;
+/** The intermediate lives half as long as the root: it is replaced (with the root key) long before the root. */
+const INTERMEDIATE_DAYS = 1825;
+const BACKDATE_MS = 5 * 60_000;
 
 export interface InitCaOptions {
   dir: string;
@@ -28,12 +35,22 @@ export interface InitCaOptions {
   /** Encrypts ca.key (PKCS#8, AES-256-CBC). */
   passphrase?: string;
   crlDays?: number;
+  /** Make a root (ca.crt, ca.key) and an issuing intermediate (intermediate.crt, intermediate.key). */
+  intermediate?: boolean;
+  /** Default lifetime of client / server certificates (`24h`, `30d`), kept in defaults.json. */
+  clientLifetime?: string;
+  serverLifetime?: string;
 }
 
 export interface InitCaResult {
   dir: string;
-  files: Record<CaFile, string>;
+  /** The files written, by layout name. */
+  files: Partial<Record<CaFile, string>>;
   caName: string;
+  intermediate: boolean;
+  defaults: CaDefaults;
+  /** notAfter of the certificate that signs (the intermediate, or the CA itself). */
+  issuerNotAfter: Date;
 }
 
 function checkTarget(dir: string): void {
@@ -57,14 +74,46 @@ export async function initCa(opts: InitCaOptions): Promise<InitCaResult> {
   if (opts.passphrase !== undefined && opts.passphrase.length === 0) {
     throw new PgmoatError('EMPTY_PASSPHRASE', 'the CA passphrase file is empty; put a passphrase in it');
   }
+
+  const defaults: CaDefaults = {
+    client: opts.clientLifetime === undefined ? BUILT_IN_DEFAULTS.client : parseLifetime(opts.clientLifetime, '--client-lifetime'),
+    server: opts.serverLifetime === undefined ? BUILT_IN_DEFAULTS.server : parseLifetime(opts.serverLifetime, '--server-lifetime'),
+  };
+  const twoLevel = opts.intermediate ?? false;
   checkTarget(dir);
 
   const now = new Date();
+  const notBefore = new Date(now.getTime() - BACKDATE_MS);
   const caKeys = await generateKeyPair(keyType);
   const algorithm = signingAlgorithmFor(keyType);
-  const caCert = await buildCaCertificate({ caName, keys: caKeys, algorithm, notBefore: new Date(now.getTime() - 5 * 60_000), days: CA_DAYS });
-  const signer = { cert: caCert, key: caKeys.privateKey, algorithm };
-  const server = await signServerCertificate(signer, { hosts, keyType, now });
+  const caCert = await buildCaCertificate({ caName, keys: caKeys, algorithm, notBefore, days: CA_DAYS, pathLength: twoLevel ? 1 : 0 });
+  const root: Signer = { cert: caCert, key: caKeys.privateKey, algorithm };
+  let signer = root;
+  const issuing: [CaFile, string, number][] = [];
+  let chainPem = '';
+  if (twoLevel) {
+    const keys = await generateKeyPair(keyType);
+    const cert = await buildIntermediateCertificate(root, {
+      caName,
+      publicKey: keys.publicKey,
+      serial: randomSerial(),
+      notBefore,
+      notAfter: new Date(notBefore.getTime() + INTERMEDIATE_DAYS * DAY_MS),
+    });
+    signer = { cert, key: keys.privateKey, algorithm, caName };
+    chainPem = certificatePem(cert);
+    issuing.push(
+      ['intermediateKey', exportPrivateKeyPem(keys.privateKey, opts.passphrase), PRIVATE_MODE],
+      ['intermediateCert', chainPem, PUBLIC_MODE],
+      ['caBundle', certificatePem(caCert) + chainPem, PUBLIC_MODE],
+    );
+  }
+  for (const [option, lifetime] of [['--client-lifetime', defaults.client], ['--server-lifetime', defaults.server]] as const) {
+    if (now.getTime() + lifetime.ms > signer.cert.notAfter.getTime()) {
+      throw new PgmoatError('INVALID_LIFETIME', `${option} ${lifetime.text} would outlive the CA that signs (${twoLevel ? INTERMEDIATE_DAYS : CA_DAYS} days)`);
+    }
+  }
+  const server = await signServerCertificate(signer, { hosts, keyType, defaultLifetime: defaults.server, chainPem, now });
   const inventory = emptyInventory(crlDays);
   inventory.certificates.push(server.entry);
   inventory.crlNumber = 1;
@@ -73,11 +122,13 @@ export async function initCa(opts: InitCaOptions): Promise<InitCaResult> {
   const contents: [CaFile, string, number][] = [
     ['caKey', exportPrivateKeyPem(caKeys.privateKey, opts.passphrase), PRIVATE_MODE],
     ['caCert', certificatePem(caCert), PUBLIC_MODE],
+    ...issuing,
     ['serverKey', server.keyPem, PRIVATE_MODE],
     ['serverCert', server.certPem, PUBLIC_MODE],
     ['crl', crl.pem, PUBLIC_MODE],
     ['inventory', serializeInventory(inventory), PUBLIC_MODE],
-    ['config', starterConfig({ host: '127.0.0.1' }), PUBLIC_MODE],
+    ['defaults', serializeDefaults(defaults), PUBLIC_MODE],
+    ['config', starterConfig({ host: '127.0.0.1', ca: twoLevel ? CA_FILES.caBundle : CA_FILES.caCert, intermediate: twoLevel }), PUBLIC_MODE],
   ];
 
   checkTarget(dir); // key generation takes a while: look again right before writing
@@ -111,6 +162,6 @@ export async function initCa(opts: InitCaOptions): Promise<InitCaResult> {
     if (e.code === 'EEXIST') throw new PgmoatError('CA_EXISTS', `${e.path ?? dir} appeared while pgmoat init was running; choose another --dir`, { cause: err });
     throw new PgmoatError('WRITE_FAILED', `cannot create CA in ${dir}: ${e.code ?? e.message}`, { cause: err });
   }
-  const files = Object.fromEntries(Object.keys(CA_FILES).map((k) => [k, caPath(dir, k as CaFile)])) as Record<CaFile, string>;
-  return { dir, files, caName: caNameOf(caCert) };
+  const files = Object.fromEntries(contents.map(([file]) => [file, caPath(dir, file)])) as Partial<Record<CaFile, string>>;
+  return { dir, files, caName: caNameOf(caCert), intermediate: twoLevel, defaults, issuerNotAfter: signer.cert.notAfter };
 }

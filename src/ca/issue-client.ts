@@ -16,9 +16,10 @@ import { parseDays } from './inputs.js';
 import { issuedEntry, readInventory, type InventoryEntry } from './inventory.js';
 import { DEFAULT_KEY_TYPE, exportPrivateKeyPem, generateKeyPair, type KeyType } from './keys.js';
 import { resolveValidity, type ValidityOptions } from './validity.js';
+import { extraSansOfCertificate, parseSans, type ExtraSan } from './san.js';
 import type { CryptoKey } from './webcrypto-types.js';
 
-export const DEFAULT_CLIENT_DAYS = 90;
+export { DEFAULT_CLIENT_DAYS } from './ca-defaults.js';
 
 export interface IssueClientOptions extends ValidityOptions {
   name: string;
@@ -32,6 +33,8 @@ export interface IssueClientOptions extends ValidityOptions {
   keyPassphrase?: string;
   /** Writes NAME.key (0600, when generated), NAME.crt and ca.crt here. */
   outDir?: string;
+  /** DNS:/URI: subject alternative names besides pgmoat://ENV/NAME (--san); renew keeps the previous ones when absent. */
+  sans?: readonly string[];
   /** Test-only: EKU serverAuth instead of clientAuth. The CLI never sets it. */
   serverAuthOnly?: boolean;
   /** Test-only: allow a second valid certificate for the same identity. The CLI never sets it. */
@@ -41,6 +44,7 @@ export interface IssueClientOptions extends ValidityOptions {
 export interface IssuedClient {
   entry: InventoryEntry;
   serial: string;
+  /** As written to NAME.crt: the certificate, followed by the intermediate for a two-level CA. */
   certPem: string;
   /** The generated key as written (encrypted when a passphrase was given); absent for a CSR or a given public key. */
   keyPem: string | undefined;
@@ -97,8 +101,9 @@ async function signInto(
   key: PreparedKey,
   outDir: string | undefined,
   overwrite: boolean,
+  extraSans: readonly ExtraSan[],
 ): Promise<IssuedClient> {
-  const { notBefore, notAfter } = resolveValidity(ca, opts, DEFAULT_CLIENT_DAYS, tx.now);
+  const { notBefore, notAfter } = resolveValidity(ca, opts, ca.defaults.client, tx.now);
   let serial = randomSerial();
   while (tx.inventory.certificates.some((e) => e.serial === serial)) serial = randomSerial();
   const cert = await buildClientCertificate(ca, {
@@ -108,10 +113,13 @@ async function signInto(
     serial,
     notBefore,
     notAfter,
+    extraSans,
     serverAuthOnly: opts.serverAuthOnly ?? false,
   });
-  const certPem = certificatePem(cert);
-  const entry = issuedEntry({ kind: 'client', name: opts.name, environment: opts.environment, serial, notBefore, notAfter, certPem });
+  const leafPem = certificatePem(cert);
+  // The inventory keeps the certificate itself; the file carries the chain the client must send.
+  const entry = issuedEntry({ kind: 'client', name: opts.name, environment: opts.environment, serial, notBefore, notAfter, certPem: leafPem });
+  const certPem = leafPem + ca.chainPem;
   tx.inventory.certificates.push(entry);
   let files: IssuedClient['files'];
   if (outDir !== undefined) {
@@ -130,7 +138,8 @@ function validateCommon(ca: CertificateAuthority, opts: IssueClientOptions): str
   validateIdentityPart('name', opts.name);
   validateIdentityPart('environment', opts.environment);
   if (opts.days !== undefined) parseDays(opts.days);
-  resolveValidity(ca, opts, DEFAULT_CLIENT_DAYS, new Date());
+  parseSans(opts.sans);
+  resolveValidity(ca, opts, ca.defaults.client, new Date());
   return opts.outDir === undefined ? undefined : checkOutDir(ca, opts.outDir);
 }
 
@@ -154,7 +163,7 @@ export async function issueClient(ca: CertificateAuthority, opts: IssueClientOpt
         );
       }
     }
-    return signInto(ca, tx, opts, key, outDir, false);
+    return signInto(ca, tx, opts, key, outDir, false, parseSans(opts.sans));
   });
   return value;
 }
@@ -190,7 +199,10 @@ export async function renewClient(ca: CertificateAuthority, opts: RenewClientOpt
       }
       tx.rewriteCrl();
     }
-    const issued = await signInto(ca, tx, opts, key, outDir, true);
+    // A renewal keeps the identity: the SANs of the newest valid certificate unless --san is given.
+    const newest = valid.reduce((a, b) => (b.notBefore > a.notBefore ? b : a));
+    const sans = opts.sans !== undefined && opts.sans.length > 0 ? parseSans(opts.sans) : extraSansOfCertificate(newest.certificate);
+    const issued = await signInto(ca, tx, opts, key, outDir, true, sans);
     return { ...issued, revoked };
   });
   return value;

@@ -11,13 +11,15 @@ import { parseHosts, type HostName } from './inputs.js';
 import { issuedEntry, type InventoryEntry } from './inventory.js';
 import { exportPrivateKeyPem, generateKeyPair, type KeyType } from './keys.js';
 import { resolveValidity } from './validity.js';
+import type { Signer } from './certificate-profiles.js';
+import type { Lifetime } from './lifetime.js';
 import { existsSync, readFileSync } from 'node:fs';
 
-/** Server certificates live longer than client ones: renewing them means touching the gateway host. */
-export const DEFAULT_SERVER_DAYS = 825;
+export { DEFAULT_SERVER_DAYS } from './ca-defaults.js';
 
 export interface ServerCertificate {
   entry: InventoryEntry;
+  /** As written to server.crt: the certificate, followed by the intermediate for a two-level CA. */
   certPem: string;
   keyPem: string;
   hosts: HostName[];
@@ -25,10 +27,10 @@ export interface ServerCertificate {
 
 /** Signs a server certificate (no files written). Used by init and by issueServer. */
 export async function signServerCertificate(
-  ca: Pick<CertificateAuthority, 'cert' | 'key' | 'algorithm'>,
-  opts: { hosts: HostName[]; keyType: KeyType; days?: number; now: Date },
+  ca: Signer,
+  opts: { hosts: HostName[]; keyType: KeyType; days?: number; lifetime?: string; defaultLifetime: Lifetime; chainPem: string; now: Date },
 ): Promise<ServerCertificate> {
-  const { notBefore, notAfter } = resolveValidity(ca, { days: opts.days }, DEFAULT_SERVER_DAYS, opts.now);
+  const { notBefore, notAfter } = resolveValidity(ca, { days: opts.days, lifetime: opts.lifetime }, opts.defaultLifetime, opts.now);
   const pair = await generateKeyPair(opts.keyType);
   const serial = randomSerial();
   const cert = await buildServerCertificate(ca, {
@@ -39,15 +41,18 @@ export async function signServerCertificate(
     notBefore,
     notAfter,
   });
-  const certPem = certificatePem(cert);
-  const entry = issuedEntry({ kind: 'server', name: opts.hosts[0]?.value ?? 'localhost', environment: '', serial, notBefore, notAfter, certPem });
-  return { entry, certPem, keyPem: exportPrivateKeyPem(pair.privateKey), hosts: opts.hosts };
+  const leafPem = certificatePem(cert);
+  const entry = issuedEntry({ kind: 'server', name: opts.hosts[0]?.value ?? 'localhost', environment: '', serial, notBefore, notAfter, certPem: leafPem });
+  // The gateway sends server.crt as its chain: clients that trust only the root need the intermediate.
+  return { entry, certPem: leafPem + opts.chainPem, keyPem: exportPrivateKeyPem(pair.privateKey), hosts: opts.hosts };
 }
 
 export interface IssueServerOptions {
   /** Default: the hosts of the current server.crt, else localhost, 127.0.0.1, ::1. */
   hosts?: readonly string[];
   days?: number;
+  /** `90m`, `24h`, `30d`; not together with days. Default: the CA's server lifetime. */
+  lifetime?: string;
   /** Default: the key type of the current server.crt, else ec-p256. */
   keyType?: KeyType;
 }
@@ -59,7 +64,15 @@ export async function issueServer(ca: CertificateAuthority, opts: IssueServerOpt
   const currentHosts = currentPem ? hostsOfCertificate(currentPem) : [];
   const hosts = opts.hosts && opts.hosts.length > 0 ? parseHosts(opts.hosts) : currentHosts.length > 0 ? currentHosts : parseHosts([]);
   const keyType = opts.keyType ?? (currentPem ? keyTypeOfCertificate(currentPem) : undefined) ?? 'ec-p256';
-  const signed = await signServerCertificate(ca, { hosts, keyType, days: opts.days, now: new Date() });
+  const signed = await signServerCertificate(ca, {
+    hosts,
+    keyType,
+    days: opts.days,
+    lifetime: opts.lifetime,
+    defaultLifetime: ca.defaults.server,
+    chainPem: ca.chainPem,
+    now: new Date(),
+  });
   await withCaTransaction(ca, async (tx) => {
     tx.inventory.certificates.push(signed.entry);
     tx.stageFile(keyPath, signed.keyPem, PRIVATE_MODE);

@@ -1,6 +1,7 @@
 /** The inventory as a listing: what each certificate's state is today. */
 import { assertCaDir } from './authority.js';
 import { readInventory, type InventoryEntry } from './inventory.js';
+import { sansOfCertificate } from './san.js';
 
 export const EXPIRING_SOON_DAYS = 14;
 const DAY_MS = 86_400_000;
@@ -20,6 +21,8 @@ export interface ListedCertificate {
   fingerprint256: string;
   revokedAt: string | undefined;
   reason: string | undefined;
+  /** Every subject alternative name, as OpenSSL prints it (URI:pgmoat://ENV/NAME, DNS:..., URI:spiffe://...). */
+  sans: string[];
 }
 
 function describeEntry(e: InventoryEntry, now: Date): ListedCertificate {
@@ -39,6 +42,7 @@ function describeEntry(e: InventoryEntry, now: Date): ListedCertificate {
     fingerprint256: e.fingerprint256,
     revokedAt: e.revokedAt,
     reason: e.reason,
+    sans: sansOfCertificate(e.certificate),
   };
 }
 

@@ -1,6 +1,12 @@
 /** The pgmoat.yaml that `pgmoat init` writes next to the CA: a working starting point, explained. */
 
-export function starterConfig(opts: { host: string }): string {
+export function starterConfig(opts: { host: string; ca?: string; intermediate?: boolean }): string {
+  const ca = opts.ca ?? 'ca.crt';
+  const caComment = opts.intermediate
+    ? `  # The root CA and the intermediate that issues client certificates and signs crl.pem
+  # (ca.crt followed by intermediate.crt): the CRL is verified against the intermediate, and
+  # chains end at the root. Clients send the intermediate with their certificate.`
+    : '  # The CA whose client certificates are accepted.';
   return `# pgmoat gateway configuration, written by \`pgmoat init\`.
 # Paths are relative to this file.
 
@@ -13,8 +19,8 @@ tls:
   # The gateway's own certificate and key (re-issue with: pgmoat issue-server --dir <this dir>).
   cert: server.crt
   key: server.key
-  # The CA whose client certificates are accepted.
-  ca: ca.crt
+${caComment}
+  ca: ${ca}
   # Revoked client certificates; pgmoat revoke rewrites it, the gateway reloads it on change.
   # It expires: re-sign it from cron with: pgmoat crl --dir <this dir>
   crl: crl.pem

@@ -1,40 +1,56 @@
 /** The validity window of a certificate about to be signed. */
 import { PgmoatError } from '../util/errors.js';
-import type { CertificateAuthority } from './authority.js';
+import type { Signer } from './certificate-profiles.js';
 import { parseDays } from './inputs.js';
+import { backdateFor, lifetimeOfDays, parseLifetime, type Lifetime } from './lifetime.js';
 
 export interface ValidityOptions {
-  /** Lifetime from now (a small backdate absorbs clock skew between hosts). */
+  /** Lifetime from now in whole days (--days). */
   days?: number;
+  /** Lifetime from now as `90m`, `24h`, `30d` (--lifetime); not together with days. */
+  lifetime?: string;
   /** Test-only explicit window (e.g. an already expired certificate). Overrides days. */
   notBefore?: Date;
   notAfter?: Date;
 }
 
-const DAY_MS = 86_400_000;
-/** Backdating notBefore by a few minutes keeps a client whose clock runs slow from failing. */
-const BACKDATE_MS = 5 * 60_000;
+/** The lifetime the options ask for, or `fallback` (the CA's profile default) when they ask none. */
+export function requestedLifetime(opts: Pick<ValidityOptions, 'days' | 'lifetime'>, fallback: Lifetime): Lifetime {
+  if (opts.days !== undefined && opts.lifetime !== undefined) {
+    throw new PgmoatError('USAGE', '--days and --lifetime both give the lifetime: pass only one');
+  }
+  if (opts.lifetime !== undefined) return parseLifetime(opts.lifetime);
+  if (opts.days !== undefined) return lifetimeOfDays(parseDays(opts.days));
+  return fallback;
+}
 
 export function resolveValidity(
-  ca: Pick<CertificateAuthority, 'cert'>,
+  ca: Pick<Signer, 'cert'>,
   opts: ValidityOptions,
-  defaultDays: number,
+  fallback: Lifetime,
   now: Date,
 ): { notBefore: Date; notAfter: Date } {
   if (opts.notBefore !== undefined || opts.notAfter !== undefined) {
-    const notBefore = opts.notBefore ?? new Date(now.getTime() - BACKDATE_MS);
-    const notAfter = opts.notAfter ?? new Date(notBefore.getTime() + defaultDays * DAY_MS);
+    const notBefore = opts.notBefore ?? new Date(now.getTime() - backdateFor(fallback.ms));
+    const notAfter = opts.notAfter ?? new Date(notBefore.getTime() + fallback.ms);
     if (!(notAfter.getTime() > notBefore.getTime())) {
       throw new PgmoatError('INVALID_VALIDITY', 'notAfter must be later than notBefore');
     }
     return { notBefore, notAfter };
   }
-  const days = opts.days === undefined ? defaultDays : parseDays(opts.days);
-  const notBefore = new Date(now.getTime() - BACKDATE_MS);
-  const notAfter = new Date(now.getTime() + days * DAY_MS);
+  const lifetime = requestedLifetime(opts, fallback);
+  // Certificates hold whole seconds: the inventory and `pgmoat list` then say exactly what they do.
+  const start = Math.floor(now.getTime() / 1000) * 1000;
+  // A slow client clock would otherwise see a fresh certificate as not valid yet.
+  const notBefore = new Date(start - backdateFor(lifetime.ms));
+  const notAfter = new Date(start + lifetime.ms);
   const caEnd = ca.cert.notAfter;
   if (notAfter > caEnd) {
-    throw new PgmoatError('INVALID_DAYS', `--days ${days} would outlive the CA, which expires ${caEnd.toISOString().slice(0, 10)}; choose fewer days`);
+    const option = opts.lifetime !== undefined ? `--lifetime ${lifetime.text}` : opts.days !== undefined ? `--days ${opts.days}` : `the default lifetime ${lifetime.text}`;
+    throw new PgmoatError(
+      opts.days !== undefined ? 'INVALID_DAYS' : 'INVALID_LIFETIME',
+      `${option} would outlive the CA, which expires ${caEnd.toISOString().slice(0, 16).replace('T', ' ')} UTC; choose a shorter lifetime`,
+    );
   }
   return { notBefore, notAfter };
 }

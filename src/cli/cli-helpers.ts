@@ -39,3 +39,9 @@ export function note(text: string): void {
 export function day(iso: string | Date): string {
   return (typeof iso === 'string' ? iso : iso.toISOString()).slice(0, 10);
 }
+
+/** Day and minute in UTC (2026-05-01 14:03 UTC): what a lifetime in hours needs. */
+export function when(iso: string | Date): string {
+  const t = typeof iso === 'string' ? iso : iso.toISOString();
+  return `${t.slice(0, 10)} ${t.slice(11, 16)} UTC`;
+}

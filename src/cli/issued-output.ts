@@ -1,7 +1,7 @@
 /** What issue and renew print: a summary, and on request the deployment material. */
-import { formatMaterial, MATERIAL_FORMATS, type IssuedClient, type MaterialFormat } from '../ca/index.js';
+import { formatMaterial, sansOfCertificate, MATERIAL_FORMATS, type IssuedClient, type MaterialFormat } from '../ca/index.js';
 import { PgmoatError } from '../util/errors.js';
-import { choice, day, note, print } from './cli-helpers.js';
+import { choice, note, print, when } from './cli-helpers.js';
 
 export function parsePrintFormat(value: string | undefined, csr: string | undefined): MaterialFormat | undefined {
   if (value === undefined) return undefined;
@@ -14,9 +14,18 @@ export function parsePrintFormat(value: string | undefined, csr: string | undefi
 
 export function reportIssued(verb: string, issued: IssuedClient, format: MaterialFormat | undefined): void {
   const { entry, files } = issued;
+  const extra = sansOfCertificate(entry.certificate).filter((s) => !s.startsWith('URI:pgmoat://'));
+  const chained = issued.certPem !== entry.certificate;
   const lines = [
-    `${verb} ${entry.name} for environment ${entry.environment}: serial ${entry.serial}, valid until ${day(entry.notAfter)}`,
-    ...(files ? [`  certificate ${files.cert}`, ...(files.key ? [`  key         ${files.key} (0600)`] : []), `  CA          ${files.ca}`] : []),
+    `${verb} ${entry.name} for environment ${entry.environment}: serial ${entry.serial}, valid until ${when(entry.notAfter)}`,
+    ...(extra.length > 0 ? [`  SANs        ${extra.join(', ')}`] : []),
+    ...(files
+      ? [
+          `  certificate ${files.cert}${chained ? ' (followed by the intermediate CA: clients send both)' : ''}`,
+          ...(files.key ? [`  key         ${files.key} (0600)`] : []),
+          `  CA          ${files.ca}`,
+        ]
+      : []),
   ];
   // With --print, stdout carries only the material (so it can be piped); the summary goes to stderr.
   if (format !== undefined && issued.keyPem !== undefined) {

@@ -14,6 +14,8 @@ import * as serve from './commands/serve.js';
 import * as doctor from './commands/doctor.js';
 import * as quickstart from './commands/quickstart.js';
 import * as importPgbouncer from './commands/import-pgbouncer.js';
+import * as caCommand from './commands/ca.js';
+import * as agent from './commands/agent.js';
 
 const program = createProgram('pgmoat', packageVersion());
 program.description('PostgreSQL gateway with mutual TLS, connection pooling and its own certificate authority');
@@ -30,5 +32,7 @@ issueServer.register(program);
 doctor.register(program);
 quickstart.register(program);
 importPgbouncer.register(program);
+caCommand.register(program);
+agent.register(program);
 
 await runCli(program);

@@ -24,6 +24,8 @@ export type ClientErrorCode =
   | 'WRONG_PASSPHRASE'
   /** A key file that group or others can read (as libpq, it is refused). */
   | 'KEY_PERMISSIONS'
+  /** sslFollowingFiles was given a base64 variable, which cannot change under a running process. */
+  | 'FOLLOW_NEEDS_FILES'
   | 'FILE_UNREADABLE';
 
 export class PgmoatClientError extends Error {

@@ -8,5 +8,6 @@
  * Depends on Node built-ins only.
  */
 export { sslFromEnv, type ClientSslOptions, type SslFromEnvOptions } from './ssl-from-env.js';
+export { sslFollowingFiles, type FollowingSsl, type SslFollowingFilesOptions, type CertificateInUse } from './following-ssl.js';
 export { PgmoatClientError, type ClientErrorCode } from './errors.js';
 export { PASSPHRASE_VARIABLE, SOURCES as ENV_SOURCES, type Env } from './sources.js';

@@ -3,6 +3,7 @@
  * deployment platform provides, checked before the first connection so that a bad variable
  * fails with its name instead of an opaque handshake error.
  */
+import type { X509Certificate } from 'node:crypto';
 import { checkServerIdentity as nodeCheckServerIdentity, type PeerCertificate } from 'node:tls';
 import { PgmoatClientError } from './errors.js';
 import { PASSPHRASE_VARIABLE, readMaterial, SOURCES, type Env, type Material } from './sources.js';
@@ -54,12 +55,23 @@ function readCa(env: Env): Material | 'system' {
   return readMaterial(env, SOURCES.ca, 'CA certificate that signed the gateway', false);
 }
 
+/** Checked client material, as PEM: what either function below builds its options from. */
+export interface ClientMaterial {
+  /** The client certificate and any intermediates, PEM. */
+  cert: string;
+  key: string;
+  ca: string | 'system';
+  /** Set only when the key is encrypted. */
+  passphrase: string | undefined;
+  /** The leaf certificate (serial, notAfter, fingerprint for whoever reports a change). */
+  leaf: X509Certificate;
+}
+
 /**
- * Reads PGCLIENT_CERT_B64 / PGCLIENT_KEY_B64 / PGCLIENT_CA_B64 (base64 of PEM), falling back to
- * PGSSLCERT / PGSSLKEY / PGSSLROOTCERT (file paths), and PGCLIENT_KEY_PASSPHRASE for an
- * encrypted key. Throws PgmoatClientError with a stable `code` when anything is off.
+ * Reads and checks the material the environment names (see sslFromEnv), as it is at this moment.
+ * Throws PgmoatClientError with a stable `code` when anything is off.
  */
-export function sslFromEnv(env: Env = process.env, options: SslFromEnvOptions = {}): ClientSslOptions {
+export function loadClientMaterial(env: Env, now: Date): ClientMaterial {
   const missing: string[] = [];
   const certM = collectMissing(missing, () => readMaterial(env, SOURCES.cert, 'client certificate', false));
   const keyM = collectMissing(missing, () => readMaterial(env, SOURCES.key, 'client private key', true));
@@ -73,25 +85,39 @@ export function sslFromEnv(env: Env = process.env, options: SslFromEnvOptions = 
 
   const certs = parseCertificates(certM, 'client certificate');
   const leaf = certs[0]!;
-  checkClientCertificate(leaf, certM, options.now ?? new Date());
+  checkClientCertificate(leaf, certM, now);
 
   const rawPassphrase = env[PASSPHRASE_VARIABLE];
   const passphrase = rawPassphrase === undefined || rawPassphrase === '' ? undefined : rawPassphrase.replace(/\r?\n$/, '');
   const key = loadPrivateKey(keyM, passphrase, PASSPHRASE_VARIABLE);
   checkKeyMatches(leaf, key.key, certM.origin, keyM);
-
-  const result: ClientSslOptions = {
+  return {
     cert: certs.map((c) => c.toString()).join(''),
     key: key.pem,
-    rejectUnauthorized: true,
+    ca: caM === 'system' ? 'system' : parseCertificates(caM, 'CA certificate that signed the gateway').map((c) => c.toString()).join(''),
+    passphrase: key.encrypted ? passphrase : undefined,
+    leaf,
   };
-  if (caM !== 'system') result.ca = parseCertificates(caM, 'CA certificate that signed the gateway').map((c) => c.toString()).join('');
-  if (key.encrypted && passphrase !== undefined) result.passphrase = passphrase;
-  if (options.servername !== undefined) {
-    const name = options.servername;
-    result.servername = name;
-    // node-postgres replaces `servername` with the host it dials, so the check pins the name itself.
-    result.checkServerIdentity = (_hostname, cert) => nodeCheckServerIdentity(name, cert);
-  }
+}
+
+/** servername and the check that pins it, shared by both kinds of options. */
+export function serverNameOptions(options: SslFromEnvOptions): Pick<ClientSslOptions, 'servername' | 'checkServerIdentity'> {
+  if (options.servername === undefined) return {};
+  const name = options.servername;
+  // node-postgres replaces `servername` with the host it dials, so the check pins the name itself.
+  return { servername: name, checkServerIdentity: (_hostname, cert) => nodeCheckServerIdentity(name, cert) };
+}
+
+/**
+ * Reads PGCLIENT_CERT_B64 / PGCLIENT_KEY_B64 / PGCLIENT_CA_B64 (base64 of PEM), falling back to
+ * PGSSLCERT / PGSSLKEY / PGSSLROOTCERT (file paths), and PGCLIENT_KEY_PASSPHRASE for an
+ * encrypted key. Throws PgmoatClientError with a stable `code` when anything is off. The
+ * material is read once: for files that an agent renews, see sslFollowingFiles.
+ */
+export function sslFromEnv(env: Env = process.env, options: SslFromEnvOptions = {}): ClientSslOptions {
+  const m = loadClientMaterial(env, options.now ?? new Date());
+  const result: ClientSslOptions = { cert: m.cert, key: m.key, rejectUnauthorized: true, ...serverNameOptions(options) };
+  if (m.ca !== 'system') result.ca = m.ca;
+  if (m.passphrase !== undefined) result.passphrase = m.passphrase;
   return result;
 }

@@ -68,4 +68,24 @@ databases: { app: { host: 127.0.0.1 } }
     assert.equal(config.tls.expiry_warning, 300_000);
     assert.equal(config.tls.end_sessions_on_expiry, true);
   });
+  it('SAN rules and uri/dns identity map entries', () => {
+    const { config } = fx.parse(
+      withTop(`
+rules:
+  - { san: "uri:spiffe://prod.example/ns/prod/*", san_environment: production, method: cert, map: w }
+  - { san: ["dns:*.svc", "uri:/^spiffe:/"], method: cert }
+ident_maps:
+  w:
+    - { uri: '/^spiffe://prod\\.example/ns/prod/sa/(.*)$/', role: '\\1' }
+    - { dns: api.svc, role: api }
+`),
+    );
+    assert.deepEqual(config.rules?.[0]?.san, ['uri:spiffe://prod.example/ns/prod/*']);
+    assert.equal(config.rules?.[0]?.san_environment, 'production');
+    assert.equal(config.ident_maps['w']?.[1]?.dns, 'api.svc');
+    assertProblem(withTop('rules: [{ san: "spiffe://x", method: cert }]'), 'pgmoat.yaml: rules[0].san[0]: invalid SAN pattern "spiffe://x": write uri:<pattern> or dns:<pattern>');
+    assertProblem(withTop('rules: [{ san_environment: production, method: cert }]'), 'pgmoat.yaml: rules[0].san_environment: applies only to certificates this rule matched by their SANs: add san:');
+    assertProblem(withTop('ident_maps: { w: [{ cn: a, uri: "spiffe://x", role: a }] }'), 'pgmoat.yaml: ident_maps.w[0].cn: name exactly one of cn, uri and dns');
+    assertProblem(withTop("ident_maps: { w: [{ uri: 'spiffe://x', role: '\\1' }] }"), 'pgmoat.yaml: ident_maps.w[0].role: "\\1" needs a /regex/ in uri');
+  });
 });

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ALWAYS, anyText, expecting, filePath, int, oneOf, pgName, problem, text, type FileContext } from './fields.js';
-import { ACCESS_METHODS, CONNECTION_TYPES, compilePattern } from '../auth/rules.js';
+import { ACCESS_METHODS, CONNECTION_TYPES, compilePattern, compileSanPattern } from '../auth/rules.js';
 import { parseCidr } from '../auth/cidr.js';
 import { identEntryFromConfig } from '../auth/ident-config.js';
 
@@ -25,6 +25,18 @@ function patternList(glob: boolean) {
     list.forEach((p, i) => {
       try {
         compilePattern(p, { glob });
+      } catch (err) {
+        ctx.addIssue(problem((err as Error).message, [i]));
+      }
+    });
+  });
+}
+
+function sanPatternList() {
+  return stringList().superRefine((list, ctx) => {
+    list.forEach((p, i) => {
+      try {
+        compileSanPattern(p);
       } catch (err) {
         ctx.addIssue(problem((err as Error).message, [i]));
       }
@@ -55,6 +67,8 @@ function ruleSchema() {
       environment: stringList().optional(),
       method: oneOf(ACCESS_METHODS),
       map: text().optional(),
+      san: sanPatternList().optional(),
+      san_environment: text().optional(),
     },
     { error: expecting('expected a mapping (key: value)') },
   );
@@ -65,7 +79,10 @@ function rulesSchema() {
 }
 
 function identMapsSchema() {
-  const entry = z.strictObject({ cn: text(), role: text() }, { error: expecting('expected a mapping with cn and role') });
+  const entry = z.strictObject(
+    { cn: text().optional(), uri: text().optional(), dns: text().optional(), role: text() },
+    { error: expecting('expected a mapping with cn (or uri, or dns) and role') },
+  );
   return z
     .record(z.string(), z.array(entry, { error: expecting('expected a list of { cn, role } entries') }), {
       error: expecting('expected a mapping of map names to lists of { cn, role }'),
@@ -75,12 +92,12 @@ function identMapsSchema() {
       for (const [name, entries] of Object.entries(maps)) {
         if (!Array.isArray(entries)) continue;
         entries.forEach((e, i) => {
-          if (typeof e?.cn !== 'string' || typeof e?.role !== 'string') return;
+          if (typeof e?.role !== 'string') return;
           try {
             identEntryFromConfig(name, i, e);
           } catch (err) {
             // The message starts with its key path (ident_maps.m[0].role: ...): move that into the issue path.
-            const m = /^ident_maps\..*\[\d+\]\.(cn|role): (.*)$/s.exec((err as Error).message);
+            const m = /^ident_maps\..*\[\d+\]\.(cn|uri|dns|role): (.*)$/s.exec((err as Error).message);
             ctx.addIssue(m ? problem(m[2]!, [name, i, m[1]!]) : problem((err as Error).message, [name, i]));
           }
         });
@@ -115,7 +132,7 @@ export function accessShape(ctx: FileContext | undefined) {
 }
 
 interface AccessView {
-  rules?: { method?: unknown; map?: unknown; cn?: unknown; environment?: unknown }[] | undefined;
+  rules?: { method?: unknown; map?: unknown; cn?: unknown; environment?: unknown; san?: unknown; san_environment?: unknown }[] | undefined;
   hba_file?: unknown;
   ident_maps?: unknown;
   ident_file?: unknown;
@@ -145,7 +162,10 @@ export function accessProblems(config: AccessView, rctx: z.RefinementCtx): void 
     if (CERT_METHODS.includes(rule.method) && !certsAsked) {
       rctx.addIssue(problem(`method ${String(rule.method)} needs a client certificate, which tls.mode ${String(mode)} does not ask for (use verify-ca or verify-full)`, ['rules', i, 'method']));
     }
-    for (const key of ['cn', 'environment'] as const) {
+    if (rule.san_environment !== undefined && rule.san === undefined) {
+      rctx.addIssue(problem('applies only to certificates this rule matched by their SANs: add san:', ['rules', i, 'san_environment']));
+    }
+    for (const key of ['cn', 'environment', 'san'] as const) {
       if (rule[key] !== undefined && !certsAsked) {
         rctx.addIssue(problem(`matches on the client certificate, which tls.mode ${String(mode)} does not ask for (use verify-ca or verify-full)`, ['rules', i, key]));
       }

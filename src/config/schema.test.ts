@@ -68,9 +68,10 @@ describe('config defaults', () => {
         allow_client_certs_without_eku: false,
         end_sessions_on_expiry: false,
         expiry_warning: 3_600_000,
+        reload_on_change: true,
       },
       databases: {
-        app: { name: 'app', host: '127.0.0.1', port: 5432, dbname: 'app', tls: { mode: 'prefer', min_version: 'TLSv1.2' } },
+        app: { name: 'app', host: '127.0.0.1', port: 5432, dbname: 'app', tls: { mode: 'prefer', min_version: 'TLSv1.2', reload_on_change: true } },
       },
       users: {},
       admin: { identities: [] },

@@ -24,6 +24,7 @@ import {
   type FileContext,
 } from './fields.js';
 import { accessProblems, accessShape } from './access-schema.js';
+import { renewalSchema } from './renewal-schema.js';
 
 export type { FileContext } from './fields.js';
 
@@ -80,6 +81,7 @@ function clientTlsSchema(ctx: Ctx) {
     allow_client_certs_without_eku: bool().default(false),
     end_sessions_on_expiry: bool().default(false),
     expiry_warning: duration().default(3_600_000),
+    reload_on_change: bool().default(true),
   }).superRefine((tls, rctx) => {
     if (!isMode(tls.mode)) return;
     if (tls.mode !== 'disable') {
@@ -114,6 +116,7 @@ function serverTlsSchema(ctx: Ctx) {
     key_passphrase_file: filePath(ctx, 'passphrase file').optional(),
     servername: host().optional(),
     min_version: oneOf(TLS_VERSIONS).default('TLSv1.2'),
+    reload_on_change: bool().default(true),
   }).superRefine((tls, rctx) => {
     if (verifies(tls.mode) && tls.ca === undefined) {
       rctx.addIssue(problem(`required when mode is ${String(tls.mode)}: the CA bundle the server certificate must chain to`, ['ca']));
@@ -255,6 +258,7 @@ export function buildConfigSchema(ctx?: FileContext) {
     users: usersSchema().default({}),
     admin: adminSchema(ctx).prefault({}),
     ...accessShape(ctx),
+    renewal: renewalSchema(ctx).optional(),
   }).superRefine((config, rctx) => {
     accessProblems(config, rctx);
     // Only once the pieces are valid: a min above the pool size can never be honoured.
@@ -291,3 +295,4 @@ export type UserConfig = Config['users'][string];
 export type AdminConfig = Config['admin'];
 export type RuleConfigEntry = NonNullable<Config['rules']>[number];
 export type LimitsConfig = Config['limits'];
+export type RenewalConfig = NonNullable<Config['renewal']>;

@@ -48,6 +48,8 @@ function fixFor(code: ClientErrorCode, ctx: FixContext): string {
       return fixes.passphrase();
     case 'KEY_PERMISSIONS':
       return fixes.chmodKey(ctx.keyPath ?? 'KEY');
+    case 'FOLLOW_NEEDS_FILES':
+      return 'name the certificate and key files with PGSSLCERT and PGSSLKEY instead of the base64 variables';
     case 'INVALID_BASE64':
     case 'NOT_PEM':
     case 'INVALID_CERTIFICATE':

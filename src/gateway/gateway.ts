@@ -20,6 +20,9 @@ import { PgmoatError, errorMessage, isPgmoatError } from '../util/errors.js';
 import { decideLogin } from '../access/login.js';
 import { poolSettings, upstreamTarget, type RuntimeConfig } from '../runtime/runtime-config.js';
 import { configureRevocationSources, crlStatus, withCrlInForce } from '../runtime/revocation-sources.js';
+import { TlsWatches } from '../runtime/tls-watches.js';
+import { applyClientTlsFiles, applyUpstreamTlsFiles } from './tls-file-changes.js';
+import { dropRemovedPools, mayOpenServer } from './pool-set.js';
 import { NO_METRICS, isAdminDatabase, type AdminConsoleHook, type GatewayMetricsHooks } from '../access/hooks.js';
 import { AccessControl } from '../access/access-control.js';
 import { Revocations } from '../revocation/revocations.js';
@@ -53,6 +56,8 @@ export class Gateway implements AcceptHost {
   readonly access: AccessControl;
   /** Every revocation source (the CRL file): asked at the handshake, at login and of live sessions. */
   readonly revocations = new Revocations();
+  /** The TLS files followed without a reload (tls.reload_on_change): runtime/tls-watches.ts. */
+  private readonly tlsWatches: TlsWatches;
 
   constructor(
     rc: RuntimeConfig,
@@ -73,6 +78,14 @@ export class Gateway implements AcceptHost {
     this.revocations.subscribe(() => this.revocationChanged());
     this.revocationChanged();
     this.access = new AccessControl(this, log);
+    this.tlsWatches = new TlsWatches(
+      {
+        clientTlsChanged: (next) => (this.rc = applyClientTlsFiles(this.rc, next, this.tls, this.revocations, this.log)),
+        upstreamTlsChanged: (database, next) => (this.rc = applyUpstreamTlsFiles(this.rc, database, next, this.pools.values())),
+      },
+      log,
+    );
+    this.tlsWatches.configure(rc);
   }
 
   /** The CRL in force, its age and nextUpdate. */
@@ -130,6 +143,7 @@ export class Gateway implements AcceptHost {
     });
     this.janitor = setInterval(() => this.sweep(), JANITOR_INTERVAL_MS);
     this.revocations.start();
+    this.tlsWatches.start();
     this.access.start();
     const addr = this.listener.address() as AddressInfo;
     this.log.info({ event: 'listening', host: addr.address, port: addr.port, tls_mode: this.tlsMode }, 'pgmoat listening');
@@ -170,7 +184,13 @@ export class Gateway implements AcceptHost {
   }
 
   checkCertificate(socket: TLSSocket): CertCheck {
-    const check = checkClientCertificate(socket, this.tlsMode, this.revocations, { allowWithoutEku: this.rc.config.tls.allow_client_certs_without_eku });
+    const check = checkClientCertificate(
+      socket,
+      this.tlsMode,
+      this.revocations,
+      { allowWithoutEku: this.rc.config.tls.allow_client_certs_without_eku },
+      this.rc.access.sanIdentities,
+    );
     this.metrics.tlsSecured(this.pendingOf(socket)?.raw ?? socket, check);
     return check;
   }
@@ -203,7 +223,7 @@ export class Gateway implements AcceptHost {
       }
       pool = new Pool(database, role, upstreamTarget(this.rc, database, role), poolSettings(this.rc, database, role), this.rc.config.max_packet_size, this.log, {
         clientClosed: (client, reason) => this.onClientClosed(client, reason),
-        mayOpenServer: (p) => this.mayOpenServer(p),
+        mayOpenServer: (p) => mayOpenServer(this.pools.values(), p),
       });
       this.pools.set(key, pool);
     }
@@ -308,53 +328,23 @@ export class Gateway implements AcceptHost {
       }
     }
     for (const pool of this.pools.values()) pool.sweep(now);
-    this.dropRemovedPools();
+    dropRemovedPools(this.pools, this.rc.config.databases, this.joining);
     this.revocations.poll(now);
+    this.tlsWatches.poll(now);
     this.access.sweep(now);
-  }
-
-  /**
-   * Pools of a database that a reload removed go once their last session ended and their last
-   * server closed: without this, every database name a reload ever removed kept its Pool (stats,
-   * histograms, statement registry), its idle servers and its metrics series for the life of
-   * the process. Until then, a server that went idle there is closed (the sessions left may
-   * still open one for their next transaction).
-   */
-  private dropRemovedPools(): void {
-    const databases = this.rc.config.databases;
-    for (const [key, pool] of this.pools) {
-      if (Object.hasOwn(databases, pool.database)) continue;
-      if (pool.idleServers.length > 0) pool.reconnect();
-      if (pool.clientCount === 0 && pool.serverCount === 0 && !this.joining.has(pool)) {
-        pool.opener.stop();
-        this.pools.delete(key);
-      }
-    }
-  }
-
-  /** max_db_connections (per database) and max_user_connections (per upstream role), across pools. */
-  private mayOpenServer(pool: Pool): boolean {
-    const maxDb = pool.settings.maxDbConnections;
-    const maxUser = pool.settings.maxUserConnections;
-    if (maxDb === 0 && maxUser === 0) return true;
-    let db = 0;
-    let user = 0;
-    for (const p of this.pools.values()) {
-      if (p.database === pool.database) db += p.serverCount;
-      if (p.role === pool.role) user += p.serverCount;
-    }
-    return (maxDb === 0 || db < maxDb) && (maxUser === 0 || user < maxUser);
   }
 
   /** New connections use `rc`; established ones keep what they have. */
   reload(rc: RuntimeConfig): void {
+    // First: settings OpenSSL refuses (a key that does not match) throw here and change nothing.
+    this.tls.configure(rc.clientTls, rc.config.client_login_timeout);
     // rc.revocation was read against the list in force when the reload began, and the CRL watch
     // may have gone further since: the CRL source keeps the newer one. Serials the reload
     // revokes end their sessions (SessionEnforcer).
     configureRevocationSources(this.revocations, rc, this.log);
     this.rc = withCrlInForce(rc, this.revocations);
-    // A new context, and ticket keys derived again from the trust and the revoked serials.
-    this.tls.configure(rc.clientTls, rc.config.client_login_timeout);
+    // The files the reload read are the sets in force; the watches follow them from there.
+    this.tlsWatches.configure(this.rc);
     for (const pool of this.pools.values()) {
       if (!Object.hasOwn(rc.config.databases, pool.database)) {
         // Removed: its idle server connections close now, busy ones when their client is done
@@ -390,5 +380,6 @@ export class Gateway implements AcceptHost {
     if (this.janitor) clearInterval(this.janitor);
     this.access.stop();
     this.revocations.stop();
+    this.tlsWatches.stop();
   }
 }

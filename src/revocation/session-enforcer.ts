@@ -18,7 +18,8 @@ export const BOUNDARY_WAIT_MS = 1000;
 
 /** What the enforcer reads of a certificate (PeerIdentity has it). */
 export interface CertificateHolder {
-  readonly cn: string;
+  /** Undefined for a certificate that names only SANs. */
+  readonly cn: string | undefined;
   readonly environment: string | undefined;
   /** Canonical form (util/serial.ts). */
   readonly serial: string;

@@ -11,7 +11,7 @@ import { PgmoatError, errorMessage, isPgmoatError } from '../util/errors.js';
 import { readPrivateFile } from '../util/private-file.js';
 import { compileRules, defaultRule, passwordMethodOf, rulesFromHba, type AccessMethod, type AccessRule } from '../auth/rules.js';
 import { parseHbaFile } from '../auth/hba-file.js';
-import { parseIdentFile, type IdentMaps } from '../auth/ident-map.js';
+import { mapUsesSans, parseIdentFile, type IdentMaps } from '../auth/ident-map.js';
 import { assertNoGroupEntries, identMapsFromConfig, mergeIdentMaps } from '../auth/ident-config.js';
 import { parseUserlist } from '../auth/userlist.js';
 import { deriveUserlist, type ClientSecret } from '../auth/client-secrets.js';
@@ -30,6 +30,11 @@ export interface AccessRuntime {
   readonly mockKey: Buffer;
   /** The cleartext of auth_user's own userlist entry, for logging in upstream to run auth_query. */
   readonly authUserPassword: string | undefined;
+  /**
+   * Whether a rule (`san:`) or an identity map (`uri:`/`dns:` entries) matches on SANs: only
+   * then does the handshake accept a certificate without CN (tls/client-tls.ts).
+   */
+  readonly sanIdentities: boolean;
 }
 
 function configError(message: string): PgmoatError {
@@ -112,7 +117,8 @@ export async function buildAccessRuntime(config: Config, configPath: string, tls
       if (own?.kind === 'plain') authUserPassword = own.value;
       userlist = await deriveUserlist(parsed, mockKey);
     }
-    return { rules, source, sourceLabel, identMaps, userlist, mockKey, authUserPassword };
+    const sanIdentities = rules.some((r) => r.san !== undefined) || [...identMaps.values()].some(mapUsesSans);
+    return { rules, source, sourceLabel, identMaps, userlist, mockKey, authUserPassword, sanIdentities };
   } catch (err) {
     if (isPgmoatError(err) && err.code !== 'CONFIG_INVALID' && err.code !== 'FILE_UNREADABLE') {
       throw new PgmoatError('CONFIG_INVALID', err.message, { cause: err });

@@ -10,6 +10,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { readPrivateFile, readSecretFile } from '../util/private-file.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
 import type { ClientTlsSettings } from '../tls/client-tls.js';
+import { checkTlsMaterial } from '../tls/tls-material.js';
 import { EMPTY_REVOCATION_LIST, loadRevocationList, type RevocationList } from '../revocation/revocation-list.js';
 import { admitRevocationList } from '../revocation/crl-admission.js';
 import { defaultCrlStatePath } from '../revocation/crl-state.js';
@@ -92,6 +93,9 @@ export async function buildRuntimeConfig(loaded: LoadedConfig, share?: WorkerSha
       groups: c.tls.groups,
       sessionTickets: c.tls.session_tickets,
     };
+    // A pair caught between its two writes is refused with a clear code (KEY_MISMATCH), at start
+    // and at a reload, rather than by OpenSSL's "key values mismatch" halfway through a reload.
+    checkTlsMaterial({ cert: clientTls.cert, key: clientTls.key, passphrase: clientTls.passphrase }, { cert: 'tls.cert', key: 'tls.key', ca: 'tls.ca' }, { refuseExpired: false });
     if (c.tls.crl) {
       if (!ca) throw new PgmoatError('CONFIG_INVALID', 'tls.crl is set but tls.ca is not: the CRL is verified against the CA bundle');
       const list = await loadRevocationList(readText(c.tls.crl, 'tls.crl'), ca, c.tls.crl);

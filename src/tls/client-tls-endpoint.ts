@@ -34,11 +34,12 @@ export class ClientTlsEndpoint {
   configure(settings: ClientTlsSettings | undefined, handshakeTimeoutMs: number): void {
     if (!settings) return;
     const before = this.settings;
-    this.settings = settings;
     // requestCert and tickets are options of the server, not of its context: a change needs a new server.
     const sameServer = before !== undefined && requiresClientCertificate(before.mode) === requiresClientCertificate(settings.mode) && before.sessionTickets === settings.sessionTickets;
+    // Settings that OpenSSL refuses (a key that does not match) throw here and change nothing.
     if (this.current && sameServer) this.current.setSecureContext(secureContextOptions(settings));
     else this.current = this.create(settings, handshakeTimeoutMs);
+    this.settings = settings;
     // A new context has random keys: derive them again.
     this.applyTicketKeys();
   }

@@ -138,14 +138,26 @@ function classify(code: string | undefined): CertRefusal {
 
 /**
  * The verdict on a client's certificate once the handshake is done. In modes that require one,
- * the chain must have verified (Node's `authorized`), it must name a CN, the serial must not be
+ * the chain must have verified (Node's `authorized`), it must name a CN (or, when the access
+ * configuration matches on SANs, `sanIdentities`, at least a URI or DNS SAN), the serial must not be
  * revoked (checked here on every connection, including resumed sessions), and it must be meant
  * for client use (cert-usage.ts: OpenSSL's chain check lets CA certificates and certificates
  * without extendedKeyUsage through). One getPeerCertificate(false) per connection; everything
  * read from it is cached by fingerprint (peer-identity.ts), the purpose extensions read only once
  * the chain verified (or OpenSSL refused the purpose).
  */
-export function checkClientCertificate(socket: TLSSocket, mode: TlsMode, revocations: RevocationCheck, policy: UsagePolicy): CertCheck {
+export function checkClientCertificate(
+  socket: TLSSocket,
+  mode: TlsMode,
+  revocations: RevocationCheck,
+  policy: UsagePolicy,
+  /**
+   * Whether a rule or an identity map matches on URI/DNS SANs (runtime/access-runtime.ts). Only
+   * then may a certificate without CN (a SPIFFE X.509-SVID) pass: nothing else could tell which
+   * roles it may use, so elsewhere it stays refused as 'no-identity', as before SANs were read.
+   */
+  sanIdentities = false,
+): CertCheck {
   if (!requiresClientCertificate(mode)) return { ok: true, identity: undefined };
   const cert = socket.getPeerCertificate(false);
   const facts = certificateFacts(cert);
@@ -166,7 +178,7 @@ export function checkClientCertificate(socket: TLSSocket, mode: TlsMode, revocat
     if (reason === 'not-for-client-use') return refuse(reason, usageProblem(certificateUsage(cert), policy));
     return refuse(reason);
   }
-  if (!identity) return refuse('no-identity');
+  if (!identity || (identity.cn === undefined && !sanIdentities)) return refuse('no-identity');
   // The one revocation check of the handshake, against every source (revocation/revocations.ts).
   if (revocations.lookup(identity.serial)) return refuse('revoked');
   const problem = usageProblem(certificateUsage(cert), policy);

@@ -1,6 +1,11 @@
 /**
  * Who the client is, read from its certificate after the chain verified. Only structured
- * fields are read (subject attributes, URI SANs), never a string match on the whole subject.
+ * fields are read (subject attributes, URI and DNS SANs), never a string match on the whole
+ * subject.
+ *
+ * A certificate may name no CN at all: SPIRE's X.509-SVIDs carry only a URI SAN (the SPIFFE ID).
+ * Such a certificate still has an identity here (its SANs); whether the gateway accepts it is the
+ * verdict's business (client-tls.ts), and which roles it may use the access rules' (auth/).
  */
 import type { PeerCertificate } from 'node:tls';
 import { parseIdentityUri } from '../ca/identity-format.js';
@@ -8,10 +13,20 @@ import { normalizeSerial } from '../util/serial.js';
 import { tryReadCertUsage, type CertUsage } from './cert-usage.js';
 
 export interface PeerIdentity {
-  /** The subject common name: the application name pgmoat issued the certificate for. */
-  readonly cn: string;
-  /** From the pgmoat URI SAN, else the subject OU; undefined when neither exists. */
+  /**
+   * The subject common name: the application name pgmoat issued the certificate for. Undefined
+   * for a certificate that names only SANs (a SPIFFE X.509-SVID, say).
+   */
+  readonly cn: string | undefined;
+  /**
+   * From the pgmoat URI SAN whose name is the CN, else the subject OU; undefined when neither
+   * exists (always for a certificate without CN: its environment never comes from a SAN alone).
+   */
   readonly environment: string | undefined;
+  /** URI SANs as written (SPIFFE IDs, the pgmoat:// identity URI...), in certificate order. */
+  readonly uris: readonly string[];
+  /** DNS SANs, lowercased (DNS names compare without case), in certificate order. */
+  readonly dnsNames: readonly string[];
   /** Lowercase hex in whole bytes, as `pgmoat list` prints it (util/serial.ts). */
   readonly serial: string;
   /** SHA-256 fingerprint, colon-separated uppercase hex as Node writes it. */
@@ -25,31 +40,85 @@ function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** URI entries of a subjectaltname string such as `URI:pgmoat://prod/app, DNS:x`. */
-function uriSans(subjectaltname: string | undefined): string[] {
-  if (!subjectaltname) return [];
-  const out: string[] = [];
-  for (const part of subjectaltname.split(', ')) {
-    if (part.startsWith('URI:')) out.push(part.slice(4));
+/**
+ * The entries of Node's subjectaltname string (`DNS:a.example, URI:spiffe://td/x, IP Address:...`).
+ * Node writes a value holding a comma, quote or other special character as a JSON string
+ * (`URI:"spiffe://x\u002c DNS:admin"`), so that a crafted SAN cannot pass for two: the value is
+ * read back with JSON.parse, never split on ", ". A string this parser does not understand
+ * yields no entries after the point where it stopped (fewer names, never invented ones).
+ */
+export function parseSubjectAltName(subjectaltname: string | undefined): { type: string; value: string }[] {
+  const out: { type: string; value: string }[] = [];
+  if (!subjectaltname) return out;
+  let i = 0;
+  const s = subjectaltname;
+  while (i < s.length) {
+    const colon = s.indexOf(':', i);
+    if (colon < 0) break;
+    const type = s.slice(i, colon);
+    let j = colon + 1;
+    let value: string;
+    if (s[j] === '"') {
+      let k = j + 1;
+      while (k < s.length && s[k] !== '"') k += s[k] === '\\' ? 2 : 1;
+      if (k >= s.length) break;
+      try {
+        value = JSON.parse(s.slice(j, k + 1)) as string;
+      } catch {
+        break;
+      }
+      j = k + 1;
+      if (j < s.length && !s.startsWith(', ', j)) break;
+    } else {
+      const end = s.indexOf(', ', j);
+      value = s.slice(j, end < 0 ? s.length : end);
+      j = end < 0 ? s.length : end;
+    }
+    out.push({ type, value });
+    i = j < s.length ? j + 2 : j;
   }
   return out;
 }
 
+/** How an identity is shown and counted: the CN, else `uri:<first URI SAN>`, else `dns:<first DNS SAN>`. */
+export function identityName(id: { cn: string | undefined; uris?: readonly string[] | undefined; dnsNames?: readonly string[] | undefined }): string {
+  if (id.cn !== undefined) return id.cn;
+  if (id.uris?.length) return `uri:${id.uris[0]}`;
+  return `dns:${id.dnsNames?.[0] ?? ''}`;
+}
+
+/** The SANs an identity can be matched on, as `uri:...` and `dns:...` (audit lines, SHOW IDENTITIES). */
+export function sanList(id: Pick<PeerIdentity, 'uris' | 'dnsNames'>): string[] {
+  return [...id.uris.map((u) => `uri:${u}`), ...id.dnsNames.map((d) => `dns:${d}`)];
+}
+
 function identityFromCertificate(cert: PeerCertificate): PeerIdentity | undefined {
-  const cn = first(cert.subject?.CN);
-  if (!cn) return undefined;
-  let environment: string | undefined;
-  for (const uri of uriSans(cert.subjectaltname)) {
-    const parsed = parseIdentityUri(uri);
-    if (parsed && parsed.name === cn) {
-      environment = parsed.environment;
-      break;
-    }
+  const cn = first(cert.subject?.CN) || undefined;
+  const uris: string[] = [];
+  const dnsNames: string[] = [];
+  for (const { type, value } of parseSubjectAltName(cert.subjectaltname)) {
+    if (value === '') continue;
+    if (type === 'URI') uris.push(value);
+    else if (type === 'DNS') dnsNames.push(value.toLowerCase());
   }
-  environment ??= first(cert.subject?.OU);
+  if (cn === undefined && uris.length === 0 && dnsNames.length === 0) return undefined;
+  let environment: string | undefined;
+  if (cn !== undefined) {
+    for (const uri of uris) {
+      const parsed = parseIdentityUri(uri);
+      if (parsed && parsed.name === cn) {
+        environment = parsed.environment;
+        break;
+      }
+    }
+    // Without a CN the OU says nothing pgmoat wrote: a SAN-only certificate has no environment.
+    environment ??= first(cert.subject?.OU);
+  }
   return {
     cn,
     environment,
+    uris,
+    dnsNames,
     serial: normalizeSerial(cert.serialNumber),
     fingerprint256: cert.fingerprint256,
     notAfter: new Date(cert.valid_to),
@@ -60,7 +129,7 @@ function identityFromCertificate(cert: PeerCertificate): PeerIdentity | undefine
 
 /** What pgmoat reads of a client certificate once: who it is. */
 export interface CertificateFacts {
-  /** undefined when the certificate names no CN. */
+  /** undefined when the certificate names neither a CN nor a URI or DNS SAN. */
   readonly identity: PeerIdentity | undefined;
 }
 

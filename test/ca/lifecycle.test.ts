@@ -37,6 +37,7 @@ interface Listed {
   fingerprint256: string;
   revokedAt: string | null;
   reason: string | null;
+  sans: string[];
 }
 async function listJson(): Promise<Listed[]> {
   const r = await pgmoat(['list', '--dir', dir, '--json']);
@@ -156,7 +157,8 @@ test('list: every certificate with its facts; expiring ones stand out', async ()
   const api = rows.find((c) => c.name === 'api')!;
   assert.equal(api.expiringSoon, false);
   assert.ok(api.daysLeft === 89 || api.daysLeft === 90);
-  assert.deepEqual(Object.keys(api), ['name', 'environment', 'kind', 'serial', 'status', 'notBefore', 'notAfter', 'daysLeft', 'expiringSoon', 'fingerprint256', 'revokedAt', 'reason']);
+  assert.deepEqual(Object.keys(api), ['name', 'environment', 'kind', 'serial', 'status', 'notBefore', 'notAfter', 'daysLeft', 'expiringSoon', 'fingerprint256', 'revokedAt', 'reason', 'sans']);
+  assert.deepEqual(api.sans, ['URI:pgmoat://preview/api']);
   const server = rows.find((c) => c.kind === 'server')!;
   assert.equal(server.name, 'db.example.com');
 

@@ -1,5 +1,19 @@
 import type { Command } from 'commander';
-import { initCa, parseDays, parseHosts, parseKeyType, DEFAULT_CA_NAME, KEY_TYPES, DEFAULT_CRL_DAYS, readInventory } from '../../ca/index.js';
+import { join } from 'node:path';
+import {
+  initCa,
+  parseDays,
+  parseHosts,
+  parseKeyType,
+  parseLifetime,
+  readInventory,
+  CA_FILES,
+  DEFAULT_CA_NAME,
+  DEFAULT_CLIENT_DAYS,
+  DEFAULT_CRL_DAYS,
+  DEFAULT_SERVER_DAYS,
+  KEY_TYPES,
+} from '../../ca/index.js';
 import { collect, day, print, readPassphrase } from '../cli-helpers.js';
 
 interface InitOptions {
@@ -9,6 +23,9 @@ interface InitOptions {
   caName: string;
   caPassphraseFile?: string;
   crlDays?: string;
+  intermediate?: boolean;
+  clientLifetime?: string;
+  serverLifetime?: string;
 }
 
 export function register(program: Command): void {
@@ -21,9 +38,14 @@ export function register(program: Command): void {
     .option('--ca-name <name>', 'the CA name (subject CN of ca.crt, O of issued certificates)', DEFAULT_CA_NAME)
     .option('--ca-passphrase-file <file>', 'encrypt ca.key with the passphrase in this file (mode 0600)')
     .option('--crl-days <n>', `lifetime of each CRL in days (default ${DEFAULT_CRL_DAYS})`)
+    .option('--intermediate', 'make a root CA (ca.crt, ca.key) and an issuing intermediate (intermediate.crt, intermediate.key) that signs everything else, so the root key can be moved offline')
+    .option('--client-lifetime <duration>', `default lifetime of client certificates: 90m, 24h, 30d (default ${DEFAULT_CLIENT_DAYS}d)`)
+    .option('--server-lifetime <duration>', `default lifetime of server certificates (default ${DEFAULT_SERVER_DAYS}d)`)
     .action(async (opts: InitOptions) => {
       const keyType = parseKeyType(opts.keyType);
       if (opts.crlDays !== undefined) parseDays(opts.crlDays, '--crl-days');
+      if (opts.clientLifetime !== undefined) parseLifetime(opts.clientLifetime, '--client-lifetime');
+      if (opts.serverLifetime !== undefined) parseLifetime(opts.serverLifetime, '--server-lifetime');
       const passphrase = readPassphrase(opts.caPassphraseFile, 'CA passphrase file');
       const result = await initCa({
         dir: opts.dir,
@@ -32,18 +54,48 @@ export function register(program: Command): void {
         caName: opts.caName,
         passphrase,
         crlDays: opts.crlDays === undefined ? undefined : parseDays(opts.crlDays, '--crl-days'),
+        intermediate: opts.intermediate ?? false,
+        clientLifetime: opts.clientLifetime,
+        serverLifetime: opts.serverLifetime,
       });
       const hosts = parseHosts(opts.host).map((h) => h.value);
       const inv = readInventory(result.dir);
+      const enc = passphrase ? ', encrypted' : '';
+      const lifetimes = `  ${'defaults.json'.padEnd(result.intermediate ? 17 : 16)}default lifetimes: client ${result.defaults.client.text}, server ${result.defaults.server.text}`;
+      if (!result.intermediate) {
+        print(
+          [
+            `Created CA "${result.caName}" (${keyType}) in ${result.dir}`,
+            `  ca.crt          CA certificate: clients use it as sslrootcert`,
+            `  ca.key          CA private key (0600${enc}): keep it safe, it signs every identity`,
+            `  server.crt/.key the gateway's certificate for ${hosts.join(', ')} (until ${day(inv.certificates[0]?.notAfter ?? '')}; re-issue with pgmoat issue-server)`,
+            `  crl.pem         revocation list, valid ${inv.crlDays} days: re-sign it from cron with: pgmoat crl --dir ${opts.dir}`,
+            `  inventory.json  every certificate issued`,
+            lifetimes,
+            `  pgmoat.yaml     starter gateway configuration`,
+            `Next: pgmoat issue NAME --env production --dir ${opts.dir} --out OUTDIR`,
+          ].join('\n'),
+        );
+        return;
+      }
+      const rootKey = join(result.dir, CA_FILES.caKey);
       print(
         [
-          `Created CA "${result.caName}" (${keyType}) in ${result.dir}`,
-          `  ca.crt          CA certificate: clients use it as sslrootcert`,
-          `  ca.key          CA private key (0600${passphrase ? ', encrypted' : ''}): keep it safe, it signs every identity`,
-          `  server.crt/.key the gateway's certificate for ${hosts.join(', ')} (until ${day(inv.certificates[0]?.notAfter ?? '')}; re-issue with pgmoat issue-server)`,
-          `  crl.pem         revocation list, valid ${inv.crlDays} days: re-sign it from cron with: pgmoat crl --dir ${opts.dir}`,
-          `  inventory.json  every certificate issued`,
-          `  pgmoat.yaml     starter gateway configuration`,
+          `Created root CA "${result.caName}" and its issuing intermediate (${keyType}) in ${result.dir}`,
+          `  ca.crt           root CA certificate: clients use it as sslrootcert`,
+          `  ca.key           root CA private key (0600${enc}): signs only the intermediate; move it offline (below)`,
+          `  intermediate.crt issuing CA certificate, signed by the root (until ${day(result.issuerNotAfter)})`,
+          `  intermediate.key issuing CA private key (0600${enc}): signs client and server certificates and the CRL`,
+          `  ca-bundle.crt    root + intermediate: the gateway's tls.ca (it checks the CRL against the intermediate)`,
+          `  server.crt/.key  the gateway's certificate (followed by the intermediate) for ${hosts.join(', ')} (until ${day(inv.certificates[0]?.notAfter ?? '')})`,
+          `  crl.pem          revocation list signed by the intermediate, valid ${inv.crlDays} days: re-sign it from cron with: pgmoat crl --dir ${opts.dir}`,
+          `  inventory.json   every certificate issued`,
+          lifetimes,
+          `  pgmoat.yaml      starter gateway configuration`,
+          `The root key is not needed to issue: move it offline now, e.g.`,
+          `  cp ${rootKey} /media/offline/ && shred -u ${rootKey}`,
+          `pgmoat issue, renew, issue-server, revoke and crl keep working without it. Only a new`,
+          `intermediate (before ${day(result.issuerNotAfter)}) needs it back in ${result.dir}.`,
           `Next: pgmoat issue NAME --env production --dir ${opts.dir} --out OUTDIR`,
         ].join('\n'),
       );

@@ -6,8 +6,13 @@ function when(iso: string): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 16)}`;
 }
 
+/** The SANs worth a column: not the pgmoat:// URI (NAME and ENVIRONMENT say it) nor a server's hosts. */
+function extraSans(r: ListedCertificate): string[] {
+  return r.kind === 'client' ? r.sans.filter((s) => !s.startsWith('URI:pgmoat://')) : [];
+}
+
 function table(rows: ListedCertificate[]): string {
-  const header = ['', 'NAME', 'ENVIRONMENT', 'KIND', 'SERIAL', 'STATUS', 'NOT BEFORE (UTC)', 'NOT AFTER (UTC)', 'DAYS LEFT', 'SHA-256 FINGERPRINT'];
+  const header = ['', 'NAME', 'ENVIRONMENT', 'KIND', 'SERIAL', 'STATUS', 'NOT BEFORE (UTC)', 'NOT AFTER (UTC)', 'DAYS LEFT', 'SHA-256 FINGERPRINT', 'SANS'];
   const body = rows.map((r) => [
     r.expiringSoon ? '!' : '',
     r.name,
@@ -19,6 +24,7 @@ function table(rows: ListedCertificate[]): string {
     when(r.notAfter),
     r.status === 'valid' ? String(r.daysLeft) : '-',
     r.fingerprint256,
+    extraSans(r).join(',') || '-',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();

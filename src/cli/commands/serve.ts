@@ -7,6 +7,8 @@ import { Admin } from '../../admin/admin.js';
 import { ServeLoop } from '../../cluster/serve-loop.js';
 import { isClusterWorker, serveCluster } from '../../cluster/serve-cluster.js';
 import { parseWorkers } from '../../cluster/workers-option.js';
+import { renewalCounter, renewalSettingsFromConfig, startRenewalService } from '../../renewal/start.js';
+import { note } from '../cli-helpers.js';
 
 interface ServeOptions {
   config: string;
@@ -33,6 +35,10 @@ export function register(program: Command): void {
         'admin.http with the metrics of every worker. Cancel requests reach the worker owning the session.',
     )
     .action(async (opts: ServeOptions) => {
+      if (opts.workers > 1 && !isClusterWorker() && (await loadConfig(opts.config)).config.renewal) {
+        // The primary serves no listener but admin.http; say so rather than drop renewal: silently.
+        note('pgmoat: renewal: is not run with --workers N (N > 1); run pgmoat ca serve beside the gateway');
+      }
       if (opts.workers > 1 || isClusterWorker()) return serveCluster(opts.config, opts.workers);
       const loaded = await loadConfig(opts.config);
       const log = createLogger(loaded.config.log.level, loaded.config.log.format);
@@ -40,7 +46,14 @@ export function register(program: Command): void {
       const loop = new ServeLoop();
       // Attached before listening, so that the first connection is already counted.
       const admin = Admin.attach(gateway, { log, onShutdown: () => loop.stop('SHUTDOWN') });
-      await loop.run(gateway, admin, log);
+      // The renewal service (renewal: in pgmoat.yaml) runs beside the gateway and stops with it.
+      const renewalSettings = renewalSettingsFromConfig(loaded.config);
+      const renewal = renewalSettings ? await startRenewalService(renewalSettings, log, renewalCounter(admin.metrics.registry)) : undefined;
+      try {
+        await loop.run(gateway, admin, log);
+      } finally {
+        await renewal?.close();
+      }
       log.flush();
     });
 }

@@ -1,0 +1,209 @@
+/**
+ * Every certificate the gateway can tell about, for the expiry series and SHOW CERTS:
+ *   - the CA inventory, when the directory of `tls.ca` is a pgmoat CA directory (it holds
+ *     inventory.json, as `pgmoat init` lays it out): every certificate issued, used or not;
+ *   - the gateway's own chain (`tls.cert`: the server certificate, then any intermediate) and the
+ *     trusted CA certificates (`tls.ca`: roots and intermediates);
+ *   - every verified client certificate seen in the last 24 hours (identity-tracker.ts), which is
+ *     all there is of the clients without an inventory.
+ * pgmoat has no setting naming a CA directory: `serve` only knows the files of `tls:`. So the
+ * inventory is found beside `tls.ca` or not at all. It is read at scrape or SHOW time, again only
+ * when the file changed; nothing here runs on the data path.
+ */
+import { X509Certificate } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { pemBlocks } from '../client/pem.js';
+import { caPath } from '../ca/ca-layout.js';
+import { readInventory, type InventoryEntry } from '../ca/inventory.js';
+import { normalizeSerial } from '../util/serial.js';
+import type { RuntimeConfig } from '../runtime/runtime-config.js';
+import type { RevocationCheck } from '../revocation/source.js';
+import type { Pool } from '../pool/pool.js';
+import type { PeerIdentity } from '../tls/peer-identity.js';
+import { IdentityTracker } from './identity-tracker.js';
+
+export type CertificateKind = 'root' | 'intermediate' | 'server' | 'client';
+/** Where pgmoat knows a certificate from. */
+export type CertificateSource = 'inventory' | 'config' | 'seen';
+export type CertificateStatus = 'valid' | 'expiring' | 'expired' | 'revoked';
+
+export interface KnownCertificate {
+  readonly kind: CertificateKind;
+  readonly cn: string;
+  /** '' for CA and server certificates, and for a client certificate that names none. */
+  readonly environment: string;
+  /** Canonical form (util/serial.ts). */
+  readonly serial: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly source: CertificateSource;
+  /** Last time a session used it (ms since the epoch), within the last 24 hours. */
+  readonly lastSeen: number | undefined;
+  /** Listed by a revocation source in force, or marked revoked in the inventory. */
+  readonly revoked: boolean;
+}
+
+export interface CatalogGateway {
+  readonly runtime: RuntimeConfig;
+  readonly revocations: RevocationCheck;
+  readonly pools: ReadonlyMap<string, Pool>;
+}
+
+const DAY_MS = 86_400_000;
+/** `pgmoat list` calls a certificate expiring within 14 days "expiring soon" (ca/list.ts). */
+const EXPIRING_DAYS = 14;
+
+/**
+ * expiring: less than 14 days left, or less than a third of its lifetime, whichever comes later:
+ * a 24-hour certificate is due for renewal (at 2/3 of its life by default) long before 14 days.
+ */
+export function certificateStatus(c: Pick<KnownCertificate, 'notBefore' | 'notAfter' | 'revoked'>, now: number): CertificateStatus {
+  if (c.revoked) return 'revoked';
+  const left = c.notAfter.getTime() - now;
+  if (left <= 0) return 'expired';
+  const lifetime = c.notAfter.getTime() - c.notBefore.getTime();
+  return left < Math.min(EXPIRING_DAYS * DAY_MS, lifetime / 3) ? 'expiring' : 'valid';
+}
+
+function commonName(subject: string): string {
+  for (const line of subject.split('\n')) if (line.startsWith('CN=')) return line.slice(3);
+  return '';
+}
+
+/** A certificate of the configuration; a self-signed one is a root. */
+function configEntry(x: X509Certificate, kind: 'server' | 'ca'): Omit<KnownCertificate, 'revoked' | 'lastSeen'> {
+  const selfSigned = x.subject === x.issuer && x.verify(x.publicKey);
+  return {
+    kind: kind === 'server' ? 'server' : selfSigned ? 'root' : 'intermediate',
+    cn: commonName(x.subject),
+    environment: '',
+    serial: normalizeSerial(x.serialNumber),
+    notBefore: new Date(x.validFrom),
+    notAfter: new Date(x.validTo),
+    source: 'config',
+  };
+}
+
+function certificatesOf(pem: string | undefined): X509Certificate[] {
+  if (!pem) return [];
+  const out: X509Certificate[] = [];
+  for (const b of pemBlocks(pem)) {
+    if (b.label !== 'CERTIFICATE') continue;
+    try {
+      out.push(new X509Certificate(b.der));
+    } catch {
+      // The gateway loaded this file, so a block it cannot parse is not one TLS uses either.
+    }
+  }
+  return out;
+}
+
+interface InventoryCache {
+  dir: string;
+  mtimeMs: number;
+  size: number;
+  ino: number;
+  entries: readonly InventoryEntry[];
+}
+
+export class CertificateCatalog {
+  /** Verified client certificates seen lately (pgmoat_client_certificate_not_after_timestamp_seconds). */
+  readonly seen = new IdentityTracker();
+  private configKey: unknown;
+  private configCerts: Omit<KnownCertificate, 'revoked' | 'lastSeen'>[] = [];
+  private inventory: InventoryCache | undefined;
+
+  constructor(
+    private readonly gw: CatalogGateway,
+    private readonly adminIdentities: () => PeerIdentity[] = () => [],
+  ) {}
+
+  /** The CA directory whose inventory is read: the directory of tls.ca when it holds inventory.json. */
+  caDirectory(): string | undefined {
+    const ca = this.gw.runtime.config.tls.ca;
+    if (this.gw.runtime.config.tls.mode === 'disable' || !ca) return undefined;
+    const dir = dirname(ca);
+    try {
+      return statSync(caPath(dir, 'inventory')).isFile() ? dir : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The inventory's entries, re-read when the file changed; undefined without a readable one. */
+  private inventoryEntries(): readonly InventoryEntry[] | undefined {
+    const dir = this.caDirectory();
+    if (!dir) return undefined;
+    try {
+      const st = statSync(caPath(dir, 'inventory'));
+      const c = this.inventory;
+      if (c && c.dir === dir && c.mtimeMs === st.mtimeMs && c.size === st.size && c.ino === st.ino) return c.entries;
+      const entries = readInventory(dir).certificates;
+      this.inventory = { dir, mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, entries };
+      return entries;
+    } catch {
+      // Unreadable or damaged (or being replaced, which is atomic): the certificates seen still tell something.
+      return this.inventory?.dir === dir ? this.inventory.entries : undefined;
+    }
+  }
+
+  /** Whether the last listing came from a CA inventory. */
+  hasInventory(): boolean {
+    return this.inventoryEntries() !== undefined;
+  }
+
+  private configCertificates(): Omit<KnownCertificate, 'revoked' | 'lastSeen'>[] {
+    const tls = this.gw.runtime.clientTls;
+    if (tls !== this.configKey) {
+      this.configKey = tls;
+      const chain = certificatesOf(tls?.cert);
+      this.configCerts = [
+        ...chain.map((x, i) => configEntry(x, i === 0 ? 'server' : 'ca')),
+        ...certificatesOf(tls?.ca).map((x) => configEntry(x, 'ca')),
+      ];
+    }
+    return this.configCerts;
+  }
+
+  /** Records the identities of the live sessions, then reads the recent ones. */
+  private recentSeen(now: number): ReturnType<IdentityTracker['recent']> {
+    for (const pool of this.gw.pools.values()) {
+      for (const c of pool.clients()) if (c.info.identity) this.seen.record(c.info.identity, now);
+    }
+    for (const id of this.adminIdentities()) this.seen.record(id, now);
+    return this.seen.recent(now);
+  }
+
+  /**
+   * Every known certificate, one per serial: the configuration's first, then the inventory's,
+   * then those only seen. Revoked ones are included (and marked).
+   */
+  list(now = Date.now()): KnownCertificate[] {
+    const seen = this.recentSeen(now);
+    const lastSeen = new Map<string, number>();
+    for (const s of seen) lastSeen.set(s.serial, Math.max(s.lastSeen, lastSeen.get(s.serial) ?? 0));
+    const revokedNow = (serial: string): boolean => this.gw.revocations.lookup(serial) !== undefined;
+    const out = new Map<string, KnownCertificate>();
+    const add = (c: Omit<KnownCertificate, 'revoked' | 'lastSeen'>, revoked: boolean): void => {
+      if (out.has(c.serial)) return;
+      out.set(c.serial, { ...c, revoked: revoked || revokedNow(c.serial), lastSeen: lastSeen.get(c.serial) });
+    };
+    for (const c of this.configCertificates()) add(c, false);
+    for (const e of this.inventoryEntries() ?? []) {
+      add(
+        { kind: e.kind, cn: e.name, environment: e.environment, serial: normalizeSerial(e.serial), notBefore: new Date(e.notBefore), notAfter: new Date(e.notAfter), source: 'inventory' },
+        e.status === 'revoked',
+      );
+    }
+    for (const s of seen) {
+      add({ kind: 'client', cn: s.cn, environment: s.environment, serial: s.serial, notBefore: s.notBefore, notAfter: s.notAfter, source: 'seen' }, false);
+    }
+    return [...out.values()];
+  }
+
+  /** The seen identities (for the per-client notAfter series), revoked ones left out. */
+  recentClients(now = Date.now()): ReturnType<IdentityTracker['recent']> {
+    return this.recentSeen(now).filter((s) => this.gw.revocations.lookup(s.serial) === undefined);
+  }
+}

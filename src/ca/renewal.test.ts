@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { renewedValidity } from './renewal.js';
+import { RenewalRateLimiter } from './renewal-rate.js';
+
+const MIN = 60_000;
+const now = new Date('2026-12-03T12:00:00Z');
+
+test('a renewed certificate keeps the lifetime of a pgmoat-issued one (backdated 5 minutes)', () => {
+  const issued = new Date('2026-12-01T12:00:00Z');
+  const old = { notBefore: new Date(issued.getTime() - 5 * MIN), notAfter: new Date(issued.getTime() + 2 * MIN) };
+  const v = renewedValidity(old, now);
+  assert.equal(v.notBefore.getTime(), now.getTime() - 5 * MIN);
+  assert.equal(v.notAfter.getTime(), now.getTime() + 2 * MIN);
+});
+
+test('a short certificate made without backdating keeps its span, which never grows', () => {
+  let v = { notBefore: new Date('2026-12-01T12:00:00Z'), notAfter: new Date('2026-12-01T12:00:30Z') };
+  for (let i = 0; i < 5; i++) {
+    v = renewedValidity(v, now);
+    assert.equal(v.notAfter.getTime() - v.notBefore.getTime(), 30_000);
+  }
+  assert.equal(v.notAfter.getTime(), now.getTime() + 27_000);
+  assert.ok(v.notBefore < now);
+});
+
+test('the rate limiter allows max per window per key and says when to retry', () => {
+  const r = new RenewalRateLimiter({ max: 2, windowMs: 60_000 });
+  assert.equal(r.take('a', 0), 0);
+  assert.equal(r.take('a', 1_000), 0);
+  assert.equal(r.take('a', 2_000), 58);
+  assert.equal(r.take('b', 2_000), 0);
+  assert.equal(r.take('a', 60_001), 0);
+});
