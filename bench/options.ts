@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['select', 'select-many', 'prepared', 'extended', 'connect', 'handshake', 'idle'] as const;
+export const SCENARIOS = ['select', 'select-many', 'prepared', 'extended', 'connect', 'handshake', 'idle', 'renewal'] as const;
 export type ScenarioId = (typeof SCENARIOS)[number];
 
 export const TARGETS = ['direct-plain', 'direct-tls', 'pgbouncer', 'pgmoat'] as const;

@@ -20,6 +20,7 @@ import { conninfo, type BenchColumn, type BenchContext } from './scenarios/conte
 import { pgbenchScenario, runPgbenchScenario } from './scenarios/pgbench-scenarios.js';
 import { runHandshakeScenario } from './scenarios/handshake.js';
 import { runIdleScenario } from './scenarios/idle.js';
+import { runRenewalScenario } from './scenarios/renewal.js';
 import type { BenchResults, ScenarioResult } from './report/model.js';
 import { renderNotes, renderTable } from './report/table.js';
 import { latestBlock, updateReadme, writeResults } from './report/results-file.js';
@@ -123,11 +124,12 @@ async function warmPoolers(ctx: BenchContext): Promise<void> {
   }
 }
 
-async function runScenario(ctx: BenchContext, id: ScenarioId): Promise<ScenarioResult[]> {
+async function runScenario(ctx: BenchContext, id: ScenarioId, mainJs: string): Promise<ScenarioResult[]> {
   const pgb = pgbenchScenario(ctx, id);
   if (pgb) return [await runPgbenchScenario(ctx, pgb)];
   if (id === 'handshake') return [await runHandshakeScenario(ctx, false), await runHandshakeScenario(ctx, true)];
   if (id === 'idle') return [await runIdleScenario(ctx)];
+  if (id === 'renewal') return [await runRenewalScenario(ctx, mainJs)];
   return [];
 }
 
@@ -171,7 +173,7 @@ async function main(): Promise<void> {
 
     if (opts.warmup === 0) await warmPoolers(ctx);
     const scenarios: ScenarioResult[] = [];
-    for (const id of opts.scenarios) scenarios.push(...(await runScenario(ctx, id)));
+    for (const id of opts.scenarios) scenarios.push(...(await runScenario(ctx, id, poolers.mainJs)));
 
     // Stop the poolers now (pgmoat writes its CPU profile on exit); restarts replaced some.
     for (const c of poolers.columns) await c.pooler?.stop();

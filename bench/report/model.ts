@@ -20,6 +20,11 @@ export interface Measured {
   /** CPU time (user + system) of the pooler's processes per transaction. */
   poolerCpuUsPerTx?: number;
   sessionsPerSec?: number;
+  /** Renewal scenario: renewals per second by the renewal service alone, and while handshakes run. */
+  renewalsPerSec?: number;
+  renewalsPerSecDuringHandshakes?: number;
+  renewals?: number;
+  renewalErrors?: number;
   sessions?: number;
   sessionErrors?: number;
   /** Share of sessions that resumed a TLS session (0..1). */

@@ -28,6 +28,11 @@ const METRICS: Record<string, Metric[]> = {
     { key: 'sessionsPerSec', label: 'sessions/s', digits: 0, better: 'higher' },
     { key: 'resumedShare', label: 'resumed (share)', digits: 2, better: 'higher' },
   ],
+  renewal: [
+    { key: 'renewalsPerSec', label: 'renewals/s (service alone)', digits: 1, better: 'higher' },
+    { key: 'renewalsPerSecDuringHandshakes', label: 'renewals/s while handshakes run', digits: 1, better: 'higher' },
+    { key: 'sessionsPerSec', label: 'handshakes/s while renewals run', digits: 0, better: 'higher' },
+  ],
   idle: [
     { key: 'kbPerClient', label: 'RSS per idle client (KB)', digits: 1, better: 'lower' },
     { key: 'rssAfterKb', label: 'RSS with all idle clients (MB)', digits: 1, better: 'lower' },
