@@ -55,3 +55,16 @@ test('kill -9 at any moment of a pair replacement: after recoverPair the pair on
   // leaves the new key beside the old certificate and the assertion above fails.
   assert.equal(outcomes.length, 12);
 });
+
+test('one file for both (--cert F --key F): the chain then the key, 0600, replaced whole by one rename', async () => {
+  const pem = join(dir, 'one.pem');
+  const a = await pki.client('app');
+  const b = await pki.client('app');
+  replacePair(pem, pem, a.certPem, a.keyPem);
+  assert.equal(pairOnDisk(pem, pem), a.serial);
+  assert.equal(statSync(pem).mode & 0o777, 0o600);
+  replacePair(pem, pem, b.certPem, b.keyPem);
+  assert.equal(pairOnDisk(pem, pem), b.serial);
+  assert.equal(recoverPair(pem, pem, undefined), 'none');
+  assert.equal(readFileSync(pem, 'utf8'), b.certPem + b.keyPem);
+});

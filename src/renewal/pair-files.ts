@@ -7,7 +7,7 @@
  */
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, statSync, unlinkSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fsyncDir, removeStaleTemps, writeFileAtomic } from '../util/atomic-file.js';
 
 const STAGED = '.renewing';
@@ -30,10 +30,24 @@ function unlinkQuietly(path: string): void {
 }
 
 /**
+ * One file holding the certificate chain and the key, named by both --cert and --key: replaced
+ * by one rename, so that a reader that loads the certificate and the key at each connection
+ * (libpq's sslcert and sslkey) never sees a new key beside an old certificate.
+ */
+export function isOneFile(certPath: string, keyPath: string): boolean {
+  return resolve(certPath) === resolve(keyPath);
+}
+
+/**
  * Finishes or discards a swap a killed run left behind. Returns what it did, for the log:
  * 'completed' when the key had been replaced and the staged certificate matches it.
  */
 export function recoverPair(certPath: string, keyPath: string, passphrase: string | undefined): 'none' | 'completed' | 'discarded' {
+  if (isOneFile(certPath, keyPath)) {
+    // One atomic rename: nothing is ever half-done, at most a temp file is left.
+    removeStaleTemps(certPath);
+    return 'none';
+  }
   const stagedCert = certPath + STAGED;
   const stagedKey = keyPath + STAGED;
   // A kill while a staged file was being written leaves only its temp file: never used, removed.
@@ -54,6 +68,10 @@ export function recoverPair(certPath: string, keyPath: string, passphrase: strin
 
 /** Writes the new pair: the key (0600) and the certificate (its previous mode, else 0644). */
 export function replacePair(certPath: string, keyPath: string, certPem: string, keyPem: string): void {
+  if (isOneFile(certPath, keyPath)) {
+    writeFileAtomic(keyPath, certPem + keyPem, 0o600);
+    return;
+  }
   const certMode = existsSync(certPath) ? statSync(certPath).mode & 0o777 : 0o644;
   writeFileAtomic(keyPath + STAGED, keyPem, 0o600);
   writeFileAtomic(certPath + STAGED, certPem, certMode);

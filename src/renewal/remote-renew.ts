@@ -111,7 +111,11 @@ function presentedChain(pem: string): { leaf: X509Certificate; pem: string } {
 export async function remoteRenew(opts: RemoteRenewOptions): Promise<RemoteRenewResult> {
   const url = renewUrl(opts.url);
   const recovered = recoverPair(opts.certPath, opts.keyPath, opts.keyPassphrase);
-  const certPem = readText(opts.certPath, 'certificate');
+  // Only the certificates: with one file for both (isOneFile), it holds the key too.
+  const certPem = pemBlocks(readText(opts.certPath, 'certificate'))
+    .filter((b) => b.label === 'CERTIFICATE')
+    .map((b) => b.text)
+    .join('');
   const keyData = readPrivateFile(opts.keyPath, 'private key');
   if (isEncryptedPem(keyData.toString('latin1')) && opts.keyPassphrase === undefined) {
     throw new PgmoatError('KEY_PASSPHRASE_REQUIRED', `private key ${opts.keyPath} is encrypted: pass --key-passphrase-file FILE`);
