@@ -1,6 +1,6 @@
 /** `pgmoat renew --remote URL --cert F --key F`: one renewal through the renewal service, no CA directory. */
 import { parseKeyType } from '../ca/keys.js';
-import { remoteRenew } from '../renewal/remote-renew.js';
+import { remoteRenew, type RemoteRenewOptions } from '../renewal/remote-renew.js';
 import { note, print, readPassphrase } from './cli-helpers.js';
 
 export interface RemoteRenewCliOptions {
@@ -10,6 +10,18 @@ export interface RemoteRenewCliOptions {
   ca?: string;
   keyPassphraseFile?: string;
   keyType?: string;
+}
+
+/** What --remote, --cert, --key, --ca, --key-passphrase-file and --key-type say, for renew --remote and agent alike. */
+export function remoteRenewOptions(opts: RemoteRenewCliOptions & { cert: string; key: string }): RemoteRenewOptions {
+  return {
+    url: opts.remote,
+    certPath: opts.cert,
+    keyPath: opts.key,
+    caPath: opts.ca,
+    keyPassphrase: readPassphrase(opts.keyPassphraseFile, 'key passphrase file'),
+    keyType: opts.keyType !== undefined ? parseKeyType(opts.keyType) : undefined,
+  };
 }
 
 /** Options of the local renewal that make no sense with --remote (the service decides them). */
@@ -22,14 +34,7 @@ export async function runRemoteRenew(name: string | undefined, opts: RemoteRenew
     usage(`--remote renews the pair given by --cert and --key; ${what} cannot be used with it (the identity and lifetime come from the current certificate)`);
   }
   if (opts.cert === undefined || opts.key === undefined) usage('--remote needs --cert FILE and --key FILE (the current pair, replaced in place)');
-  const result = await remoteRenew({
-    url: opts.remote,
-    certPath: opts.cert,
-    keyPath: opts.key,
-    caPath: opts.ca,
-    keyPassphrase: readPassphrase(opts.keyPassphraseFile, 'key passphrase file'),
-    keyType: opts.keyType !== undefined ? parseKeyType(opts.keyType) : undefined,
-  });
+  const result = await remoteRenew(remoteRenewOptions({ ...opts, cert: opts.cert, key: opts.key }));
   if (result.recovered === 'completed') note(`Finished the replacement a previous interrupted run had started`);
   print(`Renewed ${opts.cert} (serial ${result.oldSerial} -> ${result.serial}, expires ${result.notAfter.toISOString()}); new key in ${opts.key} (0600)`);
 }

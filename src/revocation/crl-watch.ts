@@ -8,6 +8,7 @@
  * error (`crl_reload_failed`, with `code` and for a rollback `reason_code`) and the running
  * list stays.
  */
+import { DebouncedLoader } from '../util/debounced-loader.js';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
@@ -33,12 +34,10 @@ function fileKey(s: { ino: number; size: number; mtimeMs: number }): string {
 
 export class CrlWatcher {
   private watcher: FSWatcher | undefined;
-  private debounce: NodeJS.Timeout | undefined;
+  private readonly loader = new DebouncedLoader(() => this.loadOnce(), DEBOUNCE_MS);
   private lastKey: string | undefined;
   private lastPoll = 0;
   private polling = false;
-  private loading: Promise<void> | undefined;
-  private again = false;
   private stopped = false;
 
   constructor(
@@ -72,7 +71,7 @@ export class CrlWatcher {
     this.stopped = true;
     this.watcher?.close();
     this.watcher = undefined;
-    if (this.debounce) clearTimeout(this.debounce);
+    this.loader.stop();
   }
 
   /** Called by the janitor: a stat at most every POLL_INTERVAL_MS, a load when the file changed. */
@@ -92,28 +91,7 @@ export class CrlWatcher {
   }
 
   private schedule(): void {
-    if (this.stopped) return;
-    if (this.debounce) clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => {
-      this.debounce = undefined;
-      void this.load();
-    }, DEBOUNCE_MS);
-    this.debounce.unref();
-  }
-
-  private load(): Promise<void> {
-    if (this.loading) {
-      this.again = true;
-      return this.loading;
-    }
-    this.loading = this.loadOnce().finally(() => {
-      this.loading = undefined;
-      if (this.again && !this.stopped) {
-        this.again = false;
-        void this.load();
-      }
-    });
-    return this.loading;
+    this.loader.schedule();
   }
 
   private async loadOnce(): Promise<void> {

@@ -10,6 +10,7 @@
  * refused, the files are read again on every change and every RETRY_MS even when their stat did
  * not change (a write within one mtime tick keeps the size and mtime).
  */
+import { DebouncedLoader } from '../util/debounced-loader.js';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -57,13 +58,11 @@ function keyName(what: string, part: Part): string {
 
 export class TlsFileWatch {
   private watchers: FSWatcher[] = [];
-  private debounce: NodeJS.Timeout | undefined;
+  private readonly loader = new DebouncedLoader(() => this.loadOnce(), DEBOUNCE_MS);
   private lastKeys: string | undefined;
   private lastPoll = 0;
   private lastAttempt = 0;
   private polling = false;
-  private loading: Promise<void> | undefined;
-  private again = false;
   private stopped = false;
   private started = false;
   /** The last refusal logged (code, message, file states): the same one is not logged again. */
@@ -103,7 +102,7 @@ export class TlsFileWatch {
     this.stopped = true;
     for (const w of this.watchers) w.close();
     this.watchers = [];
-    if (this.debounce) clearTimeout(this.debounce);
+    this.loader.stop();
   }
 
   /** A reload read the files again and put what it read in force. */
@@ -147,28 +146,7 @@ export class TlsFileWatch {
   }
 
   private schedule(): void {
-    if (this.stopped) return;
-    if (this.debounce) clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => {
-      this.debounce = undefined;
-      void this.load();
-    }, DEBOUNCE_MS);
-    this.debounce.unref();
-  }
-
-  private load(): Promise<void> {
-    if (this.loading) {
-      this.again = true;
-      return this.loading;
-    }
-    this.loading = this.loadOnce().finally(() => {
-      this.loading = undefined;
-      if (this.again && !this.stopped) {
-        this.again = false;
-        void this.load();
-      }
-    });
-    return this.loading;
+    this.loader.schedule();
   }
 
   private async read(): Promise<TlsMaterialText> {

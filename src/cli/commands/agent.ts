@@ -4,9 +4,8 @@ import { constants } from 'node:os';
 import { PgmoatError } from '../../util/errors.js';
 import { createLogger } from '../../util/logger.js';
 import { parseDuration } from '../../config/duration.js';
-import { parseKeyType } from '../../ca/keys.js';
 import { RenewalAgent } from '../../renewal/agent.js';
-import { readPassphrase } from '../cli-helpers.js';
+import { remoteRenewOptions } from '../renew-remote.js';
 
 interface AgentCliOptions {
   remote: string;
@@ -71,12 +70,7 @@ export function register(program: Command): void {
       const sig = opts.signal !== undefined ? parseSignal(opts.signal) : undefined;
       const log = createLogger(opts.logLevel, 'json');
       const agent = new RenewalAgent({
-        url: opts.remote,
-        certPath: opts.cert,
-        keyPath: opts.key,
-        caPath: opts.ca,
-        keyPassphrase: readPassphrase(opts.keyPassphraseFile, 'key passphrase file'),
-        keyType: opts.keyType !== undefined ? parseKeyType(opts.keyType) : undefined,
+        ...remoteRenewOptions(opts),
         renewAt: fraction(opts.renewAt, '--renew-at', 0.01, 0.99),
         jitter: fraction(opts.jitter, '--jitter', 0, 0.5),
         exec: opts.exec,
