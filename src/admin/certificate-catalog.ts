@@ -119,16 +119,20 @@ export class CertificateCatalog {
     private readonly adminIdentities: () => PeerIdentity[] = () => [],
   ) {}
 
-  /** The CA directory whose inventory is read: the directory of tls.ca when it holds inventory.json. */
+  /** The CA directory whose inventory is read: renewal.ca_dir, else the directory of tls.ca, whichever holds inventory.json first. */
   caDirectory(): string | undefined {
-    const ca = this.gw.runtime.config.tls.ca;
-    if (this.gw.runtime.config.tls.mode === 'disable' || !ca) return undefined;
-    const dir = dirname(ca);
-    try {
-      return statSync(caPath(dir, 'inventory')).isFile() ? dir : undefined;
-    } catch {
-      return undefined;
+    const config = this.gw.runtime.config;
+    // The renewal service's CA directory when the gateway runs one, else the directory of tls.ca.
+    const candidates = [config.renewal?.ca_dir, config.tls.mode !== 'disable' && config.tls.ca ? dirname(config.tls.ca) : undefined];
+    for (const dir of candidates) {
+      if (dir === undefined) continue;
+      try {
+        if (statSync(caPath(dir, 'inventory')).isFile()) return dir;
+      } catch {
+        // no inventory there
+      }
     }
+    return undefined;
   }
 
   /** The inventory's entries, re-read when the file changed; undefined without a readable one. */

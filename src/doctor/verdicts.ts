@@ -70,6 +70,12 @@ function refusedLogin(f: ErrorFields, user: string, database: string, ctx: FixCo
       : `connect as the user named in the certificate's CN, or use a certificate issued for "${user}"`;
     return fail('login', 'ROLE_MISMATCH', serverSaid(f), fix);
   }
+  if (f.routine === 'CERT_SAN_UNMAPPED' || f.routine === 'CERT_SAN_ROLE_MISMATCH') {
+    return fail('login', 'SAN_NOT_MAPPED', serverSaid(f), `ask the gateway's operator to map this certificate's URI or DNS name to role "${user}" (an identity map entry uri:/dns: on the rule that matches database "${database}")`);
+  }
+  if (f.routine === 'ENVIRONMENT_MISMATCH') {
+    return fail('login', 'ENVIRONMENT_MISMATCH', serverSaid(f), `use a certificate issued for the environment of database "${database}"${f.hint ? ` (${f.hint})` : ''}`);
+  }
   if (f.code === '28000' && /no pg_hba\.conf entry/i.test(m)) {
     return fail('login', 'NO_HBA_ENTRY', serverSaid(f), `allow this connection in pg_hba.conf (a hostssl line for role "${user}", database "${database}" and this address), then reload the server`);
   }

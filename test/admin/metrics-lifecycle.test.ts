@@ -180,6 +180,18 @@ test('every certificate of the CA inventory has its expiry and age; without an i
     const rows = await showRows(adminConn(gw.port, ops), 'SHOW CERTS');
     assert.equal(rows.find((r) => r.serial === app.serial)?.source, 'seen');
     assert.equal(rows.find((r) => r.serial === unused.serial), undefined);
+
+    // The same, with the renewal service's CA directory named: its inventory is read again.
+    writeConfig(gw.dir, {
+      ...config(join(otherCaDir, 'ca.crt')),
+      renewal: { ca_dir: pki.main.dir, port: 0 },
+      listen: { host: '127.0.0.1', port: gw.port },
+      admin: { identities: ['ops'], http: { host: '127.0.0.1', port: admin.httpAddress!.port } },
+    });
+    await admin.reload('test');
+    const r = await scrape();
+    assert.equal(sample(r, 'pgmoat_certificate_inventory_available'), 1, 'renewal.ca_dir names the inventory');
+    assert.ok(sample(r, 'pgmoat_certificate_expiry_seconds', { serial: unused.serial }) !== undefined, 'a certificate never seen, from the inventory');
   } finally {
     writeConfig(gw.dir, { ...config(), listen: { host: '127.0.0.1', port: gw.port }, admin: { identities: ['ops'], http: { host: '127.0.0.1', port: admin.httpAddress!.port } } });
     await admin.reload('test');
