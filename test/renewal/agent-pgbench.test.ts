@@ -13,36 +13,16 @@ import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pgTool } from '../harness/pg-binaries.js';
-import { startPostgres, type PgServer } from '../harness/postgres.js';
-import { makePki, type Pki } from '../harness/cert-factory.js';
-import { startGateway, type RunningGateway } from '../harness/gateway.js';
 import { collectResult, spawnPgmoat } from '../ca/run-pgmoat.js';
 import { waitFor } from '../gateway/helpers.js';
 import { issueClient } from '../../src/ca/index.js';
-import { startRenewal, workDir, type RunningRenewal } from './helpers.js';
+import { startRenewalStack, stopRenewalStack, type RenewalStack } from './helpers.js';
 
-let upstream: PgServer;
-let pki: Pki;
-let gw: RunningGateway;
-let svc: RunningRenewal;
-let work: string;
-
+let stack: RenewalStack;
 before(async () => {
-  pki = await makePki();
-  upstream = await startPostgres({ setupSql: 'CREATE ROLE app LOGIN; CREATE DATABASE appdb OWNER app;' });
-  gw = await startGateway({
-    tls: { mode: 'verify-full', cert: pki.server.certPath, key: pki.server.keyPath, ca: pki.main.caPath, crl: pki.crlPath },
-    databases: { appdb: { host: '127.0.0.1', port: upstream.port, dbname: 'appdb', environment: 'production', pool_size: 2, tls: { mode: 'disable' } } },
-  });
-  svc = await startRenewal(pki);
-  work = workDir();
+  stack = await startRenewalStack();
 });
-after(async () => {
-  await svc?.server.close();
-  await gw?.stop();
-  await upstream?.stop();
-  pki?.cleanup();
-});
+after(() => stopRenewalStack(stack));
 
 function pgbench(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<{ code: number; stdout: string; stderr: string }> } {
   let child!: ChildProcess;
@@ -55,23 +35,23 @@ function pgbench(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildPro
 }
 
 test('pgbench -C through the gateway with the files the agent renews: several renewals, no failed connection', { timeout: 240_000 }, async () => {
-  const init = await pgbench(['-i', '-s', '1', '-q', '-h', '127.0.0.1', '-p', String(upstream.port), '-U', 'app', 'appdb']).done;
+  const init = await pgbench(['-i', '-s', '1', '-q', '-h', '127.0.0.1', '-p', String(stack.upstream.port), '-U', 'app', 'appdb']).done;
   assert.equal(init.code, 0, init.stderr);
-  const out = join(work, 'app');
+  const out = join(stack.work, 'app');
   mkdirSync(out, { recursive: true });
   const now = Date.now();
   // A 30-second certificate renewed at half its life: a renewal every 15 s.
-  const issued = await issueClient(pki.main.authority, { name: 'app', environment: 'production', outDir: out, allowDuplicate: true, notBefore: new Date(now - 1000), notAfter: new Date(now + 30_000) });
+  const issued = await issueClient(stack.pki.main.authority, { name: 'app', environment: 'production', outDir: out, allowDuplicate: true, notBefore: new Date(now - 1000), notAfter: new Date(now + 30_000) });
   const pemPath = join(out, 'app.pem');
   writeFileSync(pemPath, readFileSync(issued.files!.cert, 'utf8') + readFileSync(issued.files!.key!, 'utf8'), { mode: 0o600 });
-  const agent = spawnPgmoat(['agent', '--remote', svc.url, '--cert', pemPath, '--key', pemPath, '--ca', issued.files!.ca, '--renew-at', '0.5', '--jitter', '0', '--retry-min', '200ms']);
+  const agent = spawnPgmoat(['agent', '--remote', stack.svc.url, '--cert', pemPath, '--key', pemPath, '--ca', issued.files!.ca, '--renew-at', '0.5', '--jitter', '0', '--retry-min', '200ms']);
   let log = '';
   agent.stdout!.setEncoding('utf8').on('data', (d: string) => (log += d));
   const agentDone = collectResult(agent);
   const renewals = (): number => log.split('\n').filter((l) => l.includes('"agent_renewed"')).length;
   const env = { PGSSLMODE: 'verify-full', PGSSLCERT: pemPath, PGSSLKEY: pemPath, PGSSLROOTCERT: issued.files!.ca, PGCONNECT_TIMEOUT: '10' };
   try {
-    const run = pgbench(['-C', '-c', '2', '-T', '55', '-n', '-S', '-h', '127.0.0.1', '-p', String(gw.port), '-U', 'app', 'appdb'], env);
+    const run = pgbench(['-C', '-c', '2', '-T', '55', '-n', '-S', '-h', '127.0.0.1', '-p', String(stack.gw.port), '-U', 'app', 'appdb'], env);
     let finished = false;
     void run.done.then(() => (finished = true));
     await waitFor(() => renewals() >= 3 || finished, `three renewals while pgbench runs:\n${log}`, 120_000);

@@ -10,46 +10,26 @@ import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto'
 import { dirname } from 'node:path';
 import { pgmoat } from '../ca/run-pgmoat.js';
 import { join } from 'node:path';
-import { startPostgres, type PgServer } from '../harness/postgres.js';
-import { makePki, type Pki } from '../harness/cert-factory.js';
-import { startGateway, type RunningGateway } from '../harness/gateway.js';
 import { conninfo, psql } from '../harness/psql.js';
 import { collectResult, spawnPgmoat } from '../ca/run-pgmoat.js';
 import { waitFor } from '../gateway/helpers.js';
 import { issueClient } from '../../src/ca/index.js';
 import { renewalTime } from '../../src/renewal/agent.js';
-import { serialOf, startRenewal, workDir, type RunningRenewal } from './helpers.js';
+import { serialOf, startRenewalStack, stopRenewalStack, type RenewalStack } from './helpers.js';
 
-let upstream: PgServer;
-let pki: Pki;
-let gw: RunningGateway;
-let svc: RunningRenewal;
-let work: string;
-
+let stack: RenewalStack;
 before(async () => {
-  pki = await makePki();
-  upstream = await startPostgres({ setupSql: 'CREATE ROLE app LOGIN; CREATE DATABASE appdb OWNER app;' });
-  gw = await startGateway({
-    tls: { mode: 'verify-full', cert: pki.server.certPath, key: pki.server.keyPath, ca: pki.main.caPath, crl: pki.crlPath },
-    databases: { appdb: { host: '127.0.0.1', port: upstream.port, dbname: 'appdb', environment: 'production', pool_size: 2, tls: { mode: 'disable' } } },
-  });
-  svc = await startRenewal(pki);
-  work = workDir();
+  stack = await startRenewalStack();
 });
-after(async () => {
-  await svc?.server.close();
-  await gw?.stop();
-  await upstream?.stop();
-  pki?.cleanup();
-});
+after(() => stopRenewalStack(stack));
 
 /** A client certificate for `app` valid from now for `seconds` (or already expired), written with ca.crt beside it. */
 async function shortLived(dirName: string, seconds: number, expired = false) {
-  const out = join(work, dirName);
+  const out = join(stack.work, dirName);
   mkdirSync(out, { recursive: true });
   const now = Date.now();
   const window = expired ? { notBefore: new Date(now - 60_000), notAfter: new Date(now - 30_000) } : { notBefore: new Date(now - 1_000), notAfter: new Date(now + seconds * 1000) };
-  const issued = await issueClient(pki.main.authority, { name: 'app', environment: 'production', outDir: out, allowDuplicate: true, ...window });
+  const issued = await issueClient(stack.pki.main.authority, { name: 'app', environment: 'production', outDir: out, allowDuplicate: true, ...window });
   return { certPath: issued.files!.cert, keyPath: issued.files!.key!, caPath: issued.files!.ca, serial: issued.serial };
 }
 
@@ -62,9 +42,9 @@ test('the renewal point is the fraction of the lifetime, spread by the jitter', 
 
 test('the agent renews a short-lived certificate again and again, runs --exec, and the pair logs in', async () => {
   const files = await shortLived('agent', 20);
-  const marks = join(work, 'agent-renewed.txt');
+  const marks = join(stack.work, 'agent-renewed.txt');
   const agent = spawnPgmoat([
-    'agent', '--remote', svc.url, '--cert', files.certPath, '--key', files.keyPath,
+    'agent', '--remote', stack.svc.url, '--cert', files.certPath, '--key', files.keyPath,
     '--renew-at', '0.5', '--jitter', '0', '--retry-min', '200ms', '--exec', `echo renewed >> ${marks}`,
   ]);
   let out = '';
@@ -85,7 +65,7 @@ test('the agent renews a short-lived certificate again and again, runs --exec, a
       assert.ok(Date.parse(String(l.not_after)) - Date.parse(String(l.renew_at)) >= 9_000, JSON.stringify(l));
     }
     assert.equal(statSync(files.keyPath).mode & 0o777, 0o600);
-    const q = await psql(conninfo(gw.port, { user: 'app', dbname: 'appdb', cert: files }), 'SELECT current_user');
+    const q = await psql(conninfo(stack.gw.port, { user: 'app', dbname: 'appdb', cert: files }), 'SELECT current_user');
     assert.equal(q.stderr, '');
     assert.equal(q.stdout, 'app');
     assert.notEqual(serialOf(readFileSync(files.certPath, 'utf8')), files.serial);
@@ -98,8 +78,8 @@ test('the agent renews a short-lived certificate again and again, runs --exec, a
 
 test('a revoked certificate makes the agent stop with status 1', async () => {
   const files = await shortLived('agent-revoked', 20);
-  await pki.revoke(files.serial);
-  const r = await collectResult(spawnPgmoat(['agent', '--remote', svc.url, '--cert', files.certPath, '--key', files.keyPath, '--renew-at', '0.01', '--jitter', '0']));
+  await stack.pki.revoke(files.serial);
+  const r = await collectResult(spawnPgmoat(['agent', '--remote', stack.svc.url, '--cert', files.certPath, '--key', files.keyPath, '--renew-at', '0.01', '--jitter', '0']));
   assert.equal(r.code, 1, r.stdout + r.stderr);
   assert.match(r.stderr, /RENEWAL_REVOKED.*this certificate can no longer renew/);
   assert.match(r.stdout, /"event":"agent_gave_up"/);
@@ -107,7 +87,7 @@ test('a revoked certificate makes the agent stop with status 1', async () => {
 
 test('an expired certificate makes the agent stop with status 1', async () => {
   const files = await shortLived('agent-expired', 0, true);
-  const r = await collectResult(spawnPgmoat(['agent', '--remote', svc.url, '--cert', files.certPath, '--key', files.keyPath]));
+  const r = await collectResult(spawnPgmoat(['agent', '--remote', stack.svc.url, '--cert', files.certPath, '--key', files.keyPath]));
   assert.equal(r.code, 1, r.stdout + r.stderr);
   assert.match(r.stderr, /RENEWAL_EXPIRED.*the certificate has expired/);
 });
@@ -122,7 +102,7 @@ test('kill -9 of the agent in the middle of renewals: never a torn file, and the
   const files = await shortLived('agent-killed', 60);
   let sawStaged = 0;
   for (let round = 0; round < 5; round++) {
-    const agent = spawnPgmoat(['agent', '--remote', svc.url, '--cert', files.certPath, '--key', files.keyPath, '--renew-at', '0.01', '--jitter', '0']);
+    const agent = spawnPgmoat(['agent', '--remote', stack.svc.url, '--cert', files.certPath, '--key', files.keyPath, '--renew-at', '0.01', '--jitter', '0']);
     let out = '';
     agent.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
     const exited = collectResult(agent);
@@ -138,12 +118,12 @@ test('kill -9 of the agent in the middle of renewals: never a torn file, and the
     createPrivateKey(readFileSync(files.keyPath));
     for (const f of staged) readFileSync(join(dirname(files.certPath), f));
     // The next run finishes or discards what the kill left, and renews.
-    const next = await pgmoat(['renew', '--remote', svc.url, '--cert', files.certPath, '--key', files.keyPath]);
+    const next = await pgmoat(['renew', '--remote', stack.svc.url, '--cert', files.certPath, '--key', files.keyPath]);
     assert.equal(next.code, 0, `round ${round}: ${next.stderr}`);
     assert.ok(pairMatches(files.certPath, files.keyPath), `round ${round}: the pair matches`);
     assert.deepEqual(readdirSync(dirname(files.certPath)).filter((f) => f.endsWith('.renewing') || f.endsWith('.tmp')), []);
   }
   // How often a kill left a half-done swap behind (for the report; not asserted: it depends on timing).
   process.stdout.write(`# kill rounds that left staged files: ${sawStaged}/5\n`);
-  assert.equal((await psql(conninfo(gw.port, { user: 'app', dbname: 'appdb', cert: files }), 'SELECT current_user')).stdout, 'app');
+  assert.equal((await psql(conninfo(stack.gw.port, { user: 'app', dbname: 'appdb', cert: files }), 'SELECT current_user')).stdout, 'app');
 });

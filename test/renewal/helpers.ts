@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import type { Pki } from '../harness/cert-factory.js';
+import { makePki, type Pki } from '../harness/cert-factory.js';
+import { startPostgres, type PgServer } from '../harness/postgres.js';
+import { startGateway, type RunningGateway } from '../harness/gateway.js';
 import { RenewalService } from '../../src/ca/renewal.js';
 import { RenewalServer, type RenewalOutcome } from '../../src/renewal/renewal-server.js';
 import { normalizeSerial } from '../../src/util/serial.js';
@@ -116,4 +118,33 @@ export function inventorySerials(dir: string): string[] {
 
 export function readText(path: string): string {
   return readFileSync(path, 'utf8');
+}
+
+/** What the end-to-end renewal tests run against: PostgreSQL, a gateway in verify-full, a renewal service. */
+export interface RenewalStack {
+  pki: Pki;
+  upstream: PgServer;
+  gw: RunningGateway;
+  svc: RunningRenewal;
+  /** A directory of this test file's own, for application hosts' files. */
+  work: string;
+}
+
+/** PostgreSQL with role app and database appdb (environment production), the gateway in front of it trusting the test PKI and its CRL, and a renewal service of the same CA. */
+export async function startRenewalStack(): Promise<RenewalStack> {
+  const pki = await makePki();
+  const upstream = await startPostgres({ setupSql: 'CREATE ROLE app LOGIN; CREATE DATABASE appdb OWNER app;' });
+  const gw = await startGateway({
+    tls: { mode: 'verify-full', cert: pki.server.certPath, key: pki.server.keyPath, ca: pki.main.caPath, crl: pki.crlPath },
+    databases: { appdb: { host: '127.0.0.1', port: upstream.port, dbname: 'appdb', environment: 'production', pool_size: 2, tls: { mode: 'disable' } } },
+  });
+  const svc = await startRenewal(pki);
+  return { pki, upstream, gw, svc, work: workDir() };
+}
+
+export async function stopRenewalStack(s: RenewalStack | undefined): Promise<void> {
+  await s?.svc.server.close();
+  await s?.gw.stop();
+  await s?.upstream.stop();
+  s?.pki.cleanup();
 }
