@@ -56,7 +56,7 @@ function renewUrl(url: string): URL {
   return u;
 }
 
-function post(url: URL, body: string, tls: { cert: string; key: Buffer; ca: string; passphrase?: string | undefined }, timeoutMs: number): Promise<{ status: number; body: string }> {
+function post(url: URL, body: string, tls: { cert: string; key: Buffer; ca: string; caPath: string; passphrase?: string | undefined }, timeoutMs: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
@@ -81,9 +81,25 @@ function post(url: URL, body: string, tls: { cert: string; key: Buffer; ca: stri
       },
     );
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', (err) => reject(new PgmoatError('RENEWAL_UNREACHABLE', `cannot reach the renewal service at ${url.origin}: ${errorMessage(err)}`, { cause: err })));
+    req.on('error', (err) => {
+      // The CLI and the agent's log show the message alone: what to do goes in it.
+      const advice = unreachableAdvice(err, tls.caPath);
+      reject(new PgmoatError('RENEWAL_UNREACHABLE', `cannot reach the renewal service at ${url.origin}: ${errorMessage(err)}${advice ? `; ${advice}` : ''}`, { cause: err }));
+    });
     req.end(body);
   });
+}
+
+/** Node's codes for a server certificate that does not verify against the CA bundle given. */
+const UNTRUSTED_SERVER = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT']);
+
+/** What to do about a service that could not be reached, when the error says it. */
+function unreachableAdvice(err: Error, caPath: string): string | undefined {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ECONNREFUSED') return 'nothing listens there: check the host and port of --remote, and that pgmoat ca serve (or serve with renewal:) runs';
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return "the service's certificate does not name the host in --remote: use a host name it was issued for";
+  if (code !== undefined && UNTRUSTED_SERVER.has(code)) return `the service's certificate does not verify against ${caPath}: pass --ca with the bundle of the CA that signs it`;
+  return undefined;
 }
 
 function refusal(status: number, body: string): PgmoatError {
@@ -126,7 +142,7 @@ export async function remoteRenew(opts: RemoteRenewOptions): Promise<RemoteRenew
   const oldSerial = normalizeSerial(new X509Certificate(certPem).serialNumber);
 
   const made = await makeRenewalRequest(certPem, opts.keyType, opts.keyPassphrase);
-  const answer = await post(url, made.csrPem, { cert: certPem, key: keyData, ca, passphrase: opts.keyPassphrase }, opts.timeoutMs ?? 30_000);
+  const answer = await post(url, made.csrPem, { cert: certPem, key: keyData, ca, caPath, passphrase: opts.keyPassphrase }, opts.timeoutMs ?? 30_000);
   if (answer.status !== 200) throw refusal(answer.status, answer.body);
   let chain: { leaf: X509Certificate; pem: string };
   try {
