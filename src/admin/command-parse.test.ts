@@ -68,3 +68,24 @@ test('SHOW CERTS and SHOW CRL are SHOW topics', () => {
   assert.deepEqual(parseCommand('SHOW crl'), { kind: 'show', topic: 'CRL' });
   assert.equal(sqlstateOf(() => parseCommand('SHOW CERT')), '42601');
 });
+
+test('parseCommand reads SET, DISABLE/ENABLE, WAIT_CLOSE, SUSPEND and the new SHOW topics', () => {
+  assert.deepEqual(parseCommand('set query_timeout = 10'), { kind: 'set', key: 'query_timeout', value: '10' });
+  assert.deepEqual(parseCommand("SET server_reset_query = 'DISCARD ALL'"), { kind: 'set', key: 'server_reset_query', value: 'DISCARD ALL' });
+  assert.deepEqual(parseCommand("SET server_check_query TO 'it''s'"), { kind: 'set', key: 'server_check_query', value: "it's" });
+  assert.deepEqual(parseCommand("SET server_reset_query = ''"), { kind: 'set', key: 'server_reset_query', value: '' });
+  assert.deepEqual(parseCommand('DISABLE appdb'), { kind: 'database', verb: 'DISABLE', database: 'appdb' });
+  assert.deepEqual(parseCommand('enable "App Db"'), { kind: 'database', verb: 'ENABLE', database: 'App Db' });
+  assert.deepEqual(parseCommand('WAIT_CLOSE'), { kind: 'wait_close', database: undefined });
+  assert.deepEqual(parseCommand('wait_close appdb'), { kind: 'wait_close', database: 'appdb' });
+  assert.deepEqual(parseCommand('SUSPEND'), { kind: 'suspend' });
+  assert.deepEqual(parseCommand('show users'), { kind: 'show', topic: 'USERS' });
+  assert.deepEqual(parseCommand('SHOW lists'), { kind: 'show', topic: 'LISTS' });
+  assert.deepEqual(parseCommand('SHOW DNS_HOSTS'), { kind: 'show', topic: 'DNS_HOSTS' });
+});
+
+test('malformed SET, DISABLE, WAIT_CLOSE and SUSPEND are syntax errors (42601)', () => {
+  for (const bad of ['SET', 'SET query_timeout', 'SET query_timeout =', 'SET a = b c', "SET a = 'open", "SET a = 'x' y", 'DISABLE', 'ENABLE a b', 'WAIT_CLOSE a b', 'SUSPEND now']) {
+    assert.equal(sqlstateOf(() => parseCommand(bad)), '42601', bad);
+  }
+});

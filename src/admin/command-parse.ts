@@ -1,12 +1,12 @@
 /**
  * The admin console's grammar, PgBouncer's: SHOW <what>, RELOAD, PAUSE/RESUME/RECONNECT/KILL
- * [db], SHUTDOWN. One Query message may hold several statements separated by semicolons; quotes
+ * [db], DISABLE/ENABLE db, WAIT_CLOSE [db], SUSPEND, SET key = value, SHUTDOWN. One Query message may hold several statements separated by semicolons; quotes
  * and comments are respected when splitting. Database names are taken as written (unquoted or
  * "double quoted", PgBouncer does not fold case either).
  */
 import { PgmoatError } from '../util/errors.js';
 
-export const SHOW_TOPICS = ['POOLS', 'CLIENTS', 'SERVERS', 'STATS', 'DATABASES', 'CONFIG', 'VERSION', 'IDENTITIES', 'HELP', 'CERTS', 'CRL'] as const;
+export const SHOW_TOPICS = ['POOLS', 'CLIENTS', 'SERVERS', 'STATS', 'DATABASES', 'CONFIG', 'VERSION', 'IDENTITIES', 'HELP', 'CERTS', 'CRL', 'USERS', 'LISTS', 'DNS_HOSTS'] as const;
 export type ShowTopic = (typeof SHOW_TOPICS)[number];
 
 export type PoolVerb = 'PAUSE' | 'RESUME' | 'RECONNECT' | 'KILL';
@@ -16,7 +16,14 @@ export type AdminCommand =
   | { kind: 'show'; topic: ShowTopic }
   | { kind: 'reload' }
   | { kind: 'shutdown' }
-  | { kind: 'pool'; verb: PoolVerb; database: string | undefined };
+  | { kind: 'pool'; verb: PoolVerb; database: string | undefined }
+  | { kind: 'database'; verb: DatabaseVerb; database: string }
+  | { kind: 'wait_close'; database: string | undefined }
+  | { kind: 'suspend' }
+  /** `value` as written, quotes removed: live-settings.ts converts and validates it. */
+  | { kind: 'set'; key: string; value: string };
+
+export type DatabaseVerb = 'DISABLE' | 'ENABLE';
 
 const MAX_ECHO = 60;
 
@@ -106,9 +113,33 @@ export function tokenize(stmt: string): { text: string; quoted: boolean }[] {
   return out;
 }
 
-const HELP_HINT = `Commands: SHOW ${SHOW_TOPICS.join('|')}; RELOAD; PAUSE [db]; RESUME [db]; RECONNECT [db]; KILL [db]; SHUTDOWN.`;
+const HELP_HINT = `Commands: SHOW ${SHOW_TOPICS.join('|')}; SET key = value; RELOAD; PAUSE [db]; RESUME [db]; RECONNECT [db]; KILL [db]; DISABLE db; ENABLE db; WAIT_CLOSE [db]; SUSPEND; SHUTDOWN.`;
+
+// `SET key = value` or `SET key TO value`; keys are config keys (log.level has a dot).
+const SET_RE = /^SET\s+([A-Za-z_][A-Za-z0-9_.]*)\s*(?:=|\sTO\s)\s*([\s\S]*)$/i;
+
+/** The value of a SET: one 'quoted string' ('' is a quote) or one bare word. */
+function setValue(raw: string, stmt: string): string {
+  const text = raw.trim();
+  if (text === '') throw syntaxError(`SET needs a value: ${echo(stmt)}`, "Write SET key = value (quote a value with spaces: 'DISCARD ALL').");
+  if (text.startsWith("'")) {
+    const end = closingQuote(text, 0);
+    if (end < 0) throw syntaxError('unterminated quoted string');
+    if (text.slice(end).trim() !== '') throw syntaxError(`SET takes one value: ${echo(stmt)}`);
+    return text.slice(1, end - 1).replace(/''/g, "'");
+  }
+  if (/\s/.test(text)) throw syntaxError(`SET takes one value: ${echo(stmt)}`, "Quote a value with spaces: SET server_reset_query = 'DISCARD ALL'.");
+  return text;
+}
+
+function parseSet(stmt: string): AdminCommand {
+  const m = SET_RE.exec(stmt);
+  if (!m) throw syntaxError(`invalid SET command: ${echo(stmt)}`, 'Write SET key = value; SHOW CONFIG lists the keys and which ones are changeable.');
+  return { kind: 'set', key: m[1]!.toLowerCase(), value: setValue(m[2]!, stmt) };
+}
 
 export function parseCommand(stmt: string): AdminCommand {
+  if (/^SET(\s|$)/i.test(stmt.trim())) return parseSet(stmt.trim());
   const words = tokenize(stmt);
   const first = words[0];
   if (!first) throw syntaxError('empty command', HELP_HINT);
@@ -120,9 +151,18 @@ export function parseCommand(stmt: string): AdminCommand {
     if (!(SHOW_TOPICS as readonly string[]).includes(t)) throw syntaxError(`unknown SHOW topic: ${echo(topic.text)}`, HELP_HINT);
     return { kind: 'show', topic: t as ShowTopic };
   }
-  if (verb === 'RELOAD' || verb === 'SHUTDOWN') {
+  if (verb === 'RELOAD' || verb === 'SHUTDOWN' || verb === 'SUSPEND') {
     if (words.length > 1) throw syntaxError(`${verb} takes no argument`);
-    return { kind: verb === 'RELOAD' ? 'reload' : 'shutdown' };
+    return { kind: verb === 'RELOAD' ? 'reload' : verb === 'SHUTDOWN' ? 'shutdown' : 'suspend' };
+  }
+  if (verb === 'DISABLE' || verb === 'ENABLE') {
+    const db = words[1];
+    if (!db || words.length > 2) throw syntaxError(`${verb} takes exactly one database name`, `Write ${verb} dbname.`);
+    return { kind: 'database', verb, database: db.text };
+  }
+  if (verb === 'WAIT_CLOSE') {
+    if (words.length > 2) throw syntaxError('WAIT_CLOSE takes at most one database name');
+    return { kind: 'wait_close', database: words[1]?.text };
   }
   if (POOL_VERBS.includes(verb)) {
     if (words.length > 2) throw syntaxError(`${verb} takes at most one database name`);

@@ -13,8 +13,10 @@ import { PgmoatError, assertNever } from '../util/errors.js';
 import type { AdminConsoleHook } from '../access/hooks.js';
 import { checkAdminIdentity, decideAdminLogin } from './admin-login.js';
 import { AdminSession, type AdminSessionHost } from './admin-session.js';
-import type { AdminCommand, PoolVerb } from './command-parse.js';
-import { controlPools } from './pool-control.js';
+import type { AdminCommand } from './command-parse.js';
+import { controlPools, waitClose } from './pool-control.js';
+import { disableDatabase, resume, setSetting, suspend, type LiveGateway, type PeerCommand } from './live-control.js';
+import { showDnsHosts, showLists, showUsers } from './show-lists.js';
 import type { CommandResult } from './result-set.js';
 import { showClients, showIdentities, showPools, showServers, showStats } from './show-tables.js';
 import { showConfig, showDatabases, showHelp, showVersion } from './show-config.js';
@@ -28,7 +30,7 @@ import { showCerts, showCrl } from './show-certificates.js';
 /** Admin identities are trusted, but their connections still must not grow without bound. */
 const MAX_ADMIN_SESSIONS = 64;
 
-export interface ConsoleGateway {
+export interface ConsoleGateway extends LiveGateway {
   readonly pools: ReadonlyMap<string, Pool>;
   readonly runtime: RuntimeConfig;
   readonly revocations: RevocationCheck;
@@ -38,8 +40,7 @@ export interface ConsoleGateway {
   readonly metrics?: Pick<GatewayMetricsHooks, 'loginAccepted'>;
 }
 
-/** An admin console command that a worker runs for the others (through the primary). */
-export type PeerCommand = { kind: 'reload' } | { kind: 'pool'; verb: PoolVerb; database: string | undefined };
+export type { PeerCommand };
 
 /** The other workers of `serve --workers N` (src/cluster/admin-fanout.ts). */
 export interface AdminPeers {
@@ -142,7 +143,7 @@ export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
           case 'STATS':
             return showStats(pools());
           case 'DATABASES':
-            return showDatabases(this.gw.runtime.config, pools());
+            return showDatabases(this.gw.runtime.config, pools(), this.gw.gate.disabled);
           case 'CONFIG':
             return showConfig(this.gw.runtime.config);
           case 'VERSION':
@@ -155,6 +156,16 @@ export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
             return showCerts(this.catalog.list());
           case 'CRL':
             return showCrl(this.gw.runtime.revocation, this.gw.crlStatus);
+          case 'USERS':
+            return showUsers(this.gw.runtime.config, pools());
+          case 'LISTS':
+            return showLists(this.gw.runtime.config, pools(), {
+              adminSessions: this.sessions.size,
+              heldLogins: this.gw.gate.held,
+              disabledDatabases: this.gw.gate.disabled.size,
+            });
+          case 'DNS_HOSTS':
+            return showDnsHosts(this.gw.runtime.config, pools());
           default:
             return assertNever(cmd.topic, 'SHOW topic');
         }
@@ -170,9 +181,37 @@ export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
         return { tag: 'SHUTDOWN' };
       case 'pool':
         this.audit(session, cmd.verb, cmd.database);
-        await controlPools(cmd.verb, cmd.database, pools(), this.gw.runtime.config);
+        if (cmd.verb === 'RESUME') await resume(this.gw, cmd.database);
+        else await controlPools(cmd.verb, cmd.database, pools(), this.gw.runtime.config);
         await this.onPeers({ kind: 'pool', verb: cmd.verb, database: cmd.database }, 'PEER_COMMAND_FAILED');
         return { tag: cmd.verb };
+      case 'database':
+        this.audit(session, cmd.verb, cmd.database);
+        disableDatabase(this.gw, cmd.verb, cmd.database);
+        await this.onPeers(cmd, 'PEER_COMMAND_FAILED');
+        return { tag: cmd.verb };
+      case 'set':
+        this.audit(session, 'SET', undefined, { key: cmd.key, value: cmd.value });
+        // Checked and applied here first: a value refused here never reaches the other workers.
+        setSetting(this.gw, cmd.key, cmd.value);
+        await this.onPeers(cmd, 'PEER_COMMAND_FAILED');
+        return { tag: 'SET' };
+      case 'suspend':
+        this.audit(session, 'SUSPEND');
+        suspend(this.gw);
+        await this.onPeers(cmd, 'PEER_COMMAND_FAILED');
+        return { tag: 'SUSPEND' };
+      case 'wait_close': {
+        this.audit(session, 'WAIT_CLOSE', cmd.database);
+        const config = this.gw.runtime.config;
+        // The workers wait side by side, each up to its own deadline.
+        const here = waitClose(cmd.database, pools, config, config.shutdown_timeout, () => session.closed);
+        const there = this.onPeers(cmd, 'PEER_COMMAND_FAILED');
+        const [a, b] = await Promise.allSettled([here, there]);
+        if (a.status === 'rejected') throw a.reason;
+        if (b.status === 'rejected') throw b.reason;
+        return { tag: 'WAIT_CLOSE' };
+      }
       default:
         return assertNever(cmd, 'admin command');
     }
@@ -186,8 +225,11 @@ export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
     throw new PgmoatError(code, `applied on this worker, but not on every other: ${failed.join('; ')}`, { severity: 'ERROR' });
   }
 
-  private audit(session: AdminSession, command: string, database?: string): void {
-    this.opts.log.info({ event: 'admin_command', command, database, cn: session.identity.cn, serial: session.identity.serial, remote: session.remoteAddress }, `admin command ${command}`);
+  private audit(session: AdminSession, command: string, database?: string, extra: Record<string, string> = {}): void {
+    this.opts.log.info(
+      { event: 'admin_command', command, database, ...extra, cn: session.identity.cn, serial: session.identity.serial, remote: session.remoteAddress },
+      `admin command ${command}`,
+    );
   }
 
   /** Ends every admin session (shutdown). */

@@ -4,11 +4,12 @@ import { poolSettingsFor } from '../config/effective.js';
 import type { Pool } from '../pool/pool.js';
 import type { Cell, CommandResult } from './result-set.js';
 import { SHOW_TOPICS } from './command-parse.js';
+import { defaultOf, isChangeable, showValue } from './live-settings.js';
 
 /** Keys whose values are never shown (the config loader never echoes them either). */
 const SECRET_KEY = /password|passphrase|secret/i;
 
-export function showDatabases(config: Config, pools: Iterable<Pool>): CommandResult {
+export function showDatabases(config: Config, pools: Iterable<Pool>, disabled: ReadonlySet<string> = new Set()): CommandResult {
   const columns = [
     'name', 'host', 'port', 'database', 'force_user', 'pool_size', 'min_pool_size', 'reserve_pool', 'pool_mode', 'max_connections',
     'current_connections', 'paused', 'disabled', 'environment', 'server_tls',
@@ -22,13 +23,13 @@ export function showDatabases(config: Config, pools: Iterable<Pool>): CommandRes
       const mine = list.filter((p) => p.database === name);
       return [
         name, db.host, db.port, db.dbname, db.user ?? null, s.poolSize, s.minPoolSize, s.reservePoolSize, s.poolMode, s.maxDbConnections,
-        mine.reduce((n, p) => n + p.serverCount, 0), mine.some((p) => p.paused) ? 1 : 0, 0, db.environment ?? null, db.tls.mode,
+        mine.reduce((n, p) => n + p.serverCount, 0), mine.some((p) => p.paused) ? 1 : 0, disabled.has(name) ? 1 : 0, db.environment ?? null, db.tls.mode,
       ];
     });
   return { columns, rows, tag: 'SHOW' };
 }
 
-function flatten(prefix: string, value: unknown, out: [string, string][]): void {
+function flatten(prefix: string, value: unknown, out: [string, unknown][]): void {
   const key = prefix.split('.').pop() ?? '';
   if (SECRET_KEY.test(key) && !key.endsWith('_file') && !key.endsWith('_env')) {
     out.push([prefix, '(hidden)']);
@@ -36,7 +37,7 @@ function flatten(prefix: string, value: unknown, out: [string, string][]): void 
   }
   if (value === undefined) return;
   if (value === null || typeof value !== 'object') {
-    out.push([prefix, String(value)]);
+    out.push([prefix, value]);
     return;
   }
   if (Array.isArray(value)) {
@@ -50,12 +51,16 @@ function flatten(prefix: string, value: unknown, out: [string, string][]): void 
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) flatten(prefix ? `${prefix}.${k}` : k, v, out);
 }
 
-/** Every setting but the databases (SHOW DATABASES has them), as key/value; durations in ms. */
+/**
+ * Every setting but the databases (SHOW DATABASES has them): key, value, default, changeable
+ * (PgBouncer's columns). Durations carry their unit ("30s", "5m", "1500ms"), as the file accepts
+ * them; `changeable` is yes for the settings SET accepts, no for those only the file changes.
+ */
 export function showConfig(config: Config): CommandResult {
-  const pairs: [string, string][] = [];
+  const pairs: [string, unknown][] = [];
   for (const [k, v] of Object.entries(config)) if (k !== 'databases') flatten(k, v, pairs);
-  const rows: Cell[][] = pairs.map(([k, v]) => [k, v, k.startsWith('listen.') ? 'no' : 'yes']);
-  return { columns: ['key', 'value', 'changeable'], rows, tag: 'SHOW' };
+  const rows: Cell[][] = pairs.map(([k, v]) => [k, showValue(k, v), defaultOf(k), isChangeable(k) ? 'yes' : 'no']);
+  return { columns: ['key', 'value', 'default', 'changeable'], rows, tag: 'SHOW' };
 }
 
 export function showVersion(version: string): CommandResult {
@@ -74,15 +79,23 @@ const SHOW_HELP: Record<(typeof SHOW_TOPICS)[number], string> = {
   HELP: 'this list',
   CERTS: 'the certificates known (CA inventory, the gateway\'s own, seen lately) with status and expiry',
   CRL: 'the CRL in force: issuer, number, this/next update, age, revoked count, stale',
+  USERS: 'roles configured or with a pool: overrides, limits, connections',
+  LISTS: 'counts: databases, users, pools, clients, servers, DNS names, held logins, disabled databases',
+  DNS_HOSTS: 'upstream host names and the addresses their server connections reached (no DNS cache)',
 };
 
 const HELP: [string, string][] = [
   ...SHOW_TOPICS.map((t): [string, string] => [`SHOW ${t}`, SHOW_HELP[t]]),
   ['RELOAD', 're-read the configuration, certificates, keys and CRL (as SIGHUP)'],
   ['PAUSE [db]', 'hold new transactions; answers once no server connection is in use'],
-  ['RESUME [db]', 'undo PAUSE'],
+  ['RESUME [db]', 'undo PAUSE (and SUSPEND, without db)'],
   ['RECONNECT [db]', 'replace every server connection as it becomes idle'],
   ['KILL [db]', 'end every client and server connection now'],
+  ['SET key = value', 'change a changeable setting (SHOW CONFIG) until the next RELOAD'],
+  ['DISABLE db', 'refuse new logins to db (sessions already in it go on)'],
+  ['ENABLE db', 'undo DISABLE'],
+  ['WAIT_CLOSE [db]', 'wait until the server connections RECONNECT or RELOAD marked have closed (at most shutdown_timeout)'],
+  ['SUSPEND', 'hold new logins and new transactions until RESUME'],
   ['SHUTDOWN', 'stop the gateway (as SIGTERM)'],
 ];
 

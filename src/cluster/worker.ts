@@ -11,7 +11,7 @@ import { Gateway } from '../gateway/gateway.js';
 import { createLogger } from '../util/logger.js';
 import { Admin } from '../admin/admin.js';
 import { ServeLoop } from './serve-loop.js';
-import { controlPools } from '../admin/pool-control.js';
+import { runPeerCommand } from '../admin/live-control.js';
 import { readiness } from '../admin/readiness.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
 import { WorkerCancelRouter, ownerOf } from '../gateway/cancel-route.js';
@@ -84,9 +84,17 @@ export async function runWorker(configPath: string, share: WorkerShare): Promise
         await admin.reload('RELOAD');
         return {};
       case 'pool':
-        log.info({ event: 'admin_command', command: req.verb, database: req.database, via: 'another worker' }, `admin command ${req.verb}`);
-        await controlPools(req.verb, req.database, gateway.pools.values(), gateway.runtime.config);
+      case 'database':
+      case 'set':
+      case 'suspend':
+      case 'wait_close': {
+        const command = req.kind === 'pool' || req.kind === 'database' ? req.verb : req.kind.toUpperCase();
+        const database = 'database' in req ? req.database : undefined;
+        const extra = req.kind === 'set' ? { key: req.key, value: req.value } : {};
+        log.info({ event: 'admin_command', command, database, ...extra, via: 'another worker' }, `admin command ${command}`);
+        await runPeerCommand(gateway, req);
         return {};
+      }
     }
   };
   process.on('message', (m: unknown) => {

@@ -30,6 +30,8 @@ import type { CrlStatus } from '../revocation/crl-file-source.js';
 import type { Lease } from '../access/limits.js';
 import type { CancelRouter } from './cancel-route.js';
 import { CancelKeys } from './cancel-keys.js';
+import { LoginGate } from './login-gate.js';
+import type { Config } from '../config/schema.js';
 
 const JANITOR_INTERVAL_MS = 250;
 
@@ -58,6 +60,8 @@ export class Gateway implements AcceptHost {
   readonly revocations = new Revocations();
   /** The TLS files followed without a reload (tls.reload_on_change): runtime/tls-watches.ts. */
   private readonly tlsWatches: TlsWatches;
+  /** DISABLE/ENABLE and SUSPEND/RESUME of the admin console (login-gate.ts). */
+  readonly gate = new LoginGate();
 
   constructor(
     rc: RuntimeConfig,
@@ -247,6 +251,9 @@ export class Gateway implements AcceptHost {
   private async doLogin(req: LoginRequest): Promise<void> {
     if (this.adminConsole && isAdminDatabase(req.params)) return this.adminConsole.login(req);
     const decision = decideLogin(this.rc, req, this.revocations);
+    const loginTimeout = this.rc.config.client_login_timeout;
+    await this.gate.admit(decision.database, loginTimeout > 0 ? req.startedAt + loginTimeout : 0, req.socket);
+    if (req.socket.destroyed) return;
     // Logins still awaiting authentication or the pool's first server count too: without them a
     // burst of logins on a new pool would all pass the check before any joined the pool.
     if (this.clientTotal() + this.loginsInFlight >= this.rc.config.max_client_conn) {
@@ -355,6 +362,21 @@ export class Gateway implements AcceptHost {
       pool.target = upstreamTarget(rc, pool.database, pool.role);
       pool.settings = poolSettings(rc, pool.database, pool.role);
       pool.maxPacketSize = rc.config.max_packet_size;
+    }
+  }
+
+  /**
+   * The admin console's SET: the same configuration with other values of settings that apply
+   * without re-reading any file (admin/live-settings.ts chooses them). Pools take their new
+   * settings as a reload gives them; listeners, TLS and the access rules are not touched.
+   */
+  applySettings(config: Config): void {
+    this.rc = { ...this.rc, config };
+    for (const pool of this.pools.values()) {
+      if (!Object.hasOwn(config.databases, pool.database)) continue;
+      pool.target = upstreamTarget(this.rc, pool.database, pool.role);
+      pool.settings = poolSettings(this.rc, pool.database, pool.role);
+      pool.maxPacketSize = config.max_packet_size;
     }
   }
 

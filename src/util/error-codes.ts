@@ -101,6 +101,12 @@ export const ERROR_CODES = {
   ADMIN_HTTP_RELOAD: { sqlstate: S.CONFIG_FILE_ERROR, about: 'the configuration applied but the admin HTTP listener could not follow it' },
   PEER_RELOAD_FAILED: { sqlstate: S.CONFIG_FILE_ERROR, about: 'RELOAD applied on this worker but not on every other worker' },
   PEER_COMMAND_FAILED: { sqlstate: S.INTERNAL_ERROR, about: 'an admin pool command (PAUSE, RESUME, ...) applied on this worker failed on another' },
+  ADMIN_SET_UNKNOWN: { sqlstate: S.UNDEFINED_OBJECT, about: 'the admin SET names a key that is not a setting' },
+  ADMIN_SET_NOT_CHANGEABLE: { sqlstate: S.CANT_CHANGE_RUNTIME_PARAM, about: 'the admin SET names a setting that applies only from the file (RELOAD or a restart); SHOW CONFIG says which are changeable' },
+  ADMIN_SET_INVALID: { sqlstate: S.INVALID_PARAMETER_VALUE, about: "the admin SET's value does not validate (the same check as in pgmoat.yaml)" },
+  DATABASE_DISABLED: { sqlstate: S.OBJECT_NOT_IN_PREREQUISITE_STATE, about: 'a login to a database an admin DISABLE closed to new connections' },
+  GATEWAY_SUSPENDED: { sqlstate: S.CANNOT_CONNECT_NOW, about: 'a login waited for RESUME after an admin SUSPEND longer than client_login_timeout' },
+  WAIT_CLOSE_TIMEOUT: { sqlstate: S.QUERY_CANCELED, about: 'the admin WAIT_CLOSE gave up: server connections due to close were still open at its deadline' },
   ADMIN_HTTP_LISTEN: { sqlstate: null, about: 'the admin HTTP listener cannot listen' },
 
   // Configuration and access files (at start, at `pgmoat check`, at reload).

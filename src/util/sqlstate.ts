@@ -22,5 +22,8 @@ export const SqlState = {
   INVALID_PARAMETER_VALUE: '22023',
   OBJECT_IN_USE: '55006',
   CONFIG_FILE_ERROR: 'F0000',
+  UNDEFINED_OBJECT: '42704',
+  CANT_CHANGE_RUNTIME_PARAM: '55P02',
+  OBJECT_NOT_IN_PREREQUISITE_STATE: '55000',
 } as const;
 export type SqlStateCode = (typeof SqlState)[keyof typeof SqlState];

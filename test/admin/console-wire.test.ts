@@ -79,7 +79,7 @@ test('pipelined queries are answered in order; an empty query gets EmptyQueryRes
   const m = await conn.until(() => readyCount(conn) === 3);
   assert.deepEqual(
     m.map((x) => x.type).join(''),
-    `TDCZIZT${'D'.repeat(17)}CTDCZ`,
+    `TDCZIZT${'D'.repeat(25)}CTDCZ`,
   );
   conn.destroy();
 });

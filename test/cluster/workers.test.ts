@@ -226,6 +226,48 @@ test('PAUSE and RESUME from one console reach the pools of every worker', async 
   }
 });
 
+test('SET and DISABLE from one console reach every worker; a bad SET reaches none', async () => {
+  let from = gw.logs().length;
+  const set = await psql(adminConn(port, ops), "SET query_wait_timeout = '7s'");
+  assert.equal(set.code, 0, set.stderr);
+  await waitFor(() => workersOf('admin_command', from, (l) => l.command === 'SET' && l.key === 'query_wait_timeout').size === 2, 'both workers to log the SET');
+  // Admin sessions land on either worker: each answers with the new value.
+  for (let i = 0; i < 4; i++) {
+    const r = await psql(adminConn(port, ops), 'SHOW CONFIG');
+    assert.match(r.stdout, /^query_wait_timeout\|7s\|2m\|yes$/m);
+  }
+  from = gw.logs().length;
+  const bad = await psql(adminConn(port, ops), 'SET default_pool_size = 0');
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /invalid value for default_pool_size/);
+  assert.equal(workersOf('admin_command', from, (l) => l.via === 'another worker').size, 0, 'refused before any other worker was asked');
+
+  from = gw.logs().length;
+  const off = await psql(adminConn(port, ops), 'DISABLE appdb');
+  assert.equal(off.code, 0, off.stderr);
+  try {
+    await waitFor(() => workersOf('admin_command', from, (l) => l.command === 'DISABLE').size === 2, 'both workers to log the DISABLE');
+    // New logins land on both workers: every one is refused.
+    for (let i = 0; i < 4; i++) {
+      const c = new pg.Client(config());
+      c.on('error', () => undefined);
+      const code = await c.connect().then(
+        () => 'connected',
+        (err: { code?: string }) => err.code,
+      );
+      await c.end().catch(() => undefined);
+      assert.equal(code, '55000');
+    }
+  } finally {
+    assert.equal((await psql(adminConn(port, ops), 'ENABLE appdb')).code, 0);
+  }
+  const c = new pg.Client(config());
+  await c.connect();
+  await c.query('SELECT 1');
+  await c.end();
+  assert.equal((await psql(adminConn(port, ops), 'RELOAD')).code, 0);
+});
+
 test('a TLS session ticket from one worker resumes on the other (the workers share ticket keys)', async () => {
   const first = await resumableLogin(port, app);
   assert.ok(first.ticket, 'a ticket after the full handshake');
