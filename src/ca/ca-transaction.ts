@@ -91,7 +91,7 @@ export async function withCaTransaction<T>(
     if (crlWanted) {
       if (crlDays !== undefined) inventory.crlDays = crlDays;
       inventory.crlNumber += 1;
-      crl = await buildCrl(ca, { entries: inventory.certificates, crlNumber: inventory.crlNumber, days: inventory.crlDays, now });
+      crl = await buildCrl(ca, { entries: inventory.certificates, adopted: inventory.adoptedRevocations, crlNumber: inventory.crlNumber, days: inventory.crlDays, now });
     }
 
     lock.assertHeld();

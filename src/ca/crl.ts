@@ -8,7 +8,7 @@ import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
 import * as x509 from './x509.js';
 import type { Signer } from './certificate-profiles.js';
 import { REVOCATION_REASONS } from './inputs.js';
-import type { InventoryEntry } from './inventory.js';
+import type { AdoptedRevocation, InventoryEntry } from './inventory.js';
 import { pemEncode } from './pem.js';
 
 export const DEFAULT_CRL_DAYS = 7;
@@ -23,11 +23,11 @@ export interface BuiltCrl {
 
 export async function buildCrl(
   signer: Signer,
-  opts: { entries: readonly InventoryEntry[]; crlNumber: number; days: number; now?: Date },
+  opts: { entries: readonly InventoryEntry[]; adopted?: readonly AdoptedRevocation[] | undefined; crlNumber: number; days: number; now?: Date },
 ): Promise<BuiltCrl> {
   const thisUpdate = opts.now ?? new Date();
   const nextUpdate = new Date(thisUpdate.getTime() + opts.days * DAY_MS);
-  const revoked = opts.entries.filter((e) => e.status === 'revoked');
+  const revoked: { serial: string; revokedAt?: string | undefined; reason?: InventoryEntry['reason'] }[] = [...opts.entries.filter((e) => e.status === 'revoked'), ...(opts.adopted ?? [])];
   const crl = await x509.X509CrlGenerator.create({
     issuer: signer.cert.subjectName,
     thisUpdate,

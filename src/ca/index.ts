@@ -24,3 +24,4 @@ export {
 export { parseLifetime, MIN_LIFETIME_MS, type Lifetime } from './lifetime.js';
 export { parseSans, sansOfCertificate, type ExtraSan } from './san.js';
 export { readCaDefaults, type CaDefaults } from './ca-defaults.js';
+export { adoptCa, type AdoptCaOptions, type AdoptCaResult } from './adopt.js';

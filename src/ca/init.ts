@@ -5,12 +5,10 @@
  * everything else (so ca.key can leave the host). Everything is built in memory first, then
  * written with O_EXCL; if a write fails, what was written is removed again.
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PgmoatError } from '../util/errors.js';
-import { fsyncDir, writeNewFile } from '../util/atomic-file.js';
-import { CA_FILES, caPath, DIR_MODE, PRIVATE_MODE, PUBLIC_MODE, type CaFile } from './ca-layout.js';
-import { LOCK_NAME } from './ca-lock.js';
+import { CA_FILES, PRIVATE_MODE, PUBLIC_MODE, type CaFile } from './ca-layout.js';
+import { checkNewCaDir, writeNewCaDir, type NewCaFile } from './ca-files.js';
 import { buildCaCertificate, buildIntermediateCertificate, certificatePem, caNameOf, randomSerial, type Signer } from './certificate-profiles.js';
 import { BUILT_IN_DEFAULTS, serializeDefaults, type CaDefaults } from './ca-defaults.js';
 import { DAY_MS, parseLifetime } from './lifetime.js';
@@ -53,18 +51,6 @@ export interface InitCaResult {
   issuerNotAfter: Date;
 }
 
-function checkTarget(dir: string): void {
-  if (!existsSync(dir)) return;
-  if (!statSync(dir).isDirectory()) throw new PgmoatError('NOT_A_DIRECTORY', `${dir} exists and is not a directory; choose another --dir`);
-  const present = readdirSync(dir).filter((n) => (Object.values(CA_FILES) as string[]).includes(n) || n === LOCK_NAME);
-  if (present.length > 0) {
-    throw new PgmoatError(
-      'CA_EXISTS',
-      `${dir} already holds ${present.includes('ca.key') ? 'a CA' : present.join(', ')}; pgmoat init never overwrites a CA: choose another --dir`,
-    );
-  }
-}
-
 export async function initCa(opts: InitCaOptions): Promise<InitCaResult> {
   const dir = resolve(opts.dir);
   const keyType = opts.keyType ?? DEFAULT_KEY_TYPE;
@@ -80,7 +66,7 @@ export async function initCa(opts: InitCaOptions): Promise<InitCaResult> {
     server: opts.serverLifetime === undefined ? BUILT_IN_DEFAULTS.server : parseLifetime(opts.serverLifetime, '--server-lifetime'),
   };
   const twoLevel = opts.intermediate ?? false;
-  checkTarget(dir);
+  checkNewCaDir(dir, 'pgmoat init');
 
   const now = new Date();
   const notBefore = new Date(now.getTime() - BACKDATE_MS);
@@ -89,7 +75,7 @@ export async function initCa(opts: InitCaOptions): Promise<InitCaResult> {
   const caCert = await buildCaCertificate({ caName, keys: caKeys, algorithm, notBefore, days: CA_DAYS, pathLength: twoLevel ? 1 : 0 });
   const root: Signer = { cert: caCert, key: caKeys.privateKey, algorithm };
   let signer = root;
-  const issuing: [CaFile, string, number][] = [];
+  const issuing: NewCaFile[] = [];
   let chainPem = '';
   if (twoLevel) {
     const keys = await generateKeyPair(keyType);
@@ -119,7 +105,7 @@ export async function initCa(opts: InitCaOptions): Promise<InitCaResult> {
   inventory.crlNumber = 1;
   const crl = await buildCrl(signer, { entries: [], crlNumber: 1, days: crlDays, now });
 
-  const contents: [CaFile, string, number][] = [
+  const contents: NewCaFile[] = [
     ['caKey', exportPrivateKeyPem(caKeys.privateKey, opts.passphrase), PRIVATE_MODE],
     ['caCert', certificatePem(caCert), PUBLIC_MODE],
     ...issuing,
@@ -131,37 +117,6 @@ export async function initCa(opts: InitCaOptions): Promise<InitCaResult> {
     ['config', starterConfig({ host: '127.0.0.1', ca: twoLevel ? CA_FILES.caBundle : CA_FILES.caCert, intermediate: twoLevel }), PUBLIC_MODE],
   ];
 
-  checkTarget(dir); // key generation takes a while: look again right before writing
-  const previousMode = existsSync(dir) ? statSync(dir).mode & 0o777 : undefined;
-  let createdDir: string | undefined;
-  const written: string[] = [];
-  try {
-    if (previousMode === undefined) createdDir = mkdirSync(dir, { recursive: true, mode: DIR_MODE }) ?? dir;
-    chmodSync(dir, DIR_MODE);
-    for (const [file, text, mode] of contents) {
-      const path = caPath(dir, file);
-      writeNewFile(path, text, mode);
-      written.push(path);
-    }
-    fsyncDir(dir);
-  } catch (err) {
-    for (const path of written) {
-      try {
-        unlinkSync(path);
-      } catch {
-        // keep removing the rest
-      }
-    }
-    try {
-      if (createdDir !== undefined) rmSync(createdDir, { recursive: true, force: true });
-      else if (previousMode !== undefined) chmodSync(dir, previousMode);
-    } catch {
-      // leave what cannot be undone
-    }
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EEXIST') throw new PgmoatError('CA_EXISTS', `${e.path ?? dir} appeared while pgmoat init was running; choose another --dir`, { cause: err });
-    throw new PgmoatError('WRITE_FAILED', `cannot create CA in ${dir}: ${e.code ?? e.message}`, { cause: err });
-  }
-  const files = Object.fromEntries(contents.map(([file]) => [file, caPath(dir, file)])) as Partial<Record<CaFile, string>>;
+  const files = writeNewCaDir(dir, contents, 'pgmoat init');
   return { dir, files, caName: caNameOf(caCert), intermediate: twoLevel, defaults, issuerNotAfter: signer.cert.notAfter };
 }

@@ -27,6 +27,16 @@ const entrySchema = z.object({
   certificate: z.string().includes('-----BEGIN CERTIFICATE-----'),
 });
 
+/**
+ * A revocation carried over from the CRL of a CA that `pgmoat ca adopt` took in, whose certificate
+ * the inventory does not hold: it stays on every CRL pgmoat signs, so adopting never un-revokes.
+ */
+const adoptedRevocationSchema = z.object({
+  serial: z.string().regex(/^[0-9a-f]+$/),
+  revokedAt: z.iso.datetime(),
+  reason: z.enum(reasonNames).optional(),
+});
+
 const inventorySchema = z.object({
   version: z.literal(1),
   /** Number of the last CRL written; the next one gets crlNumber + 1. */
@@ -34,10 +44,12 @@ const inventorySchema = z.object({
   /** Lifetime of CRLs (nextUpdate - thisUpdate), changed by --crl-days. */
   crlDays: z.number().int().positive(),
   certificates: z.array(entrySchema),
+  adoptedRevocations: z.array(adoptedRevocationSchema).optional(),
 });
 
 export type InventoryEntry = z.infer<typeof entrySchema>;
 export type Inventory = z.infer<typeof inventorySchema>;
+export type AdoptedRevocation = z.infer<typeof adoptedRevocationSchema>;
 
 export function emptyInventory(crlDays: number): Inventory {
   return { version: 1, crlNumber: 0, crlDays, certificates: [] };

@@ -89,6 +89,9 @@ test('client TLS modes: verify-full is verify-ca unless auth_type = cert; cert f
   const cert = mode('require', 'cert');
   assert.equal(cert.mode, 'verify-full');
   assert.ok(noteFor(cert.r, 'auth_type = cert needs a verified client certificate: tls.mode verify-full (PgBouncer had require)'));
+  // A hand-made CA in client_tls_ca_file: the import offers to adopt it (inventory, CRL).
+  assert.ok(noteFor(cert.r, 'client_tls_ca_file: carried as tls.ca; to issue, renew and revoke with this CA through pgmoat (and have tls.crl), adopt it: pgmoat ca adopt --dir DIR --cert /ca --key'));
+  assert.equal(noteFor(mode('require').r, 'pgmoat ca adopt'), false, 'offered only when client certificates are verified');
   const bogus = mode('sometimes');
   assert.equal(bogus.mode, undefined);
   assert.ok(dropped(bogus.r).some((l) => l.includes('client_tls_sslmode: not carried over: unknown TLS mode "sometimes"')));

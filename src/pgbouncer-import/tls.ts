@@ -188,6 +188,15 @@ export function convertClientTls(ctx: Ctx, certAuth: boolean): void {
   file('client_tls_cert_file', 'cert', 'file');
   file('client_tls_key_file', 'key', 'private key');
   file('client_tls_ca_file', 'ca', 'file');
+  const caFile = ctx.pgb.get('client_tls_ca_file');
+  if (caFile && caFile.value !== '' && (mode === 'verify-ca' || mode === 'verify-full')) {
+    // The hand-made CA keeps working as tls.ca; adopting it gives it an inventory and a CRL that pgmoat signs and the gateway follows.
+    ctx.report.note(
+      caFile.origin,
+      'client_tls_ca_file',
+      `carried as tls.ca; to issue, renew and revoke with this CA through pgmoat (and have tls.crl), adopt it: pgmoat ca adopt --dir DIR --cert ${caFile.value} --key <that CA's key> --issued <client certificates> --crl <its CRL, if any>, then set tls.ca and tls.crl as it prints`,
+    );
+  }
   if ((mode === 'verify-ca' || mode === 'verify-full') && !ctx.out.tls.get('ca')) {
     ctx.report.note(
       modeSetting?.origin,
