@@ -21,7 +21,6 @@ import { showConfig, showDatabases, showHelp, showVersion } from './show-config.
 import type { WorkerShare } from '../runtime/worker-share.js';
 import type { RevocationCheck } from '../revocation/source.js';
 import type { CrlStatus } from '../revocation/crl-file-source.js';
-import type { GatewayMetricsHooks } from '../access/hooks.js';
 import { CertificateCatalog } from './certificate-catalog.js';
 import { showCerts, showCrl } from './show-certificates.js';
 
@@ -34,8 +33,6 @@ export interface ConsoleGateway {
   readonly revocations: RevocationCheck;
   /** The CRL in force (SHOW CRL). */
   readonly crlStatus: CrlStatus;
-  /** Told of every admin login accepted, as of the gateway's own (the handshake count waits for it). */
-  readonly metrics?: Pick<GatewayMetricsHooks, 'loginAccepted'>;
 }
 
 /** An admin console command that a worker runs for the others (through the primary). */
@@ -96,7 +93,6 @@ export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
       this,
     );
     this.sessions.add(session);
-    this.gw.metrics?.loginAccepted(req.certCheck);
     const params: [string, string][] = [
       ['server_version', `${this.opts.version}/pgmoat`],
       ['server_encoding', 'UTF8'],
