@@ -126,7 +126,7 @@ export class GatewayMetrics implements GatewayMetricsHooks {
     this.revocations = new Counter({ name: 'pgmoat_revocations_enforced_total', help: 'Live sessions ended because their certificate was revoked.', registers });
     this.revocationDelay = new Histogram({
       name: 'pgmoat_revocation_delay_seconds',
-      help: 'Time from the CRL being written to the revocation taking effect: event session_ended (a live session of the revoked certificate ended), first_refusal (its first connection refused).',
+      help: 'Time from the CRL being written to the revocation taking effect: event session_ended (a live session of the revoked certificate ended), first_refusal (its first connection refused; one per certificate, across the workers of serve --workers).',
       labelNames: ['event'],
       buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
       registers,
