@@ -67,10 +67,11 @@ export interface GatewayMetricsHooks {
   /** A connection was refused, at any stage (one call per audit line `login_refused`). */
   refused(event: RefusalEvent): void;
   /**
-   * The fate of a connection is decided: called by the gateway exactly once per connection whose
-   * handshake completed, where the connection leaves the accept phase without a login (refused or
-   * gone) or where its login ends (accepted, refused, or the client gone). `check` is its
-   * certificate verdict (undefined without TLS: nothing is counted then).
+   * The fate of a connection is decided: called by the gateway exactly once per connection, where
+   * it leaves the accept phase without a login (refused or gone) or where its login ends
+   * (accepted, refused, or the client gone). `check` is its certificate verdict: undefined
+   * without TLS or before the handshake completed (nothing is counted then); per call, no state
+   * is kept per connection.
    */
   connectionDecided(check: CertCheck | undefined, outcome: ConnectionOutcome): void;
 }
