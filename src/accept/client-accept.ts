@@ -27,6 +27,13 @@ export interface LoginRequest {
   startedAt: number;
 }
 
+/**
+ * How a connection leaves the accept phase: handed to `login`, `refused` (one FATAL, after
+ * `refused` was told), or `left` (closed without a refusal: the client went away, sent a
+ * CancelRequest, the handshake failed, or the gateway is stopping).
+ */
+export type AcceptEnd = 'login' | 'refused' | 'left';
+
 export interface AcceptHost {
   readonly tlsMode: TlsMode;
   /** Hands the raw socket to the tls.Server; `onSecure` follows from the server's event. */
@@ -36,7 +43,8 @@ export interface AcceptHost {
   /** A connection refused before login, told once, before its FATAL goes out (audit). */
   refused?(conn: IncomingConnection, err: PgmoatError): void;
   cancel(pid: number, secret: number): void;
-  finished(conn: IncomingConnection): void;
+  /** Called exactly once per connection, when it leaves the accept phase. */
+  finished(conn: IncomingConnection, end: AcceptEnd): void;
 }
 
 type AcceptPhase = 'negotiate' | 'tls-handshake' | 'startup' | 'done';
@@ -59,6 +67,8 @@ export class IncomingConnection {
   readonly remoteAddress: string;
   readonly remotePort: number;
   direct = false;
+  /** performance.now() when the raw socket went to the tls.Server (the handshake duration); 0 before. */
+  tlsStartedAt = 0;
   private buf: Buffer = EMPTY;
   private socket: Socket | TLSSocket;
   private tlsSocket: TLSSocket | undefined;
@@ -169,7 +179,7 @@ export class IncomingConnection {
     this.phase = 'done';
     this.socket.off('data', this.onDataBound);
     this.socket.pause();
-    this.host.finished(this);
+    this.host.finished(this, 'login');
     const req: LoginRequest = {
       socket: this.socket,
       remoteAddress: this.remoteAddress,
@@ -229,10 +239,12 @@ export class IncomingConnection {
   /** Sends one FATAL and closes. */
   fail(err: PgmoatError): void {
     if (this.phase === 'done' && this.socket.destroyed) return;
+    // Already finished (handed to login, which threw at once): the FATAL goes out, the end was told.
+    const first = this.phase !== 'done';
     this.phase = 'done';
     this.host.refused?.(this, err);
     const s = this.socket;
-    this.host.finished(this);
+    if (first) this.host.finished(this, 'refused');
     s.off('data', this.onDataBound);
     if (s.writable) {
       s.end(errorResponseFor(err));
@@ -245,7 +257,7 @@ export class IncomingConnection {
   close(): void {
     if (this.phase === 'done') return;
     this.phase = 'done';
-    this.host.finished(this);
+    this.host.finished(this, 'left');
     this.socket.destroy();
     this.raw.destroy();
   }

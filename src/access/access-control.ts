@@ -30,8 +30,8 @@ export interface AccessHost {
   readonly pools: ReadonlyMap<string, Pool>;
   /** Every revocation source; a change that revokes a live session's serial ends it. */
   readonly revocations: Revocations;
-  /** Revocations enforced, refusals and accepted logins (src/admin/metrics.ts); read at each event, as Admin may attach later. */
-  readonly metrics?: Pick<GatewayMetricsHooks, 'revocationEnforced' | 'refused' | 'loginAccepted'>;
+  /** Revocations enforced and refusals (src/admin/metrics.ts); read at each event, as Admin may attach later. */
+  readonly metrics?: Pick<GatewayMetricsHooks, 'revocationEnforced' | 'refused'>;
 }
 
 /** A refused attempt as seen before login (client-accept.ts). */
@@ -179,7 +179,6 @@ export class AccessControl {
 
   sessionStarted(client: ClientSession, lease: Lease, req: LoginRequest, decision: LoginDecision): void {
     this.leases.set(client, lease);
-    this.host.metrics?.loginAccepted(req.certCheck);
     this.audit.accepted(
       { remote: req.remoteAddress, identity: decision.identity, database: decision.database, role: decision.role, tlsVersion: client.info.tlsProtocol, cipher: client.info.tlsCipher },
       { rule: decision.rule, method: decision.password },

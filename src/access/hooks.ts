@@ -10,12 +10,19 @@ import { ADMIN_DATABASE } from '../config/schema.js';
 
 /**
  * accepted: the handshake completed, the certificate (if one was required) passed, and the login
- * was not refused (the metrics count it once the login is decided, see `loginAccepted`).
+ * was not refused (the metrics count it once the connection's fate is decided, see `connectionDecided`).
  * refused: the handshake completed but pgmoat refused the certificate (reason: the refusal), or
  * the certificate passed and the login was refused (reason `login-refused`).
  * failed: the handshake itself did not complete (reason: what went wrong).
  */
 export type HandshakeOutcome = 'accepted' | 'refused' | 'failed';
+
+/**
+ * How a connection whose handshake completed ended up: `refused` at any stage after the handshake
+ * (a FATAL before or at login), else `accepted` (logged in, or left without being refused: no
+ * StartupMessage, a CancelRequest, gone during the login).
+ */
+export type ConnectionOutcome = 'accepted' | 'refused';
 
 /**
  * The kinds of connections the limits turn away (pgmoat_rate_limited_total{kind}). Counted by
@@ -43,12 +50,14 @@ export interface RefusalEvent {
 }
 
 export interface GatewayMetricsHooks {
-  /** The raw socket was handed to the TLS server (starts the handshake clock). */
-  tlsStarted(socket: object): void;
-  /** The handshake completed; `check` is the certificate verdict (undefined when refused before it). */
-  tlsSecured(socket: object, check: CertCheck | undefined): void;
+  /**
+   * The handshake completed; `check` is the certificate verdict, `seconds` how long the handshake
+   * took (undefined when its start is unknown). A certificate that passed is counted later, once,
+   * by `connectionDecided`.
+   */
+  tlsSecured(seconds: number | undefined, check: CertCheck): void;
   /** The handshake did not complete (tls.Server 'tlsClientError'). */
-  tlsFailed(socket: object | undefined, err: Error): void;
+  tlsFailed(seconds: number | undefined, err: Error): void;
   /** A handshake result measured elsewhere; `seconds` undefined when its start is unknown. */
   handshake(outcome: HandshakeOutcome, reason: string, seconds: number | undefined): void;
   /** A live session of a revoked certificate was ended, `delayMs` after the CRL was written. */
@@ -57,8 +66,14 @@ export interface GatewayMetricsHooks {
   reloaded(outcome: 'ok' | 'refused'): void;
   /** A connection was refused, at any stage (one call per audit line `login_refused`). */
   refused(event: RefusalEvent): void;
-  /** A login was accepted (a pooled session or an admin console session); `check` is its certificate verdict. */
-  loginAccepted(check: CertCheck | undefined): void;
+  /**
+   * The fate of a connection is decided: called by the gateway exactly once per connection, where
+   * it leaves the accept phase without a login (refused or gone) or where its login ends
+   * (accepted, refused, or the client gone). `check` is its certificate verdict: undefined
+   * without TLS or before the handshake completed (nothing is counted then); per call, no state
+   * is kept per connection.
+   */
+  connectionDecided(check: CertCheck | undefined, outcome: ConnectionOutcome): void;
 }
 
 export interface AdminConsoleHook {
@@ -69,14 +84,13 @@ export interface AdminConsoleHook {
 const noop = (): void => undefined;
 
 export const NO_METRICS: GatewayMetricsHooks = {
-  tlsStarted: noop,
   tlsSecured: noop,
   tlsFailed: noop,
   handshake: noop,
   revocationEnforced: noop,
   reloaded: noop,
   refused: noop,
-  loginAccepted: noop,
+  connectionDecided: noop,
 };
 
 /** The database a StartupMessage asks for, as PostgreSQL derives it (defaults to the user name). */

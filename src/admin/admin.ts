@@ -13,7 +13,7 @@ import type { Gateway } from '../gateway/gateway.js';
 import { packageVersion } from '../util/version.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
 import { NO_METRICS } from '../access/hooks.js';
-import { GatewayMetrics } from './metrics.js';
+import { GatewayMetrics, type FirstRefusalArbiter } from './metrics.js';
 import { CertificateCatalog } from './certificate-catalog.js';
 import { AdminConsole } from './console.js';
 import { AdminHttpServer, followAdminHttp, type AdminHttpConfig } from './http-server.js';
@@ -34,6 +34,8 @@ export interface AdminOptions {
   peers?: AdminPeers;
   /** Cluster workers: which one this is (SHOW VERSION says it). */
   worker?: WorkerShare;
+  /** Cluster workers: the primary, which keeps one first refusal per revoked serial across workers. */
+  firstRefusals?: FirstRefusalArbiter;
 }
 
 export class Admin {
@@ -63,7 +65,7 @@ export class Admin {
       },
       shutdown: opts.onShutdown ?? (() => void this.shutdownGateway()),
     });
-    this.metrics = new GatewayMetrics(gateway, { version, adminIdentities: () => this.console.identities(), processMetrics: opts.processMetrics, catalog });
+    this.metrics = new GatewayMetrics(gateway, { version, adminIdentities: () => this.console.identities(), processMetrics: opts.processMetrics, catalog, firstRefusals: opts.firstRefusals });
   }
 
   static attach(gateway: Gateway, opts: AdminOptions): Admin {

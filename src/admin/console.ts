@@ -23,7 +23,6 @@ import { showConfig, showDatabases, showHelp, showVersion } from './show-config.
 import type { WorkerShare } from '../runtime/worker-share.js';
 import type { RevocationCheck } from '../revocation/source.js';
 import type { CrlStatus } from '../revocation/crl-file-source.js';
-import type { GatewayMetricsHooks } from '../access/hooks.js';
 import { CertificateCatalog } from './certificate-catalog.js';
 import { showCerts, showCrl } from './show-certificates.js';
 
@@ -36,8 +35,6 @@ export interface ConsoleGateway extends LiveGateway {
   readonly revocations: RevocationCheck;
   /** The CRL in force (SHOW CRL). */
   readonly crlStatus: CrlStatus;
-  /** Told of every admin login accepted, as of the gateway's own (the handshake count waits for it). */
-  readonly metrics?: Pick<GatewayMetricsHooks, 'loginAccepted'>;
 }
 
 export type { PeerCommand };
@@ -97,7 +94,6 @@ export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
       this,
     );
     this.sessions.add(session);
-    this.gw.metrics?.loginAccepted(req.certCheck);
     const params: [string, string][] = [
       ['server_version', `${this.opts.version}/pgmoat`],
       ['server_encoding', 'UTF8'],

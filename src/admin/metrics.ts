@@ -5,13 +5,11 @@
  * (access-control.ts), the CRL, the live sessions and the certificates (certificate-catalog.ts).
  * This object is what the gateway holds as `metrics` (GatewayMetricsHooks).
  */
-import { EventEmitter } from 'node:events';
-import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Pool } from '../pool/pool.js';
 import type { CertCheck } from '../tls/client-tls.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
-import type { GatewayMetricsHooks, HandshakeOutcome, RateLimitKind, RefusalEvent } from '../access/hooks.js';
+import type { ConnectionOutcome, GatewayMetricsHooks, HandshakeOutcome, RateLimitKind, RefusalEvent } from '../access/hooks.js';
 import { handshakeFailureReason, type HandshakeReason } from '../tls/handshake-failure.js';
 import type { RevocationFreshness } from '../revocation/source.js';
 import type { Config } from '../config/schema.js';
@@ -43,6 +41,18 @@ export interface MetricsOptions {
   processMetrics?: boolean;
   /** The certificates known (shared with SHOW CERTS); one of its own when not given. */
   catalog?: CertificateCatalog;
+  /** Cluster workers: who decides which worker's refusal is a revoked serial's first (below). */
+  firstRefusals?: FirstRefusalArbiter;
+}
+
+/**
+ * Under `serve --workers N` every worker sees its own first refused connection of a revoked
+ * serial; only one of them is the gateway's first. A worker's candidate goes to the arbiter (the
+ * primary, src/cluster/), which calls firstRefusalObserved() on the worker whose candidate came
+ * first, so that the histogram summed over the workers has one observation per serial.
+ */
+export interface FirstRefusalArbiter {
+  candidate(serial: string, delayMs: number): void;
 }
 
 /** How long an expired certificate stays in pgmoat_certificate_expiry_seconds (SHOW CERTS keeps it). */
@@ -55,11 +65,10 @@ function environmentLabel(config: Config, env: string | undefined): string {
   return 'other';
 }
 
-/** A handshake whose certificate passed, counted once its login is decided (or its socket closes first). */
-interface Undecided {
-  socket: EventEmitter | undefined;
-  onClose: () => void;
-}
+// Label sets of the series every connection touches, made once.
+const ACCEPTED = { outcome: 'accepted', reason: 'none' } as const;
+const LOGIN_REFUSED = { outcome: 'refused', reason: 'login-refused' } as const;
+const ACCEPTED_OUTCOME = { outcome: 'accepted' } as const;
 
 const RATE_KINDS: readonly RateLimitKind[] = ['handshakes_per_second', 'handshakes_per_second_per_address', 'connections_per_identity', 'connections_per_address'];
 
@@ -80,10 +89,9 @@ function limitCount(c: LimitCountersView | undefined, kind: RateLimitKind): numb
 export class GatewayMetrics implements GatewayMetricsHooks {
   readonly registry = new Registry();
   readonly catalog: CertificateCatalog;
-  private readonly tlsStarts = new WeakMap<object, number>();
-  private readonly undecided = new Map<CertCheck, Undecided>();
   private readonly handshakes: Counter<'outcome' | 'reason'>;
   private readonly handshakeSeconds: Histogram<'outcome'>;
+  private readonly firstRefusals: FirstRefusalArbiter | undefined;
   private readonly refusals: Counter<'stage' | 'reason'>;
   private readonly environmentMismatches: Counter<'certificate_environment' | 'database_environment'>;
   private readonly revocations: Counter;
@@ -99,6 +107,7 @@ export class GatewayMetrics implements GatewayMetricsHooks {
     const registers = [this.registry];
     this.catalog = opts.catalog ?? new CertificateCatalog(source, opts.adminIdentities);
     this.revocationClock = new RevocationClock(source.revocations);
+    this.firstRefusals = opts.firstRefusals;
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
     this.handshakes = new Counter({
       name: 'pgmoat_tls_handshakes_total',
@@ -117,7 +126,7 @@ export class GatewayMetrics implements GatewayMetricsHooks {
     this.revocations = new Counter({ name: 'pgmoat_revocations_enforced_total', help: 'Live sessions ended because their certificate was revoked.', registers });
     this.revocationDelay = new Histogram({
       name: 'pgmoat_revocation_delay_seconds',
-      help: 'Time from the CRL being written to the revocation taking effect: event session_ended (a live session of the revoked certificate ended), first_refusal (its first connection refused).',
+      help: 'Time from the CRL being written to the revocation taking effect: event session_ended (a live session of the revoked certificate ended), first_refusal (its first connection refused; one per certificate, across the workers of serve --workers).',
       labelNames: ['event'],
       buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
       registers,
@@ -215,42 +224,24 @@ export class GatewayMetrics implements GatewayMetricsHooks {
 
   // ---- GatewayMetricsHooks -------------------------------------------------------------
 
-  tlsStarted(socket: object): void {
-    this.tlsStarts.set(socket, performance.now());
-  }
-
-  tlsSecured(socket: object, check: CertCheck | undefined): void {
-    if (check === undefined || !check.ok) {
-      this.handshake('refused', check === undefined ? 'protocol' : check.reason, this.elapsed(socket));
+  tlsSecured(seconds: number | undefined, check: CertCheck): void {
+    if (!check.ok) {
+      this.handshake('refused', check.reason, seconds);
       return;
     }
     if (check.identity) this.catalog.seen.record(check.identity);
-    const seconds = this.elapsed(socket);
-    if (seconds !== undefined) this.handshakeSeconds.observe({ outcome: 'accepted' }, seconds);
-    // Counted when the login is decided: a login refused after the handshake is no accepted handshake.
-    // A client that leaves without a StartupMessage (or sends a CancelRequest) counts as accepted when its socket closes.
-    const emitter = socket instanceof EventEmitter ? socket : undefined;
-    const entry: Undecided = { socket: emitter, onClose: () => this.decide(check, 'accepted', 'none') };
-    this.undecided.set(check, entry);
-    emitter?.once('close', entry.onClose);
+    if (seconds !== undefined) this.handshakeSeconds.observe(ACCEPTED_OUTCOME, seconds);
+    // The count waits for connectionDecided: a login refused after the handshake is no accepted handshake.
   }
 
-  /** Counts a deferred handshake once; later calls for the same verdict do nothing. */
-  private decide(check: CertCheck, outcome: HandshakeOutcome, reason: HandshakeReason | 'login-refused'): void {
-    const entry = this.undecided.get(check);
-    if (!entry) return;
-    this.undecided.delete(check);
-    entry.socket?.off('close', entry.onClose);
-    this.handshakes.inc({ outcome, reason });
-  }
-
-  loginAccepted(check: CertCheck | undefined): void {
-    if (check) this.decide(check, 'accepted', 'none');
+  connectionDecided(check: CertCheck | undefined, outcome: ConnectionOutcome): void {
+    // A refused certificate was counted by tlsSecured; without TLS there is no handshake.
+    if (!check?.ok) return;
+    this.handshakes.inc(outcome === 'accepted' ? ACCEPTED : LOGIN_REFUSED);
   }
 
   refused(e: RefusalEvent): void {
     this.refusals.inc({ stage: e.stage, reason: e.reason });
-    if (e.check?.ok) this.decide(e.check, 'refused', 'login-refused');
     if (e.environments) {
       const config = this.source.runtime.config;
       this.environmentMismatches.inc({
@@ -260,11 +251,18 @@ export class GatewayMetrics implements GatewayMetricsHooks {
     }
     const serial = e.reason === 'revoked' ? e.check?.identity?.serial : undefined;
     const delayMs = serial !== undefined ? this.revocationClock.firstRefusal(serial) : undefined;
-    if (delayMs !== undefined) this.revocationDelay.observe({ event: 'first_refusal' }, delayMs / 1000);
+    if (delayMs === undefined) return;
+    if (this.firstRefusals) this.firstRefusals.candidate(serial!, delayMs);
+    else this.firstRefusalObserved(delayMs);
   }
 
-  tlsFailed(socket: object | undefined, err: Error): void {
-    this.handshake('failed', handshakeFailureReason(err), socket ? this.elapsed(socket) : undefined);
+  /** This process's refusal was the gateway's first of a revoked serial, `delayMs` after its revocation. */
+  firstRefusalObserved(delayMs: number): void {
+    this.revocationDelay.observe({ event: 'first_refusal' }, Math.max(0, delayMs) / 1000);
+  }
+
+  tlsFailed(seconds: number | undefined, err: Error): void {
+    this.handshake('failed', handshakeFailureReason(err), seconds);
   }
 
   handshake(outcome: HandshakeOutcome, reason: HandshakeReason, seconds: number | undefined): void {
@@ -285,12 +283,5 @@ export class GatewayMetrics implements GatewayMetricsHooks {
   /** Stops listening to the revocation sources (Admin.close). */
   close(): void {
     this.revocationClock.close();
-  }
-
-  private elapsed(socket: object): number | undefined {
-    const start = this.tlsStarts.get(socket);
-    if (start === undefined) return undefined;
-    this.tlsStarts.delete(socket);
-    return (performance.now() - start) / 1000;
   }
 }

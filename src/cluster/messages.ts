@@ -18,13 +18,17 @@ export type WorkerToPrimary =
   | { pgmoat: 'shutdown' }
   /** Run `cmd` on every other worker; answered with fanout-done. */
   | { pgmoat: 'fanout'; id: number; cmd: PeerCommand }
-  | { pgmoat: 'reply'; id: number; error?: string; readiness?: Readiness };
+  | { pgmoat: 'reply'; id: number; error?: string; readiness?: Readiness }
+  /** This worker's first refused connection of a revoked serial (cluster/first-refusals.ts). */
+  | { pgmoat: 'first-refusal'; serial: string; delayMs: number };
 
 export type PrimaryToWorker =
   | { pgmoat: 'cancel'; pid: number; secret: number }
   | { pgmoat: 'request'; id: number; req: WorkerRequest }
   /** `errors`: one line per worker where the command failed. */
-  | { pgmoat: 'fanout-done'; id: number; errors: string[] };
+  | { pgmoat: 'fanout-done'; id: number; errors: string[] }
+  /** Your first-refusal offer was the gateway's first for its serial: observe it. */
+  | { pgmoat: 'first-refusal-won'; delayMs: number };
 
 function tagged(m: unknown): m is { pgmoat: string } {
   return typeof m === 'object' && m !== null && typeof (m as { pgmoat?: unknown }).pgmoat === 'string';

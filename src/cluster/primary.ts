@@ -20,6 +20,7 @@ import { PrimaryHttp } from './primary-http.js';
 import { shortfalls } from '../runtime/worker-share.js';
 import { TICKET_SECRET_ENV, WORKER_COUNT_ENV, WORKER_INDEX_ENV } from './worker.js';
 import { newTicketSecret } from '../tls/client-tls.js';
+import { FirstRefusals } from './first-refusals.js';
 
 const MAX_BACKOFF_MS = 30_000;
 const FIRST_BACKOFF_MS = 250;
@@ -71,6 +72,8 @@ class Primary {
    * who can read the gateway's private key anyway.
    */
   private readonly ticketSecret = newTicketSecret();
+  /** Revoked serials whose first refused connection a worker has observed (one per serial across workers). */
+  private readonly firstRefusals = new FirstRefusals();
   private stopping = false;
   private exitCode = 0;
   private readonly http: PrimaryHttp;
@@ -138,6 +141,9 @@ class Primary {
         return;
       case 'shutdown':
         void this.stop('SHUTDOWN');
+        return;
+      case 'first-refusal':
+        if (this.firstRefusals.claim(m.serial)) this.send(slot, { pgmoat: 'first-refusal-won', delayMs: m.delayMs });
         return;
       case 'fanout':
         void this.fanout(slot, m.cmd).then((errors) => this.send(slot, { pgmoat: 'fanout-done', id: m.id, errors }));

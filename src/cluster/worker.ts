@@ -65,6 +65,7 @@ export async function runWorker(configPath: string, share: WorkerShare): Promise
     http: false,
     peers,
     worker: share,
+    firstRefusals: { candidate: (serial, delayMs) => send({ pgmoat: 'first-refusal', serial, delayMs }) },
     onShutdown: () => {
       // The primary stops every worker, this one included; stopping here too spares a round trip.
       send({ pgmoat: 'shutdown' });
@@ -105,6 +106,9 @@ export async function runWorker(configPath: string, share: WorkerShare): Promise
         return;
       case 'fanout-done':
         peers.settle(m.id, m.errors);
+        return;
+      case 'first-refusal-won':
+        admin.metrics.firstRefusalObserved(m.delayMs);
         return;
       case 'request':
         run(m.req).then(

@@ -5,8 +5,9 @@
  */
 import { createServer as createNetServer, type Server as NetServer, type Socket, type AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { IncomingConnection, type AcceptHost, type LoginRequest } from '../accept/client-accept.js';
+import { IncomingConnection, type AcceptEnd, type AcceptHost, type LoginRequest } from '../accept/client-accept.js';
 import { ClientSession } from '../relay/client-session.js';
 import { welcomeParams } from '../relay/param-sync.js';
 import { Pool } from '../pool/pool.js';
@@ -130,7 +131,7 @@ export class Gateway implements AcceptHost {
 
   private onTlsError(err: Error, socket: TLSSocket): void {
     const conn = this.pendingOf(socket);
-    this.metrics.tlsFailed(conn?.raw, err);
+    this.metrics.tlsFailed(conn ? handshakeSeconds(conn) : undefined, err);
     this.access.tlsHandshakeFailed(conn?.remoteAddress ?? socket.remoteAddress ?? '', err);
     conn?.close();
     socket.destroy();
@@ -177,7 +178,7 @@ export class Gateway implements AcceptHost {
       conn.close();
       return;
     }
-    this.metrics.tlsStarted(conn.raw);
+    conn.tlsStartedAt = performance.now();
     server.emit('connection', conn.raw);
   }
 
@@ -195,7 +196,8 @@ export class Gateway implements AcceptHost {
       { allowWithoutEku: this.rc.config.tls.allow_client_certs_without_eku },
       this.rc.access.sanIdentities,
     );
-    this.metrics.tlsSecured(this.pendingOf(socket)?.raw ?? socket, check);
+    const conn = this.pendingOf(socket);
+    this.metrics.tlsSecured(conn ? handshakeSeconds(conn) : undefined, check);
     return check;
   }
 
@@ -203,8 +205,14 @@ export class Gateway implements AcceptHost {
     this.access.earlyRefusal({ remoteAddress: conn.remoteAddress, tls: conn.tls, certCheck: conn.certificate, params: conn.startupParams }, err);
   }
 
-  finished(conn: IncomingConnection): void {
+  /**
+   * One of the two places where a connection's fate is decided (the other: login()). A connection
+   * handed to login is decided there; the others are decided here, as the metrics count a
+   * handshake whose certificate passed only by what became of the connection.
+   */
+  finished(conn: IncomingConnection, end: AcceptEnd): void {
     this.pending.delete(conn);
+    if (end !== 'login') this.metrics.connectionDecided(conn.certificate, end === 'refused' ? 'refused' : 'accepted');
   }
 
   cancel(pid: number, secret: number): void {
@@ -234,8 +242,10 @@ export class Gateway implements AcceptHost {
     return pool;
   }
 
+  /** Decides the fate of every connection handed over by the accept phase: accepted (resolved) or refused. */
   login(req: LoginRequest): void {
     this.doLogin(req).catch((err: unknown) => {
+      this.metrics.connectionDecided(req.certCheck, 'refused');
       const error = err instanceof UpstreamError && err.fields ? err.fields : isPgmoatError(err) ? err : new PgmoatError('LOGIN_FAILED', errorMessage(err));
       this.access.loginRefused(req, err, error.message);
       const bytes = error instanceof PgmoatError ? errorResponseFor(error) : errorResponse({ ...error, severity: 'FATAL' });
@@ -249,7 +259,11 @@ export class Gateway implements AcceptHost {
   }
 
   private async doLogin(req: LoginRequest): Promise<void> {
-    if (this.adminConsole && isAdminDatabase(req.params)) return this.adminConsole.login(req);
+    if (this.adminConsole && isAdminDatabase(req.params)) {
+      this.adminConsole.login(req);
+      this.metrics.connectionDecided(req.certCheck, 'accepted');
+      return;
+    }
     const decision = decideLogin(this.rc, req, this.revocations);
     const loginTimeout = this.rc.config.client_login_timeout;
     await this.gate.admit(decision.database, loginTimeout > 0 ? req.startedAt + loginTimeout : 0, req.socket);
@@ -270,6 +284,8 @@ export class Gateway implements AcceptHost {
     } finally {
       this.loginsInFlight--;
     }
+    // A session, or a client gone during the login: not refused either way.
+    this.metrics.connectionDecided(req.certCheck, 'accepted');
   }
 
   private async startSession(req: LoginRequest, decision: ReturnType<typeof decideLogin>, lease: Lease): Promise<void> {
@@ -404,4 +420,9 @@ export class Gateway implements AcceptHost {
     this.revocations.stop();
     this.tlsWatches.stop();
   }
+}
+
+/** Seconds since the connection's raw socket went to the tls.Server; undefined when it never did. */
+function handshakeSeconds(conn: IncomingConnection): number | undefined {
+  return conn.tlsStartedAt > 0 ? (performance.now() - conn.tlsStartedAt) / 1000 : undefined;
 }

@@ -21,6 +21,7 @@ import { clientTlsSection, nodeSsl, plainUpstream, waitFor } from '../gateway/he
 import { Admin } from '../../src/admin/admin.js';
 import { issueClient } from '../../src/ca/issue-client.js';
 import { adminConn, parseMetrics, quietLog, sample, showRows, total, type Series } from './helpers.js';
+import { cancelRequest, openTls, untypedPacket } from '../gateway/raw-wire.js';
 
 const DAY_MS = 86_400_000;
 
@@ -116,6 +117,34 @@ test('a login refused for environment mismatch is counted with both environments
   const after = await scrape();
   assert.equal(accepted(after), accepted(m) + 1);
   assert.equal(loginRefused(after), loginRefused(m));
+});
+
+test('a handshake whose certificate passed is counted once, by what became of the connection, at every exit', async () => {
+  const before = await scrape();
+  const counts = async (): Promise<{ accepted: number; refused: number }> => {
+    const m = await scrape();
+    return { accepted: accepted(m) - accepted(before), refused: loginRefused(m) - loginRefused(before) };
+  };
+  // Gone before any StartupMessage: not refused, so accepted. TLS 1.2, where the server's
+  // Finished comes last: with 1.3 the client may leave before the gateway's handshake is done.
+  const idle = await openTls(gw.port, { cert: app, maxVersion: 'TLSv1.2' });
+  idle.destroy();
+  await waitFor(async () => (await counts()).accepted === 1, 'the idle connection to be counted as accepted');
+  // A CancelRequest inside TLS: accepted.
+  const cancel = await openTls(gw.port, { cert: app });
+  cancel.write(cancelRequest(1, 2));
+  assert.ok(await cancel.waitClosed());
+  await waitFor(async () => (await counts()).accepted === 2, 'the cancel connection to be counted as accepted');
+  // A bad startup packet after the handshake: refused before the login.
+  const bad = await openTls(gw.port, { cert: app });
+  bad.write(untypedPacket(0x0009_0000));
+  assert.ok(await bad.error());
+  await waitFor(async () => (await counts()).refused === 1, 'the bad startup packet to be counted as refused');
+  // The admin console: an admin identity is accepted, another certificate refused at login.
+  assert.equal((await psql(adminConn(gw.port, ops), 'SHOW VERSION')).code, 0);
+  assert.notEqual((await psql(adminConn(gw.port, app, 'app'), 'SHOW VERSION')).code, 0);
+  const c = await counts();
+  assert.deepEqual(c, { accepted: 3, refused: 2 });
 });
 
 test("a revoked serial's first refused connection is observed by the revocation delay histogram, once", async () => {

@@ -2,7 +2,8 @@
  * `pgmoat serve --workers 2` against a real PostgreSQL: sessions land on both workers, the
  * upstream never sees more than pool_size server connections, a cancel reaches its backend
  * whichever worker takes the cancel connection, SIGHUP and RELOAD reach every worker, the
- * primary serves the metrics of both, a killed worker is replaced, and SIGTERM leaves no worker.
+ * primary serves the metrics of both (a revocation's first refusal counted once, not once per
+ * worker), a killed worker is replaced, and SIGTERM leaves no worker.
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +16,7 @@ import { startPostgres, type PgServer } from '../harness/postgres.js';
 import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
 import { cleanupDir, writeConfig } from '../harness/gateway.js';
 import { freePort } from '../harness/free-port.js';
-import { psql } from '../harness/psql.js';
+import { conninfo, psql } from '../harness/psql.js';
 import { clientTlsSection, nodeSsl, plainUpstream, waitFor } from '../gateway/helpers.js';
 import { RawConn, cancelRequest, resumableLogin } from '../gateway/raw-wire.js';
 import { adminConn, parseMetrics, sample, showRows } from '../admin/helpers.js';
@@ -35,7 +36,7 @@ let monitor: pg.Client;
 
 before(async () => {
   pki = await makePki();
-  upstream = await startPostgres({ setupSql: 'CREATE ROLE app LOGIN; CREATE DATABASE appdb OWNER app;' });
+  upstream = await startPostgres({ setupSql: 'CREATE ROLE app LOGIN; CREATE ROLE gone LOGIN; CREATE DATABASE appdb OWNER app;' });
   app = await pki.client('app');
   ops = await pki.client('ops');
   dir = mkdtempSync(join(tmpdir(), 'pgmoat-cluster-'));
@@ -278,6 +279,43 @@ test('a TLS session ticket from one worker resumes on the other (the workers sha
   await waitFor(() => gw.events('login').length >= loginsBefore + 6, 'the login lines');
   const workers = new Set(gw.events('login').slice(loginsBefore).map((l) => l.worker));
   assert.equal(workers.size, 2, `resumed sessions landed on workers ${[...workers].join(', ')}`);
+});
+
+test('a revoked certificate: one first_refusal across both workers, one session_ended per live session', async () => {
+  const gone = await pki.client('gone');
+  const goneConfig = (): pg.ClientConfig => ({ host: '127.0.0.1', port, user: 'gone', database: 'appdb', ssl: nodeSsl(gone) });
+  // A live session of the certificate on each worker.
+  const held: pg.Client[] = [];
+  let from = gw.logs().length;
+  for (let i = 0; i < 8 && workersOf('login', from, (l) => l.cn === 'gone').size < 2; i++) {
+    const c = new pg.Client(goneConfig());
+    c.on('error', () => undefined);
+    await c.connect();
+    held.push(c);
+  }
+  assert.equal(workersOf('login', from, (l) => l.cn === 'gone').size, 2, 'sessions of the certificate on both workers');
+  const count = (m: ReturnType<typeof parseMetrics>, event: string): number => sample(m, 'pgmoat_revocation_delay_seconds_count', { event }) ?? 0;
+  const before = parseMetrics((await fetchText(httpPort, '/metrics')).body);
+
+  from = gw.logs().length;
+  await pki.revoke('gone');
+  await waitFor(() => workersOf('crl_reloaded', from, (l) => Array.isArray(l.newly_revoked) && l.newly_revoked.includes(gone.serial)).size === 2, 'both workers to load the CRL');
+  await waitFor(async () => count(parseMetrics((await fetchText(httpPort, '/metrics')).body), 'session_ended') - count(before, 'session_ended') >= held.length, 'the live sessions to end');
+
+  // Refused connections until both workers have refused the certificate (round robin: a few).
+  from = gw.logs().length;
+  const refusedOn = (): Set<unknown> => workersOf('login_refused', from, (l) => l.reason === 'revoked' && l.serial === gone.serial);
+  let attempts = 0;
+  for (; attempts < 12 && (attempts < 4 || refusedOn().size < 2); attempts++) {
+    const r = await psql(conninfo(port, { user: 'gone', dbname: 'appdb', cert: gone }), 'SELECT 1');
+    assert.notEqual(r.code, 0);
+  }
+  await waitFor(() => refusedOn().size === 2, 'refusals on both workers');
+  await waitFor(async () => count(parseMetrics((await fetchText(httpPort, '/metrics')).body), 'first_refusal') > count(before, 'first_refusal'), 'the first refusal to be observed');
+  const m = parseMetrics((await fetchText(httpPort, '/metrics')).body);
+  assert.equal(count(m, 'first_refusal') - count(before, 'first_refusal'), 1, `one first refusal for ${attempts} refused connections on both workers`);
+  assert.equal(count(m, 'session_ended') - count(before, 'session_ended'), held.length, 'one per live session, each ended by its own worker');
+  for (const c of held) await c.end().catch(() => undefined);
 });
 
 test('a worker killed with SIGKILL is replaced and the gateway keeps serving', async () => {
