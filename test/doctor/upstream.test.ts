@@ -84,6 +84,13 @@ test('a working path: eight steps, the last one a query, then "It works"', async
   assert.match(lines[9]!, /^It works: "app" logs in to "appdb" at localhost:\d+ over mutual TLS, and SELECT 1 returned\.$/);
 });
 
+test('a keyword/value connection string, as libpq users write it', async () => {
+  const conninfo = `host=localhost port=${gw.port} dbname=appdb user=app sslcert=${app.certPath} sslkey=${app.keyPath} sslrootcert=${pki.main.caPath} sslmode=verify-full`;
+  const r = await doctor([conninfo, '--json', '--timeout', '30']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(lastStep(r).step, 'query');
+});
+
 test('wrong upstream password: the fix is the password_file of the database entry', async () => {
   const r = await doctor([uri('pwdb'), ...files(app)]);
   assert.equal(r.code, 1);
