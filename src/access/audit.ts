@@ -100,6 +100,7 @@ const CODE_REASONS: Partial<Record<ErrorCode, AuditReason>> = {
   AUTH_QUERY_FAILED: 'upstream error',
   UPSTREAM_CONNECT: 'upstream error',
   UPSTREAM_TLS: 'upstream error',
+  UPSTREAM_NO_TLS: 'upstream error',
   UPSTREAM_TIMEOUT: 'upstream error',
   UPSTREAM_LOGIN: 'upstream error',
   UPSTREAM_PROTOCOL: 'upstream error',

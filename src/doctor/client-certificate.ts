@@ -34,7 +34,7 @@ export function fixContext(load: ClientLoad): FixContext {
 function fixFor(code: ClientErrorCode, ctx: FixContext): string {
   switch (code) {
     case 'MISSING_VARIABLE':
-      return fixes.passCertAndKey();
+      return fixes.passCertAndKey(ctx);
     case 'CERT_EXPIRED':
       return fixes.renew(ctx);
     case 'CERT_NOT_YET_VALID':
@@ -47,7 +47,7 @@ function fixFor(code: ClientErrorCode, ctx: FixContext): string {
     case 'WRONG_PASSPHRASE':
       return fixes.passphrase();
     case 'KEY_PERMISSIONS':
-      return fixes.chmodKey(ctx.keyPath ?? 'KEY');
+      return fixes.chmodKey(ctx);
     case 'FOLLOW_NEEDS_FILES':
       return 'name the certificate and key files with PGSSLCERT and PGSSLKEY instead of the base64 variables';
     case 'INVALID_BASE64':
@@ -55,7 +55,7 @@ function fixFor(code: ClientErrorCode, ctx: FixContext): string {
     case 'INVALID_CERTIFICATE':
     case 'INVALID_KEY':
     case 'FILE_UNREADABLE':
-      return `point --cert and --key at the PEM files pgmoat issue wrote (NAME.crt, NAME.key), or export them again: pgmoat export ${ctx.name ?? 'NAME'} --env ${ctx.environment ?? 'ENV'} --dir CA_DIR --format env`;
+      return fixes.rereadFiles(ctx);
   }
 }
 

@@ -7,7 +7,6 @@
 import type { TLSSocket } from 'node:tls';
 import type { ErrorFields } from '../protocol/error-response.js';
 import type { ServerAuthMethod } from '../protocol/login-exchange.js';
-import * as msg from '../protocol/messages.js';
 import { login as runLogin, type LoginEnd } from '../upstream/login.js';
 import { assertNever, errorMessage } from '../util/errors.js';
 
@@ -35,7 +34,10 @@ export type LoginOutcome =
   | { kind: 'protocol'; message: string }
   | { kind: 'ready'; params: Map<string, string>; method: AuthMethod };
 
-/** Runs the login; the socket is ended (with Terminate after a successful login) before this resolves. */
+/**
+ * Runs the login. On 'ready' the socket stays open and paused for the query step (which ends it);
+ * on every other outcome it is destroyed before this resolves.
+ */
 export async function login(input: LoginInput): Promise<LoginOutcome> {
   const s = input.socket;
   if (input.earlyError) {
@@ -50,10 +52,6 @@ export async function login(input: LoginInput): Promise<LoginOutcome> {
     startup: { user: input.user, database: input.database, application_name: input.applicationName },
     signal: AbortSignal.timeout(input.timeoutMs),
   });
-  if (end.kind === 'ready') {
-    s.on('error', () => undefined);
-    s.end(msg.TERMINATE);
-  }
   return outcomeOf(end);
 }
 

@@ -1,6 +1,7 @@
 /**
  * `pgmoat doctor` as a library: runs the steps in order, reports each one as it finishes, and
- * stops at the first failure. Nothing secret is sent before the server's certificate has
+ * stops at the first failure. It says "It works" only after a query came back: a gateway answers
+ * the login itself and reaches PostgreSQL only for a statement. Nothing secret is sent before the server's certificate has
  * checked out: the StartupMessage and any password go only over a verified session.
  */
 import type { Env } from '../client/sources.js';
@@ -14,7 +15,8 @@ import { checkServerCertificate, noServerCertificate } from './server-certificat
 import { handshake, type HandshakeOutcome, type PeerChain } from './tls-handshake.js';
 import type { DoctorTarget } from './target.js';
 import { fail, ok, STEPS, type DoctorReport, type StepResult } from './types.js';
-import { SILENT_CLOSE, handshakeFailed, loginResult, refusalFix } from './verdicts.js';
+import { DOCTOR_QUERY, runQuery } from './query.js';
+import { SILENT_CLOSE, handshakeFailed, loginResult, queryResult, refusalFix } from './verdicts.js';
 import { chainsTo } from './x509-facts.js';
 
 export interface DoctorOptions {
@@ -165,7 +167,12 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   record(ok('handshake', `${hs.protocol}${hs.cipher ? ` ${hs.cipher}` : ''}, ${sent}`));
 
   // Step 7: the PostgreSQL login.
-  if (!record(loginResult(outcome, { user: t.user, database: t.database, timeoutMs, fix: fixCtx }))) return failed();
+  if (!record(loginResult(outcome, { user: t.user, database: t.database, timeoutMs, fix: fixCtx })) || outcome.kind !== 'ready') return failed();
+
+  // Step 8: a query, the only proof that a gateway's pool reaches its upstream.
+  const answer = await runQuery(hs.socket, timeoutMs);
+  if (!record(queryResult(answer, { user: t.user, database: t.database, timeoutMs, fix: fixCtx })) || answer.kind !== 'rows') return failed();
   const how = material ? 'mutual TLS' : 'TLS';
-  return { ok: true, steps, summary: `It works: "${t.user}" logs in to "${t.database}" at ${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port} over ${how}.` };
+  const where = `${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`;
+  return { ok: true, steps, summary: `It works: "${t.user}" logs in to "${t.database}" at ${where} over ${how}, and ${DOCTOR_QUERY} returned.` };
 }

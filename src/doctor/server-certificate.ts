@@ -6,6 +6,8 @@ import { fixes } from './fixes.js';
 import { fail, ok, warn, type StepResult } from './types.js';
 import { chainsTo, daysLeft, expiryText, hostNames, shortName } from './x509-facts.js';
 
+const NO_CLIENT = { name: undefined, environment: undefined, certPath: undefined, keyPath: undefined };
+
 /** Fewer days than this left on a certificate earns a warning. */
 export const EXPIRY_WARNING_DAYS = 14;
 
@@ -50,10 +52,7 @@ export function checkServerCertificate(server: PeerChain, verifyError: string | 
   const identityError = checkServerIdentity(host, server.peer);
   if (identityError) {
     const names = hostNames(leaf);
-    const first = names[0];
-    const fix = first
-      ? `connect with host=${first} (the certificate is valid for ${names.join(', ')})`
-      : `re-issue the server certificate with --host ${host}: pgmoat issue-server --dir CA_DIR --host ${host}`;
+    const fix = fixes.hostMismatch(NO_CLIENT, { host, hostNames: names });
     return fail('server-certificate', 'HOSTNAME_MISMATCH', `the server's certificate ${name} is not valid for "${host}" (it names ${names.length ? names.join(', ') : 'no host at all'})`, fix);
   }
   const anchor = ca.kind === 'file' ? chainsTo(leaf, server.chain.slice(1), ca.certs) : undefined;

@@ -39,3 +39,32 @@ test('bad URIs are usage errors that never echo a password', () => {
     );
   }
 });
+
+test('keyword/value connection strings, as libpq takes them', () => {
+  const t = parseTarget("host=db.example.com port=6432 dbname=appdb user=app sslcert=/c.crt sslkey='/my keys/c.key' sslrootcert=/ca.crt sslmode=verify-full connect_timeout=3 password=s3cret application_name=x", {});
+  assert.equal(t.host, 'db.example.com');
+  assert.equal(t.port, 6432);
+  assert.equal(t.database, 'appdb');
+  assert.equal(t.user, 'app');
+  assert.equal(t.sslcert, '/c.crt');
+  assert.equal(t.sslkey, '/my keys/c.key');
+  assert.equal(t.sslrootcert, '/ca.crt');
+  assert.equal(t.connectTimeout, 3);
+  assert.equal(t.applicationName, 'x');
+  assert.equal(describeTarget(t), 'postgres://app@db.example.com:6432/appdb');
+  const escaped = parseTarget("host = localhost  password='a \\'b\\' c'", { PGUSER: 'carol' });
+  assert.equal(escaped.password, "a 'b' c");
+  assert.equal(escaped.user, 'carol');
+  assert.equal(escaped.database, 'carol');
+  assert.equal(escaped.port, 5432);
+});
+
+test('bad keyword/value strings are usage errors that never echo a password', () => {
+  for (const text of ['port=5432 user=app', "host=h password='hunter2", 'host=h prot=5432 password=hunter2', 'host=h port=99999 password=hunter2', 'host=/var/run/postgresql', 'host=a,b']) {
+    assert.throws(
+      () => parseTarget(text, {}),
+      (err: unknown) => err instanceof PgmoatError && err.code === 'USAGE' && !err.message.includes('hunter2'),
+      text,
+    );
+  }
+});

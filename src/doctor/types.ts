@@ -11,6 +11,7 @@ export const STEPS = {
   'client-certificate': { number: 5, title: 'client certificate' },
   handshake: { number: 6, title: 'TLS handshake' },
   login: { number: 7, title: 'PostgreSQL login' },
+  query: { number: 8, title: 'query' },
 } as const;
 
 export type StepId = keyof typeof STEPS;

@@ -1,9 +1,11 @@
-/** Steps 6 and 7 as results: handshake refusals and login outcomes, each with its one fix. */
+/** Steps 6, 7 and 8 as results: handshake refusals, login and query outcomes, each with its one fix. */
 import type { ErrorFields } from '../protocol/error-response.js';
-import { fixes, type FixContext } from './fixes.js';
+import { fixes, type FixContext, type FixFacts } from './fixes.js';
 import type { Refusal } from './handshake-words.js';
 import type { AuthMethod, LoginOutcome } from './login.js';
+import { DOCTOR_QUERY, type QueryOutcome } from './query.js';
 import { fail, ok, type StepResult } from './types.js';
+import { upstreamVerdict } from './upstream-verdicts.js';
 
 export function refusalFix(r: Refusal, ctx: FixContext): string {
   switch (r.kind) {
@@ -14,9 +16,9 @@ export function refusalFix(r: Refusal, ctx: FixContext): string {
     case 'not-yet-valid':
       return fixes.checkClock();
     case 'revoked':
-      return fixes.issueNew(ctx);
+      return fixes.reissueRevoked(ctx);
     case 'no-certificate':
-      return fixes.passCertAndKey();
+      return fixes.passCertAndKey(ctx);
     case 'not-for-client-use':
       return fixes.issueClientCert(ctx);
     case 'invalid':
@@ -61,8 +63,20 @@ function serverSaid(f: ErrorFields): string {
   return `the server refused the login: ${f.severity} ${f.code}: ${f.message}${f.detail ? ` (${f.detail})` : ''}`;
 }
 
+/** The environment a gateway's ENVIRONMENT_MISMATCH names, to fill in the fix's --env (the refusal itself is known by its code). */
+function requiredEnvironment(f: ErrorFields): string | undefined {
+  return /requires environment "([^"]+)"/.exec(f.message)?.[1];
+}
+
+function upstreamSaid(f: ErrorFields, database: string): string {
+  return `the gateway could not open a server connection to the PostgreSQL behind "${database}": ${f.severity} ${f.code}: ${f.message}${f.detail ? ` (${f.detail})` : ''}`;
+}
+
 function refusedLogin(f: ErrorFields, user: string, database: string, ctx: FixContext): StepResult {
   const m = f.message;
+  const facts: FixFacts = { database, user };
+  const upstream = upstreamVerdict(f, ctx, facts, false);
+  if (upstream) return fail('login', upstream.code, upstreamSaid(f, database), upstream.fix);
   // pgmoat names the refusal by code; PostgreSQL's clientcert=verify-full is known by its wording.
   if (f.routine === 'CERT_ROLE_MISMATCH' || (f.code === '28000' && /certificate authentication failed|CN mismatch|does not match/i.test(m))) {
     const fix = ctx.name
@@ -74,7 +88,9 @@ function refusedLogin(f: ErrorFields, user: string, database: string, ctx: FixCo
     return fail('login', 'SAN_NOT_MAPPED', serverSaid(f), `ask the gateway's operator to map this certificate's URI or DNS name to role "${user}" (an identity map entry uri:/dns: on the rule that matches database "${database}")`);
   }
   if (f.routine === 'ENVIRONMENT_MISMATCH') {
-    return fail('login', 'ENVIRONMENT_MISMATCH', serverSaid(f), `use a certificate issued for the environment of database "${database}"${f.hint ? ` (${f.hint})` : ''}`);
+    const env = requiredEnvironment(f);
+    const fix = fixes.issueForEnvironment(ctx, { ...facts, ...(env !== undefined ? { requiredEnvironment: env } : {}) });
+    return fail('login', 'ENVIRONMENT_MISMATCH', serverSaid(f), f.hint ? `${fix} (${f.hint})` : fix);
   }
   if (f.code === '28000' && /no pg_hba\.conf entry/i.test(m)) {
     return fail('login', 'NO_HBA_ENTRY', serverSaid(f), `allow this connection in pg_hba.conf (a hostssl line for role "${user}", database "${database}" and this address), then reload the server`);
@@ -123,5 +139,39 @@ export function loginResult(o: LoginOutcome, c: LoginContext): StepResult {
       return fail('login', 'CLOSED_DURING_LOGIN', 'the server closed the connection during the login', "read the server's log for the reason");
     case 'tls-error':
       return fail('login', 'TLS_ERROR_DURING_LOGIN', `the connection failed during the login: ${o.error.code ?? o.error.message}`, "read the server's log for the reason");
+  }
+}
+
+export interface QueryContext {
+  user: string;
+  database: string;
+  timeoutMs: number;
+  fix: FixContext;
+}
+
+/** Step 8 from the query's outcome: only rows mean that the whole path works. */
+export function queryResult(o: QueryOutcome, c: QueryContext): StepResult {
+  const facts: FixFacts = { database: c.database, user: c.user };
+  switch (o.kind) {
+    case 'rows':
+      return ok('query', `${DOCTOR_QUERY} returned ${o.value ?? 'NULL'}`);
+    case 'error': {
+      const upstream = upstreamVerdict(o.fields, c.fix, facts, true);
+      if (upstream) return fail('query', upstream.code, upstreamSaid(o.fields, c.database), upstream.fix);
+      return fail('query', `SQLSTATE_${o.fields.code}`, `${DOCTOR_QUERY} failed: ${serverSaid(o.fields).replace(/^the server refused the login: /, '')}`, o.fields.hint ?? "see the server's message: it names what is wrong");
+    }
+    case 'timeout':
+      return fail(
+        'query',
+        'QUERY_TIMEOUT',
+        `no answer to ${DOCTOR_QUERY} within ${Math.round(c.timeoutMs / 1000)} s: a gateway waits for a server connection while its upstream is down or unreachable (up to query_wait_timeout)`,
+        fixes.upstreamDown(c.fix, facts),
+      );
+    case 'closed':
+      return fail('query', 'CLOSED_DURING_QUERY', `the server closed the connection before answering ${DOCTOR_QUERY}`, "read the server's log for the reason");
+    case 'socket-error':
+      return fail('query', 'CONNECTION_FAILED_DURING_QUERY', `the connection failed before the answer to ${DOCTOR_QUERY}: ${o.error.code ?? o.error.message}`, "read the server's log for the reason");
+    case 'protocol':
+      return fail('query', 'PROTOCOL_ERROR', o.message, 'check the port in the URI: it should be the pgmoat gateway or PostgreSQL');
   }
 }

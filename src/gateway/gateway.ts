@@ -248,7 +248,9 @@ export class Gateway implements AcceptHost {
       this.metrics.connectionDecided(req.certCheck, 'refused');
       const error = err instanceof UpstreamError && err.fields ? err.fields : isPgmoatError(err) ? err : new PgmoatError('LOGIN_FAILED', errorMessage(err));
       this.access.loginRefused(req, err, error.message);
-      const bytes = error instanceof PgmoatError ? errorResponseFor(error) : errorResponse({ ...error, severity: 'FATAL' });
+      // An upstream's refusal passes on as it is, but for the routine field: pgmoat's code
+      // (UPSTREAM_LOGIN_REFUSED) tells a client, and the doctor, that the upstream refused.
+      const bytes = error instanceof PgmoatError ? errorResponseFor(error) : errorResponse({ ...error, severity: 'FATAL', routine: (err as UpstreamError).code });
       if (req.socket.writable) {
         req.socket.end(bytes);
         setTimeout(() => req.socket.destroy(), 1000).unref();

@@ -107,6 +107,7 @@ export class PoolJanitor {
         message: `no server connection became available within query_wait_timeout (${timeout / 1000} s)`,
         detail,
         hint: 'The session is still open: the statement can be sent again.',
+        routine: 'QUERY_WAIT_TIMEOUT',
       });
       this.log.warn({ event: 'query_wait_timeout', pool: this.pool.key, client: client.id, detail }, 'a client waited query_wait_timeout for a server connection');
     }

@@ -213,13 +213,17 @@ export class Pool implements PoolForOpener, HandoffPool, SweptPool, ClientPool<C
    * not verify) and no server left: clients waiting for a server get it as an ERROR.
    */
   openFailedForGood(err: Error): void {
+    // The routine field carries pgmoat's code (UPSTREAM_TLS, UPSTREAM_LOGIN_REFUSED, ...), as in
+    // the FATAL a login gets for the same failure: the doctor tells upstream failures apart by it.
+    const code = err instanceof PgmoatError ? { routine: err.code } : {};
     const fields: ErrorFields =
       err instanceof UpstreamError && err.fields
-        ? err.fields
+        ? { ...err.fields, ...code }
         : {
             severity: 'ERROR',
             code: (err instanceof PgmoatError ? err.sqlstate : undefined) ?? SqlState.CONNECTION_FAILURE,
             message: errorMessage(err),
+            ...code,
           };
     for (const client of [...this.members.waitingClients]) this.refuseClient(client, { ...fields, severity: 'ERROR' });
   }

@@ -203,7 +203,7 @@ async function attempt(t: UpstreamTarget, useTls: 'never' | 'try' | 'must', sign
         socket = await startTls(t, socket, signal);
         reader = null; // the TLS socket reads the handle itself
       } else if (useTls === 'must') {
-        throw new UpstreamError('UPSTREAM_TLS', `${where(t)} does not support SSL, but tls.mode is ${t.tls.mode}`, {
+        throw new UpstreamError('UPSTREAM_NO_TLS', `${where(t)} does not support SSL, but tls.mode is ${t.tls.mode}`, {
           });
       }
     }

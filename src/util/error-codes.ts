@@ -67,7 +67,8 @@ export const ERROR_CODES = {
   // A session and its pool.
   CLIENT_IDLE_TIMEOUT: { sqlstate: S.IDLE_SESSION_TIMEOUT, about: 'client_idle_timeout ended an idle session' },
   IDLE_TRANSACTION_TIMEOUT: { sqlstate: S.IDLE_IN_TRANSACTION_SESSION_TIMEOUT, about: 'idle_transaction_timeout ended a session idle in a transaction' },
-  QUERY_TIMEOUT: { sqlstate: S.QUERY_CANCELED, about: 'query_timeout or query_wait_timeout ended a query' },
+  QUERY_TIMEOUT: { sqlstate: S.QUERY_CANCELED, about: 'query_timeout ended a query' },
+  QUERY_WAIT_TIMEOUT: { sqlstate: S.QUERY_CANCELED, about: 'no server connection became available within query_wait_timeout (the session stays open)' },
   LONG_TRANSACTION: { sqlstate: S.FEATURE_NOT_SUPPORTED, about: 'a transaction block in statement pooling mode' },
   SERVER_LOST: { sqlstate: S.CONNECTION_FAILURE, about: "the client's server connection closed unexpectedly" },
   SERVER_MESSAGE_TOO_LARGE: { sqlstate: S.PROGRAM_LIMIT_EXCEEDED, about: 'the server sent a message longer than max_packet_size' },
@@ -78,7 +79,8 @@ export const ERROR_CODES = {
 
   // The gateway's own connections to PostgreSQL.
   UPSTREAM_CONNECT: { sqlstate: S.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION, about: 'the TCP connection to the upstream failed' },
-  UPSTREAM_TLS: { sqlstate: S.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION, about: 'TLS to the upstream failed, or the upstream offers none where tls requires it' },
+  UPSTREAM_TLS: { sqlstate: S.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION, about: 'TLS to the upstream failed (a certificate that does not verify, a handshake that fails)' },
+  UPSTREAM_NO_TLS: { sqlstate: S.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION, about: "the upstream answered the SSLRequest with 'N' where the database's tls.mode requires TLS" },
   UPSTREAM_TIMEOUT: { sqlstate: S.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION, about: 'the upstream did not complete the login within server_connect_timeout' },
   UPSTREAM_LOGIN: { sqlstate: S.CONNECTION_FAILURE, about: 'the upstream connection failed or closed during SSL negotiation or login' },
   UPSTREAM_PROTOCOL: { sqlstate: S.PROTOCOL_VIOLATION, about: 'the upstream answered the login with something the protocol does not allow' },

@@ -46,7 +46,8 @@ test('success through the gateway: it works, in one line', async () => {
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /^ok +6\. TLS handshake +TLSv1\.[23] .*client certificate accepted$/m);
   assert.match(r.stdout, /^ok +7\. PostgreSQL login +logged in as "app" to "appdb"/m);
-  assert.match(r.stdout.trim().split('\n').at(-1)!, /^It works: "app" logs in to "appdb" at localhost:\d+ over mutual TLS\.$/);
+  assert.match(r.stdout, /^ok +8\. query +SELECT 1 returned 1$/m);
+  assert.match(r.stdout.trim().split('\n').at(-1)!, /^It works: "app" logs in to "appdb" at localhost:\d+ over mutual TLS, and SELECT 1 returned\.$/);
 });
 
 test('client certificate from a CA the gateway does not trust: its FATAL, read after the startup packet', async () => {
@@ -67,7 +68,7 @@ test('revoked client certificate: the gateway says so, the fix is a new certific
   assert.equal(s.step, 'handshake');
   assert.equal(s.code, 'CLIENT_CERT_REVOKED');
   assert.match(s.detail, /revoked/);
-  assert.match(s.fix!, /^issue a new one: pgmoat issue gone --env production/);
+  assert.match(s.fix!, /^a revoked certificate cannot be renewed; .*pgmoat issue gone --env production --dir CA_DIR --out NEW_DIR/);
 });
 
 test('no client certificate: the gateway requires one', async () => {

@@ -59,11 +59,12 @@ test('success: every step ok, one line saying it works, exit 0', async () => {
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const lines = r.stdout.trim().split('\n');
   assert.match(lines[0]!, /^pgmoat doctor: postgres:\/\/app@127\.0\.0\.1:\d+\/postgres$/);
-  for (const [i, title] of ['name resolution', 'TCP connect', 'SSLRequest', 'server certificate', 'client certificate', 'TLS handshake', 'PostgreSQL login'].entries()) {
+  for (const [i, title] of ['name resolution', 'TCP connect', 'SSLRequest', 'server certificate', 'client certificate', 'TLS handshake', 'PostgreSQL login', 'query'].entries()) {
     assert.match(lines[i + 1]!, new RegExp(`^ok +${i + 1}\\. ${title} `));
   }
-  assert.match(lines[8]!, /^It works: "app" logs in to "postgres" at 127\.0\.0\.1:\d+ over mutual TLS\.$/);
-  assert.equal(lines.length, 9);
+  assert.match(lines[8]!, /^ok +8\. query +SELECT 1 returned 1$/);
+  assert.match(lines[9]!, /^It works: "app" logs in to "postgres" at 127\.0\.0\.1:\d+ over mutual TLS, and SELECT 1 returned\.$/);
+  assert.equal(lines.length, 10);
   assert.equal(r.stderr, '');
 });
 
@@ -76,7 +77,7 @@ test('success through a host name, with the material in PGCLIENT_*_B64 variables
   });
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.equal(r.report?.ok, true);
-  assert.deepEqual(r.report?.steps.map((s) => s.status), ['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok']);
+  assert.deepEqual(r.report?.steps.map((s) => s.status), ['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok']);
   assert.match(r.report!.steps[3]!.detail, /valid for localhost/);
 });
 
@@ -155,6 +156,7 @@ test('hostname mismatch: 127.0.0.2 reaches the server but is not in the certific
   assert.equal(s.code, 'HOSTNAME_MISMATCH');
   assert.match(s.detail, /not valid for "127\.0\.0\.2" \(it names localhost, 127\.0\.0\.1, ::1\)/);
   assert.match(s.fix!, /^connect with host=localhost /);
+  assert.match(s.fix!, /pgmoat issue-server --dir CA_DIR --host 127\.0\.0\.2 --host localhost --host 127\.0\.0\.1 --host ::1, then reload the gateway/);
 });
 
 test('key file readable by others (0644): step 5 fails, fix is chmod 600', async () => {
@@ -206,7 +208,7 @@ test('revoked client certificate: TLS alert certificate_revoked', async () => {
   const s = lastStep(r);
   assert.equal(s.step, 'handshake');
   assert.equal(s.code, 'TLS_ALERT_CERTIFICATE_REVOKED');
-  assert.match(s.fix!, /^issue a new one: pgmoat issue gone --env production/);
+  assert.match(s.fix!, /^a revoked certificate cannot be renewed; .*pgmoat issue gone --env production --dir CA_DIR --out NEW_DIR/);
 });
 
 test('no client certificate at all: the server requires one', async () => {
@@ -230,7 +232,8 @@ test('password login (SCRAM) over a certificate-checked session: PGPASSWORD miss
   assert.ok(!wrong.stdout.includes('wrong horse'));
   const right = await doctor(args, { PGPASSWORD: 'right horse battery' });
   assert.equal(right.code, 0, right.stdout + right.stderr);
-  assert.match(lastStep(right).detail, /SCRAM-SHA-256/);
+  assert.match(right.report!.steps[6]!.detail, /SCRAM-SHA-256/);
+  assert.equal(lastStep(right).step, 'query');
 });
 
 test('a database that does not exist: the login names it', async () => {

@@ -28,8 +28,13 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 export function doctor(args: readonly string[], env: Record<string, string> = {}): Promise<DoctorRun> {
+  return pgmoat(['doctor', ...args], env);
+}
+
+/** Any pgmoat command (e.g. the one a fix names); `report` is parsed for `doctor ... --json`. */
+export function pgmoat(args: readonly string[], env: Record<string, string> = {}): Promise<DoctorRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX, MAIN, 'doctor', ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -37,7 +42,7 @@ export function doctor(args: readonly string[], env: Record<string, string> = {}
     child.on('error', reject);
     child.on('close', (code) => {
       let report: DoctorRun['report'];
-      if (args.includes('--json')) {
+      if (args[0] === 'doctor' && args.includes('--json')) {
         try {
           report = JSON.parse(stdout) as DoctorRun['report'];
         } catch {

@@ -37,8 +37,10 @@ function parseTimeout(text: string | undefined): number | undefined {
 export function register(program: Command): void {
   program
     .command('doctor')
-    .description('check a connection step by step (DNS, TCP, SSLRequest, certificates, handshake, login) and name the fix for the first failing step')
-    .argument('<uri>', 'postgres://user@host:port/database (PGPASSWORD is used if the server asks for a password)')
+    .description(
+      'check a connection step by step (DNS, TCP, SSLRequest, server and client certificates, handshake, login, then SELECT 1 through the gateway to its upstream PostgreSQL) and name the fix for the first failing step; it says "It works" only when the query returned',
+    )
+    .argument('<conninfo>', "postgres://user@host:port/database, or 'host=H port=P dbname=D user=U sslcert=F sslkey=F sslrootcert=F' (PGPASSWORD is used if the server asks for a password)")
     .option('--cert <file>', 'client certificate (default: PGCLIENT_CERT_B64, else PGSSLCERT)')
     .option('--key <file>', 'client private key, mode 0600 (default: PGCLIENT_KEY_B64, else PGSSLKEY)')
     .option('--ca <file>', "CA that issued the gateway's certificate (default: PGCLIENT_CA_B64, else PGSSLROOTCERT; 'system' for the system store)")
@@ -46,8 +48,8 @@ export function register(program: Command): void {
     .option('--key-passphrase-file <file>', 'passphrase of an encrypted key (default: PGCLIENT_KEY_PASSPHRASE)')
     .option('--timeout <seconds>', 'time allowed to each network step (default: connect_timeout from the URI, else 10)')
     .option('--json', 'print the report as one JSON object (steps with status, detail, code and fix) instead of lines')
-    .action(async (uri: string, opts: DoctorCliOptions) => {
-      const target = parseTarget(uri);
+    .action(async (conninfo: string, opts: DoctorCliOptions) => {
+      const target = parseTarget(conninfo);
       const timeoutMs = parseTimeout(opts.timeout);
       const passphrase = readPassphrase(opts.keyPassphraseFile, 'key passphrase file');
       if (!opts.json) print(`pgmoat doctor: ${describeTarget(target)}`);
