@@ -157,4 +157,50 @@ describe('sslFollowingFiles', () => {
     assert.equal(seen.js.size, 4, `postgres.js used the first certificate and three renewals: ${[...seen.js].join(', ')}`);
     assert.ok(errors.every((e) => e.code === 'KEY_MISMATCH'), `only the half-replaced moments were refused: ${errors.map((e) => e.code).join(', ')}`);
   });
+
+  it('one file for both (PGSSLCERT=F PGSSLKEY=F, the chain then the key, as `pgmoat agent --cert F --key F` writes it): a Pool runs across three renewals, each one rename, with no failed query and no refused set', { timeout: 180_000 }, async () => {
+    const combined = join(dir, 'alice.pem');
+    const oneFileEnv = { PGSSLCERT: combined, PGSSLKEY: combined, PGSSLROOTCERT: pki.main.caPath };
+    const writeCombined = (c: ClientFiles): void => replace(combined, c.certPem + c.keyPem, 0o600);
+    const first = await pki.client('alice');
+    writeCombined(first);
+    const errors: PgmoatClientError[] = [];
+    const changes: string[] = [];
+    const ssl = sslFollowingFiles(oneFileEnv, { onError: (e) => errors.push(e), onChange: (now) => changes.push(now.serial) });
+    assert.equal(ssl.current.serial, first.serial);
+    const pgPool = new pg.Pool({ host: '127.0.0.1', port: server.port, user: 'alice', database: 'postgres', ssl, max: 3, maxLifetimeSeconds: 1 });
+    const seen = new Set<string>();
+    const failures: string[] = [];
+    let stop = false;
+    const SERIAL = 'SELECT client_serial::text AS serial FROM pg_stat_ssl WHERE pid = pg_backend_pid()';
+    const loop = async (): Promise<void> => {
+      while (!stop) {
+        try {
+          seen.add((await pgPool.query<{ serial: string }>(SERIAL)).rows[0]!.serial);
+        } catch (err) {
+          failures.push((err as Error).message);
+          await sleep(10);
+        }
+      }
+    };
+    const loops = [loop(), loop(), loop()];
+    const serials = [first.serial];
+    try {
+      await waitFor('the pool to run with the first certificate', () => seen.has(decimal(first.serial)));
+      for (let round = 1; round <= 3; round++) {
+        const next = await pki.client('alice');
+        writeCombined(next);
+        serials.push(next.serial);
+        await waitFor(`renewal ${round} to reach the pool`, () => seen.has(decimal(next.serial)));
+      }
+    } finally {
+      stop = true;
+      await Promise.all(loops);
+      await pgPool.end();
+    }
+    assert.deepEqual(failures, [], 'no query failed');
+    assert.deepEqual([...seen].sort(), serials.map(decimal).sort(), 'the first certificate and three renewals, nothing else');
+    assert.deepEqual(changes, serials.slice(1), 'each renewal taken once, in order');
+    assert.deepEqual(errors.map((e) => e.code), [], 'one rename never shows a half-replaced pair');
+  });
 });
