@@ -8,6 +8,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -202,5 +203,35 @@ describe('sslFollowingFiles', () => {
     assert.deepEqual([...seen].sort(), serials.map(decimal).sort(), 'the first certificate and three renewals, nothing else');
     assert.deepEqual(changes, serials.slice(1), 'each renewal taken once, in order');
     assert.deepEqual(errors.map((e) => e.code), [], 'one rename never shows a half-replaced pair');
+  });
+
+  it('one file for both is read once per load: replaced again and again by another process, it never yields a certificate and a key from two versions', { timeout: 120_000 }, async () => {
+    const combined = join(dir, 'churn.pem');
+    const a = await pki.client('alice');
+    const b = await pki.client('alice');
+    writeFileSync(join(dir, 'a.pem'), a.certPem + a.keyPem, { mode: 0o600 });
+    writeFileSync(join(dir, 'b.pem'), b.certPem + b.keyPem, { mode: 0o600 });
+    replace(combined, a.certPem + a.keyPem, 0o600);
+    const errors: PgmoatClientError[] = [];
+    const ssl = sslFollowingFiles({ PGSSLCERT: combined, PGSSLKEY: combined, PGSSLROOTCERT: pki.main.caPath }, { onError: (e) => errors.push(e) });
+    // Another process swaps the two versions in by rename as fast as it can, as an agent would (slowly).
+    const churn = spawn(
+      process.execPath,
+      ['-e', `const fs = require('node:fs'); const [a, b, f] = process.argv.slice(1); for (let i = 0; ; i++) { fs.copyFileSync(i % 2 ? b : a, f + '.tmp'); fs.renameSync(f + '.tmp', f); }`, join(dir, 'a.pem'), join(dir, 'b.pem'), combined],
+      { stdio: 'ignore' },
+    );
+    let taken = 0;
+    try {
+      for (let i = 0; i < 20_000 && taken < 2_000; i++) {
+        if (ssl.refresh()) taken++;
+        if (i % 100 === 0) await sleep(1); // let the other process run on a busy machine
+      }
+    } finally {
+      churn.kill('SIGKILL');
+      await new Promise((r) => churn.once('exit', r));
+    }
+    assert.ok(taken > 10, `the file changed under the reader (${taken} new sets taken)`);
+    assert.deepEqual(errors.map((e) => e.code), [], `no load mixed two versions (${taken} sets taken)`);
+    assert.ok([a.serial, b.serial].includes(ssl.current.serial));
   });
 });
