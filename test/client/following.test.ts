@@ -17,7 +17,7 @@ import pg from 'pg';
 import postgres from 'postgres';
 import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
 import { startPostgres, type PgServer } from '../harness/postgres.js';
-import { PgmoatClientError, sslFollowingFiles, type CertificateInUse } from '../../src/client/index.js';
+import { PgmoatClientError, sslFollowingFiles, type CertificateInUse } from '@pgmoat/client';
 
 let pki: Pki;
 let server: PgServer;
