@@ -5,6 +5,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { buildClient, clientIsStale } from './client-build.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const filters = process.argv.slice(2);
@@ -26,6 +27,9 @@ if (files.length === 0) {
   console.error('run-tests: no test files matched');
   process.exit(1);
 }
+// The tests import @pgmoat/client from its dist/ (through node_modules), as applications do.
+if (clientIsStale()) buildClient();
+
 const concurrency = process.env.PGMOAT_TEST_CONCURRENCY ?? '2';
 const result = spawnSync(
   process.execPath,

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { PeerCertificate } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { initCa, issueClient, openCa, type KeyType } from '../../src/ca/index.js';
-import { pemBlocks } from '../../src/client/pem.js';
+import { pemBlocks } from '@pgmoat/client/internal';
 import { readCertUsage } from '../../src/tls/cert-usage.js';
 import { certificateUsage } from '../../src/tls/peer-identity.js';
 

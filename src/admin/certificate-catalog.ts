@@ -13,7 +13,7 @@
 import { X509Certificate } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { pemBlocks } from '../client/pem.js';
+import { pemBlocks } from '@pgmoat/client/internal';
 import { caPath } from '../ca/ca-layout.js';
 import { readInventory, type InventoryEntry } from '../ca/inventory.js';
 import { normalizeSerial } from '../util/serial.js';

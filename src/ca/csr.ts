@@ -6,7 +6,7 @@
 import * as x509 from './x509.js';
 import { PgmoatError } from '../util/errors.js';
 import { checkSubjectPublicKey } from './keys.js';
-import { pemBlocks } from '../client/pem.js';
+import { pemBlocks } from '@pgmoat/client/internal';
 import { looksLikePem } from './pem.js';
 
 const CSR_LABELS = ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST'];

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { PgmoatError } from '../util/errors.js';
 import { readPrivateFile } from '../util/private-file.js';
 import { isEncryptedPem, parsePrivateKey, publicSpki } from './keys.js';
-import { pemBlocks } from '../client/pem.js';
+import { pemBlocks } from '@pgmoat/client/internal';
 
 export const MATERIAL_FORMATS = ['env', 'dotenv', 'json'] as const;
 export type MaterialFormat = (typeof MATERIAL_FORMATS)[number];

@@ -9,7 +9,7 @@ import { openCa } from './authority.js';
 import { issueClient } from './issue-client.js';
 import { issueServer } from './issue-server.js';
 import { writeCrl } from './revoke.js';
-import { pemBlocks } from '../client/pem.js';
+import { pemBlocks } from '@pgmoat/client/internal';
 import { readCaDefaults } from './ca-defaults.js';
 
 const work = mkdtempSync(join(tmpdir(), 'pgmoat-ca-int-'));

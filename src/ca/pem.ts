@@ -1,6 +1,6 @@
 /** PEM helpers. @peculiar/x509 writes PEM without a trailing newline; files here always end with one. */
 import { PgmoatError } from '../util/errors.js';
-import { pemBlocks } from '../client/pem.js';
+import { pemBlocks } from '@pgmoat/client/internal';
 
 export function pemEncode(der: ArrayBuffer | Uint8Array, label: string): string {
   const b64 = Buffer.from(der instanceof Uint8Array ? der : new Uint8Array(der)).toString('base64');

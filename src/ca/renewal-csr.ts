@@ -7,7 +7,7 @@
  */
 import * as x509 from './x509.js';
 import { PgmoatError } from '../util/errors.js';
-import { pemBlocks } from '../client/pem.js';
+import { pemBlocks } from '@pgmoat/client/internal';
 import { webcrypto } from 'node:crypto';
 import { checkSubjectPublicKey, DEFAULT_KEY_TYPE, exportPrivateKeyPem, generateKeyPair, signingAlgorithmFor, type KeyType } from './keys.js';
 import { keyTypeOfCertificate } from './certificate-facts.js';

@@ -4,7 +4,7 @@
  */
 import { statSync } from 'node:fs';
 import { normalizeSerial } from '../util/serial.js';
-import type { ClientErrorCode } from '../client/errors.js';
+import type { ClientErrorCode } from '@pgmoat/client/internal';
 import type { CaMaterial, ClientLoad } from './material.js';
 import { fixes, type FixContext } from './fixes.js';
 import { EXPIRY_WARNING_DAYS } from './server-certificate.js';

@@ -1,13 +1,23 @@
 /**
  * Reads the TLS material the doctor is told to use: command-line files first, then the URI's
  * sslcert/sslkey/sslrootcert, then the environment of `pgmoat/client` (PGCLIENT_*_B64, then
- * PGSSLCERT/PGSSLKEY/PGSSLROOTCERT). Decoding and the checks reuse src/client, so the doctor
+ * PGSSLCERT/PGSSLKEY/PGSSLROOTCERT). Decoding and the checks reuse @pgmoat/client (packages/client), so the doctor
  * says exactly what sslFromEnv would say.
  */
 import type { KeyObject, X509Certificate } from 'node:crypto';
-import { PgmoatClientError } from '../client/errors.js';
-import { PASSPHRASE_VARIABLE, readMaterial, SOURCES, type Env, type Material, type SourceNames } from '../client/sources.js';
-import { checkClientCertificate, checkKeyMatches, loadPrivateKey, parseCertificates } from '../client/verify.js';
+import {
+  checkClientCertificate,
+  checkKeyMatches,
+  loadPrivateKey,
+  parseCertificates,
+  PASSPHRASE_VARIABLE,
+  PgmoatClientError,
+  readMaterial,
+  SOURCES,
+  type Env,
+  type Material,
+  type SourceNames,
+} from '@pgmoat/client/internal';
 
 export interface MaterialOptions {
   /** File paths given on the command line (or in the URI). */

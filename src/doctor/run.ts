@@ -4,8 +4,7 @@
  * the login itself and reaches PostgreSQL only for a statement. Nothing secret is sent before the server's certificate has
  * checked out: the StartupMessage and any password go only over a verified session.
  */
-import type { Env } from '../client/sources.js';
-import { PgmoatClientError } from '../client/errors.js';
+import { PgmoatClientError, type Env } from '@pgmoat/client/internal';
 import { checkClientCertificate, fixContext } from './client-certificate.js';
 import { certificateRefusal, translateTlsError } from './handshake-words.js';
 import { login } from './login.js';

@@ -12,7 +12,7 @@ import { readPrivateFile } from '../util/private-file.js';
 import { normalizeSerial } from '../util/serial.js';
 import { makeRenewalRequest } from '../ca/renewal-csr.js';
 import { isEncryptedPem, type KeyType } from '../ca/keys.js';
-import { pemBlocks } from '../client/pem.js';
+import { pemBlocks } from '@pgmoat/client/internal';
 import { recoverPair, replacePair } from './pair-files.js';
 
 export interface RemoteRenewOptions {

@@ -5,7 +5,7 @@
  * See crl-order.ts for what "older" means. Used at start, at every reload and by the CRL watch.
  */
 import * as x509 from '../ca/x509.js';
-import { pemBlocks } from '../client/pem.js';
+import { pemBlocks } from '@pgmoat/client/internal';
 import { PgmoatError, isPgmoatError } from '../util/errors.js';
 import { findRegression, issuerKey, mergeFloors, raiseFloor, type CrlMark, type CrlRegression } from './crl-order.js';
 import { readCrlState } from './crl-state.js';

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as x509 from '../ca/x509.js';
-import { pemBlocks } from '../client/pem.js';
+import { pemBlocks } from '@pgmoat/client/internal';
 import { PgmoatError } from '../util/errors.js';
 import { normalizeSerial } from '../util/serial.js';
 import { DerError, TAG, expectTlv, unsignedInteger } from './der.js';

@@ -10,7 +10,7 @@
  * the one in force (an earlier notBefore), is refused too.
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import { pemBlocks } from '../client/pem.js';
+import { pemBlocks } from '@pgmoat/client/internal';
 import { PgmoatError, errorMessage } from '../util/errors.js';
 import { normalizeSerial } from '../util/serial.js';
 

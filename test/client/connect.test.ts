@@ -10,7 +10,7 @@ import pg from 'pg';
 import postgres from 'postgres';
 import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
 import { startPostgres, type PgServer } from '../harness/postgres.js';
-import { sslFromEnv, type ClientSslOptions } from '../../src/client/index.js';
+import { sslFromEnv, type ClientSslOptions } from '@pgmoat/client';
 
 const b64 = (pem: string): string => Buffer.from(pem, 'utf8').toString('base64');
 

@@ -8,6 +8,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ import pg from 'pg';
 import postgres from 'postgres';
 import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
 import { startPostgres, type PgServer } from '../harness/postgres.js';
-import { PgmoatClientError, sslFollowingFiles, type CertificateInUse } from '../../src/client/index.js';
+import { PgmoatClientError, sslFollowingFiles, type CertificateInUse } from '@pgmoat/client';
 
 let pki: Pki;
 let server: PgServer;
@@ -156,5 +157,81 @@ describe('sslFollowingFiles', () => {
     assert.equal(seen.pg.size, 4, `node-postgres used the first certificate and three renewals: ${[...seen.pg].join(', ')}`);
     assert.equal(seen.js.size, 4, `postgres.js used the first certificate and three renewals: ${[...seen.js].join(', ')}`);
     assert.ok(errors.every((e) => e.code === 'KEY_MISMATCH'), `only the half-replaced moments were refused: ${errors.map((e) => e.code).join(', ')}`);
+  });
+
+  it('one file for both (PGSSLCERT=F PGSSLKEY=F, the chain then the key, as `pgmoat agent --cert F --key F` writes it): a Pool runs across three renewals, each one rename, with no failed query and no refused set', { timeout: 180_000 }, async () => {
+    const combined = join(dir, 'alice.pem');
+    const oneFileEnv = { PGSSLCERT: combined, PGSSLKEY: combined, PGSSLROOTCERT: pki.main.caPath };
+    const writeCombined = (c: ClientFiles): void => replace(combined, c.certPem + c.keyPem, 0o600);
+    const first = await pki.client('alice');
+    writeCombined(first);
+    const errors: PgmoatClientError[] = [];
+    const changes: string[] = [];
+    const ssl = sslFollowingFiles(oneFileEnv, { onError: (e) => errors.push(e), onChange: (now) => changes.push(now.serial) });
+    assert.equal(ssl.current.serial, first.serial);
+    const pgPool = new pg.Pool({ host: '127.0.0.1', port: server.port, user: 'alice', database: 'postgres', ssl, max: 3, maxLifetimeSeconds: 1 });
+    const seen = new Set<string>();
+    const failures: string[] = [];
+    let stop = false;
+    const SERIAL = 'SELECT client_serial::text AS serial FROM pg_stat_ssl WHERE pid = pg_backend_pid()';
+    const loop = async (): Promise<void> => {
+      while (!stop) {
+        try {
+          seen.add((await pgPool.query<{ serial: string }>(SERIAL)).rows[0]!.serial);
+        } catch (err) {
+          failures.push((err as Error).message);
+          await sleep(10);
+        }
+      }
+    };
+    const loops = [loop(), loop(), loop()];
+    const serials = [first.serial];
+    try {
+      await waitFor('the pool to run with the first certificate', () => seen.has(decimal(first.serial)));
+      for (let round = 1; round <= 3; round++) {
+        const next = await pki.client('alice');
+        writeCombined(next);
+        serials.push(next.serial);
+        await waitFor(`renewal ${round} to reach the pool`, () => seen.has(decimal(next.serial)));
+      }
+    } finally {
+      stop = true;
+      await Promise.all(loops);
+      await pgPool.end();
+    }
+    assert.deepEqual(failures, [], 'no query failed');
+    assert.deepEqual([...seen].sort(), serials.map(decimal).sort(), 'the first certificate and three renewals, nothing else');
+    assert.deepEqual(changes, serials.slice(1), 'each renewal taken once, in order');
+    assert.deepEqual(errors.map((e) => e.code), [], 'one rename never shows a half-replaced pair');
+  });
+
+  it('one file for both is read once per load: replaced again and again by another process, it never yields a certificate and a key from two versions', { timeout: 120_000 }, async () => {
+    const combined = join(dir, 'churn.pem');
+    const a = await pki.client('alice');
+    const b = await pki.client('alice');
+    writeFileSync(join(dir, 'a.pem'), a.certPem + a.keyPem, { mode: 0o600 });
+    writeFileSync(join(dir, 'b.pem'), b.certPem + b.keyPem, { mode: 0o600 });
+    replace(combined, a.certPem + a.keyPem, 0o600);
+    const errors: PgmoatClientError[] = [];
+    const ssl = sslFollowingFiles({ PGSSLCERT: combined, PGSSLKEY: combined, PGSSLROOTCERT: pki.main.caPath }, { onError: (e) => errors.push(e) });
+    // Another process swaps the two versions in by rename as fast as it can, as an agent would (slowly).
+    const churn = spawn(
+      process.execPath,
+      ['-e', `const fs = require('node:fs'); const [a, b, f] = process.argv.slice(1); for (let i = 0; ; i++) { fs.copyFileSync(i % 2 ? b : a, f + '.tmp'); fs.renameSync(f + '.tmp', f); }`, join(dir, 'a.pem'), join(dir, 'b.pem'), combined],
+      { stdio: 'ignore' },
+    );
+    let taken = 0;
+    try {
+      for (let i = 0; i < 20_000 && taken < 2_000; i++) {
+        if (ssl.refresh()) taken++;
+        if (i % 100 === 0) await sleep(1); // let the other process run on a busy machine
+      }
+    } finally {
+      churn.kill('SIGKILL');
+      await new Promise((r) => churn.once('exit', r));
+    }
+    assert.ok(taken > 10, `the file changed under the reader (${taken} new sets taken)`);
+    assert.deepEqual(errors.map((e) => e.code), [], `no load mixed two versions (${taken} sets taken)`);
+    assert.ok([a.serial, b.serial].includes(ssl.current.serial));
   });
 });

@@ -4,7 +4,7 @@ import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:cry
 import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
-import { PgmoatClientError, sslFromEnv, type ClientErrorCode } from '../../src/client/index.js';
+import { PgmoatClientError, sslFromEnv, type ClientErrorCode } from '@pgmoat/client';
 
 const b64 = (pem: string): string => Buffer.from(pem, 'utf8').toString('base64');
 
@@ -102,8 +102,10 @@ describe('sslFromEnv: the good path', () => {
     assert.ok(sslFromEnv(env, { servername: 'db.example.com' }).checkServerIdentity!('localhost', peer) instanceof Error);
   });
 
-  it('imports nothing but node: built-ins and its own files', () => {
-    const dir = new URL('../../src/client/', import.meta.url).pathname;
+  it('the package imports nothing but node: built-ins and its own files, and declares no runtime dependency', () => {
+    const manifest = JSON.parse(readFileSync(new URL('../../packages/client/package.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies', 'bundleDependencies']) assert.equal(manifest[field], undefined, `packages/client/package.json has ${field}`);
+    const dir = new URL('../../packages/client/src/', import.meta.url).pathname;
     let seen = 0;
     for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))) {
       const source = readFileSync(join(dir, file), 'utf8');

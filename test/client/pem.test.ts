@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pemBlocks } from './pem.js';
+import { pemBlocks } from '@pgmoat/client/internal';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 

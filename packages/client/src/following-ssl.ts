@@ -13,6 +13,7 @@
  * is tried again. Nothing is ever thrown at a connection after the first load.
  */
 import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createSecureContext, type PeerCertificate, type SecureContext } from 'node:tls';
 import { PgmoatClientError } from './errors.js';
 import { loadClientMaterial, serverNameOptions, type ClientMaterial, type SslFromEnvOptions } from './ssl-from-env.js';
@@ -86,7 +87,9 @@ export function sslFollowingFiles(env: Env = process.env, options: SslFollowingF
       });
     }
   }
-  const paths = [env[SOURCES.cert.path]?.trim(), env[SOURCES.key.path]?.trim(), env[SOURCES.ca.path]?.trim()].map((p) => (p === 'system' ? undefined : p));
+  // One file named twice (certificate and key together) is stat()ed once, so that one rename is one change.
+  const named = [env[SOURCES.cert.path]?.trim(), env[SOURCES.key.path]?.trim(), env[SOURCES.ca.path]?.trim()].map((p) => (p === undefined || p === '' || p === 'system' ? undefined : resolve(p)));
+  const paths = named.filter((p, i) => p !== undefined && named.indexOf(p) === i);
   const versions = (): string => paths.map(versionOf).join('|');
 
   let loaded = versions();

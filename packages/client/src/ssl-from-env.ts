@@ -6,7 +6,8 @@
 import type { X509Certificate } from 'node:crypto';
 import { checkServerIdentity as nodeCheckServerIdentity, type PeerCertificate } from 'node:tls';
 import { PgmoatClientError } from './errors.js';
-import { PASSPHRASE_VARIABLE, readMaterial, SOURCES, type Env, type Material } from './sources.js';
+import { resolve } from 'node:path';
+import { PASSPHRASE_VARIABLE, readMaterial, SOURCES, type Env, type Material, type SourceNames } from './sources.js';
 import { checkClientCertificate, checkKeyMatches, loadPrivateKey, parseCertificates } from './verify.js';
 
 export interface SslFromEnvOptions {
@@ -47,6 +48,14 @@ function collectMissing<T>(missing: string[], read: () => T): T | undefined {
   }
 }
 
+/** The absolute path a file variable names when its base64 twin is unset, else undefined. */
+function fileOf(env: Env, names: SourceNames): string | undefined {
+  const b64 = env[names.b64];
+  const path = env[names.path]?.trim();
+  if ((b64 !== undefined && b64.trim() !== '') || path === undefined || path === '') return undefined;
+  return resolve(path);
+}
+
 function readCa(env: Env): Material | 'system' {
   const b64 = env[SOURCES.ca.b64];
   const path = env[SOURCES.ca.path];
@@ -73,8 +82,18 @@ export interface ClientMaterial {
  */
 export function loadClientMaterial(env: Env, now: Date): ClientMaterial {
   const missing: string[] = [];
-  const certM = collectMissing(missing, () => readMaterial(env, SOURCES.cert, 'client certificate', false));
-  const keyM = collectMissing(missing, () => readMaterial(env, SOURCES.key, 'client private key', true));
+  // One file for both (the chain then the key, as `pgmoat agent --cert F --key F` writes it) is
+  // read once: two reads could straddle a renewal's rename and pair an old certificate with a new key.
+  const certFile = fileOf(env, SOURCES.cert);
+  let certM: Material | undefined;
+  let keyM: Material | undefined;
+  if (certFile !== undefined && certFile === fileOf(env, SOURCES.key)) {
+    keyM = readMaterial(env, SOURCES.key, 'client private key', true);
+    certM = { ...keyM, origin: `${SOURCES.cert.path} (${env[SOURCES.cert.path]!.trim()})`, variable: SOURCES.cert.path };
+  } else {
+    certM = collectMissing(missing, () => readMaterial(env, SOURCES.cert, 'client certificate', false));
+    keyM = collectMissing(missing, () => readMaterial(env, SOURCES.key, 'client private key', true));
+  }
   const caM = collectMissing(missing, () => readCa(env));
   if (!certM || !keyM || !caM) {
     const first = [SOURCES.cert, SOURCES.key, SOURCES.ca].find((s) => missing.some((m) => m.startsWith(s.b64)));

@@ -1,6 +1,6 @@
 /**
  * The client library's one error type. It stands alone (no import from the gateway) so that
- * `pgmoat/client` pulls in nothing but Node itself. `code` is stable: match on it, not on text.
+ * `@pgmoat/client` pulls in nothing but Node itself. `code` is stable: match on it, not on text.
  */
 export type ClientErrorCode =
   /** Neither the base64 variable nor its file-path fallback is set. */
