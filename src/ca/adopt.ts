@@ -15,7 +15,7 @@ import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
 import type { KeyObject } from 'node:crypto';
 import { PgmoatError } from '../util/errors.js';
 import { normalizeSerial } from '../util/serial.js';
-import { pemBlocks } from '../client/pem.js';
+import { pemBlocks } from '@pgmoat/client/internal';
 import * as x509 from './x509.js';
 import { PRIVATE_MODE, PUBLIC_MODE, type CaFile } from './ca-layout.js';
 import { writeNewCaDir, checkNewCaDir, type NewCaFile } from './ca-files.js';
