@@ -21,6 +21,7 @@ import { readiness } from './readiness.js';
 import { reloadGateway } from './reload.js';
 import type { AdminPeers } from './console.js';
 import type { WorkerShare } from '../runtime/worker-share.js';
+import type { RuntimeConfig } from '../runtime/runtime-config.js';
 
 export interface AdminOptions {
   log: Logger;
@@ -34,6 +35,8 @@ export interface AdminOptions {
   peers?: AdminPeers;
   /** Cluster workers: which one this is (SHOW VERSION says it). */
   worker?: WorkerShare;
+  /** After a reload the gateway took: what else runs beside it follows the new configuration (renewal:). */
+  onReloaded?: (config: RuntimeConfig['config'], trigger: string) => Promise<void>;
 }
 
 export class Admin {
@@ -42,6 +45,7 @@ export class Admin {
   private http: AdminHttpServer | undefined;
   private readonly log: Logger;
   private readonly httpEnabled: boolean;
+  private readonly onReloaded: AdminOptions['onReloaded'];
 
   private constructor(
     private readonly gateway: Gateway,
@@ -49,6 +53,7 @@ export class Admin {
   ) {
     this.log = opts.log;
     this.httpEnabled = opts.http !== false;
+    this.onReloaded = opts.onReloaded;
     const version = packageVersion();
     // One catalog for SHOW CERTS and the certificate series: the same certificates seen, the same inventory cache.
     const catalog = new CertificateCatalog(gateway, () => this.console.identities());
@@ -91,14 +96,19 @@ export class Admin {
   /** SIGHUP and RELOAD: the gateway's reload, then the HTTP listener follows admin.http. */
   async reload(trigger: string): Promise<void> {
     const rc = await reloadGateway(this.gateway, this.log, trigger);
-    if (!this.httpEnabled) return;
-    const next = rc.config.admin.http;
-    try {
-      await followAdminHttp(this.http, next, (cfg) => this.listen(cfg), (server) => (this.http = server));
-    } catch (err) {
-      this.log.error({ event: 'admin_http_reload_failed', reason: errorMessage(err) }, 'admin HTTP listener could not follow the new configuration');
-      throw new PgmoatError('ADMIN_HTTP_RELOAD', `configuration applied, but the admin HTTP listener could not follow it: ${errorMessage(err)}`, { severity: 'ERROR' });
+    // Whatever runs beside the gateway follows even when the HTTP listener cannot.
+    const beside = this.onReloaded?.(rc.config, trigger);
+    if (this.httpEnabled) {
+      const next = rc.config.admin.http;
+      try {
+        await followAdminHttp(this.http, next, (cfg) => this.listen(cfg), (server) => (this.http = server));
+      } catch (err) {
+        this.log.error({ event: 'admin_http_reload_failed', reason: errorMessage(err) }, 'admin HTTP listener could not follow the new configuration');
+        await beside?.catch(() => undefined);
+        throw new PgmoatError('ADMIN_HTTP_RELOAD', `configuration applied, but the admin HTTP listener could not follow it: ${errorMessage(err)}`, { severity: 'ERROR' });
+      }
     }
+    await beside;
   }
 
   private async shutdownGateway(): Promise<void> {
