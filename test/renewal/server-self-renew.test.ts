@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { TLSSocket } from 'node:tls';
+import { createServer, type AddressInfo } from 'node:net';
+import { once } from 'node:events';
 import pg from 'pg';
 import { makePki, type Pki } from '../harness/cert-factory.js';
 import { startPostgres, type PgServer } from '../harness/postgres.js';
@@ -21,6 +23,7 @@ import { freePort } from '../harness/free-port.js';
 import { conninfo, psql } from '../harness/psql.js';
 import { APP_SETUP_SQL, nodeSsl, pgSocket, plainUpstream, waitFor } from '../gateway/helpers.js';
 import { startCluster } from '../cluster/helpers.js';
+import { adminConn } from '../admin/helpers.js';
 import { issueServer, openCa } from '../../src/ca/index.js';
 import { readInventory } from '../../src/ca/inventory.js';
 import { normalizeSerial } from '../../src/util/serial.js';
@@ -230,11 +233,12 @@ test('serve --workers 2 with renewal: the primary answers POST /v1/renew, renews
   }
 });
 
-test('SIGHUP applies a changed renewal: setting (the rate limit) without a restart', async () => {
+test('SIGHUP and RELOAD apply a changed renewal: setting (rate limit, port) without a restart; an impossible one is reported', async () => {
   const dir = workDir();
   const files = serverCopy(join(dir, 'gw'), pki.server);
   const [port, adminPort, renewalPort] = [await freePort(), await freePort(), await freePort()];
-  const config = gatewayConfig({ port, adminPort, renewalPort, ...files, renewal: { rate_limit: { max: 1, window: '1h' } } });
+  const base = gatewayConfig({ port, adminPort, renewalPort, ...files, renewal: { rate_limit: { max: 1, window: '1h' } } });
+  const config: Record<string, unknown> = { ...base, admin: { ...(base.admin as Record<string, unknown>), identities: ['ops'] } };
   const configPath = writeConfig(dir, config);
   const proc = await startGatewayProcess(configPath);
   const app = await pki.client('hup');
@@ -266,6 +270,31 @@ test('SIGHUP applies a changed renewal: setting (the rate limit) without a resta
     });
     const reloaded = jsonLines(proc.output()).find((l) => l.event === 'renewal_reloaded');
     assert.deepEqual(reloaded?.changed, ['rateLimit']);
+
+    // The console's RELOAD moves the listener to another port: the new one answers, the old one is closed.
+    const ops = await pki.client('ops');
+    const movedPort = await freePort();
+    writeConfig(dir, { ...config, admin: { ...(config.admin as Record<string, unknown>), identities: ['ops'] }, renewal: { ...(config.renewal as Record<string, unknown>), port: movedPort } });
+    const r = await psql(adminConn(port, ops), 'RELOAD');
+    assert.equal(r.code, 0, r.stderr);
+    const moved = await curl(`https://localhost:${movedPort}/v1/ca`, { cacert: pki.main.caPath });
+    assert.equal(moved.status, 200, moved.stderr);
+    const old = await curl(`https://localhost:${renewalPort}/v1/ca`, { cacert: pki.main.caPath });
+    assert.notEqual(old.exit, 0, 'the old port is closed');
+
+    // A port that cannot be opened: RELOAD says so and the listener in force keeps serving.
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await once(blocker, 'listening');
+    try {
+      const taken = (blocker.address() as AddressInfo).port;
+      writeConfig(dir, { ...config, admin: { ...(config.admin as Record<string, unknown>), identities: ['ops'] }, renewal: { ...(config.renewal as Record<string, unknown>), port: taken } });
+      const refused = await psql(adminConn(port, ops), 'RELOAD');
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /renewal: could not follow it \(port\)/);
+      assert.equal((await curl(`https://localhost:${movedPort}/v1/ca`, { cacert: pki.main.caPath })).status, 200);
+    } finally {
+      blocker.close();
+    }
   } finally {
     assert.equal(await proc.stop('SIGTERM'), 0, proc.output());
   }
