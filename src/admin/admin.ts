@@ -97,18 +97,23 @@ export class Admin {
   async reload(trigger: string): Promise<void> {
     const rc = await reloadGateway(this.gateway, this.log, trigger);
     // Whatever runs beside the gateway follows even when the HTTP listener cannot.
-    const beside = this.onReloaded?.(rc.config, trigger);
+    // Its failure is held (not left unhandled) until the HTTP listener has followed too.
+    const beside = this.onReloaded?.(rc.config, trigger).then(
+      () => undefined,
+      (err: unknown) => ({ err }),
+    );
     if (this.httpEnabled) {
       const next = rc.config.admin.http;
       try {
         await followAdminHttp(this.http, next, (cfg) => this.listen(cfg), (server) => (this.http = server));
       } catch (err) {
         this.log.error({ event: 'admin_http_reload_failed', reason: errorMessage(err) }, 'admin HTTP listener could not follow the new configuration');
-        await beside?.catch(() => undefined);
+        await beside;
         throw new PgmoatError('ADMIN_HTTP_RELOAD', `configuration applied, but the admin HTTP listener could not follow it: ${errorMessage(err)}`, { severity: 'ERROR' });
       }
     }
-    await beside;
+    const failed = await beside;
+    if (failed) throw failed.err;
   }
 
   private async shutdownGateway(): Promise<void> {

@@ -191,7 +191,7 @@ class Primary {
         const r = await this.request(s, cmd);
         if (r.error !== undefined) errors.push(`worker ${s.index + 1}: ${r.error}`);
       });
-    if (cmd.kind === 'reload') work.push(this.reloadHttp('RELOAD').catch((err: unknown) => void errors.push(`primary: ${errorMessage(err)}`)));
+    if (cmd.kind === 'reload') work.push(this.reloadHttp('RELOAD').catch((err: unknown) => void errors.push(errorMessage(err))));
     await Promise.all(work);
     return errors;
   }
@@ -265,8 +265,9 @@ class Primary {
     }
     this.shutdownTimeout = config.shutdown_timeout;
     // Both follow, even when the other cannot; the first failure is the answer.
-    const results = await Promise.allSettled([this.http.follow(config.admin.http), this.renewal.apply(config, trigger)]);
-    for (const r of results) if (r.status === 'rejected') throw r.reason;
+    const [http, renewal] = await Promise.allSettled([this.http.follow(config.admin.http), this.renewal.apply(config, trigger)]);
+    if (http.status === 'rejected') throw new Error(`admin HTTP listener: ${errorMessage(http.reason)}`);
+    if (renewal.status === 'rejected') throw renewal.reason;
   }
 
   private async stop(trigger: string): Promise<void> {
