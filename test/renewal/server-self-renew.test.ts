@@ -228,6 +228,12 @@ test('serve --workers 2 with renewal: the primary answers POST /v1/renew, renews
     });
     const q = await psql(conninfo(port, { user: 'app', dbname: 'appdb', host: 'localhost', cert: { certPath: app.certPath, keyPath: app.keyPath, caPath: pki.main.caPath } }), 'SELECT 1');
     assert.equal(q.stdout, '1', q.stderr);
+    // SIGHUP to the primary moves its renewal listener too.
+    const movedPort = await freePort();
+    const config = gatewayConfig({ port, adminPort, renewalPort: movedPort, ...files, renewal: { server_certificate: { renew_at: 0.1 } } });
+    writeConfig(dir, config);
+    cluster.proc.kill('SIGHUP');
+    await waitFor(async () => (await curl(`https://localhost:${movedPort}/v1/ca`, { cacert: pki.main.caPath })).status === 200, 'the renewal listener on its new port', 20_000);
   } finally {
     assert.equal(await cluster.stop('SIGTERM'), 0, cluster.output());
   }
