@@ -21,6 +21,7 @@ import { readiness } from './readiness.js';
 import { reloadGateway } from './reload.js';
 import type { AdminPeers } from './console.js';
 import type { WorkerShare } from '../runtime/worker-share.js';
+import type { RuntimeConfig } from '../runtime/runtime-config.js';
 
 export interface AdminOptions {
   log: Logger;
@@ -36,6 +37,8 @@ export interface AdminOptions {
   worker?: WorkerShare;
   /** Cluster workers: the primary, which keeps one first refusal per revoked serial across workers. */
   firstRefusals?: FirstRefusalArbiter;
+  /** After a reload the gateway took: what else runs beside it follows the new configuration (renewal:). */
+  onReloaded?: (config: RuntimeConfig['config'], trigger: string) => Promise<void>;
 }
 
 export class Admin {
@@ -44,6 +47,7 @@ export class Admin {
   private http: AdminHttpServer | undefined;
   private readonly log: Logger;
   private readonly httpEnabled: boolean;
+  private readonly onReloaded: AdminOptions['onReloaded'];
 
   private constructor(
     private readonly gateway: Gateway,
@@ -51,6 +55,7 @@ export class Admin {
   ) {
     this.log = opts.log;
     this.httpEnabled = opts.http !== false;
+    this.onReloaded = opts.onReloaded;
     const version = packageVersion();
     // One catalog for SHOW CERTS and the certificate series: the same certificates seen, the same inventory cache.
     const catalog = new CertificateCatalog(gateway, () => this.console.identities());
@@ -93,14 +98,24 @@ export class Admin {
   /** SIGHUP and RELOAD: the gateway's reload, then the HTTP listener follows admin.http. */
   async reload(trigger: string): Promise<void> {
     const rc = await reloadGateway(this.gateway, this.log, trigger);
-    if (!this.httpEnabled) return;
-    const next = rc.config.admin.http;
-    try {
-      await followAdminHttp(this.http, next, (cfg) => this.listen(cfg), (server) => (this.http = server));
-    } catch (err) {
-      this.log.error({ event: 'admin_http_reload_failed', reason: errorMessage(err) }, 'admin HTTP listener could not follow the new configuration');
-      throw new PgmoatError('ADMIN_HTTP_RELOAD', `configuration applied, but the admin HTTP listener could not follow it: ${errorMessage(err)}`, { severity: 'ERROR' });
+    // Whatever runs beside the gateway follows even when the HTTP listener cannot.
+    // Its failure is held (not left unhandled) until the HTTP listener has followed too.
+    const beside = this.onReloaded?.(rc.config, trigger).then(
+      () => undefined,
+      (err: unknown) => ({ err }),
+    );
+    if (this.httpEnabled) {
+      const next = rc.config.admin.http;
+      try {
+        await followAdminHttp(this.http, next, (cfg) => this.listen(cfg), (server) => (this.http = server));
+      } catch (err) {
+        this.log.error({ event: 'admin_http_reload_failed', reason: errorMessage(err) }, 'admin HTTP listener could not follow the new configuration');
+        await beside;
+        throw new PgmoatError('ADMIN_HTTP_RELOAD', `configuration applied, but the admin HTTP listener could not follow it: ${errorMessage(err)}`, { severity: 'ERROR' });
+      }
     }
+    const failed = await beside;
+    if (failed) throw failed.err;
   }
 
   private async shutdownGateway(): Promise<void> {

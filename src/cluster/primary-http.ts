@@ -21,7 +21,8 @@ export interface PrimaryHttpSource {
 export class PrimaryHttp {
   private server: AdminHttpServer | undefined;
   private readonly aggregator = new AggregatorRegistry();
-  private readonly own = new Registry();
+  /** The primary's own series (the renewal service's counts, when it runs here), beside the workers'. */
+  readonly own = new Registry();
   readonly restarts: Counter;
 
   constructor(

@@ -21,6 +21,8 @@ import { shortfalls } from '../runtime/worker-share.js';
 import { TICKET_SECRET_ENV, WORKER_COUNT_ENV, WORKER_INDEX_ENV } from './worker.js';
 import { newTicketSecret } from '../tls/client-tls.js';
 import { FirstRefusals } from './first-refusals.js';
+import { RenewalRuntime } from '../renewal/renewal-runtime.js';
+import { renewalCounter, serverRenewalCounter } from '../renewal/start.js';
 
 const MAX_BACKOFF_MS = 30_000;
 const FIRST_BACKOFF_MS = 250;
@@ -77,6 +79,8 @@ class Primary {
   private stopping = false;
   private exitCode = 0;
   private readonly http: PrimaryHttp;
+  /** renewal: runs here, not in the workers: one listener, one rate limit, one self-renewal. */
+  readonly renewal: RenewalRuntime;
   private finished!: () => void;
   readonly done: Promise<number>;
 
@@ -88,6 +92,7 @@ class Primary {
   ) {
     this.slots = Array.from({ length: count }, (_, index) => ({ index, worker: undefined, listening: false, everListened: false, startedAt: 0, crashes: 0, restartTimer: undefined }));
     this.http = new PrimaryHttp({ readiness: () => this.readiness(), running: () => this.slots.filter((s) => s.listening).length }, log, count);
+    this.renewal = new RenewalRuntime(log, { onRequest: renewalCounter(this.http.own), onServerRenewal: serverRenewalCounter(this.http.own) });
     this.done = new Promise<void>((resolve) => (this.finished = resolve)).then(() => this.exitCode);
   }
 
@@ -192,7 +197,7 @@ class Primary {
         const r = await this.request(s, cmd);
         if (r.error !== undefined) errors.push(`worker ${s.index + 1}: ${r.error}`);
       });
-    if (cmd.kind === 'reload') work.push(this.reloadHttp('RELOAD').catch((err: unknown) => void errors.push(`admin HTTP listener: ${errorMessage(err)}`)));
+    if (cmd.kind === 'reload') work.push(this.reloadHttp('RELOAD').catch((err: unknown) => void errors.push(errorMessage(err))));
     await Promise.all(work);
     return errors;
   }
@@ -254,7 +259,7 @@ class Primary {
     this.reloadHttp('SIGHUP').catch(() => undefined);
   }
 
-  /** The primary's own part of a reload: admin.http and shutdown_timeout. */
+  /** The primary's own part of a reload: admin.http, shutdown_timeout and renewal:. */
   private async reloadHttp(trigger: string): Promise<void> {
     let config;
     try {
@@ -265,7 +270,10 @@ class Primary {
       return;
     }
     this.shutdownTimeout = config.shutdown_timeout;
-    await this.http.follow(config.admin.http);
+    // Both follow, even when the other cannot; the first failure is the answer.
+    const [http, renewal] = await Promise.allSettled([this.http.follow(config.admin.http), this.renewal.apply(config, trigger)]);
+    if (http.status === 'rejected') throw new Error(`admin HTTP listener: ${errorMessage(http.reason)}`);
+    if (renewal.status === 'rejected') throw renewal.reason;
   }
 
   private async stop(trigger: string): Promise<void> {
@@ -292,6 +300,7 @@ class Primary {
   private async finish(): Promise<void> {
     if (this.finishing) return;
     this.finishing = true;
+    await this.renewal.close();
     await this.http.close();
     this.log.info({ event: 'stopped', workers: this.count }, 'every worker stopped');
     this.finished();
@@ -312,7 +321,13 @@ export async function runPrimary(configPath: string, count: number): Promise<num
     );
   }
   const primary = new Primary(configPath, count, log, loaded.config.shutdown_timeout);
-  await primary.followHttp(loaded.config.admin.http);
+  await primary.renewal.apply(loaded.config);
+  try {
+    await primary.followHttp(loaded.config.admin.http);
+  } catch (err) {
+    await primary.renewal.close();
+    throw err;
+  }
   primary.start();
   log.info({ event: 'cluster_started', workers: count, pid: process.pid }, `starting ${count} workers`);
   const code = await primary.done;

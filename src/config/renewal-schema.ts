@@ -41,6 +41,15 @@ export function renewalSchema(ctx: FileContext | undefined) {
       max: int(1).default(20),
       window: duration().default(3_600_000),
     }).prefault({}),
+    /** The gateway renewing its own tls.cert through this CA (when this CA issued it). */
+    server_certificate: strictObject({
+      renew: z.enum(['auto', 'off'], { error: expecting('expected auto or off') }).default('auto'),
+      renew_at: z
+        .number({ error: expecting('expected a fraction of the lifetime between 0 and 1, e.g. 0.667') })
+        .gt(0, { error: 'expected a fraction of the lifetime between 0 and 1, e.g. 0.667' })
+        .lt(1, { error: 'expected a fraction of the lifetime between 0 and 1, e.g. 0.667' })
+        .default(2 / 3),
+    }).prefault({}),
     /** The listener's own certificate; by default the gateway's tls.cert and tls.key. */
     tls: strictObject({
       cert: filePath(ctx, 'file'),

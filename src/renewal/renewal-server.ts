@@ -114,22 +114,56 @@ function wantsJson(req: IncomingMessage): boolean {
   return (req.headers.accept ?? '').toLowerCase().includes('application/json');
 }
 
+/** The listener's own certificate and key, as a reload or a renewal of the files hands them over. */
+export interface RenewalListenerTls {
+  cert: string | Buffer;
+  key: string | Buffer;
+  keyPassphrase?: string | undefined;
+}
+
+function secureContextOf(tls: RenewalListenerTls, service: RenewalService) {
+  return {
+    cert: tls.cert,
+    key: tls.key,
+    ...(tls.keyPassphrase !== undefined ? { passphrase: tls.keyPassphrase } : {}),
+    ca: service.caBundlePem(),
+  };
+}
+
 export class RenewalServer {
-  private readonly limiter: RenewalRateLimiter;
+  private limiter: RenewalRateLimiter;
 
   private constructor(
     private readonly server: Server,
-    private readonly opts: RenewalServerOptions,
+    private opts: RenewalServerOptions,
   ) {
     this.limiter = new RenewalRateLimiter(opts.rateLimit);
   }
 
+  /**
+   * New handshakes use this certificate and key (the files changed: a renewal, a reload). A
+   * pair that does not load throws and the one in force stays.
+   */
+  useTls(tls: RenewalListenerTls): void {
+    this.server.setSecureContext(secureContextOf(tls, this.opts.service));
+    this.opts = { ...this.opts, cert: tls.cert, key: tls.key, keyPassphrase: tls.keyPassphrase };
+  }
+
+  /** A reload: another CA or policy (the trusted bundle follows it), or another rate limit (counts start over). */
+  reconfigure(next: { service?: RenewalService; rateLimit?: RenewalRateLimit }): void {
+    if (next.service) {
+      this.server.setSecureContext(secureContextOf(this.opts, next.service));
+      this.opts = { ...this.opts, service: next.service };
+    }
+    if (next.rateLimit && (next.rateLimit.max !== this.opts.rateLimit.max || next.rateLimit.windowMs !== this.opts.rateLimit.windowMs)) {
+      this.limiter = new RenewalRateLimiter(next.rateLimit);
+      this.opts = { ...this.opts, rateLimit: next.rateLimit };
+    }
+  }
+
   static async start(opts: RenewalServerOptions): Promise<RenewalServer> {
     const server = createServer({
-      cert: opts.cert,
-      key: opts.key,
-      ...(opts.keyPassphrase !== undefined ? { passphrase: opts.keyPassphrase } : {}),
-      ca: opts.service.caBundlePem(),
+      ...secureContextOf(opts, opts.service),
       requestCert: true,
       rejectUnauthorized: false,
       minVersion: 'TLSv1.2',

@@ -14,6 +14,7 @@ import { PgmoatError } from '../util/errors.js';
 import { readPrivateFile, readSecretFile } from '../util/private-file.js';
 import { RenewalServer, type RenewalOutcome } from './renewal-server.js';
 import type { Config } from '../config/schema.js';
+import type { ServerRenewalOutcome } from './server-cert-renewer.js';
 
 export interface RenewalSettings {
   host: string;
@@ -28,9 +29,19 @@ export interface RenewalSettings {
   certFile: string;
   keyFile: string;
   keyPassphraseFile?: string | undefined;
+  /** The gateway's own tls.cert, renewed through this CA (`renewal.server_certificate`); `pgmoat ca serve` has none. */
+  serverCertificate?: ServerCertificateSettings | undefined;
 }
 
-function caPassphrase(s: RenewalSettings): string | undefined {
+export interface ServerCertificateSettings {
+  renew: 'auto' | 'off';
+  renewAt: number;
+  certFile: string;
+  keyFile: string;
+  keyPassphraseFile?: string | undefined;
+}
+
+export function caPassphrase(s: RenewalSettings): string | undefined {
   if (s.caPassphraseFile !== undefined) return readSecretFile(s.caPassphraseFile, 'CA passphrase file');
   if (s.caPassphraseEnv !== undefined) {
     const value = process.env[s.caPassphraseEnv];
@@ -42,7 +53,7 @@ function caPassphrase(s: RenewalSettings): string | undefined {
   return undefined;
 }
 
-function readCert(path: string): string {
+export function readCert(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
@@ -59,6 +70,17 @@ export function renewalCounter(registry: Registry): (outcome: RenewalOutcome, re
     registers: [registry],
   });
   return (outcome, reason) => counter.inc({ outcome, reason });
+}
+
+/** pgmoat_server_certificate_renewals_total{outcome}: the gateway renewing its own certificate. */
+export function serverRenewalCounter(registry: Registry): (outcome: ServerRenewalOutcome) => void {
+  const counter = new Counter({
+    name: 'pgmoat_server_certificate_renewals_total',
+    help: "The gateway's renewals of its own server certificate (renewal.server_certificate), by outcome (renewed, failed: retried with backoff).",
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  return (outcome) => counter.inc({ outcome });
 }
 
 export async function startRenewalService(s: RenewalSettings, log: Logger, onOutcome?: (outcome: RenewalOutcome, reason: string) => void): Promise<RenewalServer> {
@@ -97,5 +119,9 @@ export function renewalSettingsFromConfig(config: Config): RenewalSettings | und
     certFile,
     keyFile,
     keyPassphraseFile: r.tls ? r.tls.key_passphrase_file : config.tls.key_passphrase_file,
+    serverCertificate:
+      config.tls.cert !== undefined && config.tls.key !== undefined
+        ? { renew: r.server_certificate.renew, renewAt: r.server_certificate.renew_at, certFile: config.tls.cert, keyFile: config.tls.key, keyPassphraseFile: config.tls.key_passphrase_file }
+        : undefined,
   };
 }

@@ -202,6 +202,8 @@ export const ERROR_CODES = {
   RENEWAL_UNAVAILABLE: { sqlstate: null, about: 'the renewal service could not issue (CA lock, disk); retry later (HTTP 503)' },
   RENEWAL_REFUSED: { sqlstate: null, about: 'pgmoat renew --remote: the renewal service refused (its code and message follow)' },
   RENEWAL_UNREACHABLE: { sqlstate: null, about: 'pgmoat renew --remote: the renewal service cannot be reached or gave no usable answer' },
+  SERVER_CERT_RENEWAL_FAILED: { sqlstate: null, about: 'renewal.server_certificate: the gateway could not renew its own certificate for an unexpected reason; it retries with backoff' },
+  RENEWAL_RELOAD: { sqlstate: null, about: 'a reload could not apply a changed renewal: setting; the running renewal service stays as it was' },
 
   // Commands and files.
   USAGE: { sqlstate: null, about: 'a command line pgmoat cannot run (missing or conflicting options)' },

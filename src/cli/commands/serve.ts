@@ -7,8 +7,8 @@ import { Admin } from '../../admin/admin.js';
 import { ServeLoop } from '../../cluster/serve-loop.js';
 import { isClusterWorker, serveCluster } from '../../cluster/serve-cluster.js';
 import { parseWorkers } from '../../cluster/workers-option.js';
-import { renewalCounter, renewalSettingsFromConfig, startRenewalService } from '../../renewal/start.js';
-import { note } from '../cli-helpers.js';
+import { renewalCounter, serverRenewalCounter } from '../../renewal/start.js';
+import { RenewalRuntime } from '../../renewal/renewal-runtime.js';
 
 interface ServeOptions {
   config: string;
@@ -32,27 +32,28 @@ export function register(program: Command): void {
         'and max_client_conn, so the upstream sees no more than configured (a pool size or limit below N still gives\n' +
         'each worker 1, and a warning names it). --workers auto is one per CPU. The primary restarts\n' +
         'a worker that dies, passes SIGHUP to every worker, stops them all on SIGTERM/SIGINT or SHUTDOWN, and serves\n' +
-        'admin.http with the metrics of every worker. Cancel requests reach the worker owning the session.',
+        'admin.http with the metrics of every worker. Cancel requests reach the worker owning the session.\n' +
+        'With renewal: in the config the primary runs the renewal service (and renews the gateway\'s own\n' +
+        'certificate); its counts are on the primary\'s /metrics. Each worker watches the TLS files itself.\n' +
+        '\nrenewal: (single process or primary) follows SIGHUP and RELOAD: another host or port opens a new listener,\n' +
+        'another CA, grace, rate limit, certificate or server_certificate setting is used at once.',
     )
     .action(async (opts: ServeOptions) => {
-      if (opts.workers > 1 && !isClusterWorker() && (await loadConfig(opts.config)).config.renewal) {
-        // The primary serves no listener but admin.http; say so rather than drop renewal: silently.
-        note('pgmoat: renewal: is not run with --workers N (N > 1); run pgmoat ca serve beside the gateway');
-      }
       if (opts.workers > 1 || isClusterWorker()) return serveCluster(opts.config, opts.workers);
       const loaded = await loadConfig(opts.config);
       const log = createLogger(loaded.config.log.level, loaded.config.log.format);
       const gateway = new Gateway(await buildRuntimeConfig(loaded), log);
       const loop = new ServeLoop();
+      // The renewal service (renewal: in pgmoat.yaml) runs beside the gateway, follows its reloads and stops with it.
+      let renewal: RenewalRuntime | undefined;
       // Attached before listening, so that the first connection is already counted.
-      const admin = Admin.attach(gateway, { log, onShutdown: () => loop.stop('SHUTDOWN') });
-      // The renewal service (renewal: in pgmoat.yaml) runs beside the gateway and stops with it.
-      const renewalSettings = renewalSettingsFromConfig(loaded.config);
-      const renewal = renewalSettings ? await startRenewalService(renewalSettings, log, renewalCounter(admin.metrics.registry)) : undefined;
+      const admin = Admin.attach(gateway, { log, onShutdown: () => loop.stop('SHUTDOWN'), onReloaded: (config, trigger) => renewal!.apply(config, trigger) });
+      renewal = new RenewalRuntime(log, { onRequest: renewalCounter(admin.metrics.registry), onServerRenewal: serverRenewalCounter(admin.metrics.registry) });
+      await renewal.apply(loaded.config);
       try {
         await loop.run(gateway, admin, log);
       } finally {
-        await renewal?.close();
+        await renewal.close();
       }
       log.flush();
     });
