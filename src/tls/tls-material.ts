@@ -7,9 +7,9 @@
  * force keeps serving until the files agree again.
  *
  * Trust material never moves backwards: a certificate that has expired, or that is older than
- * the one in force (an earlier notBefore), is refused too. So is one that is not valid yet (its
- * notBefore more than NOT_BEFORE_SKEW_MS ahead of this clock): clients would refuse it. Its
- * owner tries again until it is valid. The certificate in force itself is never refused for its
+ * the one in force (an earlier notBefore), is refused too. So is one that is not valid yet, or
+ * has been for less than NOT_BEFORE_SKEW_MS: clients would refuse it. Its owner tries again
+ * until it is. The certificate in force itself is never refused for its
  * dates: loading it again moves nothing.
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
@@ -18,8 +18,9 @@ import { PgmoatError, errorMessage } from '../util/errors.js';
 import { normalizeSerial } from '../util/serial.js';
 
 /**
- * How far ahead of this clock a certificate's notBefore may be and still be loaded: an issuer
- * whose clock runs a little ahead writes such certificates, and clients' clocks differ as much.
+ * How long a certificate must have been valid, on this clock, before it is loaded: clients check
+ * notBefore against their own clocks, and one running a little behind this one would refuse a
+ * certificate that has only just become valid here.
  */
 export const NOT_BEFORE_SKEW_MS = 5_000;
 
@@ -133,11 +134,11 @@ export function checkTlsMaterial(
       if (leaf.notAfter.getTime() <= now.getTime()) {
         throw new PgmoatError('TLS_CERT_EXPIRED', `the certificate in ${names.cert} (serial ${leaf.serial}) expired at ${leaf.notAfter.toISOString()}`);
       }
-      if (leaf.notBefore.getTime() > now.getTime() + NOT_BEFORE_SKEW_MS) {
+      if (now.getTime() < leaf.notBefore.getTime() + NOT_BEFORE_SKEW_MS) {
         throw new PgmoatError(
           'TLS_CERT_NOT_YET_VALID',
-          `the certificate in ${names.cert} (serial ${leaf.serial}) is not valid before ${leaf.notBefore.toISOString()}: clients would refuse it`,
-          { hint: 'It is loaded once it is valid (the files are read again every few seconds); a clock set behind also causes this.' },
+          `the certificate in ${names.cert} (serial ${leaf.serial}) is not valid before ${leaf.notBefore.toISOString()}: clients would refuse it; it is loaded ${NOT_BEFORE_SKEW_MS / 1000} s after that`,
+          { hint: 'The files are read again every few seconds until then; a clock set behind also causes this.' },
         );
       }
     }
