@@ -11,12 +11,12 @@
 import type { Logger } from 'pino';
 import type { Gateway } from '../gateway/gateway.js';
 import { packageVersion } from '../util/version.js';
-import { PgmoatError, errorMessage } from '../util/errors.js';
+import { PgmoatError, errorMessage, isPgmoatError } from '../util/errors.js';
 import { NO_METRICS } from '../access/hooks.js';
 import { GatewayMetrics, type FirstRefusalArbiter } from './metrics.js';
 import { CertificateCatalog } from './certificate-catalog.js';
 import { AdminConsole } from './console.js';
-import { AdminHttpServer, followAdminHttp, type AdminHttpConfig } from './http-server.js';
+import { AdminHttpServer, checkAdminHttpReload, followAdminHttp, type AdminHttpConfig } from './http-server.js';
 import { readiness } from './readiness.js';
 import { reloadGateway } from './reload.js';
 import type { AdminPeers } from './console.js';
@@ -97,7 +97,10 @@ export class Admin {
 
   /** SIGHUP and RELOAD: the gateway's reload, then the HTTP listener follows admin.http. */
   async reload(trigger: string): Promise<void> {
-    const rc = await reloadGateway(this.gateway, this.log, trigger);
+    // The listener's new TLS files are checked with the rest: one that fails refuses the reload whole.
+    const rc = await reloadGateway(this.gateway, this.log, trigger, (next) => {
+      if (this.httpEnabled) checkAdminHttpReload(this.http, next.config.admin.http);
+    });
     // Whatever runs beside the gateway follows even when the HTTP listener cannot.
     // Its failure is held (not left unhandled) until the HTTP listener has followed too.
     const beside = this.onReloaded?.(rc.config, trigger).then(
@@ -109,7 +112,7 @@ export class Admin {
       try {
         await followAdminHttp(this.http, next, (cfg) => this.listen(cfg), (server) => (this.http = server));
       } catch (err) {
-        this.log.error({ event: 'admin_http_reload_failed', reason: errorMessage(err) }, 'admin HTTP listener could not follow the new configuration');
+        this.log.error({ event: 'admin_http_reload_failed', code: isPgmoatError(err) ? err.code : undefined, reason: errorMessage(err) }, 'admin HTTP listener could not follow the new configuration');
         await beside;
         throw new PgmoatError('ADMIN_HTTP_RELOAD', `configuration applied, but the admin HTTP listener could not follow it: ${errorMessage(err)}`, { severity: 'ERROR' });
       }

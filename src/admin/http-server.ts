@@ -11,12 +11,19 @@
  * gets 403 naming the reason, whatever it asks for. The listener grants no identity: any client
  * the admin CA vouches for reads the same pages; its certificate is read only to be refused, and
  * only once its chain verified.
+ *
+ * With `admin.http.tls.reload_on_change` (the default) the listener follows its certificate, key
+ * and CA bundle as the gateway follows its own (runtime/tls-file-watch.ts): the same checks, the
+ * same log lines (`what` is admin.http.tls), new connections get the new set. A reload (SIGHUP,
+ * RELOAD) applies the same checks and is refused when they fail.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
+import { TlsFileWatch, samePaths } from '../runtime/tls-file-watch.js';
+import { checkTlsMaterial, leafSummary, type TlsMaterialText } from '../tls/tls-material.js';
 import type { Logger } from 'pino';
 import type { AdminConfig } from '../config/schema.js';
 import { readPrivateFile } from '../util/private-file.js';
@@ -42,15 +49,20 @@ function readText(path: string, what: string): string {
   }
 }
 
-function tlsOptions(cfg: AdminHttpConfig): SecureContextOptions | undefined {
+const NAMES = { cert: 'admin.http.tls.cert', key: 'admin.http.tls.key', ca: 'admin.http.tls.ca' };
+
+function readMaterial(cfg: AdminHttpConfig): TlsMaterialText | undefined {
   const t = cfg.tls;
   if (!t) return undefined;
   return {
-    cert: readText(t.cert, 'admin.http.tls.cert'),
-    key: readPrivateFile(t.key, 'admin.http.tls.key'),
-    ...(t.ca ? { ca: readText(t.ca, 'admin.http.tls.ca') } : {}),
-    minVersion: 'TLSv1.2',
+    cert: readText(t.cert, NAMES.cert),
+    key: readPrivateFile(t.key, NAMES.key).toString('utf8'),
+    ca: t.ca ? readText(t.ca, NAMES.ca) : undefined,
   };
+}
+
+function secureOptions(m: TlsMaterialText): SecureContextOptions {
+  return { cert: m.cert, key: m.key, ...(m.ca !== undefined ? { ca: m.ca } : {}), minVersion: 'TLSv1.2' };
 }
 
 function usagePolicy(cfg: AdminHttpConfig): UsagePolicy {
@@ -69,6 +81,15 @@ function refusalFor(socket: TLSSocket, policy: UsagePolicy): string | undefined 
   if (!certificateFacts(cert)) return 'connection requires a valid client certificate: none was sent';
   const problem = usageProblem(certificateUsage(cert), policy);
   return problem ? certRefusalMessage('not-for-client-use', problem) : undefined;
+}
+
+/**
+ * What a reload would put in force on the running listener, checked as the file watch checks it
+ * (a pair that matches, a certificate within its validity and not older than the one in force):
+ * throws the watch's codes. Nothing to check when the listener is to be replaced.
+ */
+export function checkAdminHttpReload(current: AdminHttpServer | undefined, next: AdminHttpConfig | undefined): void {
+  if (current && next && !listenerChanged(current.config, next)) current.checkTls(next);
 }
 
 /** True when a reload needs a new listener rather than new TLS material. */
@@ -98,16 +119,29 @@ export async function followAdminHttp(
 }
 
 export class AdminHttpServer {
+  /** The TLS files following admin.http.tls (reload_on_change). */
+  private watch: TlsFileWatch | undefined;
+
   private constructor(
     private readonly server: HttpServer | HttpsServer,
-    readonly config: AdminHttpConfig,
+    private cfg: AdminHttpConfig,
     /** Read at each new connection, so that a reload applies from the next one on. */
     private readonly policy: { current: UsagePolicy },
+    private readonly log: Logger,
+    /** The TLS set new connections get. */
+    private inForce: TlsMaterialText | undefined,
   ) {}
+
+  get config(): AdminHttpConfig {
+    return this.cfg;
+  }
 
   /** Reads the TLS material (errors are PgmoatErrors) and listens. */
   static async start(cfg: AdminHttpConfig, handlers: AdminHttpHandlers, log: Logger): Promise<AdminHttpServer> {
-    const tls = tlsOptions(cfg);
+    const material = readMaterial(cfg);
+    // A pair that does not match has a clear code rather than OpenSSL's "key values mismatch".
+    if (material) checkTlsMaterial(material, NAMES, { refuseExpired: false });
+    const tls = material ? secureOptions(material) : undefined;
     const clientCerts = tls?.ca !== undefined;
     const policy = { current: usagePolicy(cfg) };
     const verdicts = new WeakMap<TLSSocket, string | null>();
@@ -155,21 +189,62 @@ export class AdminHttpServer {
     server.on('error', (err) => log.error({ event: 'admin_http_error', reason: errorMessage(err) }, 'admin HTTP listener error'));
     const addr = server.address() as AddressInfo;
     log.info({ event: 'admin_http_listening', host: addr.address, port: addr.port, tls: tls !== undefined, client_certificates: clientCerts }, 'admin HTTP listening');
-    return new AdminHttpServer(server, cfg, policy);
+    const running = new AdminHttpServer(server, cfg, policy, log, material);
+    running.followFiles();
+    return running;
   }
 
   address(): AddressInfo {
     return this.server.address() as AddressInfo;
   }
 
-  /** New certificate, key, CA and purpose policy for new connections (same listener). */
+  /** Reads and checks the TLS files `cfg` names against the set in force; throws their code. */
+  checkTls(cfg: AdminHttpConfig): TlsMaterialText | undefined {
+    const material = readMaterial(cfg);
+    if (material) checkTlsMaterial(material, NAMES, { inForce: leafSummary(this.inForce?.cert) });
+    return material;
+  }
+
+  /** New certificate, key, CA and purpose policy for new connections (same listener); refused as checkTls refuses. */
   reloadTls(cfg: AdminHttpConfig): void {
-    const tls = tlsOptions(cfg);
-    if (tls && 'setSecureContext' in this.server) this.server.setSecureContext(tls);
+    const material = this.checkTls(cfg);
+    if (material && 'setSecureContext' in this.server) this.server.setSecureContext(secureOptions(material));
+    this.inForce = material;
     this.policy.current = usagePolicy(cfg);
+    this.cfg = cfg;
+    this.followFiles();
+  }
+
+  /** Starts, keeps (from the set now in force) or stops the watch of the TLS files. */
+  private followFiles(): void {
+    const t = this.cfg.tls;
+    const paths = t && t.reload_on_change && this.inForce ? { cert: t.cert, key: t.key, ca: t.ca } : undefined;
+    if (this.watch && paths && samePaths(this.watch.paths, paths)) {
+      this.watch.reset(this.inForce!);
+      return;
+    }
+    this.watch?.stop();
+    this.watch = undefined;
+    if (!paths || !this.inForce || !('setSecureContext' in this.server)) return;
+    const server = this.server;
+    this.watch = new TlsFileWatch({
+      what: 'admin.http.tls',
+      paths,
+      inForce: this.inForce,
+      apply: (next) => {
+        server.setSecureContext(secureOptions(next));
+        this.inForce = next;
+      },
+      log: this.log,
+      // No janitor here, in a cluster's primary least of all.
+      selfPoll: true,
+    });
+    this.watch.start();
   }
 
   close(): Promise<void> {
+    this.watch?.stop();
+    this.watch = undefined;
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();

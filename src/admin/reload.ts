@@ -19,13 +19,16 @@ export interface Reloadable {
 const queues = new WeakMap<Reloadable, Promise<unknown>>();
 
 /** Resolves with the new RuntimeConfig; rejects with a PgmoatError (code RELOAD_REFUSED) when refused. */
-export function reloadGateway(gw: Reloadable, log: Logger, trigger: string): Promise<RuntimeConfig> {
+export function reloadGateway(gw: Reloadable, log: Logger, trigger: string, check?: (rc: RuntimeConfig) => void): Promise<RuntimeConfig> {
   const previous = queues.get(gw) ?? Promise.resolve();
   const run = previous.then(async () => {
     const path = gw.runtime.path;
     try {
-      // A cluster worker keeps its share of the limits across reloads; the CRL may not go back.
-      const rc = await buildRuntimeConfig(await loadConfig(path), gw.runtime.share, { inForce: gw.runtime.revocation });
+      // A cluster worker keeps its share of the limits across reloads; neither the CRL nor a
+      // certificate may go back.
+      const rc = await buildRuntimeConfig(await loadConfig(path), gw.runtime.share, { inForce: gw.runtime.revocation, running: gw.runtime });
+      // What else the reload will apply (admin.http's TLS files) is checked before anything is.
+      check?.(rc);
       gw.reload(rc);
       gw.metrics.reloaded('ok');
       log.info({ event: 'reload', outcome: 'ok', trigger }, 'configuration reloaded');
@@ -33,7 +36,8 @@ export function reloadGateway(gw: Reloadable, log: Logger, trigger: string): Pro
     } catch (err) {
       gw.metrics.reloaded('refused');
       const reason = errorMessage(err);
-      log.error({ event: 'reload', outcome: 'refused', trigger, reason }, 'configuration reload refused; the running configuration stays');
+      const code = isPgmoatError(err) ? err.code : undefined;
+      log.error({ event: 'reload', outcome: 'refused', trigger, code, reason }, `configuration reload refused${code ? ` (${code})` : ''}; the running configuration stays`);
       throw new PgmoatError('RELOAD_REFUSED', `configuration reload refused; the running configuration stays: ${reason}`, {
         severity: 'ERROR',
         cause: isPgmoatError(err) ? err : undefined,

@@ -3,13 +3,14 @@
  * gateway rather than whichever worker a shared listener would pick. /metrics merges every
  * worker's registry with prom-client's AggregatorRegistry (counts summed; see the aggregator of
  * each series) and adds the primary's own series; /readyz is ready when every worker runs and
- * says it is ready. SIGHUP and RELOAD make it follow admin.http as a single process does.
+ * says it is ready. SIGHUP and RELOAD make it follow admin.http as a single process does, and it
+ * follows its TLS files on change as a single process does (http-server.ts).
  */
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { AdminHttpServer, followAdminHttp, type AdminHttpConfig } from '../admin/http-server.js';
 import type { Readiness } from '../admin/readiness.js';
-import { errorMessage } from '../util/errors.js';
+import { errorMessage, isPgmoatError } from '../util/errors.js';
 
 export interface PrimaryHttpSource {
   /** Asks every worker; a missing or silent worker is a problem of its own. */
@@ -48,7 +49,8 @@ export class PrimaryHttp {
     try {
       await followAdminHttp(this.server, next, (cfg) => this.listen(cfg), (server) => (this.server = server));
     } catch (err) {
-      this.log.error({ event: 'admin_http_reload_failed', reason: errorMessage(err) }, 'admin HTTP listener could not follow the new configuration');
+      // A certificate refused by the checks of the file watch leaves the running set, with its code.
+      this.log.error({ event: 'admin_http_reload_failed', code: isPgmoatError(err) ? err.code : undefined, reason: errorMessage(err) }, 'admin HTTP listener could not follow the new configuration');
       throw err;
     }
   }

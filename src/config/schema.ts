@@ -206,6 +206,7 @@ function adminSchema(ctx: Ctx) {
         key: filePath(ctx, 'private key'),
         ca: filePath(ctx, 'file').optional(),
         allow_client_certs_without_eku: bool().default(false),
+        reload_on_change: bool().default(true),
       })
         .superRefine((tls, rctx) => {
           if (tls.allow_client_certs_without_eku === true && tls.ca === undefined) {

@@ -10,7 +10,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { readPrivateFile, readSecretFile } from '../util/private-file.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
 import type { ClientTlsSettings } from '../tls/client-tls.js';
-import { checkTlsMaterial } from '../tls/tls-material.js';
+import { checkTlsMaterial, leafSummary, type TlsMaterialText } from '../tls/tls-material.js';
 import { EMPTY_REVOCATION_LIST, loadRevocationList, type RevocationList } from '../revocation/revocation-list.js';
 import { admitRevocationList } from '../revocation/crl-admission.js';
 import { defaultCrlStatePath } from '../revocation/crl-state.js';
@@ -66,6 +66,19 @@ export interface BuildOptions {
    * it, even when the state file could not be written.
    */
   inForce?: RevocationList | undefined;
+  /**
+   * The TLS sets of the running gateway (a reload): a new certificate, for clients or for an
+   * upstream, must be within its validity and not older than the one in force, as the file
+   * watch requires (runtime/tls-file-watch.ts). Without it (at start) only the pair is checked.
+   */
+  running?: { clientTls?: TlsMaterialText | undefined; upstreamTls?: ReadonlyMap<string, TlsMaterialText> | undefined } | undefined;
+}
+
+/** At a reload, the checks the file watch makes; at start, the pair alone (an expired certificate is OpenSSL's to serve). */
+function checkSet(m: TlsMaterialText, what: string, running: TlsMaterialText | undefined, reload: boolean): void {
+  const names = { cert: `${what}.cert`, key: `${what}.key`, ca: `${what}.ca` };
+  if (!reload) checkTlsMaterial(m, names, { refuseExpired: false });
+  else checkTlsMaterial(m, names, { inForce: leafSummary(running?.cert) });
 }
 
 /**
@@ -94,8 +107,9 @@ export async function buildRuntimeConfig(loaded: LoadedConfig, share?: WorkerSha
       sessionTickets: c.tls.session_tickets,
     };
     // A pair caught between its two writes is refused with a clear code (KEY_MISMATCH), at start
-    // and at a reload, rather than by OpenSSL's "key values mismatch" halfway through a reload.
-    checkTlsMaterial({ cert: clientTls.cert, key: clientTls.key, passphrase: clientTls.passphrase }, { cert: 'tls.cert', key: 'tls.key', ca: 'tls.ca' }, { refuseExpired: false });
+    // and at a reload, rather than by OpenSSL's "key values mismatch" halfway through a reload;
+    // at a reload an expired, not yet valid or older certificate too (the reload is refused).
+    checkSet({ cert: clientTls.cert, key: clientTls.key, passphrase: clientTls.passphrase }, 'tls', opts.running?.clientTls, opts.running !== undefined);
     if (c.tls.crl) {
       if (!ca) throw new PgmoatError('CONFIG_INVALID', 'tls.crl is set but tls.ca is not: the CRL is verified against the CA bundle');
       const list = await loadRevocationList(readText(c.tls.crl, 'tls.crl'), ca, c.tls.crl);
@@ -105,7 +119,9 @@ export async function buildRuntimeConfig(loaded: LoadedConfig, share?: WorkerSha
   const tlsByDb = new Map<string, UpstreamTls>();
   const passwords = new Map<string, string | undefined>();
   for (const [name, db] of Object.entries(c.databases)) {
-    tlsByDb.set(name, upstreamTls(name, db));
+    const u = upstreamTls(name, db);
+    if (u.cert !== undefined) checkSet({ cert: u.cert, key: u.key, passphrase: u.passphrase }, `databases.${name}.tls`, opts.running?.upstreamTls?.get(name), opts.running !== undefined);
+    tlsByDb.set(name, u);
     passwords.set(name, resolvePassword(db));
   }
   const access = await buildAccessRuntime(c, loaded.path, clientTls?.key);

@@ -5,10 +5,14 @@
  * Kubernetes swaps a `..data` symlink, so any event there is a reason to look), a cheap stat
  * from the janitor as a fallback, events debounced.
  *
- * A set that does not check out (a key that does not match, a file cut short, an expired or
- * older certificate) is logged once per state of the files and the set in force stays. While
- * refused, the files are read again on every change and every RETRY_MS even when their stat did
- * not change (a write within one mtime tick keeps the size and mtime).
+ * A set that does not check out (a key that does not match, a file cut short, an expired, not yet
+ * valid or older certificate) is logged once per state of the files and the set in force stays.
+ * While refused, the files are read again on every change and every RETRY_MS even when their stat
+ * did not change (a write within one mtime tick keeps the size and mtime): that is also how a
+ * certificate that was not valid yet is loaded once it is, although no file changes.
+ *
+ * The owner drives poll() from a timer it already has (the gateway's janitor); an owner without
+ * one (the admin HTTP listener) asks for `selfPoll`, an unref'd timer of the watch's own.
  */
 import { DebouncedLoader } from '../util/debounced-loader.js';
 import { watch, type FSWatcher } from 'node:fs';
@@ -45,6 +49,8 @@ export interface TlsFileWatchOptions {
   /** Puts a checked set in force; a throw leaves the one in force (TLS_RELOAD_FAILED). */
   apply: (next: TlsMaterialText) => void;
   log: Logger;
+  /** Poll from a timer of the watch's own (an owner without a janitor). */
+  selfPoll?: boolean;
 }
 
 /** The same paths, the same watch: a reload that keeps them keeps the watch. */
@@ -58,6 +64,7 @@ function keyName(what: string, part: Part): string {
 
 export class TlsFileWatch {
   private watchers: FSWatcher[] = [];
+  private timer: NodeJS.Timeout | undefined;
   private readonly loader = new DebouncedLoader(() => this.loadOnce(), DEBOUNCE_MS);
   private lastKeys: string | undefined;
   private lastPoll = 0;
@@ -95,11 +102,17 @@ export class TlsFileWatch {
         this.o.log.warn({ event: 'tls_watch_failed', what: this.o.what, path: dir, reason: errorMessage(err) }, 'cannot watch a TLS directory; polling instead');
       }
     }
+    if (this.o.selfPoll) {
+      this.timer = setInterval(() => this.poll(Date.now()), POLL_INTERVAL_MS);
+      this.timer.unref();
+    }
     this.schedule();
   }
 
   stop(): void {
     this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
     for (const w of this.watchers) w.close();
     this.watchers = [];
     this.loader.stop();
@@ -220,10 +233,14 @@ export class TlsFileWatch {
     if (signature === this.refused) return;
     this.refused = signature;
     // A pair caught between its two writes, or a file being written, is the normal course of a
-    // rotation: a warning. An expired or older certificate, or a key others can read, is not.
+    // rotation: a warning; so is a certificate not valid yet (it is loaded once valid). An expired
+    // or older certificate, or a key others can read, is not.
     const serious = code === 'TLS_CERT_EXPIRED' || code === 'TLS_CERT_ROLLBACK' || code === 'KEY_PERMISSIONS' || code === 'TLS_RELOAD_FAILED';
     const fields = { event: 'tls_reload_refused', what: this.o.what, code, reason };
-    const message = `${this.o.what}: the TLS files on disk were not loaded; the set in force stays`;
+    const message =
+      code === 'TLS_CERT_NOT_YET_VALID'
+        ? `${this.o.what}: the certificate on disk is not valid yet; the set in force stays until it is`
+        : `${this.o.what}: the TLS files on disk were not loaded; the set in force stays`;
     if (serious) this.o.log.error(fields, message);
     else this.o.log.warn(fields, message);
   }

@@ -7,12 +7,22 @@
  * force keeps serving until the files agree again.
  *
  * Trust material never moves backwards: a certificate that has expired, or that is older than
- * the one in force (an earlier notBefore), is refused too.
+ * the one in force (an earlier notBefore), is refused too. So is one that is not valid yet, or
+ * has been for less than NOT_BEFORE_SKEW_MS: clients would refuse it. Its owner tries again
+ * until it is. The certificate in force itself is never refused for its
+ * dates: loading it again moves nothing.
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { pemBlocks } from '@pgmoat/client/internal';
 import { PgmoatError, errorMessage } from '../util/errors.js';
 import { normalizeSerial } from '../util/serial.js';
+
+/**
+ * How long a certificate must have been valid, on this clock, before it is loaded: clients check
+ * notBefore against their own clocks, and one running a little behind this one would refuse a
+ * certificate that has only just become valid here.
+ */
+export const NOT_BEFORE_SKEW_MS = 5_000;
 
 /** The PEM texts of one set, as read from the files. */
 export interface TlsMaterialText {
@@ -89,15 +99,20 @@ export interface MaterialNames {
 }
 
 /**
- * Checks a set: every file parses whole, the key belongs to the certificate, the certificate
- * has not expired. Throws a PgmoatError: CERT_INVALID, KEY_INVALID, KEY_MISMATCH,
- * TLS_CERT_EXPIRED. With `inForce`, a certificate other than it must not start earlier
- * (TLS_CERT_ROLLBACK).
+ * Checks a set: every file parses whole, the key belongs to the certificate, the certificate is
+ * within its validity. Throws a PgmoatError: CERT_INVALID, KEY_INVALID, KEY_MISMATCH,
+ * TLS_CERT_EXPIRED, TLS_CERT_NOT_YET_VALID. With `inForce`, a certificate other than it must not
+ * start earlier (TLS_CERT_ROLLBACK), and the one in force is not checked for its dates.
  */
 export function checkTlsMaterial(
   m: TlsMaterialText,
   names: MaterialNames,
-  opts: { now?: Date; inForce?: CertificateSummary | undefined; /** false: an expired certificate passes (at start: OpenSSL serves it). */ refuseExpired?: boolean } = {},
+  opts: {
+    now?: Date;
+    inForce?: CertificateSummary | undefined;
+    /** false: a certificate out of its validity passes (at start: OpenSSL serves it, and doctor says so). */
+    refuseExpired?: boolean;
+  } = {},
 ): CheckedMaterial {
   const now = opts.now ?? new Date();
   let leaf: CertificateSummary | undefined;
@@ -113,11 +128,21 @@ export function checkTlsMaterial(
       }
     }
     leaf = summarize(first);
-    if (opts.refuseExpired !== false && leaf.notAfter.getTime() <= now.getTime()) {
-      throw new PgmoatError('TLS_CERT_EXPIRED', `the certificate in ${names.cert} (serial ${leaf.serial}) expired at ${leaf.notAfter.toISOString()}`);
-    }
     const before = opts.inForce;
-    if (before && before.fingerprint256 !== leaf.fingerprint256 && leaf.notBefore.getTime() < before.notBefore.getTime()) {
+    const isInForce = before !== undefined && before.fingerprint256 === leaf.fingerprint256;
+    if (opts.refuseExpired !== false && !isInForce) {
+      if (leaf.notAfter.getTime() <= now.getTime()) {
+        throw new PgmoatError('TLS_CERT_EXPIRED', `the certificate in ${names.cert} (serial ${leaf.serial}) expired at ${leaf.notAfter.toISOString()}`);
+      }
+      if (now.getTime() < leaf.notBefore.getTime() + NOT_BEFORE_SKEW_MS) {
+        throw new PgmoatError(
+          'TLS_CERT_NOT_YET_VALID',
+          `the certificate in ${names.cert} (serial ${leaf.serial}) is not valid before ${leaf.notBefore.toISOString()}: clients would refuse it; it is loaded ${NOT_BEFORE_SKEW_MS / 1000} s after that`,
+          { hint: 'The files are read again every few seconds until then; a clock set behind also causes this.' },
+        );
+      }
+    }
+    if (before && !isInForce && leaf.notBefore.getTime() < before.notBefore.getTime()) {
       throw new PgmoatError(
         'TLS_CERT_ROLLBACK',
         `the certificate in ${names.cert} (serial ${leaf.serial}, notBefore ${leaf.notBefore.toISOString()}) is older than the one in force (serial ${before.serial}, notBefore ${before.notBefore.toISOString()})`,

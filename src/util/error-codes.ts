@@ -132,6 +132,7 @@ export const ERROR_CODES = {
   CRL_ROLLBACK: { sqlstate: null, about: 'a CRL older than the one in force (lower CRL number or thisUpdate)' },
   CRL_STATE_INVALID: { sqlstate: null, about: 'the CRL state file (the highest CRL numbers seen) does not parse' },
   TLS_CERT_EXPIRED: { sqlstate: null, about: 'a TLS certificate written while the gateway runs has already expired: it is not loaded' },
+  TLS_CERT_NOT_YET_VALID: { sqlstate: null, about: 'a TLS certificate read while the gateway runs is not valid yet (notBefore ahead of the clock): it is loaded once valid' },
   TLS_CERT_ROLLBACK: { sqlstate: null, about: 'a TLS certificate written while the gateway runs is older (earlier notBefore) than the one in force: it is not loaded' },
   TLS_RELOAD_FAILED: { sqlstate: null, about: 'new TLS files checked out but could not be put in force; the running set stays' },
   PGBOUNCER_INI_INVALID: { sqlstate: null, about: 'pgbouncer.ini (or a file it includes) does not parse' },

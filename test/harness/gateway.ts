@@ -56,7 +56,7 @@ export async function startGateway(config: Record<string, unknown>): Promise<Run
     logs: () => lines,
     async reload(next?: Record<string, unknown>) {
       if (next) writeConfig(dir, { ...next, listen: { host: '127.0.0.1', port } });
-      gateway.reload(await buildRuntimeConfig(await loadConfig(configPath), undefined, { inForce: gateway.runtime.revocation }));
+      gateway.reload(await buildRuntimeConfig(await loadConfig(configPath), undefined, { inForce: gateway.runtime.revocation, running: gateway.runtime }));
     },
     async stop() {
       await gateway.shutdown(0);
