@@ -46,3 +46,13 @@ export function lifetimeOfDays(days: number): Lifetime {
 export function backdateFor(lifetimeMs: number): number {
   return Math.min(5 * MINUTE_MS, Math.floor(lifetimeMs / 10));
 }
+
+/**
+ * The lifetime a pgmoat-issued certificate was asked for, from its span (notAfter - notBefore):
+ * issuing backdates notBefore by backdateFor(lifetime) (a tenth, at most 5 minutes).
+ */
+export function lifetimeOfSpan(spanMs: number): number {
+  const cap = 5 * MINUTE_MS;
+  if (spanMs > cap * 11) return spanMs - cap;
+  return Math.round(spanMs / 1.1);
+}

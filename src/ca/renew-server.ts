@@ -12,7 +12,9 @@ import { keyTypeOfCertificate } from './certificate-facts.js';
 import { certificatePem, randomSerial } from './certificate-profiles.js';
 import { issuedEntry } from './inventory.js';
 import { exportPrivateKeyPem, generateKeyPair } from './keys.js';
-import { backdateFor, MINUTE_MS } from './lifetime.js';
+import { backdateFor, lifetimeOfSpan } from './lifetime.js';
+
+export { lifetimeOfSpan };
 import { pemBlocks } from '@pgmoat/client/internal';
 import { normalizeSerial } from '../util/serial.js';
 
@@ -56,16 +58,6 @@ export async function serverCertificateOrigin(ca: CertificateAuthority, certPem:
   if (!eku || !eku.usages.map(String).includes(OID_SERVER_AUTH)) return { ours: false, reason: 'it is not a server certificate (no serverAuth)' };
   const cn = cert.subjectName.getField('CN')[0] ?? '';
   return { ours: true, cert, serial: normalizeSerial(cert.serialNumber), cn };
-}
-
-/**
- * The lifetime a pgmoat-issued certificate was asked for, from its span (notAfter - notBefore):
- * issuing backdates notBefore by backdateFor(lifetime) (a tenth, at most 5 minutes).
- */
-export function lifetimeOfSpan(spanMs: number): number {
-  const cap = 5 * MINUTE_MS;
-  if (spanMs > cap * 11) return spanMs - cap;
-  return Math.round(spanMs / 1.1);
 }
 
 export interface RenewedServerCertificate {

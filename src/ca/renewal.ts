@@ -21,9 +21,8 @@ import { withCaTransaction } from './ca-transaction.js';
 import { certificatePem, fingerprint256, randomSerial } from './certificate-profiles.js';
 import { issuedEntry, readInventory, type InventoryEntry } from './inventory.js';
 import { readRenewalCsr } from './renewal-csr.js';
+import { backdateFor, lifetimeOfSpan } from './lifetime.js';
 
-/** The same few minutes of backdating as pgmoat issue (validity.ts): a slow client clock still works. */
-const BACKDATE_MS = 5 * 60_000;
 const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 
 export interface RenewalPolicy {
@@ -99,17 +98,17 @@ function checkStanding(ca: CertificateAuthority, entries: readonly InventoryEntr
 }
 
 /**
- * The validity of the renewed certificate: the same span (notAfter - notBefore) as the old one,
- * starting now. pgmoat issues with notBefore backdated BACKDATE_MS (validity.ts), so a span longer
- * than that is taken as backdate plus lifetime and renewed the same way (a 2-minute certificate
- * stays a 2-minute one). A shorter span, which pgmoat's issue never makes, is backdated by a tenth
- * of itself. Either way the span does not grow from one renewal to the next.
+ * The validity of the renewed certificate: the lifetime the old one was issued with (its span less
+ * issue's backdating, lifetime.ts), starting now and backdated as issue does, so that the span
+ * neither grows nor shrinks from one renewal to the next.
  */
 export function renewedValidity(old: { notBefore: Date; notAfter: Date }, now: Date): { notBefore: Date; notAfter: Date } {
-  const span = old.notAfter.getTime() - old.notBefore.getTime();
-  const backdate = span > BACKDATE_MS ? BACKDATE_MS : Math.floor(span / 10);
-  const notBefore = new Date(now.getTime() - backdate);
-  return { notBefore, notAfter: new Date(notBefore.getTime() + span) };
+  // The lifetime the old certificate was issued with, then the window issuing would give it now:
+  // backdated by a tenth of it, at most 5 minutes (a fixed 5-minute backdate cut a renewed
+  // 5-minute certificate down to 30 seconds).
+  const lifetime = lifetimeOfSpan(old.notAfter.getTime() - old.notBefore.getTime());
+  const start = Math.floor(now.getTime() / 1000) * 1000;
+  return { notBefore: new Date(start - backdateFor(lifetime)), notAfter: new Date(start + lifetime) };
 }
 
 export class RenewalService {
