@@ -21,4 +21,4 @@ export function isExpiring(notBefore: Date, notAfter: Date, now: number): boolea
 }
 
 /** The rule in words, for help texts and listings. */
-export const EXPIRING_RULE_TEXT = `less than ${EXPIRING_WINDOW_DAYS} days or a third of its lifetime left`;
+export const EXPIRING_RULE_TEXT = `less than ${EXPIRING_WINDOW_DAYS} days or a third of their lifetime left`;

@@ -69,7 +69,7 @@ test('expiring: list and SHOW CERTS apply one rule, 14 days or a third of the li
   const lines = await listLines();
   assert.match(lines.find((l) => l.includes(' cron '))!, /^\s+cron\s+production\s+client\s+[0-9a-f]+\s+valid\s/);
   assert.match(lines.find((l) => l.includes(' late '))!, /^!\s+late\s+production\s+client\s+[0-9a-f]+\s+EXPIRING\s/);
-  assert.ok(lines.some((l) => /^! 1 certificate\(s\) due for renewal \(less than 14 days or a third of its lifetime left\)/.test(l)));
+  assert.ok(lines.some((l) => /^! 1 certificate\(s\) due for renewal \(less than 14 days or a third of their lifetime left\)/.test(l)));
   // The console's status for the same three windows.
   const status = (nb: number, na: number): string => certificateStatus({ notBefore: new Date(nb), notAfter: new Date(na), revoked: false }, now);
   assert.deepEqual(
