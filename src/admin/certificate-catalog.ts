@@ -17,6 +17,7 @@ import { pemBlocks } from '@pgmoat/client/internal';
 import { caPath } from '../ca/ca-layout.js';
 import { readInventory, type InventoryEntry } from '../ca/inventory.js';
 import { normalizeSerial } from '../util/serial.js';
+import { isExpiring } from '../util/expiring.js';
 import type { RuntimeConfig } from '../runtime/runtime-config.js';
 import type { RevocationCheck } from '../revocation/source.js';
 import type { Pool } from '../pool/pool.js';
@@ -50,20 +51,11 @@ export interface CatalogGateway {
   readonly pools: ReadonlyMap<string, Pool>;
 }
 
-const DAY_MS = 86_400_000;
-/** `pgmoat list` calls a certificate expiring within 14 days "expiring soon" (ca/list.ts). */
-const EXPIRING_DAYS = 14;
-
-/**
- * expiring: less than 14 days left, or less than a third of its lifetime, whichever comes later:
- * a 24-hour certificate is due for renewal (at 2/3 of its life by default) long before 14 days.
- */
+/** The status SHOW CERTS prints; "expiring" is util/expiring.ts's rule, the one `pgmoat list` uses. */
 export function certificateStatus(c: Pick<KnownCertificate, 'notBefore' | 'notAfter' | 'revoked'>, now: number): CertificateStatus {
   if (c.revoked) return 'revoked';
-  const left = c.notAfter.getTime() - now;
-  if (left <= 0) return 'expired';
-  const lifetime = c.notAfter.getTime() - c.notBefore.getTime();
-  return left < Math.min(EXPIRING_DAYS * DAY_MS, lifetime / 3) ? 'expiring' : 'valid';
+  if (c.notAfter.getTime() - now <= 0) return 'expired';
+  return isExpiring(c.notBefore, c.notAfter, now) ? 'expiring' : 'valid';
 }
 
 function commonName(subject: string): string {

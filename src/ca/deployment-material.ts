@@ -27,17 +27,32 @@ function b64(text: string): string {
   return Buffer.from(text, 'utf8').toString('base64');
 }
 
-export function formatMaterial(format: MaterialFormat, m: ClientMaterial): string {
+/** A value as one shell word: as it is when that is safe, else in single quotes. */
+function shellWord(v: string): string {
+  return /^[A-Za-z0-9_.,:/@%+=-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A value for a .env line: as it is when plain, else in double quotes (dotenv's escapes). */
+function dotenvValue(v: string): string {
+  return /^[A-Za-z0-9_.,:/@%+=-]*$/.test(v) ? v : JSON.stringify(v);
+}
+
+/**
+ * The material as variables; `more` (libpq's PGHOST, PGSSLMODE, ... from `pgmoat export`) follow
+ * the three base64 ones.
+ */
+export function formatMaterial(format: MaterialFormat, m: ClientMaterial, more: readonly [string, string][] = []): string {
   const pairs: [string, string][] = [
     [ENV_NAMES.cert, b64(m.certPem)],
     [ENV_NAMES.key, b64(m.keyPem)],
     [ENV_NAMES.ca, b64(m.caPem)],
+    ...more,
   ];
   switch (format) {
     case 'env':
-      return pairs.map(([k, v]) => `export ${k}=${v}\n`).join('');
+      return pairs.map(([k, v]) => `export ${k}=${shellWord(v)}\n`).join('');
     case 'dotenv':
-      return pairs.map(([k, v]) => `${k}=${v}\n`).join('');
+      return pairs.map(([k, v]) => `${k}=${dotenvValue(v)}\n`).join('');
     case 'json':
       return JSON.stringify(Object.fromEntries(pairs), null, 2) + '\n';
   }

@@ -4,7 +4,7 @@ export { openCa, type CertificateAuthority } from './authority.js';
 export { issueClient, renewClient, DEFAULT_CLIENT_DAYS, type IssueClientOptions, type IssuedClient, type RenewClientOptions, type RenewedClient } from './issue-client.js';
 export { issueServer, DEFAULT_SERVER_DAYS, type IssueServerOptions, type ServerCertificate } from './issue-server.js';
 export { revoke, writeCrl, type RevokeOptions, type RevokeResult } from './revoke.js';
-export { listCertificates, EXPIRING_SOON_DAYS, type ListedCertificate } from './list.js';
+export { listCertificates, EXPIRING_RULE_TEXT, type ListedCertificate } from './list.js';
 export { readInventory, type Inventory, type InventoryEntry } from './inventory.js';
 export { CA_FILES, caPath } from './ca-layout.js';
 export { DEFAULT_CRL_DAYS, type BuiltCrl } from './crl.js';

@@ -24,6 +24,13 @@ const entrySchema = z.object({
   fingerprint256: z.string(),
   revokedAt: z.iso.datetime().optional(),
   reason: z.enum(reasonNames).optional(),
+  /**
+   * The serial of the certificate that replaced this one (issue-server, renew, a renewal through
+   * the service), and when. The entry stays, and stays valid (it still verifies, and revoke by
+   * name still reaches it): `pgmoat list` shows it as superseded.
+   */
+  supersededBy: z.string().regex(/^[0-9a-f]+$/).optional(),
+  supersededAt: z.iso.datetime().optional(),
   certificate: z.string().includes('-----BEGIN CERTIFICATE-----'),
 });
 
@@ -76,6 +83,18 @@ export function issuedEntry(e: {
     fingerprint256: fingerprint256(e.certPem),
     certificate: e.certPem,
   };
+}
+
+/**
+ * Records that `serial` replaces these entries. An entry already superseded keeps the serial that
+ * first replaced it; entries are never removed.
+ */
+export function markSuperseded(entries: Iterable<InventoryEntry>, serial: string, now: Date): void {
+  for (const e of entries) {
+    if (e.serial === serial || e.supersededBy !== undefined) continue;
+    e.supersededBy = serial;
+    e.supersededAt = now.toISOString();
+  }
 }
 
 export function serializeInventory(inv: Inventory): string {

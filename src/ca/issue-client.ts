@@ -13,7 +13,7 @@ import { buildClientCertificate, certificatePem, randomSerial, type SubjectPubli
 import { readCsr } from './csr.js';
 import { quote, validateIdentityPart } from './identity-format.js';
 import { parseDays } from './inputs.js';
-import { issuedEntry, readInventory, type InventoryEntry } from './inventory.js';
+import { issuedEntry, markSuperseded, readInventory, type InventoryEntry } from './inventory.js';
 import { DEFAULT_KEY_TYPE, exportPrivateKeyPem, generateKeyPair, type KeyType } from './keys.js';
 import { resolveValidity, type ValidityOptions } from './validity.js';
 import { extraSansOfCertificate, parseSans, type ExtraSan } from './san.js';
@@ -59,6 +59,8 @@ export interface RenewClientOptions extends Omit<IssueClientOptions, 'allowDupli
 
 export interface RenewedClient extends IssuedClient {
   revoked: InventoryEntry[];
+  /** The previous certificates left valid (without --revoke-old): now superseded by this one. */
+  superseded: InventoryEntry[];
 }
 
 interface PreparedKey {
@@ -203,7 +205,9 @@ export async function renewClient(ca: CertificateAuthority, opts: RenewClientOpt
     const newest = valid.reduce((a, b) => (b.notBefore > a.notBefore ? b : a));
     const sans = opts.sans !== undefined && opts.sans.length > 0 ? parseSans(opts.sans) : extraSansOfCertificate(newest.certificate);
     const issued = await signInto(ca, tx, opts, key, outDir, true, sans);
-    return { ...issued, revoked };
+    const live = valid.filter((e) => e.status === 'valid' && e.supersededBy === undefined && new Date(e.notAfter) > tx.now);
+    markSuperseded(valid, issued.serial, tx.now);
+    return { ...issued, revoked, superseded: live.map((e) => ({ ...e })) };
   });
   return value;
 }

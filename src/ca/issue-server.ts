@@ -8,7 +8,7 @@ import { withCaTransaction } from './ca-transaction.js';
 import { hostsOfCertificate, keyTypeOfCertificate } from './certificate-facts.js';
 import { buildServerCertificate, certificatePem, randomSerial } from './certificate-profiles.js';
 import { parseHosts, type HostName } from './inputs.js';
-import { issuedEntry, type InventoryEntry } from './inventory.js';
+import { issuedEntry, markSuperseded, type InventoryEntry } from './inventory.js';
 import { exportPrivateKeyPem, generateKeyPair, type KeyType } from './keys.js';
 import { resolveValidity } from './validity.js';
 import type { Signer } from './certificate-profiles.js';
@@ -57,7 +57,10 @@ export interface IssueServerOptions {
   keyType?: KeyType;
 }
 
-export async function issueServer(ca: CertificateAuthority, opts: IssueServerOptions = {}): Promise<ServerCertificate & { certPath: string; keyPath: string }> {
+export async function issueServer(
+  ca: CertificateAuthority,
+  opts: IssueServerOptions = {},
+): Promise<ServerCertificate & { certPath: string; keyPath: string; /** The server certificates it replaces (now superseded). */ superseded: InventoryEntry[] }> {
   const certPath = caPath(ca.dir, 'serverCert');
   const keyPath = caPath(ca.dir, 'serverKey');
   const currentPem = existsSync(certPath) ? readFileSync(certPath, 'utf8') : undefined;
@@ -73,10 +76,14 @@ export async function issueServer(ca: CertificateAuthority, opts: IssueServerOpt
     chainPem: ca.chainPem,
     now: new Date(),
   });
-  await withCaTransaction(ca, async (tx) => {
+  const { value: superseded } = await withCaTransaction(ca, async (tx) => {
+    // The server certificates this one replaces in server.crt: still valid, no longer the one in use.
+    const replaced = tx.inventory.certificates.filter((e) => e.kind === 'server' && e.status === 'valid' && e.supersededBy === undefined && new Date(e.notAfter) > tx.now);
+    markSuperseded(replaced, signed.entry.serial, tx.now);
     tx.inventory.certificates.push(signed.entry);
     tx.stageFile(keyPath, signed.keyPem, PRIVATE_MODE);
     tx.stageFile(certPath, signed.certPem, PUBLIC_MODE);
+    return replaced.map((e) => ({ ...e }));
   });
-  return { ...signed, certPath, keyPath };
+  return { ...signed, certPath, keyPath, superseded };
 }

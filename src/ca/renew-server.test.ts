@@ -41,6 +41,9 @@ test('a server certificate of this CA renews with its identity, key type and lif
     const entry = readInventory(ca.dir).certificates.find((e) => e.serial === renewed.serial);
     assert.equal(entry?.kind, 'server');
     assert.equal(entry?.name, 'db.internal');
+    // The certificate it replaced is kept, marked as superseded by the new one.
+    const replaced = readInventory(ca.dir).certificates.find((e) => e.serial === renewed.oldSerial);
+    assert.equal(replaced?.supersededBy, renewed.serial);
     const foreign = await serverCertificateOrigin(ca, readFileSync(join(dir, 'other', 'server.crt'), 'utf8'));
     assert.equal(foreign.ours, false);
   } finally {

@@ -10,7 +10,7 @@ import type { CertificateAuthority } from './authority.js';
 import { withCaTransaction } from './ca-transaction.js';
 import { keyTypeOfCertificate } from './certificate-facts.js';
 import { certificatePem, randomSerial } from './certificate-profiles.js';
-import { issuedEntry } from './inventory.js';
+import { issuedEntry, markSuperseded } from './inventory.js';
 import { exportPrivateKeyPem, generateKeyPair } from './keys.js';
 import { backdateFor, lifetimeOfSpan } from './lifetime.js';
 
@@ -110,6 +110,8 @@ export async function renewServerCertificate(
       ],
     });
     const leafPem = certificatePem(cert);
+    // The certificate it replaces shows as superseded in `pgmoat list`, as after issue-server.
+    markSuperseded(tx.inventory.certificates.filter((e) => e.kind === 'server' && normalizeSerial(e.serial) === current.serial), serial, tx.now);
     tx.inventory.certificates.push(issuedEntry({ kind: 'server', name: current.cn || 'localhost', environment: '', serial, notBefore, notAfter, certPem: leafPem }));
     return { serial, notBefore, notAfter, leafPem };
   });

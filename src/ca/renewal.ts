@@ -19,7 +19,7 @@ import type { CertificateAuthority } from './authority.js';
 import { caPath } from './ca-layout.js';
 import { withCaTransaction } from './ca-transaction.js';
 import { certificatePem, fingerprint256, randomSerial } from './certificate-profiles.js';
-import { issuedEntry, readInventory, type InventoryEntry } from './inventory.js';
+import { issuedEntry, markSuperseded, readInventory, type InventoryEntry } from './inventory.js';
 import { readRenewalCsr } from './renewal-csr.js';
 import { backdateFor, lifetimeOfSpan } from './lifetime.js';
 
@@ -190,6 +190,11 @@ export class RenewalService {
         ],
       });
       const certPem = certificatePem(cert);
+      markSuperseded(
+        tx.inventory.certificates.filter((e) => e.serial === peer.identity.serial),
+        serial,
+        tx.now,
+      );
       tx.inventory.certificates.push(
         issuedEntry({ kind: 'client', name: peer.identity.cn, environment: peer.identity.environment, serial, notBefore, notAfter, certPem }),
       );

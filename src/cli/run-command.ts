@@ -1,6 +1,8 @@
 /**
  * The one place where the CLI turns failures into what a person sees: a single line on stderr,
  * `pgmoat: <what is wrong and what to do>`, exit code 1; usage errors (commander) exit 2.
+ * A PgmoatError's hint (the same one a client would read in an ErrorResponse) follows on its own
+ * line, `hint: …`, unless the message already says it.
  * Stacks are printed only for unexpected errors and only with PGMOAT_DEBUG=1.
  */
 import { Command, CommanderError } from 'commander';
@@ -13,6 +15,21 @@ function oneLine(text: string): string {
   // Error text may quote user input; never let it span lines or carry control characters.
   // eslint-disable-next-line no-control-regex
   return text.replace(/[\r\n]+/g, ' ').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '?').trim();
+}
+
+/** Lower case, one space between words, no final full stop: enough to see the same sentence twice. */
+function comparable(text: string): string {
+  return oneLine(text).toLowerCase().replace(/\s+/g, ' ').replace(/[.\s]+$/, '');
+}
+
+/**
+ * `hint: …` for an error's hint, or undefined when there is none or when the message already
+ * carries it (some messages end with their fix, and the hint repeats it for clients).
+ */
+export function hintLine(message: string, hint: string | undefined): string | undefined {
+  if (hint === undefined || hint.trim() === '') return undefined;
+  if (comparable(message).includes(comparable(hint))) return undefined;
+  return `hint: ${oneLine(hint)}`;
 }
 
 function usageOutput(prefix: string, helpCommand: string): { outputError: (str: string, write: (s: string) => void) => void } {
@@ -54,6 +71,8 @@ export async function runCli(program: Command, argv: readonly string[] = process
     }
     const message = isPgmoatError(err) ? err.message : `unexpected error: ${errorMessage(err)}`;
     process.stderr.write(`${program.name()}: ${oneLine(message)}\n`);
+    const hint = isPgmoatError(err) ? hintLine(err.message, err.hint) : undefined;
+    if (hint !== undefined) process.stderr.write(`${hint}\n`);
     if (!isPgmoatError(err) && process.env.PGMOAT_DEBUG === '1' && err instanceof Error) {
       process.stderr.write(`${err.stack ?? ''}\n`);
     }

@@ -84,6 +84,8 @@ test('curl renews with its current certificate: same identity and lifetime, new 
   assert.equal(entry.environment, 'staging');
   assert.equal(entry.status, 'valid');
   assert.ok(inventorySerials(pki.main.dir).includes(serialOf(second.body)));
+  // Renewed in turn: still valid (it verifies until it expires), listed as superseded by the next one.
+  assert.equal(entry.supersededBy, serialOf(second.body));
   const audit = auditFor(app.serial);
   assert.equal(audit.length, 1);
   assert.equal(audit[0]!.outcome, 'renewed');

@@ -15,7 +15,9 @@ interface IssueServerOptions {
 export function register(program: Command): void {
   program
     .command('issue-server')
-    .description("re-issue the gateway's server.crt and server.key (new key, same CA); a running gateway picks them up on reload")
+    .description(
+      "re-issue the gateway's server.crt and server.key (new key, same CA); a running gateway picks them up within a second (tls.reload_on_change), else on SIGHUP",
+    )
     .requiredOption('--dir <dir>', 'the CA directory')
     .option('--host <name-or-ip>', 'a DNS name or IP of the gateway (repeatable; default: those of the current server.crt)', collect)
     .option('--days <n>', `lifetime in days (default: the CA's server lifetime, ${DEFAULT_SERVER_DAYS} days unless set at init)`)
@@ -36,6 +38,10 @@ export function register(program: Command): void {
           `Issued server certificate for ${result.hosts.map((h) => h.value).join(', ')}: serial ${result.entry.serial}, valid until ${when(result.entry.notAfter)}`,
           `  key         ${result.keyPath} (0600)`,
           `  certificate ${result.certPath}`,
+          ...result.superseded.map((e) => `Replaces ${e.serial} (now "superseded" in pgmoat list; it stays valid until ${when(e.notAfter)})`),
+          'A running gateway whose tls.cert and tls.key are these files uses the new pair for new connections within about a second',
+          '(tls.reload_on_change, on by default; it logs tls_files_reloaded). With reload_on_change: false, reload it: kill -HUP <pid of pgmoat serve>.',
+          'Established sessions keep the old certificate until they end.',
         ].join('\n'),
       );
     });

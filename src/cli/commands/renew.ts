@@ -50,5 +50,6 @@ export function register(program: Command): void {
       reportIssued('Renewed', renewed, format);
       const say = format ? note : print;
       for (const e of renewed.revoked) say(`Revoked previous certificate ${e.serial} (superseded); crl.pem rewritten`);
+      for (const e of renewed.superseded) say(`Previous certificate ${e.serial} is now "superseded" in pgmoat list; it stays valid until ${e.notAfter.slice(0, 10)} (revoke it with: pgmoat revoke ${e.serial} --dir ${opts.dir})`);
     });
 }
