@@ -20,7 +20,7 @@ export function renderErrorCodes(): string {
   const entries: [string, ErrorCodeEntry][] = Object.entries(ERROR_CODES);
   const clientVisible = entries.filter(([, e]) => e.sqlstate !== null);
   const local = entries.filter(([, e]) => e.sqlstate === null);
-  const row = ([code, e]: [string, ErrorCodeEntry]): string => `| \`${code}\` | ${sqlstateCell(e.sqlstate)} | ${e.about} |`;
+  const row = ([code, e]: [string, ErrorCodeEntry]): string => `| \`${code}\` | ${sqlstateCell(e.sqlstate)} | ${e.about}${e.usage ? ' (a usage error: exit code 2)' : ''} |`;
   return [
     '# Error codes',
     '',

@@ -28,6 +28,7 @@ import type { Logger } from 'pino';
 import type { AdminConfig } from '../config/schema.js';
 import { readPrivateFile } from '../util/private-file.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
+import { listenFailure } from '../util/listen-error.js';
 import type { Readiness } from './readiness.js';
 import { certificateFacts, certificateUsage } from '../tls/peer-identity.js';
 import { usageProblem, type UsagePolicy } from '../tls/cert-usage.js';
@@ -181,9 +182,7 @@ export class AdminHttpServer {
     server.requestTimeout = 30_000;
     server.on('tlsClientError', (err: Error) => log.debug({ event: 'admin_http_tls_failed', reason: errorMessage(err) }, 'admin HTTPS handshake failed'));
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new PgmoatError('ADMIN_HTTP_LISTEN', `admin.http: cannot listen on ${cfg.host}:${cfg.port}: ${err.code ?? errorMessage(err)}`, { cause: err })),
-      );
+      server.once('error', (err: NodeJS.ErrnoException) => reject(listenFailure(err, 'the admin HTTP listener', cfg.host, cfg.port, 'admin.http.host/admin.http.port in pgmoat.yaml')));
       server.listen({ host: cfg.host, port: cfg.port }, () => resolve());
     });
     server.on('error', (err) => log.error({ event: 'admin_http_error', reason: errorMessage(err) }, 'admin HTTP listener error'));

@@ -7,6 +7,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isPgmoatError, errorMessage } from '../util/errors.js';
+import { ERROR_CODES, type ErrorCodeEntry } from '../util/error-codes.js';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -76,6 +77,12 @@ export async function runCli(program: Command, argv: readonly string[] = process
     if (!isPgmoatError(err) && process.env.PGMOAT_DEBUG === '1' && err instanceof Error) {
       process.stderr.write(`${err.stack ?? ''}\n`);
     }
-    process.exitCode = EXIT_FAILURE;
+    process.exitCode = isPgmoatError(err) && isUsageCode(err.code) ? EXIT_USAGE : EXIT_FAILURE;
   }
+}
+
+/** A wrong value on the command line (`--days abc`, `--key-type dsa`): a usage error, exit 2. */
+function isUsageCode(code: string): boolean {
+  const entry: ErrorCodeEntry | undefined = (ERROR_CODES as Record<string, ErrorCodeEntry>)[code];
+  return entry?.usage === true;
 }

@@ -18,6 +18,7 @@ import { UpstreamError } from '../upstream/connect.js';
 import { errorResponse, errorResponseFor } from '../protocol/error-response.js';
 import * as msg from '../protocol/messages.js';
 import { PgmoatError, errorMessage, isPgmoatError } from '../util/errors.js';
+import { listenFailure } from '../util/listen-error.js';
 import { decideLogin } from '../access/login.js';
 import { poolSettings, upstreamTarget, type RuntimeConfig } from '../runtime/runtime-config.js';
 import { configureRevocationSources, crlStatus, withCrlInForce } from '../runtime/revocation-sources.js';
@@ -140,9 +141,10 @@ export class Gateway implements AcceptHost {
   async listen(): Promise<AddressInfo> {
     const { host, port } = this.rc.config.listen;
     await new Promise<void>((resolve, reject) => {
-      this.listener.once('error', reject);
+      const failed = (err: Error): void => reject(listenFailure(err, 'the gateway', host, port, 'listen.host/listen.port in pgmoat.yaml'));
+      this.listener.once('error', failed);
       this.listener.listen({ host, port, backlog: 4096 }, () => {
-        this.listener.off('error', reject);
+        this.listener.off('error', failed);
         resolve();
       });
     });

@@ -17,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { PgmoatError, errorMessage, isPgmoatError } from '../util/errors.js';
+import { listenFailure } from '../util/listen-error.js';
 import type { ErrorCode } from '../util/error-codes.js';
 import type { RenewalService, RenewalIdentity } from '../ca/renewal.js';
 import { RenewalRateLimiter, type RenewalRateLimit } from '../ca/renewal-rate.js';
@@ -179,9 +180,7 @@ export class RenewalServer {
     });
     server.on('tlsClientError', (err: Error) => opts.log.debug({ event: 'renewal_tls_error', err: err.message }, 'TLS handshake failed'));
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => {
-        reject(new PgmoatError('LISTEN_FAILED', `renewal service cannot listen on ${opts.host}:${opts.port}: ${err.code ?? err.message}`, { cause: err }));
-      });
+      server.once('error', (err: NodeJS.ErrnoException) => reject(listenFailure(err, 'the renewal service', opts.host, opts.port, 'renewal.host/renewal.port in pgmoat.yaml (pgmoat ca serve: --listen)')));
       server.listen(opts.port, opts.host, () => resolve());
     });
     const addr = self.address();

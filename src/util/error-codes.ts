@@ -15,6 +15,8 @@ export interface ErrorCodeEntry {
   readonly sqlstate: string | 'relayed' | null;
   /** One line for docs/error-codes.md: when the error happens. */
   readonly about: string;
+  /** A value on the command line is wrong: the CLI exits 2, as for commander's own usage errors. */
+  readonly usage?: true;
 }
 
 const S = SqlState;
@@ -109,7 +111,6 @@ export const ERROR_CODES = {
   DATABASE_DISABLED: { sqlstate: S.OBJECT_NOT_IN_PREREQUISITE_STATE, about: 'a login to a database an admin DISABLE closed to new connections' },
   GATEWAY_SUSPENDED: { sqlstate: S.CANNOT_CONNECT_NOW, about: 'a login waited for RESUME after an admin SUSPEND longer than client_login_timeout' },
   WAIT_CLOSE_TIMEOUT: { sqlstate: S.QUERY_CANCELED, about: 'the admin WAIT_CLOSE gave up: server connections due to close were still open at its deadline' },
-  ADMIN_HTTP_LISTEN: { sqlstate: null, about: 'the admin HTTP listener cannot listen' },
 
   // Configuration and access files (at start, at `pgmoat check`, at reload).
   CONFIG_INVALID: { sqlstate: null, about: 'pgmoat.yaml (or a file it names) does not validate' },
@@ -174,16 +175,16 @@ export const ERROR_CODES = {
   KEY_PASSPHRASE_REQUIRED: { sqlstate: null, about: 'an encrypted key and no passphrase' },
   KEY_PASSPHRASE_WRONG: { sqlstate: null, about: 'the passphrase does not open the key' },
   EMPTY_PASSPHRASE: { sqlstate: null, about: 'an empty passphrase' },
-  INVALID_CA_NAME: { sqlstate: null, about: 'a --ca-name that is not 1-64 printable ASCII characters' },
-  INVALID_DAYS: { sqlstate: null, about: 'a validity in days out of range' },
+  INVALID_CA_NAME: { sqlstate: null, about: 'a --ca-name that is not 1-64 printable ASCII characters', usage: true },
+  INVALID_DAYS: { sqlstate: null, about: 'a validity in days out of range', usage: true },
   INVALID_VALIDITY: { sqlstate: null, about: 'a validity whose notAfter is not after its notBefore' },
-  INVALID_HOST: { sqlstate: null, about: 'a host name or address for a server certificate that is not one' },
-  INVALID_KEY_TYPE: { sqlstate: null, about: 'a --key-type pgmoat does not know' },
-  INVALID_REASON: { sqlstate: null, about: 'a revocation reason RFC 5280 does not name' },
-  INVALID_NAME: { sqlstate: null, about: "an application name that is not 1-63 letters, digits, '.', '_' or '-'" },
-  INVALID_ENVIRONMENT: { sqlstate: null, about: "an environment name that is not 1-63 letters, digits, '.', '_' or '-'" },
-  INVALID_LIFETIME: { sqlstate: null, about: 'a --lifetime that is not 5m-36500d (90m, 24h, 30d), or one that would outlive the issuing CA' },
-  INVALID_SAN: { sqlstate: null, about: 'a --san that is not DNS:<host name> or URI:<uri> (SPIFFE IDs checked), or too many' },
+  INVALID_HOST: { sqlstate: null, about: 'a host name or address for a server certificate that is not one', usage: true },
+  INVALID_KEY_TYPE: { sqlstate: null, about: 'a --key-type pgmoat does not know', usage: true },
+  INVALID_REASON: { sqlstate: null, about: 'a revocation reason RFC 5280 does not name', usage: true },
+  INVALID_NAME: { sqlstate: null, about: "an application name that is not 1-63 letters, digits, '.', '_' or '-'", usage: true },
+  INVALID_ENVIRONMENT: { sqlstate: null, about: "an environment name that is not 1-63 letters, digits, '.', '_' or '-'", usage: true },
+  INVALID_LIFETIME: { sqlstate: null, about: 'a --lifetime that is not 5m-36500d (90m, 24h, 30d), or one that would outlive the issuing CA', usage: true },
+  INVALID_SAN: { sqlstate: null, about: 'a --san that is not DNS:<host name> or URI:<uri> (SPIFFE IDs checked), or too many', usage: true },
   CA_DEFAULTS_INVALID: { sqlstate: null, about: "the CA directory's defaults.json cannot be read" },
 
   // The renewal service (POST /v1/renew and its client): the JSON refusal's code; the HTTP status is renewal/http-status.ts's.
@@ -207,13 +208,13 @@ export const ERROR_CODES = {
   RENEWAL_RELOAD: { sqlstate: null, about: 'a reload could not apply a changed renewal: setting; the running renewal service stays as it was' },
 
   // Commands and files.
-  USAGE: { sqlstate: null, about: 'a command line pgmoat cannot run (missing or conflicting options)' },
+  USAGE: { sqlstate: null, about: 'a command line pgmoat cannot run (missing or conflicting options)', usage: true },
   FILE_UNREADABLE: { sqlstate: null, about: 'a file cannot be read' },
   FILE_EXISTS: { sqlstate: null, about: 'a file would be overwritten' },
   WRITE_FAILED: { sqlstate: null, about: 'a file cannot be written' },
-  LISTEN_FAILED: { sqlstate: null, about: 'the quick start cannot listen' },
-  PORT_BUSY: { sqlstate: null, about: 'the port is taken' },
-  INVALID_UPSTREAM_URL: { sqlstate: null, about: 'an upstream URL that does not parse' },
+  LISTEN_FAILED: { sqlstate: null, about: 'a listener (gateway, admin HTTP, renewal service, quick start) cannot open its address: no privilege for the port, an address not on this machine' },
+  PORT_BUSY: { sqlstate: null, about: 'a listener (gateway, admin HTTP, renewal service, quick start) finds its port already in use' },
+  INVALID_UPSTREAM_URL: { sqlstate: null, about: 'an upstream URL that does not parse', usage: true },
   EMBEDDED_PG_FAILED: { sqlstate: null, about: "the quick start's embedded PostgreSQL did not start" },
   DOCTOR_FAILED: { sqlstate: null, about: 'pgmoat doctor found a problem' },
 } as const satisfies Record<string, ErrorCodeEntry>;

@@ -39,7 +39,7 @@ after(() => rmSync(work, { recursive: true, force: true }));
 interface Case {
   args: string[];
   expect: RegExp;
-  /** commander usage errors exit 2, everything else 1. */
+  /** Usage errors exit 2 (commander's, and a wrong value on the command line); everything else 1. */
   code?: 1 | 2;
 }
 
@@ -87,13 +87,13 @@ const issue = (name: string, ...rest: string[]): string[] => ['issue', name, '--
 test('names and environments with path separators, whitespace or control characters', async () => {
   const bad = ['a/b', '../etc', 'a\\b', 'a b', ' alice', 'a\tb', 'a\nb', 'a\u0001b', 'a\u007fb', '.hidden', 'x'.repeat(64), 'é'];
   await runAll([
-    ...bad.map((name) => ({ args: issue(name), expect: /invalid name ".*": use 1-63 characters/ })),
-    { args: issue(''), expect: /invalid name "": use 1-63/ },
-    { args: ['issue', 'bob', '--env', 'prod/x', '--dir', dir, '--out', out], expect: /invalid environment "prod\/x"/ },
-    { args: ['issue', 'bob', '--env', 'prod uction', '--dir', dir, '--out', out], expect: /invalid environment/ },
-    { args: ['issue', 'bob', '--env', '', '--dir', dir, '--out', out], expect: /invalid environment ""/ },
-    { args: ['renew', 'a/b', '--env', 'production', '--dir', dir, '--out', out], expect: /invalid name "a\/b"/ },
-    { args: ['revoke', 'a b', '--dir', dir], expect: /invalid name "a b"/ },
+    ...bad.map((name) => ({ args: issue(name), expect: /invalid name ".*": use 1-63 characters/, code: 2 as const })),
+    { args: issue(''), expect: /invalid name "": use 1-63/, code: 2 },
+    { args: ['issue', 'bob', '--env', 'prod/x', '--dir', dir, '--out', out], expect: /invalid environment "prod\/x"/, code: 2 },
+    { args: ['issue', 'bob', '--env', 'prod uction', '--dir', dir, '--out', out], expect: /invalid environment/, code: 2 },
+    { args: ['issue', 'bob', '--env', '', '--dir', dir, '--out', out], expect: /invalid environment ""/, code: 2 },
+    { args: ['renew', 'a/b', '--env', 'production', '--dir', dir, '--out', out], expect: /invalid name "a\/b"/, code: 2 },
+    { args: ['revoke', 'a b', '--dir', dir], expect: /invalid name "a b"/, code: 2 },
   ]);
 });
 
@@ -104,17 +104,17 @@ test('missing or malformed options', async () => {
     { args: ['issue', '--env', 'production', '--dir', dir, '--out', out], expect: /missing required argument 'name'/, code: 2 },
     { args: ['issue', 'bob', '--env', 'production', '--dir', dir, '--out', out, '--bogus'], expect: /unknown option '--bogus'/, code: 2 },
     { args: ['isue', 'bob'], expect: /unknown command 'isue'.*Did you mean issue/, code: 2 },
-    ...['0', '-1', '-30', '1.5', 'ten', '', '99999999'].map((d) => ({ args: issue('bob', '--days', d), expect: /--days must be a whole number of days from 1 to 36500/ })),
-    { args: issue('bob', '--days', '5000'), expect: /--days 5000 would outlive the CA, which expires/ },
-    { args: issue('bob', '--key-type', 'dsa-1024'), expect: /invalid --key-type "dsa-1024": use one of ec-p256/ },
-    { args: issue('bob', '--print', 'yaml'), expect: /invalid --print "yaml": use one of env, dotenv, json/ },
-    { args: issue('bob', '--print', 'env', '--csr', join(work, 'none.csr')), expect: /--print needs the private key/ },
+    ...['0', '-1', '-30', '1.5', 'ten', '', '99999999'].map((d) => ({ args: issue('bob', '--days', d), expect: /--days must be a whole number of days from 1 to 36500/, code: 2 as const })),
+    { args: issue('bob', '--days', '5000'), expect: /--days 5000 would outlive the CA, which expires/, code: 2 },
+    { args: issue('bob', '--key-type', 'dsa-1024'), expect: /invalid --key-type "dsa-1024": use one of ec-p256/, code: 2 },
+    { args: issue('bob', '--print', 'yaml'), expect: /invalid --print "yaml": use one of env, dotenv, json/, code: 2 },
+    { args: issue('bob', '--print', 'env', '--csr', join(work, 'none.csr')), expect: /--print needs the private key/, code: 2 },
     { args: issue('bob', '--csr', join(work, 'none.csr')), expect: /cannot read CSR file .*none\.csr: ENOENT/ },
-    { args: ['revoke', 'alice', '--dir', dir, '--reason', 'becauseISaidSo'], expect: /invalid --reason "becauseISaidSo": use one of unspecified, keyCompromise/ },
-    { args: ['revoke', 'alice', '--dir', dir, '--crl-days', '0'], expect: /--crl-days must be a whole number/ },
-    { args: ['crl', '--dir', dir, '--crl-days', '-2'], expect: /--crl-days must be a whole number/ },
-    { args: ['issue-server', '--dir', dir, '--host', 'bad host'], expect: /invalid --host "bad host"/ },
-    { args: ['issue-server', '--dir', dir, '--days', '0'], expect: /--days must be a whole number/ },
+    { args: ['revoke', 'alice', '--dir', dir, '--reason', 'becauseISaidSo'], expect: /invalid --reason "becauseISaidSo": use one of unspecified, keyCompromise/, code: 2 },
+    { args: ['revoke', 'alice', '--dir', dir, '--crl-days', '0'], expect: /--crl-days must be a whole number/, code: 2 },
+    { args: ['crl', '--dir', dir, '--crl-days', '-2'], expect: /--crl-days must be a whole number/, code: 2 },
+    { args: ['issue-server', '--dir', dir, '--host', 'bad host'], expect: /invalid --host "bad host"/, code: 2 },
+    { args: ['issue-server', '--dir', dir, '--days', '0'], expect: /--days must be a whole number/, code: 2 },
   ]);
 });
 
@@ -171,11 +171,11 @@ test('a CA key readable by group or others is refused, as libpq refuses such key
 test('init with bad options creates nothing', async () => {
   const target = join(work, 'fresh');
   const cases: Case[] = [
-    { args: ['init', '--dir', target, '--host', 'a/b'], expect: /invalid --host "a\/b"/ },
-    { args: ['init', '--dir', target, '--key-type', 'rsa-1024'], expect: /invalid --key-type "rsa-1024"/ },
-    { args: ['init', '--dir', target, '--ca-name', 'bad\u0007name'], expect: /invalid --ca-name "bad\\u0007name"/ },
-    { args: ['init', '--dir', target, '--ca-name', ''], expect: /invalid --ca-name ""/ },
-    { args: ['init', '--dir', target, '--crl-days', '0'], expect: /--crl-days must be a whole number/ },
+    { args: ['init', '--dir', target, '--host', 'a/b'], expect: /invalid --host "a\/b"/, code: 2 },
+    { args: ['init', '--dir', target, '--key-type', 'rsa-1024'], expect: /invalid --key-type "rsa-1024"/, code: 2 },
+    { args: ['init', '--dir', target, '--ca-name', 'bad\u0007name'], expect: /invalid --ca-name "bad\\u0007name"/, code: 2 },
+    { args: ['init', '--dir', target, '--ca-name', ''], expect: /invalid --ca-name ""/, code: 2 },
+    { args: ['init', '--dir', target, '--crl-days', '0'], expect: /--crl-days must be a whole number/, code: 2 },
     { args: ['init'], expect: /required option '--dir <dir>'/, code: 2 },
   ];
   await runAll(cases);
@@ -184,7 +184,7 @@ test('init with bad options creates nothing', async () => {
   mkdirSync(target, { mode: 0o755 });
   chmodSync(target, 0o755);
   const snap = snapshotDir(target);
-  await expectRefused({ args: ['init', '--dir', target, '--key-type', 'nope'], expect: /invalid --key-type/ });
+  await expectRefused({ args: ['init', '--dir', target, '--key-type', 'nope'], expect: /invalid --key-type/, code: 2 });
   assert.deepEqual(snapshotDir(target), snap);
 });
 
@@ -200,7 +200,7 @@ test('export refuses mismatched or exposed files', async () => {
     { args: ['export', '--cert', join(a, 'alice.crt'), '--key', join(work, 'open.key'), '--format', 'env'], expect: /client key .*open\.key is readable by group or others/ },
     { args: ['export', '--cert', join(a, 'alice.crt'), '--key', join(a, 'alice.key'), '--ca', join(enc, 'ca.crt'), '--format', 'env'], expect: /was not issued by CA .*enc\/ca\.crt/ },
     { args: ['export', '--cert', join(a, 'alice.key'), '--key', join(a, 'alice.key'), '--format', 'env'], expect: /certificate .*alice\.key is not a PEM certificate/ },
-    { args: ['export', '--cert', join(a, 'alice.crt'), '--key', join(a, 'alice.key'), '--format', 'pem'], expect: /invalid --format "pem": use one of env, dotenv, json, libpq, pk8/ },
-    { args: ['export', '--cert', join(a, 'alice.crt'), '--key', join(a, 'alice.key'), '--format', 'pk8'], expect: /--format pk8 writes binary DER: pass --out FILE/ },
+    { args: ['export', '--cert', join(a, 'alice.crt'), '--key', join(a, 'alice.key'), '--format', 'pem'], expect: /invalid --format "pem": use one of env, dotenv, json, libpq, pk8/, code: 2 },
+    { args: ['export', '--cert', join(a, 'alice.crt'), '--key', join(a, 'alice.key'), '--format', 'pk8'], expect: /--format pk8 writes binary DER: pass --out FILE/, code: 2 },
   ]);
 });
