@@ -131,3 +131,46 @@ export async function openRoot(dir: string, root: x509.X509Certificate, opts: { 
 export function bundlePem(rootPem: string, currentPem: string, retired: readonly RetiredIntermediate[]): string {
   return rootPem + currentPem + retired.filter((r) => !r.revoked).map((r) => r.pem).join('');
 }
+
+export interface ListedIntermediate {
+  role: 'root' | 'current' | 'retired';
+  serial: string;
+  subject: string;
+  notBefore: string;
+  notAfter: string;
+  /** valid, expired, or revoked (root-crl.pem lists it). */
+  status: 'valid' | 'expired' | 'revoked';
+  revokedAt: string | undefined;
+  /** Whether ca-bundle.crt (the gateway's tls.ca) holds it. */
+  inBundle: boolean;
+}
+
+/** The root and the intermediates of a CA directory, without opening any key (`pgmoat ca intermediates`). */
+export function listIntermediates(dir: string, now = new Date()): ListedIntermediate[] {
+  const revoked = new Map(readRevokedIntermediates(dir).map((r) => [r.serial, r]));
+  const bundlePath = caPath(dir, 'caBundle');
+  const bundle = existsSync(bundlePath)
+    ? new Set(pemBlocks(readFileSync(bundlePath, 'utf8')).filter((b) => b.label === 'CERTIFICATE').map((b) => b.der.toString('base64')))
+    : undefined;
+  const describe = (role: ListedIntermediate['role'], cert: x509.X509Certificate): ListedIntermediate => {
+    const serial = normalizeSerial(cert.serialNumber);
+    const r = revoked.get(serial);
+    return {
+      role,
+      serial,
+      subject: cert.subject,
+      notBefore: cert.notBefore.toISOString(),
+      notAfter: cert.notAfter.toISOString(),
+      status: r ? 'revoked' : cert.notAfter < now ? 'expired' : 'valid',
+      revokedAt: r?.revokedAt.toISOString(),
+      inBundle: bundle === undefined ? role === 'root' : bundle.has(Buffer.from(cert.rawData).toString('base64')),
+    };
+  };
+  const out = [describe('root', readCert(caPath(dir, 'caCert'), 'CA certificate').cert)];
+  if (existsSync(caPath(dir, 'intermediateCert'))) out.push(describe('current', readCert(caPath(dir, 'intermediateCert'), 'intermediate certificate').cert));
+  const retiredDir = caPath(dir, 'retiredDir');
+  if (existsSync(retiredDir)) {
+    for (const name of readdirSync(retiredDir).filter((n) => n.endsWith('.crt')).sort()) out.push(describe('retired', readCert(join(retiredDir, name), 'retired intermediate').cert));
+  }
+  return out;
+}

@@ -5,6 +5,7 @@ import { PgmoatError } from '../../util/errors.js';
 import { createLogger } from '../../util/logger.js';
 import { parseDuration } from '../../config/duration.js';
 import { startRenewalService } from '../../renewal/start.js';
+import { registerIntermediateCommands } from './ca-intermediate.js';
 
 interface CaServeOptions {
   dir: string;
@@ -42,7 +43,8 @@ function parseRateLimit(value: string): { max: number; windowMs: number } {
 }
 
 export function register(program: Command): void {
-  const ca = program.command('ca').description('the certificate authority as a service');
+  const ca = program.command('ca').description('the certificate authority as a service, and the intermediates of a two-level CA');
+  registerIntermediateCommands(ca);
   ca.command('serve')
     .description('run the renewal service (HTTPS, mutual TLS): POST /v1/renew, GET /v1/ca, GET /v1/crl')
     .requiredOption('--dir <dir>', 'the CA directory')
