@@ -9,6 +9,7 @@ import { caNameOf, type Signer } from './certificate-profiles.js';
 import { parsePrivateKey, publicSpki, toSigningKey } from './keys.js';
 import { pemDecodeOne } from './pem.js';
 import { readCaDefaults, type CaDefaults } from './ca-defaults.js';
+import { bundlePem, readRetiredIntermediates, type RetiredIntermediate } from './intermediates.js';
 
 export interface CertificateAuthority extends Signer {
   /** Absolute path of the CA directory. */
@@ -23,6 +24,13 @@ export interface CertificateAuthority extends Signer {
   readonly chainPem: string;
   /** Lifetimes used when a command gives neither --days nor --lifetime (defaults.json). */
   readonly defaults: CaDefaults;
+  /**
+   * Two-level CA: intermediates replaced by a rotation (intermediates.ts), revoked ones included
+   * (flagged); empty for a one-level CA.
+   */
+  readonly retired: readonly RetiredIntermediate[];
+  /** What the gateway trusts (tls.ca): ca.crt alone, or root + current + retired intermediates not revoked. */
+  readonly bundlePem: string;
   /** Whether the CA key is RSA (decides keyEncipherment for server certificates of the same type). */
   readonly rsa: boolean;
 }
@@ -81,7 +89,10 @@ export async function openCa(dir: string, passphrase?: string): Promise<Certific
     throw new PgmoatError('CA_KEY_MISMATCH', `${what} does not belong to ${caPath(abs, certFile)}; restore the matching pair from a backup`);
   }
   const signing = await toSigningKey(keyObject, what);
+  const retired = twoLevel ? await readRetiredIntermediates(abs, root.cert, passphrase) : [];
   return {
+    retired,
+    bundlePem: twoLevel ? bundlePem(root.pem, signer.pem, retired) : root.pem,
     dir: abs,
     name: caNameOf(root.cert),
     cert: signer.cert,

@@ -14,6 +14,13 @@ export const CA_FILES = {
   intermediateKey: 'intermediate.key',
   /** Two-level CA only: root + intermediate, the gateway's tls.ca (the CRL is verified against it). */
   caBundle: 'ca-bundle.crt',
+  /**
+   * Two-level CA only: the CRL the root signs, listing revoked intermediates (written by
+   * `pgmoat ca revoke-intermediate`, with the root key); crl.pem carries a copy of it.
+   */
+  rootCrl: 'root-crl.pem',
+  /** Two-level CA only: intermediates replaced by `pgmoat ca rotate-intermediate` (SERIAL.crt, SERIAL.key). */
+  retiredDir: 'retired-intermediates',
   /** Profile defaults (lifetimes), written by init; absent means the built-in defaults. */
   defaults: 'defaults.json',
 } as const;

@@ -11,7 +11,9 @@ import { removeStaleTemps, writeFileAtomic } from '../util/atomic-file.js';
 import type { CertificateAuthority } from './authority.js';
 import { withCaLock } from './ca-lock.js';
 import { caPath, DIR_MODE, PUBLIC_MODE } from './ca-layout.js';
-import { buildCrl, type BuiltCrl } from './crl.js';
+import type { BuiltCrl } from './crl.js';
+import { buildCrlFile } from './crl-set.js';
+import { readRootCrlPem } from './intermediates.js';
 import { readInventory, serializeInventory, type Inventory } from './inventory.js';
 
 interface StagedFile {
@@ -29,6 +31,11 @@ export interface CaTransaction {
   stageFile(path: string, data: string | Uint8Array, mode: number, opts?: { exclusive?: boolean }): void;
   /** Re-sign crl.pem at commit; `days` (when given) also becomes the CA's CRL lifetime. */
   rewriteCrl(days?: number): void;
+  /**
+   * Re-sign root-crl.pem at commit too (with the root key the caller opened), with the CRL
+   * number crl.pem gets; implies rewriteCrl().
+   */
+  rewriteRootCrl(sign: (crlNumber: number, now: Date) => Promise<string>): void;
 }
 
 export interface TransactionResult<T> {
@@ -68,6 +75,7 @@ export async function withCaTransaction<T>(
     const staged: StagedFile[] = [];
     let crlDays: number | undefined;
     let crlWanted = false;
+    let signRoot: ((crlNumber: number, now: Date) => Promise<string>) | undefined;
     const now = opts.now ?? new Date();
     const tx: CaTransaction = {
       inventory,
@@ -79,6 +87,10 @@ export async function withCaTransaction<T>(
         crlWanted = true;
         if (days !== undefined) crlDays = days;
       },
+      rewriteRootCrl(sign) {
+        crlWanted = true;
+        signRoot = sign;
+      },
     };
     const value = await work(tx);
 
@@ -88,10 +100,15 @@ export async function withCaTransaction<T>(
       }
     }
     let crl: BuiltCrl | undefined;
+    let crlPem: string | undefined;
+    let rootCrlPem: string | undefined;
     if (crlWanted) {
       if (crlDays !== undefined) inventory.crlDays = crlDays;
       inventory.crlNumber += 1;
-      crl = await buildCrl(ca, { entries: inventory.certificates, adopted: inventory.adoptedRevocations, crlNumber: inventory.crlNumber, days: inventory.crlDays, now });
+      rootCrlPem = signRoot ? await signRoot(inventory.crlNumber, now) : undefined;
+      const file = await buildCrlFile(ca, { entries: inventory.certificates, adopted: inventory.adoptedRevocations, crlNumber: inventory.crlNumber, days: inventory.crlDays, now, rootCrlPem: rootCrlPem ?? readRootCrlPem(ca.dir) });
+      crl = file.main;
+      crlPem = file.pem;
     }
 
     lock.assertHeld();
@@ -102,16 +119,21 @@ export async function withCaTransaction<T>(
         undo.push(undoForFile(f.path));
         writeFileAtomic(f.path, f.data, f.mode);
       }
-      for (const f of ['inventory', 'crl', 'serverKey', 'serverCert'] as const) removeStaleTemps(caPath(ca.dir, f));
+      for (const f of ['inventory', 'crl', 'rootCrl', 'serverKey', 'serverCert'] as const) removeStaleTemps(caPath(ca.dir, f));
       const inventoryText = serializeInventory(inventory);
       if (inventoryText !== serializeInventory(before)) {
         undo.push(undoForFile(inventoryPath));
         writeFileAtomic(inventoryPath, inventoryText, PUBLIC_MODE);
       }
-      if (crl) {
+      if (rootCrlPem !== undefined) {
+        const rootCrlPath = caPath(ca.dir, 'rootCrl');
+        undo.push(undoForFile(rootCrlPath));
+        writeFileAtomic(rootCrlPath, rootCrlPem, PUBLIC_MODE);
+      }
+      if (crlPem !== undefined) {
         const crlPath = caPath(ca.dir, 'crl');
         undo.push(undoForFile(crlPath));
-        writeFileAtomic(crlPath, crl.pem, PUBLIC_MODE);
+        writeFileAtomic(crlPath, crlPem, PUBLIC_MODE);
       }
     } catch (err) {
       for (const u of undo.reverse()) {

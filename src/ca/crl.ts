@@ -26,23 +26,33 @@ export async function buildCrl(
   opts: { entries: readonly InventoryEntry[]; adopted?: readonly AdoptedRevocation[] | undefined; crlNumber: number; days: number; now?: Date },
 ): Promise<BuiltCrl> {
   const thisUpdate = opts.now ?? new Date();
+  const revoked = [...opts.entries.filter((e) => e.status === 'revoked'), ...(opts.adopted ?? [])].map((e) => ({
+    serial: e.serial,
+    revokedAt: new Date(e.revokedAt ?? thisUpdate),
+    reason: REVOCATION_REASONS[e.reason ?? 'unspecified'] as number,
+  }));
+  return signCrl(signer, { revoked, crlNumber: opts.crlNumber, days: opts.days, now: thisUpdate });
+}
+
+/** A CRL of `revoked` (reason as its RFC 5280 code) signed by `signer`: leaves, or (the root's) intermediates. */
+export async function signCrl(
+  signer: Signer,
+  opts: { revoked: readonly { serial: string; revokedAt: Date; reason: number }[]; crlNumber: number; days: number; now: Date },
+): Promise<BuiltCrl> {
+  const thisUpdate = opts.now;
   const nextUpdate = new Date(thisUpdate.getTime() + opts.days * DAY_MS);
-  const revoked: { serial: string; revokedAt?: string | undefined; reason?: InventoryEntry['reason'] }[] = [...opts.entries.filter((e) => e.status === 'revoked'), ...(opts.adopted ?? [])];
   const crl = await x509.X509CrlGenerator.create({
     issuer: signer.cert.subjectName,
     thisUpdate,
     nextUpdate,
     signingKey: signer.key,
     signingAlgorithm: signer.algorithm,
-    entries: revoked.map((e) => {
-      const reason = REVOCATION_REASONS[e.reason ?? 'unspecified'];
-      return {
-        serialNumber: e.serial,
-        revocationDate: new Date(e.revokedAt ?? thisUpdate),
-        // RFC 5280: the reasonCode extension is left out rather than set to unspecified.
-        ...(reason === 0 ? {} : { reason: reason as x509.X509CrlReason }),
-      };
-    }),
+    entries: opts.revoked.map((e) => ({
+      serialNumber: e.serial,
+      revocationDate: e.revokedAt,
+      // RFC 5280: the reasonCode extension is left out rather than set to unspecified.
+      ...(e.reason === 0 ? {} : { reason: e.reason as x509.X509CrlReason }),
+    })),
     extensions: [
       new x509.Extension(id_ce_cRLNumber, false, AsnConvert.serialize(new CRLNumber(opts.crlNumber))),
       await x509.AuthorityKeyIdentifierExtension.create(signer.cert),

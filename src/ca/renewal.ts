@@ -22,6 +22,7 @@ import { certificatePem, fingerprint256, randomSerial } from './certificate-prof
 import { issuedEntry, markSuperseded, readInventory, type InventoryEntry } from './inventory.js';
 import { readRenewalCsr } from './renewal-csr.js';
 import { backdateFor, lifetimeOfSpan } from './lifetime.js';
+import { pemBlocks } from '@pgmoat/client/internal';
 
 const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 
@@ -58,7 +59,7 @@ function refuse(code: 'RENEWAL_CERT_REQUIRED' | 'RENEWAL_UNKNOWN_CA' | 'RENEWAL_
   return new PgmoatError(code, message);
 }
 
-/** Serials the CA's current crl.pem lists; empty when there is no CRL yet. */
+/** Serials the CA's current crl.pem lists, in every CRL it holds; empty when there is no CRL yet. */
 function crlSerials(ca: CertificateAuthority): Set<string> {
   let pem: string;
   try {
@@ -66,8 +67,11 @@ function crlSerials(ca: CertificateAuthority): Set<string> {
   } catch {
     return new Set();
   }
-  const crl = new x509.X509Crl(pem.replace(/X509 CRL/g, 'CRL'));
-  return new Set(crl.entries.map((e) => normalizeSerial(e.serialNumber)));
+  const out = new Set<string>();
+  for (const block of pemBlocks(pem).filter((b) => b.label === 'X509 CRL')) {
+    for (const e of new x509.X509Crl(Uint8Array.from(block.der)).entries) out.add(normalizeSerial(e.serialNumber));
+  }
+  return out;
 }
 
 function isClientCertificate(cert: x509.X509Certificate): boolean {
@@ -112,15 +116,41 @@ export function renewedValidity(old: { notBefore: Date; notAfter: Date }, now: D
 }
 
 export class RenewalService {
+  private opened: CertificateAuthority;
+
   constructor(
-    readonly ca: CertificateAuthority,
+    ca: CertificateAuthority,
     readonly policy: RenewalPolicy,
-  ) {}
+    /**
+     * Opens the CA directory again (with its passphrase). When given, a ca-bundle.crt that no
+     * longer matches the CA in memory (pgmoat ca rotate-intermediate or revoke-intermediate ran)
+     * makes the service reopen it before a request, so that it renews from the new intermediate.
+     */
+    private readonly reopen?: () => Promise<CertificateAuthority>,
+  ) {
+    this.opened = ca;
+  }
+
+  get ca(): CertificateAuthority {
+    return this.opened;
+  }
+
+  /** Follows a rotation or a revoked intermediate (see `reopen`). */
+  private async refresh(): Promise<void> {
+    if (!this.reopen || this.opened.chainPem === '') return;
+    let bundle: string;
+    try {
+      bundle = readFileSync(caPath(this.opened.dir, 'caBundle'), 'utf8');
+    } catch {
+      return;
+    }
+    if (bundle !== this.opened.bundlePem) this.opened = await this.reopen();
+  }
 
   /** The CA bundle clients and gateways trust (PEM). */
   caBundlePem(): string {
-    // A two-level CA: the root and the intermediate, as a gateway's tls.ca (ca-bundle.crt).
-    return this.ca.certPem + this.ca.chainPem;
+    // A two-level CA: the root and the intermediates in force, as a gateway's tls.ca (ca-bundle.crt).
+    return this.ca.bundlePem;
   }
 
   /** The current CRL as written by the CA (PEM, label X509 CRL). */
@@ -134,21 +164,31 @@ export class RenewalService {
    */
   async authenticate(peerDer: Uint8Array | undefined, now = new Date()): Promise<AuthenticatedPeer> {
     if (!peerDer || peerDer.length === 0) throw refuse('RENEWAL_CERT_REQUIRED', 'renewal needs the current client certificate: none was sent');
+    await this.refresh();
     let cert: x509.X509Certificate;
     try {
       cert = new x509.X509Certificate(Uint8Array.from(peerDer));
     } catch {
       throw refuse('RENEWAL_UNKNOWN_CA', 'the client certificate cannot be parsed');
     }
-    let signed = false;
-    if (Buffer.from(cert.issuerName.toArrayBuffer()).equals(Buffer.from(this.ca.cert.subjectName.toArrayBuffer()))) {
+    // The current intermediate, or one a rotation retired: its certificates renew from the current one.
+    let signedBy: x509.X509Certificate | undefined;
+    for (const issuer of [this.ca.cert, ...this.ca.retired.map((r) => r.cert)]) {
+      if (!Buffer.from(cert.issuerName.toArrayBuffer()).equals(Buffer.from(issuer.subjectName.toArrayBuffer()))) continue;
       try {
-        signed = await cert.verify({ publicKey: this.ca.cert.publicKey, signatureOnly: true });
+        if (await cert.verify({ publicKey: issuer.publicKey, signatureOnly: true })) {
+          signedBy = issuer;
+          break;
+        }
       } catch {
-        signed = false;
+        // not this one
       }
     }
-    if (!signed) throw refuse('RENEWAL_UNKNOWN_CA', 'the client certificate was not issued by this CA');
+    if (!signedBy) throw refuse('RENEWAL_UNKNOWN_CA', 'the client certificate was not issued by this CA');
+    const issuerSerial = normalizeSerial(signedBy.serialNumber);
+    if (this.ca.retired.some((r) => r.revoked && r.serial === issuerSerial)) {
+      throw refuse('RENEWAL_REVOKED', `the intermediate ${issuerSerial} that issued this certificate is revoked; it cannot renew (issue a new one with pgmoat issue)`);
+    }
     const serial = normalizeSerial(cert.serialNumber);
     const entry = checkStanding(this.ca, readInventory(this.ca.dir).certificates, cert, serial, now, this.policy);
     return { identity: { cn: entry.name, environment: entry.environment, serial }, cert };

@@ -70,10 +70,15 @@ export async function revoke(ca: CertificateAuthority, opts: RevokeOptions): Pro
 }
 
 /** Re-signs crl.pem with a fresh thisUpdate/nextUpdate (run it from cron well before nextUpdate). */
-export async function writeCrl(ca: CertificateAuthority, opts: { crlDays?: number } = {}): Promise<{ crl: BuiltCrl; crlPath: string }> {
+export async function writeCrl(
+  ca: CertificateAuthority,
+  opts: { crlDays?: number; signRoot?: ((crlNumber: number, now: Date) => Promise<string>) | undefined } = {},
+): Promise<{ crl: BuiltCrl; crlPath: string }> {
   const crlDays = opts.crlDays === undefined ? undefined : parseDays(opts.crlDays, '--crl-days');
   const { crl } = await withCaTransaction(ca, async (tx) => {
     tx.rewriteCrl(crlDays);
+    // With the root key at hand (pgmoat crl --root-key), the root's CRL gets a fresh nextUpdate too.
+    if (opts.signRoot) tx.rewriteRootCrl(opts.signRoot);
   });
   return { crl: crl!, crlPath: caPath(ca.dir, 'crl') };
 }

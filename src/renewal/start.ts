@@ -85,7 +85,7 @@ export function serverRenewalCounter(registry: Registry): (outcome: ServerRenewa
 
 export async function startRenewalService(s: RenewalSettings, log: Logger, onOutcome?: (outcome: RenewalOutcome, reason: string) => void): Promise<RenewalServer> {
   const ca = await openCa(s.caDir, caPassphrase(s));
-  const service = new RenewalService(ca, { expiredGraceMs: s.expiredGraceMs });
+  const service = new RenewalService(ca, { expiredGraceMs: s.expiredGraceMs }, () => openCa(s.caDir, caPassphrase(s)));
   return RenewalServer.start({
     host: s.host,
     port: s.port,

@@ -12,6 +12,7 @@ import { PgmoatError } from '../util/errors.js';
 import { certRefusalError } from '../util/cert-refusal.js';
 import type { RevocationChange, RevocationCheck } from './source.js';
 import type { Revocations } from './revocations.js';
+import { revokedInChain, type ChainHolder } from './chain.js';
 
 /** A session waits at most this long for a message boundary before it is cut without a message. */
 export const BOUNDARY_WAIT_MS = 1000;
@@ -24,6 +25,8 @@ export interface CertificateHolder {
   /** Canonical form (util/serial.ts). */
   readonly serial: string;
   readonly notAfter: Date;
+  /** The CA certificates above it (PeerIdentity.issuerSerials): a revoked one ends the session too. */
+  readonly issuerSerials?: readonly string[] | undefined;
 }
 
 export type EndReason = 'certificate revoked' | 'certificate expired';
@@ -54,8 +57,8 @@ export interface EnforcerOptions {
 type Ending = { kind: 'revoked'; since: number; publishedAt: number } | { kind: 'expired'; since: number };
 
 /** The refusal of a login whose certificate is revoked; nothing when it is not. */
-export function assertNotRevoked(check: RevocationCheck, holder: { readonly serial: string } | undefined): void {
-  if (holder && check.lookup(holder.serial)) {
+export function assertNotRevoked(check: RevocationCheck, holder: ChainHolder | undefined): void {
+  if (holder && revokedInChain(check, holder)) {
     throw certRefusalError('revoked');
   }
 }
@@ -103,7 +106,7 @@ export class SessionEnforcer<S extends object> {
     const now = Date.now();
     for (const s of this.port.sessions()) {
       const cert = this.port.certificate(s);
-      if (!cert || this.ending.has(s) || !this.revocations.lookup(cert.serial)) continue;
+      if (!cert || this.ending.has(s) || !revokedInChain(this.revocations, cert)) continue;
       this.ending.set(s, { kind: 'revoked', since: now, publishedAt: change.publishedAt });
     }
     this.endSessions(now);

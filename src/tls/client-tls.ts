@@ -11,7 +11,8 @@
 import { createServer, type Server, type TLSSocket, type SecureContextOptions } from 'node:tls';
 import { createHmac, randomBytes } from 'node:crypto';
 import type { RevocationCheck } from '../revocation/source.js';
-import { certificateFacts, certificateUsage, type PeerIdentity } from './peer-identity.js';
+import { certificateFacts, certificateUsage, chainIssuerSerials, type PeerIdentity } from './peer-identity.js';
+import { revokedInChain } from '../revocation/chain.js';
 import { usageProblem, type UsagePolicy, type UsageProblem } from './cert-usage.js';
 import { certRefusalMessage, type CertRefusal } from '../util/cert-refusal.js';
 import type { TlsMode } from './tls-mode.js';
@@ -179,8 +180,10 @@ export function checkClientCertificate(
     return refuse(reason);
   }
   if (!identity || (identity.cn === undefined && !sanIdentities)) return refuse('no-identity');
-  // The one revocation check of the handshake, against every source (revocation/revocations.ts).
-  if (revocations.lookup(identity.serial)) return refuse('revoked');
+  // The one revocation check of the handshake, against every source (revocation/revocations.ts),
+  // for the certificate and every CA above it: a revoked intermediate revokes all it issued.
+  chainIssuerSerials(socket, cert);
+  if (revokedInChain(revocations, identity)) return refuse('revoked');
   const problem = usageProblem(certificateUsage(cert), policy);
   if (problem) return refuse('not-for-client-use', problem);
   return { ok: true, identity };

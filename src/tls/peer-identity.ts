@@ -7,7 +7,7 @@
  * Such a certificate still has an identity here (its SANs); whether the gateway accepts it is the
  * verdict's business (client-tls.ts), and which roles it may use the access rules' (auth/).
  */
-import type { PeerCertificate } from 'node:tls';
+import type { DetailedPeerCertificate, PeerCertificate, TLSSocket } from 'node:tls';
 import { parseIdentityUri } from '../ca/identity-format.js';
 import { normalizeSerial } from '../util/serial.js';
 import { tryReadCertUsage, type CertUsage } from './cert-usage.js';
@@ -34,6 +34,12 @@ export interface PeerIdentity {
   readonly notAfter: Date;
   readonly notBefore: Date;
   readonly issuerCn: string | undefined;
+  /**
+   * Serials (canonical form) of the CA certificates above it in the chain Node verified, issuer
+   * first: a revoked intermediate revokes every certificate under it. Read once per certificate,
+   * on its first verified handshake (chainIssuerSerials); undefined where none was read.
+   */
+  readonly issuerSerials?: readonly string[];
 }
 
 function first(v: string | string[] | undefined): string | undefined {
@@ -138,6 +144,9 @@ const UNREAD = Symbol('unread');
 interface CacheEntry extends CertificateFacts {
   /** Its purpose extensions (cert-usage.ts); UNREAD until certificateUsage first asks. */
   usage: CertUsage | undefined | typeof UNREAD;
+  /** The identity's issuerSerials (the same array), filled once by chainIssuerSerials. */
+  readonly issuers: string[];
+  issuersRead: boolean;
 }
 
 /**
@@ -166,7 +175,10 @@ function entryFor(cert: PeerCertificate | null | undefined): CacheEntry | undefi
   if (!cert || !fingerprint) return undefined;
   const known = byFingerprint.get(fingerprint);
   if (known !== undefined) return known;
-  const entry: CacheEntry = { identity: identityFromCertificate(cert), usage: UNREAD };
+  const issuers: string[] = [];
+  const read = identityFromCertificate(cert);
+  const identity = read && { ...read, issuerSerials: issuers };
+  const entry: CacheEntry = { identity, usage: UNREAD, issuers, issuersRead: false };
   // Oldest first out: a Map iterates in insertion order.
   if (byFingerprint.size >= CACHE_LIMIT) byFingerprint.delete(byFingerprint.keys().next().value!);
   byFingerprint.set(fingerprint, entry);
@@ -188,4 +200,32 @@ export function certificateUsage(cert: PeerCertificate | null | undefined): Cert
   if (!entry) return undefined;
   if (entry.usage === UNREAD) entry.usage = tryReadCertUsage(cert!.raw);
   return entry.usage;
+}
+
+/**
+ * The serials of the CA certificates above the peer's certificate, issuer first, as Node builds
+ * the chain (the certificates the client sent, completed from the trusted CA bundle; issuers are
+ * matched by name and key identifier, so a certificate's issuer is the CA whose key signed it).
+ * Read with getPeerCertificate(true) on the first verified handshake of a certificate only (it
+ * costs a JavaScript object per chain member), then kept with its facts and set on its identity.
+ * Call it only once the chain verified. The self-signed root ends the walk and is included.
+ */
+export function chainIssuerSerials(socket: TLSSocket, cert: PeerCertificate): readonly string[] {
+  const entry = entryFor(cert);
+  if (!entry) return [];
+  if (entry.issuersRead) return entry.issuers;
+  const serials: string[] = [];
+  let at: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  // Node links a self-signed root to itself; the bound guards against any other cycle.
+  for (let depth = 0; at && depth < 16; depth++) {
+    const next: DetailedPeerCertificate | undefined = at.issuerCertificate;
+    if (!next || next === at || next.fingerprint256 === at.fingerprint256) break;
+    serials.push(normalizeSerial(next.serialNumber));
+    at = next;
+  }
+  // A resumed session may come without the chain: nothing is kept, the next full handshake reads it.
+  if (serials.length === 0) return serials;
+  entry.issuers.push(...serials);
+  entry.issuersRead = true;
+  return entry.issuers;
 }

@@ -6,6 +6,7 @@ import { createLogger } from '../../util/logger.js';
 import { parseDuration } from '../../config/duration.js';
 import { startRenewalService } from '../../renewal/start.js';
 import { registerAdopt } from './ca-adopt.js';
+import { registerIntermediateCommands } from './ca-intermediate.js';
 
 interface CaServeOptions {
   dir: string;
@@ -43,7 +44,8 @@ function parseRateLimit(value: string): { max: number; windowMs: number } {
 }
 
 export function register(program: Command): void {
-  const ca = program.command('ca').description('the certificate authority: the renewal service, adopting an existing CA');
+  const ca = program.command('ca').description('the certificate authority: the renewal service, the intermediates of a two-level CA, adopting an existing CA');
+  registerIntermediateCommands(ca);
   registerAdopt(ca);
   ca.command('serve')
     .description('run the renewal service (HTTPS, mutual TLS): POST /v1/renew, GET /v1/ca, GET /v1/crl')
