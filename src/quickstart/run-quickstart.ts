@@ -13,7 +13,8 @@ import { Gateway } from '../gateway/gateway.js';
 import { buildRuntimeConfig } from '../runtime/runtime-config.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
 import { quickstartConfig, QUICKSTART_DATABASE, type QuickstartUpstream } from './config-file.js';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
+import type { EmbeddedPostgres } from './embedded-postgres.js';
+import { planDataDir, type DataDirPlan } from './pgdata-template.js';
 import { DEMO_ENVIRONMENT, DEMO_IDENTITY, ensureIdentities } from './identities.js';
 import { nodePostgresSnippet, psqlCommand, type ConnectTarget } from './instructions.js';
 import { probePlain, probeTlsWithoutCertificate } from './refusal-probe.js';
@@ -75,6 +76,18 @@ function upstreamFromEmbedded(pg: EmbeddedPostgres): QuickstartUpstream {
   return { host: pg.host, port: pg.port, user: pg.user, dbname: 'postgres', tlsMode: 'disable', poolSize: 1, embedded: true };
 }
 
+/** What the person watching should expect from the embedded PostgreSQL's start. */
+export function expectation(plan: DataDirPlan): string {
+  switch (plan.kind) {
+    case 'reuse':
+      return '(about 1 s)';
+    case 'template':
+      return '(first run: unpacking a ready-made data directory, about 2 s)';
+    case 'initdb':
+      return `(first run: initdb inside WebAssembly, 10 to 30 s, because ${plan.why})`;
+  }
+}
+
 export async function startQuickstart(opts: QuickstartOptions): Promise<RunningQuickstart> {
   const dir = resolve(opts.dir);
   const { say } = opts;
@@ -90,9 +103,12 @@ export async function startQuickstart(opts: QuickstartOptions): Promise<RunningQ
     say(`upstream: PostgreSQL at ${opts.upstream.host}:${opts.upstream.port}, database ${opts.upstream.dbname}, as ${opts.upstream.user}`);
   } else {
     const dataDir = join(dir, 'pgdata');
-    say(`starting the embedded PostgreSQL (PGlite), data in ${dataDir}${existsSync(join(dataDir, 'PG_VERSION')) ? '' : ' (first run: initialising, this takes a few seconds)'}`);
+    const plan = planDataDir(dataDir);
+    say(`starting the embedded PostgreSQL (PGlite), data in ${dataDir} ${expectation(plan)}`);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    embedded = await startEmbeddedPostgres(dataDir);
+    // Loaded only here: PGlite is the heaviest dependency, and --upstream never needs it.
+    const { startEmbeddedPostgres } = await import('./embedded-postgres.js');
+    embedded = await startEmbeddedPostgres(dataDir, plan);
     upstream = upstreamFromEmbedded(embedded);
   }
 
