@@ -82,9 +82,9 @@ export function expectation(plan: DataDirPlan): string {
     case 'reuse':
       return '(about 1 s)';
     case 'template':
-      return '(first run: unpacking a ready-made data directory, about 2 s)';
+      return '(first run: unpacking a ready-made data directory, about 1 s)';
     case 'initdb':
-      return `(first run: initdb inside WebAssembly, 10 to 30 s, because ${plan.why})`;
+      return `(first run: initdb inside WebAssembly, which can take 5 to 30 s, because ${plan.why})`;
   }
 }
 
