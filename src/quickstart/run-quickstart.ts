@@ -80,9 +80,9 @@ function upstreamFromEmbedded(pg: EmbeddedPostgres): QuickstartUpstream {
 export function expectation(plan: DataDirPlan): string {
   switch (plan.kind) {
     case 'reuse':
-      return '(about 1 s)';
+      return '(usually under 2 s)';
     case 'template':
-      return '(first run: unpacking a ready-made data directory, about 1 s)';
+      return '(first run: unpacking a ready-made data directory, usually 1 to 3 s)';
     case 'initdb':
       return `(first run: initdb inside WebAssembly, which can take 5 to 30 s, because ${plan.why})`;
   }
