@@ -11,9 +11,10 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import { loadConfig } from '../config/load.js';
 import { Gateway } from '../gateway/gateway.js';
 import { buildRuntimeConfig } from '../runtime/runtime-config.js';
-import { PgmoatError, errorMessage } from '../util/errors.js';
+import { listenFailure } from '../util/listen-error.js';
 import { quickstartConfig, QUICKSTART_DATABASE, type QuickstartUpstream } from './config-file.js';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
+import type { EmbeddedPostgres } from './embedded-postgres.js';
+import { planDataDir, type DataDirPlan } from './pgdata-template.js';
 import { DEMO_ENVIRONMENT, DEMO_IDENTITY, ensureIdentities } from './identities.js';
 import { nodePostgresSnippet, psqlCommand, type ConnectTarget } from './instructions.js';
 import { probePlain, probeTlsWithoutCertificate } from './refusal-probe.js';
@@ -39,17 +40,11 @@ export interface RunningQuickstart {
   stop(): Promise<void>;
 }
 
-function portBusy(port: number): PgmoatError {
-  return new PgmoatError('PORT_BUSY', `port ${port} on ${HOST} is already in use (another pgmoat or a PostgreSQL?); choose another with --port`);
-}
-
 /** Fails fast, before PGlite's first start (which takes a while), when the port is taken. */
 function checkPortFree(port: number): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const srv = createServer();
-    srv.once('error', (err: NodeJS.ErrnoException) =>
-      reject(err.code === 'EADDRINUSE' ? portBusy(port) : new PgmoatError('LISTEN_FAILED', `cannot listen on ${HOST}:${port}: ${err.code ?? err.message}`)),
-    );
+    srv.once('error', (err: NodeJS.ErrnoException) => reject(listenFailure(err, 'the quick start', HOST, port, '--port')));
     srv.listen({ host: HOST, port, exclusive: true }, () => srv.close(() => resolvePromise()));
   });
 }
@@ -75,6 +70,18 @@ function upstreamFromEmbedded(pg: EmbeddedPostgres): QuickstartUpstream {
   return { host: pg.host, port: pg.port, user: pg.user, dbname: 'postgres', tlsMode: 'disable', poolSize: 1, embedded: true };
 }
 
+/** What the person watching should expect from the embedded PostgreSQL's start. */
+export function expectation(plan: DataDirPlan): string {
+  switch (plan.kind) {
+    case 'reuse':
+      return '(usually under 2 s)';
+    case 'template':
+      return '(first run: unpacking a ready-made data directory, usually 1 to 3 s)';
+    case 'initdb':
+      return `(first run: initdb inside WebAssembly, which can take 5 to 30 s, because ${plan.why})`;
+  }
+}
+
 export async function startQuickstart(opts: QuickstartOptions): Promise<RunningQuickstart> {
   const dir = resolve(opts.dir);
   const { say } = opts;
@@ -90,9 +97,12 @@ export async function startQuickstart(opts: QuickstartOptions): Promise<RunningQ
     say(`upstream: PostgreSQL at ${opts.upstream.host}:${opts.upstream.port}, database ${opts.upstream.dbname}, as ${opts.upstream.user}`);
   } else {
     const dataDir = join(dir, 'pgdata');
-    say(`starting the embedded PostgreSQL (PGlite), data in ${dataDir}${existsSync(join(dataDir, 'PG_VERSION')) ? '' : ' (first run: initialising, this takes a few seconds)'}`);
+    const plan = planDataDir(dataDir);
+    say(`starting the embedded PostgreSQL (PGlite), data in ${dataDir} ${expectation(plan)}`);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    embedded = await startEmbeddedPostgres(dataDir);
+    // Loaded only here: PGlite is the heaviest dependency, and --upstream never needs it.
+    const { startEmbeddedPostgres } = await import('./embedded-postgres.js');
+    embedded = await startEmbeddedPostgres(dataDir, plan);
     upstream = upstreamFromEmbedded(embedded);
   }
 
@@ -105,8 +115,8 @@ export async function startQuickstart(opts: QuickstartOptions): Promise<RunningQ
     try {
       await gateway.listen();
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw portBusy(opts.port);
-      throw new PgmoatError('LISTEN_FAILED', `cannot listen on ${HOST}:${opts.port}: ${errorMessage(err)}`, { cause: err });
+      // The gateway names pgmoat.yaml's listen.port; here the port comes from --port.
+      throw listenFailure((err as { cause?: unknown }).cause ?? err, 'the quick start', HOST, opts.port, '--port');
     }
   } catch (err) {
     await gateway?.shutdown(0);

@@ -61,6 +61,8 @@ test('quickstart on PGlite: psql with the demo identity works, without it is ref
   t.after(() => first.child.kill('SIGKILL'));
   await ready(first);
   const out = first.stdout();
+  // The first run starts from the shipped data directory, not from initdb (the slow, heavy path).
+  assert.match(out, /starting the embedded PostgreSQL \(PGlite\), data in \S+pgdata \(first run: unpacking a ready-made data directory/);
   assert.match(out, /psql 'host=127\.0\.0\.1 port=\d+ dbname=demo user=demo sslmode=verify-full sslcert=\S+demo\.crt sslkey=\S+demo\.key sslrootcert=\S+ca\.crt'/);
   assert.match(out, /import pg from 'pg';/);
   assert.match(out, /plain connection \(no TLS\)\s+-> refused: FATAL 28000: /);
