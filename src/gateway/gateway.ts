@@ -73,7 +73,10 @@ export class Gateway implements AcceptHost {
     this.rc = rc;
     this.cancelKeys = new CancelKeys(() => this.cancelRouter, log);
     this.listener = createNetServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.onConnection(socket));
-    this.listener.on('error', (err) => this.log.error({ err: errorMessage(err) }, 'listener error'));
+    // A failure to open is listen()'s to report (one clear line); later errors are logged.
+    this.listener.on('error', (err) => {
+      if (this.listener.listening) this.log.error({ err: errorMessage(err) }, 'listener error');
+    });
     // The ticket secret is given by a cluster's primary, so that every worker derives the same keys.
     this.tls = new ClientTlsEndpoint(options.ticketSecret ?? newTicketSecret(), {
       secureConnection: (socket) => this.onSecure(socket),
