@@ -15,6 +15,7 @@
  * one (the admin HTTP listener) asks for `selfPoll`, an unref'd timer of the watch's own.
  */
 import { DebouncedLoader } from '../util/debounced-loader.js';
+import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -196,13 +197,20 @@ export class TlsFileWatch {
     let leaf;
     try {
       next = await this.read();
-      if (PARTS.every((p) => next[p] === this.inForce[p])) {
-        this.refused = undefined;
-        return;
-      }
-      leaf = checkTlsMaterial(next, { cert: keyName(this.o.what, 'cert'), key: keyName(this.o.what, 'key'), ca: keyName(this.o.what, 'ca') }, { inForce: leafSummary(this.inForce.cert) }).leaf;
     } catch (err) {
       this.refusedWith(err, keys);
+      return;
+    }
+    if (PARTS.every((p) => next[p] === this.inForce[p])) {
+      this.refused = undefined;
+      return;
+    }
+    try {
+      leaf = checkTlsMaterial(next, { cert: keyName(this.o.what, 'cert'), key: keyName(this.o.what, 'key'), ca: keyName(this.o.what, 'ca') }, { inForce: leafSummary(this.inForce.cert) }).leaf;
+    } catch (err) {
+      // Files read whole are told apart by what they hold, not by their stat: a stat taken while
+      // a file was being written differs from the next one, and one refused set warns once.
+      this.refusedWith(err, contentSignature(next));
       return;
     }
     if (this.stopped) return;
@@ -226,10 +234,11 @@ export class TlsFileWatch {
     );
   }
 
-  private refusedWith(err: unknown, keys: string): void {
+  /** `state` tells this set of files from another (their stat, or what they hold). */
+  private refusedWith(err: unknown, state: string): void {
     const code = isPgmoatError(err) ? err.code : 'TLS_RELOAD_FAILED';
     const reason = errorMessage(err);
-    const signature = `${code}\0${reason}\0${keys}`;
+    const signature = `${code}\0${reason}\0${state}`;
     if (signature === this.refused) return;
     this.refused = signature;
     // A pair caught between its two writes, or a file being written, is the normal course of a
@@ -244,4 +253,11 @@ export class TlsFileWatch {
     if (serious) this.o.log.error(fields, message);
     else this.o.log.warn(fields, message);
   }
+}
+
+/** What a set of files holds, for telling one refused set from another. */
+function contentSignature(m: TlsMaterialText): string {
+  const h = createHash('sha256');
+  for (const p of PARTS) h.update(m[p] ?? '').update('\0');
+  return h.digest('hex');
 }

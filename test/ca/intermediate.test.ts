@@ -164,13 +164,13 @@ test('--lifetime 1h: notAfter one hour after issuing, notBefore five minutes bac
   assert.equal(Date.parse(row.notAfter), notAfter);
   assert.match(r.stdout, /valid until \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
   const both = await pgmoat(['issue', 'both', '--env', 'production', '--dir', dir, '--out', out, '--lifetime', '1h', '--days', '3']);
-  assert.equal(both.code, 1);
+  assert.equal(both.code, 2);
   assert.match(both.stderr, /--days and --lifetime both give the lifetime: pass only one/);
   const tiny = await pgmoat(['issue', 'tiny', '--env', 'production', '--dir', dir, '--out', out, '--lifetime', '2m']);
-  assert.equal(tiny.code, 1);
+  assert.equal(tiny.code, 2);
   assert.match(tiny.stderr, /from 5m to 36500d/);
   const long = await pgmoat(['issue', 'long', '--env', 'production', '--dir', dir, '--out', out, '--lifetime', '3000d']);
-  assert.equal(long.code, 1);
+  assert.equal(long.code, 2);
   assert.match(long.stderr, /--lifetime 3000d would outlive the CA/);
   const server = await pgmoat(['issue-server', '--dir', dir, '--lifetime', '12h']);
   assert.equal(server.code, 0, server.stderr);
@@ -189,14 +189,14 @@ test('--san: DNS and URI (SPIFFE) names in the certificate, in list, and kept by
   const row = (JSON.parse(listed.stdout) as { certificates: { name: string; sans: string[] }[] }).certificates.find((c) => c.name === 'api')!;
   assert.deepEqual(row.sans, ['URI:pgmoat://production/api', 'DNS:api.internal', `URI:${spiffe}`]);
   const table = await pgmoat(['list', '--dir', dir]);
-  assert.match(table.stdout.split('\n')[0]!, /SHA-256 FINGERPRINT\s+SANS$/);
+  assert.match(table.stdout.split('\n')[0]!, /SHA-256 FINGERPRINT\s+SANS\s+NOTE$/);
   assert.match(table.stdout, new RegExp(`\\bapi\\b.*DNS:api.internal,URI:${spiffe}`));
   const renewed = await pgmoat(['renew', 'api', '--env', 'production', '--dir', dir, '--out', out, '--lifetime', '2h']);
   assert.equal(renewed.code, 0, renewed.stderr);
   assert.equal(new X509Certificate(readFileSync(join(out, 'api.crt'))).subjectAltName, `URI:pgmoat://production/api, DNS:api.internal, URI:${spiffe}`);
   for (const bad of ['DNS:*.internal', 'URI:pgmoat://staging/api', 'IP:10.0.0.1', 'URI:spiffe://Prod/x']) {
     const b = await pgmoat(['issue', 'x', '--env', 'production', '--dir', dir, '--out', out, '--san', bad]);
-    assert.equal(b.code, 1, bad);
+    assert.equal(b.code, 2, bad);
     assert.match(b.stderr, /^pgmoat: invalid --san /, bad);
   }
 });

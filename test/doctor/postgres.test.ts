@@ -261,9 +261,9 @@ test('a host name that does not resolve fails in step 1', async () => {
   assert.ok(s.code === 'HOST_NOT_FOUND' || s.code === 'DNS_TIMEOUT' || s.code === 'DNS_ERROR', s.code);
 });
 
-test('usage errors: a bad URI is one line on stderr, exit 2 for commander errors, 1 for ours', async () => {
+test('usage errors: a bad URI is one line on stderr, exit 2 like commander errors', async () => {
   const r = await doctor(['http://x/db']);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 2);
   assert.match(r.stderr, /^pgmoat: the connection URI must start with postgres:\/\//);
   const missing = await doctor([]);
   assert.equal(missing.code, 2);
