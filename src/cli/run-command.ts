@@ -1,6 +1,7 @@
 /**
  * The one place where the CLI turns failures into what a person sees: a single line on stderr,
- * `pgmoat: <what is wrong and what to do>`, exit code 1; usage errors (commander) exit 2.
+ * `pgmoat: <what is wrong and what to do>`, exit code 1; usage errors exit 2: commander's own, and
+ * a PgmoatError whose code the catalogue marks `usage` (a wrong value on the command line).
  * A PgmoatError's hint (the same one a client would read in an ErrorResponse) follows on its own
  * line, `hint: …`, unless the message already says it.
  * Stacks are printed only for unexpected errors and only with PGMOAT_DEBUG=1.
