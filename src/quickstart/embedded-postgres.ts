@@ -38,7 +38,9 @@ export interface EmbeddedPostgres {
  * V8 compiles PGlite's 9 MB WebAssembly module with its baseline compiler and then, in the
  * background, again with the optimising one: on a small machine that second compile competes
  * with the start for the CPU and holds tens of MB, and the demo's queries do not need it.
- * The flag only concerns WebAssembly, which nothing else in pgmoat uses.
+ * The flag only concerns WebAssembly, which nothing else in pgmoat uses. Set here for a CLI started
+ * without bin/pgmoat (which passes it on the command line): Node 24's V8 ignores flags set once it
+ * has started, Node 20's does not.
  */
 function baselineWasmOnly(): void {
   setFlagsFromString('--liftoff-only');
