@@ -33,6 +33,7 @@ import type { Readiness } from './readiness.js';
 import { certificateFacts, certificateUsage } from '../tls/peer-identity.js';
 import { usageProblem, type UsagePolicy } from '../tls/cert-usage.js';
 import { certRefusalMessage } from '../util/cert-refusal.js';
+import { fileProblem } from '../util/file-problem.js';
 
 export type AdminHttpConfig = NonNullable<AdminConfig['http']>;
 
@@ -46,7 +47,7 @@ function readText(path: string, what: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`, { cause: err });
+    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${fileProblem(err)}`, { cause: err });
   }
 }
 

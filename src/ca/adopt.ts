@@ -25,7 +25,7 @@ import { buildCrl, DEFAULT_CRL_DAYS } from './crl.js';
 import { parseIdentityUri } from './identity-format.js';
 import { parseDays, REVOCATION_REASONS, type RevocationReason } from './inputs.js';
 import { emptyInventory, issuedEntry, serializeInventory, type AdoptedRevocation, type InventoryEntry } from './inventory.js';
-import { parsePrivateKey, publicSpki, toSigningKey } from './keys.js';
+import { exportPrivateKeyPem, parsePrivateKey, publicSpki, toSigningKey } from './keys.js';
 
 /** A named input file's text (the CLI reads the files; tests may pass text directly). */
 export interface AdoptInput {
@@ -217,10 +217,7 @@ export async function adoptCa(opts: AdoptCaOptions): Promise<AdoptCaResult> {
   const signer = { cert: ca, key: signing.key, algorithm: signing.algorithm, caName: first((root ?? ca).subjectName.getField('CN')) ?? 'pgmoat CA' };
   const crl = await buildCrl(signer, { entries: inventory.certificates, adopted: adoptedRevocations, crlNumber: inventory.crlNumber, days: crlDays, now });
 
-  const keyPem = (opts.passphrase === undefined
-    ? keyObject.export({ format: 'pem', type: 'pkcs8' })
-    : keyObject.export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: opts.passphrase })
-  ).toString();
+  const keyPem = exportPrivateKeyPem(keyObject, opts.passphrase);
   const caPem = certificatePem(ca);
   const contents: NewCaFile[] = root
     ? [

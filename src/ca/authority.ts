@@ -10,6 +10,7 @@ import { parsePrivateKey, publicSpki, toSigningKey } from './keys.js';
 import { pemDecodeOne } from './pem.js';
 import { readCaDefaults, type CaDefaults } from './ca-defaults.js';
 import { bundlePem, readRetiredIntermediates, type RetiredIntermediate } from './intermediates.js';
+import { fileProblem } from '../util/file-problem.js';
 
 export interface CertificateAuthority extends Signer {
   /** Absolute path of the CA directory. */
@@ -57,7 +58,7 @@ function readCaCertificate(dir: string, file: 'caCert' | 'intermediateCert' = 'c
   try {
     pem = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new PgmoatError('FILE_UNREADABLE', `cannot read CA certificate ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+    throw new PgmoatError('FILE_UNREADABLE', `cannot read CA certificate ${path}: ${fileProblem(err)}`, { cause: err });
   }
   try {
     const cert = new x509.X509Certificate(Uint8Array.from(pemDecodeOne(pem, ['CERTIFICATE'], `CA certificate ${path}`)));

@@ -9,6 +9,7 @@ import { PgmoatError } from '../util/errors.js';
 import { readPrivateFile } from '../util/private-file.js';
 import { isEncryptedPem, parsePrivateKey, publicSpki } from './keys.js';
 import { pemBlocks } from '@pgmoat/client/internal';
+import { fileProblem } from '../util/file-problem.js';
 
 export const MATERIAL_FORMATS = ['env', 'dotenv', 'json'] as const;
 export type MaterialFormat = (typeof MATERIAL_FORMATS)[number];
@@ -72,7 +73,7 @@ function readCert(path: string, what: string): { pem: string; cert: X509Certific
   try {
     pem = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${fileProblem(err)}`, { cause: err });
   }
   try {
     return { pem, cert: new X509Certificate(pem) };

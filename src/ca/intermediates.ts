@@ -17,6 +17,7 @@ import { readPrivateFile } from '../util/private-file.js';
 import { caPath } from './ca-layout.js';
 import { caNameOf, certificatePem, type Signer } from './certificate-profiles.js';
 import { parsePrivateKey, publicSpki, toSigningKey } from './keys.js';
+import { fileProblem } from '../util/file-problem.js';
 
 export interface RetiredIntermediate {
   readonly cert: x509.X509Certificate;
@@ -41,7 +42,7 @@ function readCert(path: string, what: string): { cert: x509.X509Certificate; pem
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${fileProblem(err)}`, { cause: err });
   }
   const block = pemBlocks(text).find((b) => b.label === 'CERTIFICATE');
   try {

@@ -70,8 +70,8 @@ export function signingAlgorithmFor(type: KeyType): SigningAlgorithm {
 }
 
 /** PKCS#8 PEM; encrypted with AES-256-CBC when a passphrase is given. */
-export function exportPrivateKeyPem(privateKey: CryptoKey, passphrase?: string): string {
-  const key = KeyObject.from(privateKey);
+export function exportPrivateKeyPem(privateKey: CryptoKey | KeyObject, passphrase?: string): string {
+  const key = privateKey instanceof KeyObject ? privateKey : KeyObject.from(privateKey);
   const pem =
     passphrase === undefined
       ? key.export({ format: 'pem', type: 'pkcs8' })

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { PgmoatError } from '../util/errors.js';
 import { readSecretFile } from '../util/private-file.js';
+import { fileProblem } from '../util/file-problem.js';
 
 /** commander collector for repeatable options (--host a --host b). */
 export function collect(value: string, previous: string[] | undefined): string[] {
@@ -19,7 +20,7 @@ export function readInputFile(path: string, what: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${fileProblem(err)}`, { cause: err });
   }
 }
 

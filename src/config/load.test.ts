@@ -154,7 +154,7 @@ describe('loadConfig', () => {
     await assert.rejects(loadConfig(join(fx.dir, 'nope.yaml')), (err: unknown) => {
       assert.ok(isPgmoatError(err));
       assert.equal(err.code, 'CONFIG_UNREADABLE');
-      assert.match(err.message, /cannot read config file .*nope\.yaml: no such file/);
+      assert.match(err.message, /cannot read config file .*nope\.yaml: ENOENT \(no such file\); check the path/);
       return true;
     });
   });

@@ -5,7 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import { PgmoatError, errorMessage } from '../util/errors.js';
+import { PgmoatError } from '../util/errors.js';
+import { fileProblem } from '../util/file-problem.js';
 import { formatPath } from './describe.js';
 import { fallbackMessage, formatIssues } from './issues.js';
 import { buildConfigSchema, type Config } from './schema.js';
@@ -106,28 +107,14 @@ export function parseConfig(text: string, options: ParseOptions): LoadedConfig {
   return { config: result.data, path: options.path, dir };
 }
 
-/** What stops a file from being read, in words (the errno stays in the cause). */
-function fileProblem(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  switch (code) {
-    case 'ENOENT':
-      return 'no such file (check the path; pgmoat init --dir DIR writes a starter DIR/pgmoat.yaml)';
-    case 'EACCES':
-      return 'permission denied (the user running pgmoat cannot read it)';
-    case 'EISDIR':
-      return 'it is a directory; give the pgmoat.yaml inside it';
-    default:
-      return code ?? errorMessage(err);
-  }
-}
-
 /** Reads and validates the config file; relative paths in it resolve against its directory. */
 export async function loadConfig(path: string, env?: Readonly<Record<string, string | undefined>>): Promise<LoadedConfig> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new PgmoatError('CONFIG_UNREADABLE', `cannot read config file ${path}: ${fileProblem(err)}`, { cause: err });
+    const hint = (err as NodeJS.ErrnoException).code === 'ENOENT' ? '; check the path (pgmoat init --dir DIR writes a starter DIR/pgmoat.yaml)' : '';
+    throw new PgmoatError('CONFIG_UNREADABLE', `cannot read config file ${path}: ${fileProblem(err)}${hint}`, { cause: err });
   }
   return parseConfig(text, env === undefined ? { path, dir: dirname(resolve(path)) } : { path, dir: dirname(resolve(path)), env });
 }

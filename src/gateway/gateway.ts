@@ -141,10 +141,11 @@ export class Gateway implements AcceptHost {
     socket.destroy();
   }
 
-  async listen(): Promise<AddressInfo> {
+  /** `as` names the listener and how to choose another address in a failure (listen-error.ts). */
+  async listen(as = { what: 'the gateway', setting: 'listen.host/listen.port in pgmoat.yaml' }): Promise<AddressInfo> {
     const { host, port } = this.rc.config.listen;
     await new Promise<void>((resolve, reject) => {
-      const failed = (err: Error): void => reject(listenFailure(err, 'the gateway', host, port, 'listen.host/listen.port in pgmoat.yaml'));
+      const failed = (err: Error): void => reject(listenFailure(err, as.what, host, port, as.setting));
       this.listener.once('error', failed);
       this.listener.listen({ host, port, backlog: 4096 }, () => {
         this.listener.off('error', failed);
@@ -273,8 +274,11 @@ export class Gateway implements AcceptHost {
     }
     const decision = decideLogin(this.rc, req, this.revocations);
     const loginTimeout = this.rc.config.client_login_timeout;
-    await this.gate.admit(decision.database, loginTimeout > 0 ? req.startedAt + loginTimeout : 0, req.socket);
-    if (req.socket.destroyed) return;
+    const held = this.gate.admit(decision.database, loginTimeout > 0 ? req.startedAt + loginTimeout : 0, req.socket);
+    if (held) {
+      await held;
+      if (req.socket.destroyed) return;
+    }
     // Logins still awaiting authentication or the pool's first server count too: without them a
     // burst of logins on a new pool would all pass the check before any joined the pool.
     if (this.clientTotal() + this.loginsInFlight >= this.rc.config.max_client_conn) {

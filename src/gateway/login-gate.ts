@@ -44,12 +44,16 @@ export class LoginGate {
   }
 
   /**
-   * Resolves when a login to `database` may go on; throws DATABASE_DISABLED, or
-   * GATEWAY_SUSPENDED once `deadline` (0 = none) passes while suspended.
+   * Whether a login to `database` may go on: throws DATABASE_DISABLED; undefined (go on at once,
+   * which is every login while nothing is suspended: no promise per connection), or a promise that
+   * resolves at RESUME and rejects with GATEWAY_SUSPENDED once `deadline` (0 = none) passes.
    */
-  async admit(database: string, deadline: number, socket: Socket): Promise<void> {
+  admit(database: string, deadline: number, socket: Socket): Promise<void> | undefined {
     this.refuseDisabled(database);
-    if (!this.suspendedNow) return;
+    return this.suspendedNow ? this.waitForResume(database, deadline, socket) : undefined;
+  }
+
+  private async waitForResume(database: string, deadline: number, socket: Socket): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const done = (): void => {

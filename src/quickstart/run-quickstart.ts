@@ -112,12 +112,8 @@ export async function startQuickstart(opts: QuickstartOptions): Promise<RunningQ
     writeFileAtomic(configPath, quickstartConfig({ port: opts.port, environment: DEMO_ENVIRONMENT, upstream }), 0o644);
     const loaded = await loadConfig(configPath);
     gateway = new Gateway(await buildRuntimeConfig(loaded), opts.logger);
-    try {
-      await gateway.listen();
-    } catch (err) {
-      // The gateway names pgmoat.yaml's listen.port; here the port comes from --port.
-      throw listenFailure((err as { cause?: unknown }).cause ?? err, 'the quick start', HOST, opts.port, '--port');
-    }
+    // The port comes from --port here, not from a pgmoat.yaml the user wrote.
+    await gateway.listen({ what: 'the quick start', setting: '--port' });
   } catch (err) {
     await gateway?.shutdown(0);
     await embedded?.stop();

@@ -14,6 +14,7 @@ import { makeRenewalRequest } from '../ca/renewal-csr.js';
 import { isEncryptedPem, type KeyType } from '../ca/keys.js';
 import { pemBlocks } from '@pgmoat/client/internal';
 import { recoverPair, replacePair } from './pair-files.js';
+import { fileProblem } from '../util/file-problem.js';
 
 export interface RemoteRenewOptions {
   /** https://HOST:PORT of the renewal service (a path other than /v1/renew is replaced). */
@@ -40,7 +41,7 @@ function readText(path: string, what: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${fileProblem(err)}`, { cause: err });
   }
 }
 

@@ -15,6 +15,7 @@ import { readPrivateFile, readSecretFile } from '../util/private-file.js';
 import { RenewalServer, type RenewalOutcome } from './renewal-server.js';
 import type { Config } from '../config/schema.js';
 import type { ServerRenewalOutcome } from './server-cert-renewer.js';
+import { fileProblem } from '../util/file-problem.js';
 
 export interface RenewalSettings {
   host: string;
@@ -57,7 +58,7 @@ export function readCert(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new PgmoatError('FILE_UNREADABLE', `cannot read the renewal listener's certificate ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+    throw new PgmoatError('FILE_UNREADABLE', `cannot read the renewal listener's certificate ${path}: ${fileProblem(err)}`, { cause: err });
   }
 }
 

@@ -7,7 +7,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
-import { PgmoatError, errorMessage, isPgmoatError } from '../util/errors.js';
+import { PgmoatError, isPgmoatError } from '../util/errors.js';
 import { readPrivateFile } from '../util/private-file.js';
 import { compileRules, defaultRule, passwordMethodOf, rulesFromHba, type AccessMethod, type AccessRule } from '../auth/rules.js';
 import { parseHbaFile } from '../auth/hba-file.js';
@@ -15,6 +15,7 @@ import { mapUsesSans, parseIdentFile, type IdentMaps } from '../auth/ident-map.j
 import { assertNoGroupEntries, identMapsFromConfig, mergeIdentMaps } from '../auth/ident-config.js';
 import { parseUserlist } from '../auth/userlist.js';
 import { deriveUserlist, type ClientSecret } from '../auth/client-secrets.js';
+import { fileProblem } from '../util/file-problem.js';
 
 export type RulesSource = 'rules' | 'hba_file' | 'default';
 
@@ -45,7 +46,7 @@ function readText(path: string, what: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`, { cause: err });
+    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${fileProblem(err)}`, { cause: err });
   }
 }
 

@@ -8,7 +8,7 @@ import { poolSettingsFor, type PoolSettings } from '../config/effective.js';
 import { resolvePassword } from '../config/secrets.js';
 import type { LoadedConfig } from '../config/load.js';
 import { readPrivateFile, readSecretFile } from '../util/private-file.js';
-import { PgmoatError, errorMessage } from '../util/errors.js';
+import { PgmoatError } from '../util/errors.js';
 import type { ClientTlsSettings } from '../tls/client-tls.js';
 import { checkTlsMaterial, leafSummary, type TlsMaterialText } from '../tls/tls-material.js';
 import { EMPTY_REVOCATION_LIST, loadRevocationList, type RevocationList } from '../revocation/revocation-list.js';
@@ -17,6 +17,7 @@ import { defaultCrlStatePath } from '../revocation/crl-state.js';
 import type { UpstreamTarget, UpstreamTls } from '../upstream/target.js';
 import { buildAccessRuntime, type AccessRuntime } from './access-runtime.js';
 import { shareConfig, sharePoolSettings, type WorkerShare } from './worker-share.js';
+import { fileProblem } from '../util/file-problem.js';
 
 export interface RuntimeConfig {
   readonly config: Config;
@@ -43,7 +44,7 @@ function readText(path: string, what: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`, { cause: err });
+    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${fileProblem(err)}`, { cause: err });
   }
 }
 

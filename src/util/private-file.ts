@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { PgmoatError } from './errors.js';
+import { fileProblem } from './file-problem.js';
 
 /**
  * Reads a file that holds a secret (private key, passphrase, password). Like libpq, refuse it
@@ -10,7 +11,7 @@ export function readPrivateFile(path: string, what = 'private key'): Buffer {
   try {
     mode = statSync(path).mode;
   } catch (err) {
-    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${fileProblem(err)}`, { cause: err });
   }
   if ((mode & 0o077) !== 0) {
     throw new PgmoatError(
@@ -21,7 +22,7 @@ export function readPrivateFile(path: string, what = 'private key'): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${fileProblem(err)}`, { cause: err });
   }
 }
 

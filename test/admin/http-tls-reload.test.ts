@@ -10,7 +10,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
-import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -21,6 +20,7 @@ import { freePort } from '../harness/free-port.js';
 import { serverPair, type ServerPair } from '../harness/server-pair.js';
 import { clientTlsSection, waitFor } from '../gateway/helpers.js';
 import { Admin } from '../../src/admin/admin.js';
+import { servedFingerprint as fingerprintAt } from '../harness/tls-probe.js';
 
 const DAY_MS = 86_400_000;
 
@@ -64,18 +64,7 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** The fingerprint a new mutual-TLS connection to the admin listener gets. */
-function servedFingerprint(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = tlsConnect({ host: '127.0.0.1', port: admin.httpAddress!.port, servername: 'localhost', ca: pki.main.caPem, cert: prometheus.certPem, key: prometheus.keyPem });
-    s.once('secureConnect', () => {
-      const fp = s.getPeerCertificate().fingerprint256;
-      s.destroy();
-      resolve(fp);
-    });
-    s.once('error', reject);
-  });
-}
+const servedFingerprint = (): Promise<string> => fingerprintAt(admin.httpAddress!.port, prometheus, pki.main.caPem);
 
 const events = (event: string): Record<string, unknown>[] => adminLog.filter((l) => l.event === event);
 const refusals = (code: string): Record<string, unknown>[] => events('tls_reload_refused').filter((l) => l.what === 'admin.http.tls' && l.code === code);

@@ -8,7 +8,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
-import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
@@ -17,6 +16,7 @@ import { freePort } from '../harness/free-port.js';
 import { serverPair } from '../harness/server-pair.js';
 import { clientTlsSection, waitFor } from '../gateway/helpers.js';
 import { startCluster, type ClusterGateway } from './helpers.js';
+import { servedFingerprint as fingerprintAt } from '../harness/tls-probe.js';
 
 const DAY_MS = 86_400_000;
 
@@ -54,17 +54,7 @@ after(async () => {
   if (dir) cleanupDir(dir);
 });
 
-function servedFingerprint(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = tlsConnect({ host: '127.0.0.1', port: httpPort, servername: 'localhost', ca: pki.main.caPem, cert: prometheus.certPem, key: prometheus.keyPem });
-    s.once('secureConnect', () => {
-      const fp = s.getPeerCertificate().fingerprint256;
-      s.destroy();
-      resolve(fp);
-    });
-    s.once('error', reject);
-  });
-}
+const servedFingerprint = (): Promise<string> => fingerprintAt(httpPort, prometheus, pki.main.caPem);
 
 const primaryEvents = (event: string): Record<string, unknown>[] => cluster.events(event).filter((l) => l.role === 'primary');
 

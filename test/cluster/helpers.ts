@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitForOutput } from '../harness/gateway.js';
+import { jsonLogLines } from '../harness/tls-probe.js';
 
 export interface ClusterGateway {
   readonly proc: ChildProcess;
@@ -46,17 +47,7 @@ export async function startCluster(configPath: string, workers: number): Promise
   let out = '';
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const logs = (): Record<string, unknown>[] =>
-    out
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => {
-        try {
-          return JSON.parse(l) as Record<string, unknown>;
-        } catch {
-          return {};
-        }
-      });
+  const logs = (): Record<string, unknown>[] => jsonLogLines(out);
   await waitForOutput(proc, () => out, ['"event":"cluster_listening"'], 'pgmoat serve --workers', 30_000);
   return {
     proc,

@@ -10,7 +10,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
-import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -20,6 +19,7 @@ import { startGatewayProcess, writeConfig } from '../harness/gateway.js';
 import { freePort } from '../harness/free-port.js';
 import { serverPair, type ServerPair } from '../harness/server-pair.js';
 import { APP_SETUP_SQL, nodeSsl, plainUpstream, waitFor } from './helpers.js';
+import { servedFingerprint as fingerprintAt, jsonLogLines } from '../harness/tls-probe.js';
 
 const DAY_MS = 86_400_000;
 
@@ -60,33 +60,11 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function logLines(): Record<string, unknown>[] {
-  return gw
-    .output()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => {
-      try {
-        return JSON.parse(l) as Record<string, unknown>;
-      } catch {
-        return {};
-      }
-    });
-}
+const logLines = (): Record<string, unknown>[] => jsonLogLines(gw.output());
 
 const reloads = (outcome: string): Record<string, unknown>[] => logLines().filter((l) => l.event === 'reload' && l.outcome === outcome);
 
-function servedFingerprint(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ALPNProtocols: ['postgresql'], ca: pki.main.caPem, cert: app.certPem, key: app.keyPem });
-    s.once('secureConnect', () => {
-      const fp = s.getPeerCertificate().fingerprint256;
-      s.destroy();
-      resolve(fp);
-    });
-    s.once('error', reject);
-  });
-}
+const servedFingerprint = (): Promise<string> => fingerprintAt(port, app, pki.main.caPem, ['postgresql']);
 
 async function query(): Promise<string> {
   const c = new pg.Client({ host: '127.0.0.1', port, user: 'app', database: 'appdb', ssl: nodeSsl(app), connectionTimeoutMillis: 10_000 });

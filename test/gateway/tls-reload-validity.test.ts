@@ -10,7 +10,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
-import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -20,6 +19,7 @@ import { startGateway, type RunningGateway } from '../harness/gateway.js';
 import { serverPair, type ServerPair } from '../harness/server-pair.js';
 import { NOT_BEFORE_SKEW_MS } from '../../src/tls/tls-material.js';
 import { APP_SETUP_SQL, logEvents, nodeSsl, waitFor } from './helpers.js';
+import { servedFingerprint as fingerprintAt } from '../harness/tls-probe.js';
 
 let pki: Pki;
 let upstream: PgServer;
@@ -61,17 +61,7 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function servedFingerprint(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = tlsConnect({ host: '127.0.0.1', port: gw.port, servername: 'localhost', ALPNProtocols: ['postgresql'], ca: pki.main.caPem, cert: app.certPem, key: app.keyPem });
-    s.once('secureConnect', () => {
-      const fp = s.getPeerCertificate().fingerprint256;
-      s.destroy();
-      resolve(fp);
-    });
-    s.once('error', reject);
-  });
-}
+const servedFingerprint = (): Promise<string> => fingerprintAt(gw.port, app, pki.main.caPem, ['postgresql']);
 
 async function query(): Promise<string> {
   const c = new pg.Client({ host: '127.0.0.1', port: gw.port, user: 'app', database: 'appdb', ssl: nodeSsl(app), connectionTimeoutMillis: 10_000 });

@@ -11,7 +11,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,6 +23,7 @@ import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js'
 import { startGateway, type RunningGateway } from '../harness/gateway.js';
 import { pgTool } from '../harness/pg-binaries.js';
 import { APP_SETUP_SQL, logEvents, nodeSsl, plainUpstream, waitFor } from './helpers.js';
+import { servedFingerprint as fingerprintAt } from '../harness/tls-probe.js';
 
 let pki: Pki;
 let upstream: PgServer;
@@ -57,26 +57,7 @@ function writeKey(pem: string): void {
   writeFileSync(keyPath, pem, { mode: 0o600 });
 }
 
-/** The fingerprint of the certificate a new direct-TLS handshake gets from the gateway. */
-function servedFingerprint(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = tlsConnect({
-      host: '127.0.0.1',
-      port: gw.port,
-      servername: 'localhost',
-      ALPNProtocols: ['postgresql'],
-      ca: pki.main.caPem,
-      cert: app.certPem,
-      key: app.keyPem,
-    });
-    s.once('secureConnect', () => {
-      const fp = s.getPeerCertificate().fingerprint256;
-      s.destroy();
-      resolve(fp);
-    });
-    s.once('error', reject);
-  });
-}
+const servedFingerprint = (): Promise<string> => fingerprintAt(gw.port, app, pki.main.caPem, ['postgresql']);
 
 async function waitServed(fingerprint: string, what: string): Promise<void> {
   await waitFor(async () => (await servedFingerprint()) === fingerprint, what, 15_000);

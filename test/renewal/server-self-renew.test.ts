@@ -28,6 +28,7 @@ import { issueServer, openCa } from '../../src/ca/index.js';
 import { readInventory } from '../../src/ca/inventory.js';
 import { normalizeSerial } from '../../src/util/serial.js';
 import { curl, opensslCsr, serialOf, workDir } from './helpers.js';
+import { jsonLogLines } from '../harness/tls-probe.js';
 
 let pki: Pki;
 let upstream: PgServer;
@@ -41,18 +42,6 @@ after(async () => {
   pki?.cleanup();
 });
 
-function jsonLines(out: string): Record<string, unknown>[] {
-  return out
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => {
-      try {
-        return JSON.parse(l) as Record<string, unknown>;
-      } catch {
-        return {};
-      }
-    });
-}
 
 function scrape(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -142,7 +131,7 @@ test('the gateway renews its own 5-minute certificate at least twice while psql 
     );
     assert.deepEqual(failures, [], `failed connections out of ${connections}`);
     assert.ok(seen.has(firstSerial));
-    const logs = jsonLines(proc.output());
+    const logs = jsonLogLines(proc.output());
     const renewals = logs.filter((l) => l.event === 'renewal' && l.kind === 'server' && l.outcome === 'renewed');
     assert.ok(renewals.length >= 2, proc.output());
     assert.equal(renewals[0]!.old_serial, firstSerial);
@@ -185,7 +174,7 @@ test('a tls.cert from another CA is left alone (said once at start)', async () =
   const proc = await startGatewayProcess(configPath);
   try {
     await waitFor(() => proc.output().includes('"event":"renewal_listening"'), 'the renewal listener', 20_000);
-    const notOurs = jsonLines(proc.output()).filter((l) => l.event === 'server_certificate_not_ours');
+    const notOurs = jsonLogLines(proc.output()).filter((l) => l.event === 'server_certificate_not_ours');
     assert.equal(notOurs.length, 1, proc.output());
     assert.equal(notOurs[0]!.level, 30);
     assert.match(String(notOurs[0]!.reason), /not signed by the CA/);
@@ -267,14 +256,14 @@ test('SIGHUP and RELOAD apply a changed renewal: setting (rate limit, port) with
     assert.equal(limited.status, 429, limited.body);
     writeConfig(dir, { ...config, renewal: { ...(config.renewal as Record<string, unknown>), rate_limit: { max: 5, window: '1h' } } });
     proc.proc.kill('SIGHUP');
-    await waitFor(() => jsonLines(proc.output()).some((l) => l.event === 'reload' && l.outcome === 'ok'), 'the reload', 20_000);
+    await waitFor(() => jsonLogLines(proc.output()).some((l) => l.event === 'reload' && l.outcome === 'ok'), 'the reload', 20_000);
     // The identity renews again once the new limit is in force (the old one stays 429 for an hour).
     let again = limited;
     let attempt = 0;
     await waitFor(async () => (again = await renew(`hup-again-${attempt++}`)).status === 200, 'a renewal under the reloaded rate limit', 20_000).catch((err: Error) => {
       throw new Error(`${err.message}: last answer ${again.status} ${again.body}`);
     });
-    const reloaded = jsonLines(proc.output()).find((l) => l.event === 'renewal_reloaded');
+    const reloaded = jsonLogLines(proc.output()).find((l) => l.event === 'renewal_reloaded');
     assert.deepEqual(reloaded?.changed, ['rateLimit']);
 
     // The console's RELOAD moves the listener to another port: the new one answers, the old one is closed.
