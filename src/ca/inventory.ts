@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { PgmoatError } from '../util/errors.js';
 import { caPath } from './ca-layout.js';
-import { fingerprint256 } from './certificate-profiles.js';
+import { fingerprint256, randomSerial } from './certificate-profiles.js';
 import { REVOCATION_REASONS, type RevocationReason } from './inputs.js';
 
 const reasonNames = Object.keys(REVOCATION_REASONS) as [RevocationReason, ...RevocationReason[]];
@@ -95,6 +95,13 @@ export function markSuperseded(entries: Iterable<InventoryEntry>, serial: string
     e.supersededBy = serial;
     e.supersededAt = now.toISOString();
   }
+}
+
+/** A random serial no certificate of the inventory has. */
+export function unusedSerial(inv: Inventory): string {
+  let serial = randomSerial();
+  while (inv.certificates.some((e) => e.serial === serial)) serial = randomSerial();
+  return serial;
 }
 
 export function serializeInventory(inv: Inventory): string {

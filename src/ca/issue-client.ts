@@ -9,11 +9,11 @@ import type { CertificateAuthority } from './authority.js';
 import { PRIVATE_MODE, PUBLIC_MODE } from './ca-layout.js';
 import { withCaTransaction, type CaTransaction } from './ca-transaction.js';
 import { keyTypeOfCertificate } from './certificate-facts.js';
-import { buildClientCertificate, certificatePem, randomSerial, type SubjectPublicKey } from './certificate-profiles.js';
+import { buildClientCertificate, certificatePem, type SubjectPublicKey } from './certificate-profiles.js';
 import { readCsr } from './csr.js';
 import { quote, validateIdentityPart } from './identity-format.js';
 import { parseDays } from './inputs.js';
-import { issuedEntry, markSuperseded, readInventory, type InventoryEntry } from './inventory.js';
+import { issuedEntry, markSuperseded, readInventory, unusedSerial, type InventoryEntry } from './inventory.js';
 import { DEFAULT_KEY_TYPE, exportPrivateKeyPem, generateKeyPair, type KeyType } from './keys.js';
 import { resolveValidity, type ValidityOptions } from './validity.js';
 import { extraSansOfCertificate, parseSans, type ExtraSan } from './san.js';
@@ -106,8 +106,7 @@ async function signInto(
   extraSans: readonly ExtraSan[],
 ): Promise<IssuedClient> {
   const { notBefore, notAfter } = resolveValidity(ca, opts, ca.defaults.client, tx.now);
-  let serial = randomSerial();
-  while (tx.inventory.certificates.some((e) => e.serial === serial)) serial = randomSerial();
+  const serial = unusedSerial(tx.inventory);
   const cert = await buildClientCertificate(ca, {
     name: opts.name,
     environment: opts.environment,

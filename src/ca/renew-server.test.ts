@@ -8,8 +8,8 @@ import { initCa } from './init.js';
 import { openCa } from './authority.js';
 import { issueServer } from './issue-server.js';
 import { readInventory } from './inventory.js';
-import { lifetimeOfSpan, renewServerCertificate, serverCertificateOrigin } from './renew-server.js';
-import { backdateFor, DAY_MS, HOUR_MS, MINUTE_MS } from './lifetime.js';
+import { renewServerCertificate, serverCertificateOrigin } from './renew-server.js';
+import { backdateFor, DAY_MS, HOUR_MS, lifetimeOfSpan, MINUTE_MS } from './lifetime.js';
 
 test('lifetimeOfSpan undoes the backdating of issue (a tenth, at most 5 minutes)', () => {
   for (const lifetime of [5 * MINUTE_MS, 10 * MINUTE_MS, 50 * MINUTE_MS, 51 * MINUTE_MS, 24 * HOUR_MS, 825 * DAY_MS]) {

@@ -9,12 +9,11 @@ import * as x509 from './x509.js';
 import type { CertificateAuthority } from './authority.js';
 import { withCaTransaction } from './ca-transaction.js';
 import { keyTypeOfCertificate } from './certificate-facts.js';
-import { certificatePem, randomSerial } from './certificate-profiles.js';
-import { issuedEntry, markSuperseded } from './inventory.js';
+import { certificatePem } from './certificate-profiles.js';
+import { issuedEntry, markSuperseded, unusedSerial } from './inventory.js';
+import { renewedValidity } from './validity.js';
 import { exportPrivateKeyPem, generateKeyPair } from './keys.js';
-import { backdateFor, lifetimeOfSpan } from './lifetime.js';
 
-export { lifetimeOfSpan };
 import { pemBlocks } from '@pgmoat/client/internal';
 import { normalizeSerial } from '../util/serial.js';
 
@@ -79,15 +78,9 @@ export async function renewServerCertificate(
 ): Promise<RenewedServerCertificate> {
   const old = current.cert;
   const pair = await generateKeyPair(keyTypeOfCertificate(old.toString('pem')) ?? 'ec-p256');
-  const lifetime = lifetimeOfSpan(old.notAfter.getTime() - old.notBefore.getTime());
   const { value } = await withCaTransaction(ca, async (tx) => {
-    const start = Math.floor(tx.now.getTime() / 1000) * 1000;
-    const notBefore = new Date(start - backdateFor(lifetime));
-    let notAfter = new Date(start + lifetime);
-    // Never beyond the CA itself: shortened rather than refused, as a client renewal is.
-    if (notAfter > ca.cert.notAfter) notAfter = ca.cert.notAfter;
-    let serial = randomSerial();
-    while (tx.inventory.certificates.some((e) => e.serial === serial)) serial = randomSerial();
+    const { notBefore, notAfter } = renewedValidity(old, tx.now, ca.cert.notAfter);
+    const serial = unusedSerial(tx.inventory);
     // Copied as signed before: the identity (subject, every SAN) and the profile stay the old one's.
     const copied = [OID_KEY_USAGE, OID_EXT_KEY_USAGE, OID_SUBJECT_ALT_NAME]
       .map((oid) => old.getExtension(oid))

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renewedValidity } from './renewal.js';
+import { renewedValidity } from './validity.js';
 import { RenewalRateLimiter } from './renewal-rate.js';
 import { backdateFor } from './lifetime.js';
 

@@ -18,10 +18,10 @@ import { normalizeSerial } from '../util/serial.js';
 import type { CertificateAuthority } from './authority.js';
 import { caPath } from './ca-layout.js';
 import { withCaTransaction } from './ca-transaction.js';
-import { certificatePem, fingerprint256, randomSerial } from './certificate-profiles.js';
-import { issuedEntry, markSuperseded, readInventory, type InventoryEntry } from './inventory.js';
+import { certificatePem, fingerprint256 } from './certificate-profiles.js';
+import { issuedEntry, markSuperseded, readInventory, unusedSerial, type InventoryEntry } from './inventory.js';
 import { readRenewalCsr } from './renewal-csr.js';
-import { backdateFor, lifetimeOfSpan } from './lifetime.js';
+import { renewedValidity } from './validity.js';
 import { pemBlocks } from '@pgmoat/client/internal';
 
 const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
@@ -99,20 +99,6 @@ function checkStanding(ca: CertificateAuthority, entries: readonly InventoryEntr
     throw refuse('RENEWAL_EXPIRED', `certificate ${serial} expired at ${cert.notAfter.toISOString()}${grace}; issue a new one with pgmoat issue`);
   }
   return entry;
-}
-
-/**
- * The validity of the renewed certificate: the lifetime the old one was issued with (its span less
- * issue's backdating, lifetime.ts), starting now and backdated as issue does, so that the span
- * neither grows nor shrinks from one renewal to the next.
- */
-export function renewedValidity(old: { notBefore: Date; notAfter: Date }, now: Date): { notBefore: Date; notAfter: Date } {
-  // The lifetime the old certificate was issued with, then the window issuing would give it now:
-  // backdated by a tenth of it, at most 5 minutes (a fixed 5-minute backdate cut a renewed
-  // 5-minute certificate down to 30 seconds).
-  const lifetime = lifetimeOfSpan(old.notAfter.getTime() - old.notBefore.getTime());
-  const start = Math.floor(now.getTime() / 1000) * 1000;
-  return { notBefore: new Date(start - backdateFor(lifetime)), notAfter: new Date(start + lifetime) };
 }
 
 export class RenewalService {
@@ -203,12 +189,8 @@ export class RenewalService {
     const old = peer.cert;
     const { value } = await withCaTransaction(this.ca, async (tx) => {
       checkStanding(this.ca, tx.inventory.certificates, old, peer.identity.serial, tx.now, this.policy);
-      const { notBefore, notAfter: keptEnd } = renewedValidity(old, tx.now);
-      let notAfter = keptEnd;
-      // A certificate never outlives its CA; it is shortened rather than refused.
-      if (notAfter > this.ca.cert.notAfter) notAfter = this.ca.cert.notAfter;
-      let serial = randomSerial();
-      while (tx.inventory.certificates.some((e) => e.serial === serial)) serial = randomSerial();
+      const { notBefore, notAfter } = renewedValidity(old, tx.now, this.ca.cert.notAfter);
+      const serial = unusedSerial(tx.inventory);
       const san = old.getExtension(x509.SubjectAlternativeNameExtension);
       const cert = await x509.X509CertificateGenerator.create({
         serialNumber: serial,

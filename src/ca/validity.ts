@@ -2,7 +2,7 @@
 import { PgmoatError } from '../util/errors.js';
 import type { Signer } from './certificate-profiles.js';
 import { parseDays } from './inputs.js';
-import { backdateFor, lifetimeOfDays, parseLifetime, type Lifetime } from './lifetime.js';
+import { backdateFor, lifetimeOfDays, lifetimeOfSpan, parseLifetime, type Lifetime } from './lifetime.js';
 
 export interface ValidityOptions {
   /** Lifetime from now in whole days (--days). */
@@ -53,4 +53,17 @@ export function resolveValidity(
     );
   }
   return { notBefore, notAfter };
+}
+
+/**
+ * The validity of a renewed certificate: the lifetime the old one was issued with (its span less
+ * issue's backdating, lifetime.ts), starting now and backdated as issue does, so that the span
+ * neither grows nor shrinks from one renewal to the next (a fixed 5-minute backdate cut a renewed
+ * 5-minute certificate down to 30 seconds). Never beyond `caNotAfter`: shortened rather than refused.
+ */
+export function renewedValidity(old: { notBefore: Date; notAfter: Date }, now: Date, caNotAfter?: Date): { notBefore: Date; notAfter: Date } {
+  const lifetime = lifetimeOfSpan(old.notAfter.getTime() - old.notBefore.getTime());
+  const start = Math.floor(now.getTime() / 1000) * 1000;
+  const notAfter = new Date(start + lifetime);
+  return { notBefore: new Date(start - backdateFor(lifetime)), notAfter: caNotAfter !== undefined && notAfter > caNotAfter ? caNotAfter : notAfter };
 }
