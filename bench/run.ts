@@ -158,6 +158,8 @@ async function main(): Promise<void> {
   const loadStart = loadAverage();
   const machine = machineInfo();
   progress(`${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB; load average ${loadStart.join(' ')}`);
+  const nodeMajor = Number(process.versions.node.split('.')[0]);
+  if (nodeMajor < 24) progress(`running on Node ${process.version}: the published figures are for Node 24 (bench/README.md says how to get it)`);
   if (loadStart[0] > machine.cores * 0.5) progress(`the machine is busy (load ${loadStart[0]} on ${machine.cores} cores): figures will be noisy`);
 
   const pgbenchBin = pgTool('pgbench');
