@@ -1,4 +1,5 @@
 /** The benchmark's command-line flags (`npm run bench -- --help`). */
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -27,6 +28,8 @@ export interface BenchOptions {
   targets: TargetKind[];
   workers: number[];
   poolSize: number;
+  /** PgBouncer binaries, a column each (--pgbouncer, repeatable); empty: the one found on PATH or in /usr/sbin. */
+  pgbouncer: string[];
   pgmoatMain: string | undefined;
   /** Label shown for pgmoat's version (a build outside a git checkout cannot tell its commit). */
   pgmoatVersion: string | undefined;
@@ -62,6 +65,9 @@ export const USAGE = `npm run bench -- [flags]
   --targets a,b              subset of: ${TARGETS.join(', ')}
   --workers 1,2              pgmoat worker counts (serve --workers N; "not available" until pgmoat has it)
   --pool-size N              server connections of each pooler (default 20)
+  --pgbouncer PATH           a PgBouncer binary to measure; repeat it for a column per binary, each labelled with
+                             its version (PATH --version); the newest version is the one pgmoat's ratios use
+                             (default: pgbouncer on PATH, else /usr/sbin/pgbouncer)
   --pgmoat PATH              pgmoat's compiled CLI (default: dist/src/cli/main.js of this checkout)
   --pgmoat-version TEXT      what to call that build in the results (default: package version and git commit)
   --compare PATH[=LABEL]     also measure another pgmoat build (its main.js) as an extra column, e.g. a change
@@ -104,6 +110,13 @@ function jsonObject(v: string | undefined, flag: string): Record<string, unknown
   return parsed as Record<string, unknown>;
 }
 
+/** Checked before anything starts: a wrong path should not cost a PostgreSQL start and a pgbench -i. */
+function binaries(paths: string[] | undefined, flag: string): string[] {
+  const out = [...new Set((paths ?? []).map((p) => resolve(p)))];
+  for (const p of out) if (!existsSync(p)) throw new Error(`${flag}: ${p} does not exist`);
+  return out;
+}
+
 function splitCompare(v: string): [string, string] {
   const eq = v.indexOf('=');
   // Resolved here: the build is started from a copy of the work directory, not from the cwd.
@@ -134,6 +147,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       targets: { type: 'string' },
       workers: { type: 'string' },
       'pool-size': { type: 'string' },
+      pgbouncer: { type: 'string', multiple: true },
       pgmoat: { type: 'string' },
       'pgmoat-version': { type: 'string' },
       compare: { type: 'string' },
@@ -170,6 +184,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     targets: list(values.targets, TARGETS, '--targets') ?? [...TARGETS],
     workers: [...new Set(workers)].sort((a, b) => a - b),
     poolSize: int(values['pool-size'], '--pool-size', 20),
+    pgbouncer: binaries(values.pgbouncer, '--pgbouncer'),
     pgmoatMain: values.pgmoat === undefined ? undefined : resolve(values.pgmoat),
     pgmoatVersion: values['pgmoat-version'],
     compare: values.compare === undefined ? undefined : splitCompare(values.compare),

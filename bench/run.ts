@@ -14,7 +14,7 @@ import { parseOptions, USAGE, type BenchOptions, type ScenarioId } from './optio
 import { loadAverage, machineInfo } from './machine.js';
 import { pgbench, pgbenchInit } from './load/pgbench.js';
 import { startBenchPostgres, postgresVersion } from './targets/postgres.js';
-import { findPgbouncer, pgbouncerVersion, startPgbouncer, PGBOUNCER_INSTALL_HINT } from './targets/pgbouncer.js';
+import { findPgbouncer, newerPgbouncerFirst, pgbouncerVersion, startPgbouncer, PGBOUNCER_INSTALL_HINT } from './targets/pgbouncer.js';
 import { pgmoatHasWorkers, pgmoatVersion, startPgmoat } from './targets/pgmoat.js';
 import { conninfo, type BenchColumn, type BenchContext } from './scenarios/context.js';
 import { pgbenchScenario, runPgbenchScenario } from './scenarios/pgbench-scenarios.js';
@@ -54,30 +54,37 @@ async function poolerColumns(
   pg: PgServer,
   root: string,
   stamp: string,
-): Promise<{ columns: BenchColumn[]; pgbouncer: string | null; mainJs: string; cpuProfDir: string | undefined }> {
+): Promise<{ columns: BenchColumn[]; pgbouncer: string | null; pgbouncers: string[]; mainJs: string; cpuProfDir: string | undefined }> {
   const columns: BenchColumn[] = [];
   const logDir = join(root, 'bench/work/logs', stamp);
   mkdirSync(logDir, { recursive: true });
   const maxClientConn = Math.max(opts.idleClients, opts.manyClients) + 1000;
   let pgbouncer: string | null = null;
+  const pgbouncers: string[] = [];
   let cpuProfDir: string | undefined;
   const mainJs = opts.pgmoatMain ?? join(root, 'dist/src/cli/main.js');
 
   if (opts.targets.includes('pgbouncer')) {
-    const bin = findPgbouncer();
-    if (!bin) {
-      progress(PGBOUNCER_INSTALL_HINT);
-    } else {
-      const version = pgbouncerVersion(bin);
-      pgbouncer = version;
-      const start = () => startPgbouncer({ bin, version, pki, upstreamPort: pg.port, poolSize: opts.poolSize, maxClientConn, logPath: join(logDir, 'pgbouncer.log') });
-      const col: BenchColumn = { id: 'pgbouncer', label: `PgBouncer ${version}`, kind: 'pooler', pooler: await start() };
+    const found = opts.pgbouncer.length > 0 ? opts.pgbouncer : [findPgbouncer()].filter((b) => b !== undefined);
+    if (found.length === 0) progress(PGBOUNCER_INSTALL_HINT);
+    // Newest first: that column is `pgbouncer`, the one pgmoat's ratios are taken against.
+    const bins = found.map((bin) => ({ bin, version: pgbouncerVersion(bin) })).sort((a, b) => newerPgbouncerFirst(a.version, b.version));
+    for (const [i, { bin, version }] of bins.entries()) {
+      const same = bins.slice(0, i).filter((b) => b.version === version).length;
+      const id = i === 0 ? 'pgbouncer' : `pgbouncer-${version}${same ? `-${same + 1}` : ''}`;
+      if (i === 0) pgbouncer = version;
+      pgbouncers.push(version);
+      progress(`${id}: ${bin} (PgBouncer ${version})`);
+      const start = () => startPgbouncer({ bin, version, pki, upstreamPort: pg.port, poolSize: opts.poolSize, maxClientConn, logPath: join(logDir, `${id}.log`) });
+      const col: BenchColumn = { id, label: `PgBouncer ${version}${same ? ` (${same + 1})` : ''}`, kind: 'pooler', pooler: await start() };
       col.restart = async () => {
         await col.pooler?.stop();
         col.pooler = await start();
       };
       columns.push(col);
     }
+  } else if (opts.pgbouncer.length > 0) {
+    progress('--pgbouncer is ignored: --targets does not include pgbouncer');
   }
   if (opts.targets.includes('pgmoat')) {
     if (!existsSync(mainJs)) throw new Error(`${mainJs} does not exist: run npm run build (or pass --pgmoat PATH)`);
@@ -113,7 +120,7 @@ async function poolerColumns(
     };
     columns.push(col);
   }
-  return { columns, pgbouncer, mainJs, cpuProfDir };
+  return { columns, pgbouncer, pgbouncers, mainJs, cpuProfDir };
 }
 
 /** Without per-cell warm-ups (--quick), each pooler still gets one short run first, so that no cell measures a cold JIT. */
@@ -151,6 +158,8 @@ async function main(): Promise<void> {
   const loadStart = loadAverage();
   const machine = machineInfo();
   progress(`${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB; load average ${loadStart.join(' ')}`);
+  const nodeMajor = Number(process.versions.node.split('.')[0]);
+  if (nodeMajor < 24) progress(`running on Node ${process.version}: the published figures are for Node 24 (bench/README.md says how to get it)`);
   if (loadStart[0] > machine.cores * 0.5) progress(`the machine is busy (load ${loadStart[0]} on ${machine.cores} cores): figures will be noisy`);
 
   const pgbenchBin = pgTool('pgbench');
@@ -190,6 +199,7 @@ async function main(): Promise<void> {
         postgres: postgresVersion(pg),
         pgbench: firstLine(pgbenchBin, ['--version']).replace(/^pgbench \(PostgreSQL\) /, ''),
         pgbouncer: poolers.pgbouncer,
+        pgbouncers: poolers.pgbouncers,
         pgmoat: opts.pgmoatVersion ?? pgmoatVersion(poolers.mainJs),
       },
       options: { ...opts },

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs every *.test.ts under src/ and test/ with node:test through tsx.
-// Node 20's --test does not expand globs, so the file list is built here.
+// The file list is built here (Node 20's --test did not expand globs; the substring filter still needs it).
 // Usage: node scripts/run-tests.mjs [substring ...]  (only files whose path contains one of them)
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';

@@ -62,7 +62,8 @@ export interface BenchResults {
   machine: MachineInfo;
   loadAverageStart: [number, number, number];
   loadAverageEnd: [number, number, number];
-  versions: { node: string; postgres: string; pgbench: string; pgbouncer: string | null; pgmoat: string; openssl: string };
+  /** pgbouncer: the newest PgBouncer measured (the ratios' reference); pgbouncers: every one, newest first (absent in older files). */
+  versions: { node: string; postgres: string; pgbench: string; pgbouncer: string | null; pgbouncers?: string[]; pgmoat: string; openssl: string };
   options: Record<string, unknown>;
   note: string | undefined;
   columns: Column[];

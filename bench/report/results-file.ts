@@ -21,7 +21,7 @@ export function latestBlock(r: BenchResults, resultsFile: string): string {
   const v = r.versions;
   return [
     `Measured ${r.date} on ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}; load average ${r.loadAverageStart.join(' / ')} at the start and ${r.loadAverageEnd.join(' / ')} at the end (1/5/15 min).`,
-    `Node ${v.node} (OpenSSL ${v.openssl}), PostgreSQL ${v.postgres}, pgbench ${v.pgbench}, PgBouncer ${v.pgbouncer ?? 'not installed'}, pgmoat ${v.pgmoat}. Raw figures: \`${resultsFile}\`.`,
+    `Node ${v.node} (OpenSSL ${v.openssl}), PostgreSQL ${v.postgres}, pgbench ${v.pgbench}, PgBouncer ${v.pgbouncers && v.pgbouncers.length > 1 ? v.pgbouncers.join(' and ') : (v.pgbouncer ?? 'not installed')}, pgmoat ${v.pgmoat}. Raw figures: \`${resultsFile}\`.`,
     ...(r.note ? [`Note: ${r.note}`] : []),
     '',
     renderTable(r),

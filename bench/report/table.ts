@@ -71,14 +71,17 @@ export function renderTable(r: BenchResults): string {
   const cols = r.columns;
   const twoWorker = cols.find((c) => c.id === 'pgmoat-2w');
   const compare = cols.find((c) => c.id === 'pgmoat-compare');
+  // With several PgBouncers the ratios name the one they use: the newest (column `pgbouncer`).
+  const severalBouncers = cols.filter((c) => c.id.startsWith('pgbouncer')).length > 1;
+  const bouncer = severalBouncers ? (cols.find((c) => c.id === 'pgbouncer')?.label ?? 'PgBouncer') : 'PgBouncer';
   const head = [
     'scenario',
     'metric',
     ...cols.map((c) => c.label),
-    'pgmoat/PgBouncer',
+    `pgmoat/${bouncer}`,
     'pgmoat/direct-TLS',
-    ...(twoWorker ? ['pgmoat 2w/PgBouncer'] : []),
-    ...(compare ? [`${compare.label}/PgBouncer`, `${compare.label}/pgmoat`] : []),
+    ...(twoWorker ? [`pgmoat 2w/${bouncer}`] : []),
+    ...(compare ? [`${compare.label}/${bouncer}`, `${compare.label}/pgmoat`] : []),
   ];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`];
   for (const s of r.scenarios) {

@@ -28,6 +28,22 @@ export function pgbouncerVersion(bin: string): string {
   return first.replace(/^PgBouncer\s+/i, '').trim();
 }
 
+/** Orders versions like "1.25.2" and "1.18.0" newest first (numeric parts; anything after them is ignored). */
+export function newerPgbouncerFirst(a: string, b: string): number {
+  const parts = (v: string): number[] => (v.match(/^\d+(?:\.\d+)*/)?.[0] ?? '0').split('.').map(Number);
+  const [x, y] = [parts(a), parts(b)];
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const d = (y[i] ?? 0) - (x[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** PgBouncer 1.23 made SIGQUIT its immediate shutdown (SIGTERM became "wait for the clients"). */
+export function pgbouncerHasSigquitShutdown(version: string): boolean {
+  return newerPgbouncerFirst(version, '1.23') <= 0;
+}
+
 /** max_prepared_statements arrived in PgBouncer 1.21. */
 export function pgbouncerHasPreparedStatements(version: string): boolean {
   const [major = 0, minor = 0] = version.split('.').map(Number);
@@ -122,8 +138,9 @@ export async function startPgbouncer(o: PgbouncerOptions): Promise<RunningPooler
     logPath,
     pids: () => processTree(proc.pid!),
     async stop() {
-      // SIGTERM: immediate shutdown in PgBouncer before 1.23 (SIGINT would wait for clients).
-      await stopProcess(proc, 5000, 'SIGTERM');
+      // Immediate shutdown: SIGTERM before PgBouncer 1.23 (SIGINT would wait for clients); from
+      // 1.23 on, SIGTERM waits for every client to leave and SIGQUIT is the immediate one.
+      await stopProcess(proc, 5000, pgbouncerHasSigquitShutdown(o.version) ? 'SIGQUIT' : 'SIGTERM');
       process.off('exit', killOnExit);
       rmSync(dir, { recursive: true, force: true });
     },

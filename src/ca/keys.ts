@@ -113,7 +113,7 @@ export interface SigningKey {
   rsa: boolean;
 }
 
-/** Turns a parsed key into a WebCrypto signing key (Node 20 has no KeyObject.toCryptoKey). */
+/** Turns a parsed key into a WebCrypto signing key (KeyObject.toCryptoKey exists only from Node 22.10). */
 export async function toSigningKey(key: KeyObject, what: string): Promise<SigningKey> {
   const described = describeKeyObject(key);
   if (!described) {

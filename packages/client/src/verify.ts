@@ -47,7 +47,7 @@ export function checkClientCertificate(cert: X509Certificate, m: Material, now: 
       variable: m.variable,
     });
   }
-  // Node 20 returns the extended key usage OIDs here; undefined means no EKU, i.e. any use.
+  // Node (20 to 24) returns the extended key usage OIDs here; undefined means no EKU, i.e. any use.
   const eku = cert.keyUsage as string[] | undefined;
   if (Array.isArray(eku) && !eku.includes(CLIENT_AUTH_OID)) {
     throw new PgmoatClientError('CERT_NOT_FOR_CLIENT', `${who} is not for client use (its extended key usage lacks clientAuth)`, {
