@@ -11,7 +11,7 @@
 import { createServer, type Server, type TLSSocket, type SecureContextOptions } from 'node:tls';
 import { createHmac, randomBytes } from 'node:crypto';
 import type { RevocationCheck } from '../revocation/source.js';
-import { certificateFacts, certificateUsage, chainIssuerSerials, type PeerIdentity } from './peer-identity.js';
+import { chainIssuerSerials, peerCertificate, peerCertificateUsage, type PeerIdentity } from './peer-identity.js';
 import { revokedInChain } from '../revocation/chain.js';
 import { usageProblem, type UsagePolicy, type UsageProblem } from './cert-usage.js';
 import { certRefusalMessage, type CertRefusal } from '../util/cert-refusal.js';
@@ -143,9 +143,9 @@ function classify(code: string | undefined): CertRefusal {
  * configuration matches on SANs, `sanIdentities`, at least a URI or DNS SAN), the serial must not be
  * revoked (checked here on every connection, including resumed sessions), and it must be meant
  * for client use (cert-usage.ts: OpenSSL's chain check lets CA certificates and certificates
- * without extendedKeyUsage through). One getPeerCertificate(false) per connection; everything
- * read from it is cached by fingerprint (peer-identity.ts), the purpose extensions read only once
- * the chain verified (or OpenSSL refused the purpose).
+ * without extendedKeyUsage through). The certificate is looked up once per connection by its
+ * fingerprint; what is read from it is cached by fingerprint (peer-identity.ts), the purpose
+ * extensions read only once the chain verified (or OpenSSL refused the purpose).
  */
 export function checkClientCertificate(
   socket: TLSSocket,
@@ -160,9 +160,8 @@ export function checkClientCertificate(
   sanIdentities = false,
 ): CertCheck {
   if (!requiresClientCertificate(mode)) return { ok: true, identity: undefined };
-  const cert = socket.getPeerCertificate(false);
-  const facts = certificateFacts(cert);
-  const identity = facts?.identity;
+  const cert = peerCertificate(socket);
+  const identity = cert?.identity;
   const refuse = (reason: CertRefusal, usage?: UsageProblem): CertCheck => ({
     ok: false,
     reason,
@@ -173,18 +172,18 @@ export function checkClientCertificate(
   if (!socket.authorized) {
     const err = socket.authorizationError as unknown;
     const code = err instanceof Error ? (err as NodeJS.ErrnoException).code ?? err.message : (err as string | null) ?? undefined;
-    if (!facts) return refuse('no-certificate');
+    if (!cert) return refuse('no-certificate');
     const reason = classify(code ?? undefined);
     // OpenSSL's INVALID_PURPOSE does not say which check failed: ours does, when it agrees.
-    if (reason === 'not-for-client-use') return refuse(reason, usageProblem(certificateUsage(cert), policy));
+    if (reason === 'not-for-client-use') return refuse(reason, usageProblem(peerCertificateUsage(socket, cert), policy));
     return refuse(reason);
   }
-  if (!identity || (identity.cn === undefined && !sanIdentities)) return refuse('no-identity');
+  if (!cert || !identity || (identity.cn === undefined && !sanIdentities)) return refuse('no-identity');
   // The one revocation check of the handshake, against every source (revocation/revocations.ts),
   // for the certificate and every CA above it: a revoked intermediate revokes all it issued.
   chainIssuerSerials(socket, cert);
   if (revokedInChain(revocations, identity)) return refuse('revoked');
-  const problem = usageProblem(certificateUsage(cert), policy);
+  const problem = usageProblem(peerCertificateUsage(socket, cert), policy);
   if (problem) return refuse('not-for-client-use', problem);
   return { ok: true, identity };
 }
