@@ -113,14 +113,13 @@ export interface SigningKey {
   rsa: boolean;
 }
 
-/** Turns a parsed key into a WebCrypto signing key (KeyObject.toCryptoKey exists only from Node 22.10). */
+/** Turns a parsed key into a WebCrypto signing key, without exporting it (no copy of the key in a buffer). */
 export async function toSigningKey(key: KeyObject, what: string): Promise<SigningKey> {
   const described = describeKeyObject(key);
   if (!described) {
     throw new PgmoatError('KEY_UNSUPPORTED', `${what} has an unsupported key type (pgmoat signs with EC P-256/P-384/P-521 or RSA >= 2048 bits)`);
   }
-  const der = key.export({ format: 'der', type: 'pkcs8' });
-  const cryptoKey = await subtle.importKey('pkcs8', der, described.importParams, false, ['sign']);
+  const cryptoKey = key.toCryptoKey(described.importParams, false, ['sign']);
   return { key: cryptoKey, algorithm: described.signing, rsa: described.rsa };
 }
 
