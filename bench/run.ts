@@ -167,7 +167,11 @@ async function main(): Promise<void> {
   const stops: (() => Promise<void>)[] = [async () => pki.cleanup()];
   try {
     const client = await pki.client('bench');
-    const pg = await startBenchPostgres(pki, opts.manyClients + 100);
+    // Every pooler keeps its server connections between cells (each pgmoat worker its own pool),
+    // and a direct or relay cell of --many-clients needs a backend per client on top of them.
+    const poolerProcesses = (opts.targets.includes('pgbouncer') ? Math.max(1, opts.pgbouncer.length) : 0) +
+      (opts.targets.includes('pgmoat') ? opts.workers.reduce((a, b) => a + b, 0) : 0) + (opts.compare ? 1 : 0);
+    const pg = await startBenchPostgres(pki, opts.manyClients + 100 + opts.poolSize * poolerProcesses);
     stops.unshift(() => pg.stop());
     progress(`PostgreSQL ${postgresVersion(pg)} on port ${pg.port}; pgbench -i -s ${opts.scale}`);
     const ctx: BenchContext = { opts, pki, client, pg, pgbenchBin, columns: [], progress, served: new Map() };
