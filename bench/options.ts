@@ -38,6 +38,8 @@ export interface BenchOptions {
   /** Settings merged into pgmoat's generated config (JSON), for the main and the compare column. */
   pgmoatConfig: Record<string, unknown> | undefined;
   compareConfig: Record<string, unknown> | undefined;
+  /** Environment variables added for the --compare column's process only (--compare-env NAME=VALUE, repeatable). */
+  compareEnv: Record<string, string>;
   cpuProf: boolean;
   save: boolean;
   resultsDir: string | undefined;
@@ -74,6 +76,8 @@ export const USAGE = `npm run bench -- [flags]
                              being evaluated; interleaved with the others so that machine load hits both alike
   --pgmoat-config JSON       merged into the pgmoat.yaml the benchmark writes, e.g. '{"tls":{"session_tickets":false}}'
   --compare-config JSON      the same for the --compare column (which may then be the same build: --compare dist/src/cli/main.js=...)
+  --compare-env NAME=VALUE   an environment variable for the --compare column's process only (repeatable), e.g.
+                             GLIBC_TUNABLES=glibc.malloc.tcache_count=256 to try an allocator setting on the same build
   --cpu-prof                 start pgmoat with --cpu-prof into bench/work/prof (also PGMOAT_BENCH_CPU_PROF=1)
   --no-save                  do not write bench/results/<date>.json
   --results-dir DIR          where the JSON goes (default bench/results)
@@ -108,6 +112,16 @@ function jsonObject(v: string | undefined, flag: string): Record<string, unknown
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${flag}: expected a JSON object`);
   return parsed as Record<string, unknown>;
+}
+
+function envPairs(values: string[] | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const v of values ?? []) {
+    const eq = v.indexOf('=');
+    if (eq <= 0) throw new Error(`--compare-env: expected NAME=VALUE, got "${v}"`);
+    env[v.slice(0, eq)] = v.slice(eq + 1);
+  }
+  return env;
 }
 
 /** Checked before anything starts: a wrong path should not cost a PostgreSQL start and a pgbench -i. */
@@ -153,6 +167,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       compare: { type: 'string' },
       'pgmoat-config': { type: 'string' },
       'compare-config': { type: 'string' },
+      'compare-env': { type: 'string', multiple: true },
       'cpu-prof': { type: 'boolean' },
       'no-save': { type: 'boolean' },
       'results-dir': { type: 'string' },
@@ -190,6 +205,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     compare: values.compare === undefined ? undefined : splitCompare(values.compare),
     pgmoatConfig: jsonObject(values['pgmoat-config'], '--pgmoat-config'),
     compareConfig: jsonObject(values['compare-config'], '--compare-config'),
+    compareEnv: envPairs(values['compare-env']),
     cpuProf: (values['cpu-prof'] ?? false) || process.env.PGMOAT_BENCH_CPU_PROF === '1',
     save: !(values['no-save'] ?? false),
     resultsDir: values['results-dir'],

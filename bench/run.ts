@@ -112,7 +112,7 @@ async function poolerColumns(
     const [altJs, label] = opts.compare;
     if (!existsSync(altJs)) throw new Error(`--compare: ${altJs} does not exist`);
     const start = () =>
-      startPgmoat({ mainJs: altJs, pki, upstreamPort: pg.port, poolSize: opts.poolSize, maxClientConn, workers: 1, logPath: join(logDir, 'pgmoat-compare.log'), cpuProfDir: undefined, extraConfig: opts.compareConfig });
+      startPgmoat({ mainJs: altJs, pki, upstreamPort: pg.port, poolSize: opts.poolSize, maxClientConn, workers: 1, logPath: join(logDir, 'pgmoat-compare.log'), cpuProfDir: undefined, extraConfig: opts.compareConfig, env: opts.compareEnv });
     const col: BenchColumn = { id: 'pgmoat-compare', label, kind: 'pooler', pooler: await start() };
     col.restart = async () => {
       await col.pooler?.stop();

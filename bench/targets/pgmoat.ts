@@ -24,6 +24,8 @@ export interface PgmoatOptions {
   cpuProfDir: string | undefined;
   /** Merged (deeply, objects only) into the generated config. */
   extraConfig?: Record<string, unknown> | undefined;
+  /** Added to the environment of this pgmoat process only (--compare-env). */
+  env?: Record<string, string> | undefined;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -102,7 +104,7 @@ export async function startPgmoat(o: PgmoatOptions): Promise<RunningPooler> {
   }
   const args = [...nodeArgs, o.mainJs, 'serve', '--config', configPath, ...(o.workers > 1 ? ['--workers', String(o.workers)] : [])];
   const logFd = openSync(o.logPath, 'a');
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', logFd, logFd], cwd: dir });
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', logFd, logFd], cwd: dir, ...(o.env ? { env: { ...process.env, ...o.env } } : {}) });
   closeSync(logFd);
   const killOnExit = (): void => void proc.kill('SIGKILL');
   process.on('exit', killOnExit);

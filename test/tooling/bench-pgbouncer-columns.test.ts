@@ -41,3 +41,11 @@ test('with two PgBouncers the ratios name the reference one; with one the header
   const one = renderTable(results([{ id: 'pgbouncer', label: 'PgBouncer 1.18.0' }, { id: 'pgmoat', label: 'pgmoat' }]));
   assert.match(one.split('\n')[0]!, /\| pgmoat\/PgBouncer \|/);
 });
+
+test('--compare-env: NAME=VALUE pairs for the compare column only (the value may hold "=")', () => {
+  const opts = parseOptions(['--compare-env', 'GLIBC_TUNABLES=glibc.malloc.tcache_count=256', '--compare-env', 'A=']);
+  assert.deepEqual(opts.compareEnv, { GLIBC_TUNABLES: 'glibc.malloc.tcache_count=256', A: '' });
+  assert.deepEqual(parseOptions([]).compareEnv, {});
+  assert.throws(() => parseOptions(['--compare-env', '=x']), /--compare-env: expected NAME=VALUE/);
+  assert.throws(() => parseOptions(['--compare-env', 'novalue']), /--compare-env: expected NAME=VALUE/);
+});
