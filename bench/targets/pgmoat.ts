@@ -1,6 +1,6 @@
 /**
  * pgmoat as users run it: what bin/pgmoat runs, `node --openssl-config=bin/openssl.cnf
- * dist/src/cli/main.js serve --config pgmoat.yaml`, in a child process, configured like PgBouncer (verify-full, transaction pooling, same pool size and
+ * dist/src/cli/main.js serve --config pgmoat.yaml` with GLIBC_TUNABLES from bin/glibc-tunables, in a child process, configured like PgBouncer (verify-full, transaction pooling, same pool size and
  * certificates, plain TCP upstream). With `cpuProfDir`, node writes a .cpuprofile there when
  * the process exits, which is why it is stopped with SIGTERM and given time to exit by itself.
  */
@@ -98,13 +98,21 @@ export async function startPgmoat(o: PgmoatOptions): Promise<RunningPooler> {
   // What bin/pgmoat (the `pgmoat` command) starts Node with; a build without the file predates it.
   const opensslConfig = join(packageRoot(o.mainJs), 'bin/openssl.cnf');
   if (existsSync(opensslConfig)) nodeArgs.push(`--openssl-config=${opensslConfig}`);
+  // --compare-env's variables, as an operator's own environment would be.
+  const env = { ...process.env, ...o.env };
+  // bin/pgmoat's malloc settings, the same way (the environment's GLIBC_TUNABLES after them, so they win); older builds have no file.
+  const tunablesFile = join(packageRoot(o.mainJs), 'bin/glibc-tunables');
+  if (existsSync(tunablesFile)) {
+    const tunables = readFileSync(tunablesFile, 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#')).join(':');
+    env.GLIBC_TUNABLES = env.GLIBC_TUNABLES ? `${tunables}:${env.GLIBC_TUNABLES}` : tunables;
+  }
   if (o.cpuProfDir) {
     mkdirSync(o.cpuProfDir, { recursive: true });
     nodeArgs.push('--cpu-prof', '--cpu-prof-dir', o.cpuProfDir);
   }
   const args = [...nodeArgs, o.mainJs, 'serve', '--config', configPath, ...(o.workers > 1 ? ['--workers', String(o.workers)] : [])];
   const logFd = openSync(o.logPath, 'a');
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', logFd, logFd], cwd: dir, ...(o.env ? { env: { ...process.env, ...o.env } } : {}) });
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', logFd, logFd], cwd: dir, env });
   closeSync(logFd);
   const killOnExit = (): void => void proc.kill('SIGKILL');
   process.on('exit', killOnExit);

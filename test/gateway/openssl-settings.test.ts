@@ -5,7 +5,8 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, chmodSync, writeFileSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPostgres, type PgServer } from '../harness/postgres.js';
@@ -67,4 +68,20 @@ test('the same build under a bare node sends OpenSSL\'s default two tickets', as
     const first = await resumableLogin(port, app);
     assert.equal(first.tickets, 2);
   });
+});
+
+/** What bin/pgmoat hands to `node`: a stand-in `node` first on PATH prints its GLIBC_TUNABLES. */
+function tunablesGivenToNode(operatorValue: string | undefined): string {
+  const fakeBin = join(dir, 'fake-node-bin');
+  mkdirSync(fakeBin, { recursive: true });
+  writeFileSync(join(fakeBin, 'node'), '#!/bin/sh\nprintf "%s" "$GLIBC_TUNABLES"\n', { mode: 0o755 });
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${fakeBin}:${process.env.PATH ?? ''}` };
+  delete env.GLIBC_TUNABLES;
+  if (operatorValue !== undefined) env.GLIBC_TUNABLES = operatorValue;
+  return execFileSync(join(ROOT, 'bin/pgmoat'), ['--version'], { env, encoding: 'utf8' });
+}
+
+test('the pgmoat command starts Node with bin/glibc-tunables, and an operator\'s own GLIBC_TUNABLES come after them (so they win)', () => {
+  assert.equal(tunablesGivenToNode(undefined), 'glibc.malloc.mmap_threshold=65536');
+  assert.equal(tunablesGivenToNode('glibc.malloc.mmap_threshold=131072'), 'glibc.malloc.mmap_threshold=65536:glibc.malloc.mmap_threshold=131072');
 });
