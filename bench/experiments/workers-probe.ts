@@ -6,7 +6,10 @@
  *
  *   node dist/bench/experiments/workers-probe.js --workers 1,2 --seconds 10 [--clients 50]
  *     [--mode select|prepared|connect] [--strace] [--rounds 2] [--pgmoat dist/src/cli/main.js]
- *     [--config JSON]
+ *     [--config JSON] [--idle SECONDS] [--perf DIR] [--cpu-prof DIR] [--base OTHER/main.js]
+ *
+ * --workers takes counts, "2r" (two workers with listen.reuse_port) and "b2" (two workers of the
+ * --base build).
  *
  * Each round measures every worker count in turn on the same PostgreSQL, so that load drift hits
  * each alike; the figures of all rounds are printed.
@@ -25,6 +28,7 @@ import { deepMerge, startPgmoat } from '../targets/pgmoat.js';
 
 interface ProcSample {
   cpuTicks: number;
+  sysTicks: number;
   vol: number;
   invol: number;
 }
@@ -36,7 +40,7 @@ function sample(pid: number): ProcSample | undefined {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const vol = Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
     const invol = Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
-    return { cpuTicks: Number(f[11]) + Number(f[12]), vol, invol };
+    return { cpuTicks: Number(f[11]) + Number(f[12]), sysTicks: Number(f[12]), vol, invol };
   } catch {
     return undefined;
   }
@@ -91,13 +95,15 @@ async function main(): Promise<void> {
       perf: { type: 'string' },
       /** Starts pgmoat with --cpu-prof into DIR/w<N> (the workers inherit the flag). */
       'cpu-prof': { type: 'string' },
+      base: { type: 'string' },
     },
   });
   let root = dirname(fileURLToPath(import.meta.url));
   while (root !== '/' && !existsSync(join(root, 'package.json'))) root = dirname(root);
   const mainJs = values.pgmoat ?? join(root, 'dist/src/cli/main.js');
   // "2r": two workers with listen.reuse_port (each worker listens itself; no hand-over by the primary).
-  const variants = values.workers!.split(',').map((w) => ({ workers: Number(w.replace(/r$/, '')), label: w, reusePort: w.endsWith('r') }));
+  // "b2": two workers of the --base build (a build to compare with, e.g. before a change).
+  const variants = values.workers!.split(',').map((w) => ({ workers: Number(w.replace(/^b|r$/g, '')), label: w, reusePort: w.endsWith('r'), base: w.startsWith('b') }));
   const seconds = Number(values.seconds);
   const clients = Number(values.clients);
   const modeArgs = values.mode === 'prepared' ? ['-S', '-M', 'prepared'] : values.mode === 'connect' ? ['-S', '-C'] : values.mode === 'extended' ? ['-S', '-M', 'extended'] : ['-S'];
@@ -111,9 +117,9 @@ async function main(): Promise<void> {
     await pgbenchInit(pgbenchBin, 1, `host=127.0.0.1 port=${pg.port} dbname=${BENCH_DB} user=${BENCH_ROLE} sslmode=disable`);
     const extraConfig = values.config ? (JSON.parse(values.config) as Record<string, unknown>) : undefined;
     for (let round = 0; round < Number(values.rounds); round++) {
-      for (const { workers, label, reusePort } of variants) {
+      for (const { workers, label, reusePort, base } of variants) {
         const config = reusePort ? deepMerge(extraConfig ?? {}, { listen: { reuse_port: true } }) : extraConfig;
-        const pooler = await startPgmoat({ mainJs, pki, upstreamPort: pg.port, poolSize: Number(values['pool-size']), maxClientConn: 2000, workers, logPath: join(logDir, `w${label}.log`), cpuProfDir: values['cpu-prof'] ? join(values['cpu-prof'], `w${label}-r${round + 1}`) : undefined, extraConfig: config });
+        const pooler = await startPgmoat({ mainJs: base && values.base ? values.base : mainJs, pki, upstreamPort: pg.port, poolSize: Number(values['pool-size']), maxClientConn: 2000, workers, logPath: join(logDir, `w${label}.log`), cpuProfDir: values['cpu-prof'] ? join(values['cpu-prof'], `w${label}-r${round + 1}`) : undefined, extraConfig: config });
         try {
           const target = `host=127.0.0.1 port=${pooler.port} dbname=${BENCH_DB} user=${BENCH_ROLE} gssencmode=disable sslmode=verify-full sslcert=${client.certPath} sslkey=${client.keyPath} sslrootcert=${pki.main.caPath}`;
           const args = ['-n', ...modeArgs, '-c', String(clients), '-j', String(Math.min(2, clients))];
@@ -141,6 +147,7 @@ async function main(): Promise<void> {
           for (const { pid, t } of traces) straced.set(pid, await t.stop());
           const tx = r.transactions ?? 0;
           let totalTicks = 0;
+          let totalSys = 0;
           const lines: string[] = [];
           for (const p of pids) {
             const b = before.get(p);
@@ -148,7 +155,8 @@ async function main(): Promise<void> {
             if (!a || !b) continue;
             const ticks = a.cpuTicks - b.cpuTicks;
             totalTicks += ticks;
-            let line = `  ${roles.get(p)} ${p}: cpu ${((ticks * 10_000) / tx).toFixed(1)} µs/tx (${ticks * 10} ms), vol cs ${((a.vol - b.vol) / tx).toFixed(3)}/tx, invol cs ${((a.invol - b.invol) / tx).toFixed(3)}/tx`;
+            totalSys += a.sysTicks - b.sysTicks;
+            let line = `  ${roles.get(p)} ${p}: cpu ${((ticks * 10_000) / tx).toFixed(1)} µs/tx (${ticks * 10} ms; kernel ${(((a.sysTicks - b.sysTicks) * 10_000) / tx).toFixed(1)}), vol cs ${((a.vol - b.vol) / tx).toFixed(3)}/tx, invol cs ${((a.invol - b.invol) / tx).toFixed(3)}/tx`;
             const s = straced.get(p);
             if (s !== undefined) {
               const { calls, top } = totalCalls(s);
@@ -157,7 +165,7 @@ async function main(): Promise<void> {
             lines.push(line);
           }
           process.stdout.write(
-            `round ${round + 1}, ${label} worker(s), ${values.mode} ${clients} clients: ${tx} tx, ${r.tps?.toFixed(0)} tps (not trustworthy), total pgmoat CPU ${((totalTicks * 10_000) / tx).toFixed(1)} µs/tx${r.ok ? '' : ` FAILED ${r.error}`}\n${lines.join('\n')}\n`,
+            `round ${round + 1}, ${label} worker(s), ${values.mode} ${clients} clients: ${tx} tx, ${r.tps?.toFixed(0)} tps (not trustworthy), total pgmoat CPU ${((totalTicks * 10_000) / tx).toFixed(1)} µs/tx (kernel ${((totalSys * 10_000) / tx).toFixed(1)})${r.ok ? '' : ` FAILED ${r.error}`}\n${lines.join('\n')}\n`,
           );
           const idle = Number(values.idle);
           if (idle > 0) {
