@@ -1,7 +1,7 @@
 /**
  * `listen.reuse_port` under `serve --workers 2`: each worker holds a listening socket of its own
  * on the port and the primary holds none (so it hands no connection over), sessions land on both
- * workers and work, and a second gateway with the same setting cannot share the port by mistake.
+ * workers and work, a replaced worker listens again, and a second gateway with the same setting cannot share the port by mistake.
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -95,6 +95,23 @@ test('sessions land on both workers and are served', async () => {
     await waitFor(() => gw.events('login').length > i, 'the login line');
   }
   assert.deepEqual([...seen()].sort(), [1, 2]);
+});
+
+test('a worker killed with SIGKILL is replaced, and the replacement listens on the port beside the other', async () => {
+  const before = childPids(gw.proc.pid!);
+  const from = gw.logs().length;
+  process.kill(before[0]!, 'SIGKILL');
+  await waitFor(() => gw.logs().slice(from).some((l) => l.event === 'listening' && l.reuse_port === true), 'a replacement worker to listen', 20_000);
+  const after = childPids(gw.proc.pid!);
+  assert.equal(after.length, 2);
+  assert.ok(!after.includes(before[0]!));
+  await waitFor(() => listeningInodes(port).size === 2, 'two listening sockets again');
+  for (let i = 0; i < 6; i++) {
+    const c = new pg.Client({ host: '127.0.0.1', port, user: 'app', database: 'appdb', ssl: nodeSsl(app) });
+    await c.connect();
+    assert.equal((await c.query<{ n: number }>(`SELECT ${i} AS n`)).rows[0]!.n, i);
+    await c.end();
+  }
 });
 
 test('a second gateway with reuse_port on the same port refuses to start (exit 1, no worker left)', async () => {
