@@ -6,7 +6,7 @@
  *
  *   node dist/bench/experiments/workers-probe.js --workers 1,2 --seconds 10 [--clients 50]
  *     [--mode select|prepared|connect] [--strace] [--rounds 2] [--pgmoat dist/src/cli/main.js]
- *     [--config JSON] [--idle SECONDS] [--perf DIR] [--cpu-prof DIR] [--base OTHER/main.js]
+ *     [--config JSON] [--warmup SECONDS] [--idle SECONDS] [--perf DIR] [--cpu-prof DIR] [--base OTHER/main.js]
  *
  * --workers takes counts, "2r" (two workers with listen.reuse_port) and "b2" (two workers of the
  * --base build).
@@ -96,6 +96,8 @@ async function main(): Promise<void> {
       /** Starts pgmoat with --cpu-prof into DIR/w<N> (the workers inherit the flag). */
       'cpu-prof': { type: 'string' },
       base: { type: 'string' },
+      /** Seconds of unmeasured pgbench before each measured run (JIT, pools). */
+      warmup: { type: 'string', default: '3' },
     },
   });
   let root = dirname(fileURLToPath(import.meta.url));
@@ -125,7 +127,7 @@ async function main(): Promise<void> {
           const args = ['-n', ...modeArgs, '-c', String(clients), '-j', String(Math.min(2, clients))];
           // Warm up (JIT, pools filled); for a cluster, also until every worker is listening.
           await sleep(workers > 1 ? 1500 : 300);
-          await pgbench(pgbenchBin, [...args, '-T', '3'], target, { seconds: 3, latencyLog: false });
+          await pgbench(pgbenchBin, [...args, '-T', values.warmup!], target, { seconds: Number(values.warmup), latencyLog: false });
           const pids = pooler.pids();
           const primary = pids[0]!;
           const roles = new Map<number, string>(pids.map((p) => [p, p === primary ? (workers > 1 ? 'primary' : 'single') : `worker`]));
