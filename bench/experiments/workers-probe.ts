@@ -6,7 +6,7 @@
  *
  *   node dist/bench/experiments/workers-probe.js --workers 1,2 --seconds 10 [--clients 50]
  *     [--mode select|prepared|connect] [--strace] [--rounds 2] [--pgmoat dist/src/cli/main.js]
- *     [--config JSON] [--warmup SECONDS] [--idle SECONDS] [--perf DIR] [--cpu-prof DIR] [--base OTHER/main.js]
+ *     [--config JSON] [--warmup SECONDS] [--idle SECONDS] [--scrape N] [--perf DIR] [--cpu-prof DIR] [--base OTHER/main.js]
  *
  * --workers takes counts, "2r" (two workers with listen.reuse_port) and "b2" (two workers of the
  * --base build).
@@ -25,6 +25,7 @@ import { pgTool } from '../../test/harness/pg-binaries.js';
 import { pgbench, pgbenchInit } from '../load/pgbench.js';
 import { startBenchPostgres, BENCH_DB, BENCH_ROLE } from '../targets/postgres.js';
 import { deepMerge, startPgmoat } from '../targets/pgmoat.js';
+import { freePort } from '../../test/harness/free-port.js';
 
 interface ProcSample {
   cpuTicks: number;
@@ -96,6 +97,8 @@ async function main(): Promise<void> {
       /** Starts pgmoat with --cpu-prof into DIR/w<N> (the workers inherit the flag). */
       'cpu-prof': { type: 'string' },
       base: { type: 'string' },
+      /** Also scrape /metrics (admin.http) this many times after the run and measure CPU per scrape. */
+      scrape: { type: 'string', default: '0' },
       /** Seconds of unmeasured pgbench before each measured run (JIT, pools). */
       warmup: { type: 'string', default: '3' },
     },
@@ -120,7 +123,10 @@ async function main(): Promise<void> {
     const extraConfig = values.config ? (JSON.parse(values.config) as Record<string, unknown>) : undefined;
     for (let round = 0; round < Number(values.rounds); round++) {
       for (const { workers, label, reusePort, base } of variants) {
-        const config = reusePort ? deepMerge(extraConfig ?? {}, { listen: { reuse_port: true } }) : extraConfig;
+        let config = reusePort ? deepMerge(extraConfig ?? {}, { listen: { reuse_port: true } }) : extraConfig;
+        const scrapes = Number(values.scrape);
+        const httpPort = scrapes > 0 ? await freePort() : 0;
+        if (scrapes > 0) config = deepMerge(config ?? {}, { admin: { http: { host: '127.0.0.1', port: httpPort } } });
         const pooler = await startPgmoat({ mainJs: base && values.base ? values.base : mainJs, pki, upstreamPort: pg.port, poolSize: Number(values['pool-size']), maxClientConn: 2000, workers, logPath: join(logDir, `w${label}.log`), cpuProfDir: values['cpu-prof'] ? join(values['cpu-prof'], `w${label}-r${round + 1}`) : undefined, extraConfig: config });
         try {
           const target = `host=127.0.0.1 port=${pooler.port} dbname=${BENCH_DB} user=${BENCH_ROLE} gssencmode=disable sslmode=verify-full sslcert=${client.certPath} sslkey=${client.keyPath} sslrootcert=${pki.main.caPath}`;
@@ -169,6 +175,16 @@ async function main(): Promise<void> {
           process.stdout.write(
             `round ${round + 1}, ${label} worker(s), ${values.mode} ${clients} clients: ${tx} tx, ${r.tps?.toFixed(0)} tps (not trustworthy), total pgmoat CPU ${((totalTicks * 10_000) / tx).toFixed(1)} µs/tx (kernel ${((totalSys * 10_000) / tx).toFixed(1)})${r.ok ? '' : ` FAILED ${r.error}`}\n${lines.join('\n')}\n`,
           );
+          if (scrapes > 0) {
+            const b = pids.map((p) => sample(p)?.cpuTicks ?? 0);
+            for (let i = 0; i < scrapes; i++) {
+              const res = await fetch(`http://127.0.0.1:${httpPort}/metrics`);
+              await res.text();
+            }
+            const a = pids.map((p) => sample(p)?.cpuTicks ?? 0);
+            const per = pids.map((p, i) => `${roles.get(p)} ${(((a[i]! - b[i]!) * 10) / scrapes).toFixed(2)}`);
+            process.stdout.write(`  CPU ms per /metrics scrape: ${per.join(', ')}\n`);
+          }
           const idle = Number(values.idle);
           if (idle > 0) {
             const b = pids.map((p) => sample(p)?.cpuTicks ?? 0);
