@@ -70,7 +70,7 @@ export function shortfalls(c: Config, count: number): string[] {
 /** Node added `reusePort` to net.Server.listen in 22.12 (and 23.1); older ones ignore it. */
 export function nodeHasReusePort(version: string = process.versions.node): boolean {
   const [major = 0, minor = 0] = version.split('.').map(Number);
-  return major > 22 || (major === 22 && minor >= 12);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }
 
 /**
