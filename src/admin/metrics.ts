@@ -6,7 +6,6 @@
  * This object is what the gateway holds as `metrics` (GatewayMetricsHooks).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-
 import type { Pool } from '../pool/pool.js';
 import type { CertCheck } from '../tls/client-tls.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';

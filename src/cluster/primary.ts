@@ -50,8 +50,8 @@ const KILL_GRACE_MS = 5_000;
  * SO_REUSEPORT and the kernel spreads connections by a hash of the client's address and port.
  * Measured (bench/experiments/workers-probe.ts, -C, 2 workers): the hand-over costs the primary
  * about 10 syscalls and 2 wake-ups per connection and the workers about 8 more syscalls (the fd
- * arrives over IPC and is acknowledged twice), 250-480 µs of CPU per connection in all; with
- * reuse_port the primary does nothing per connection. The spread is even only on average, which is
+ * arrives over IPC and is acknowledged twice); the primary alone spent 150-340 µs of CPU per
+ * connection, 8-16 % of one worker's. With reuse_port the primary does nothing per connection. The spread is even only on average, which is
  * why it is not the default.
  */
 const SCHEDULING_POLICY = cluster.SCHED_RR;
@@ -333,7 +333,7 @@ export async function runPrimary(configPath: string, count: number): Promise<num
   if (reusePortFor(loaded.config, count)) {
     await assertPortFree(listen.host, listen.port);
   } else if (listen.reuse_port) {
-    const why = listen.port === 0 ? 'listen.port is 0 (each worker would get a port of its own)' : `Node ${process.version} has no reusePort (22.12 or later has)`;
+    const why = listen.port === 0 ? 'listen.port is 0 (each worker would get a port of its own)' : `Node ${process.version} has no reusePort (22.12, 23.1 and later have it)`;
     log.warn({ event: 'reuse_port_ignored', reason: why }, `listen.reuse_port ignored: ${why}; the primary hands connections to the workers`);
   }
   const primary = new Primary(configPath, count, log, loaded.config.shutdown_timeout);
