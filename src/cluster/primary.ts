@@ -17,7 +17,8 @@ import { errorMessage } from '../util/errors.js';
 import { ownerOf } from '../gateway/cancel-route.js';
 import { isWorkerMessage, type PeerCommand, type PrimaryToWorker, type WorkerRequest, type WorkerToPrimary } from './messages.js';
 import { PrimaryHttp } from './primary-http.js';
-import { shortfalls } from '../runtime/worker-share.js';
+import { reusePortFor, shortfalls } from '../runtime/worker-share.js';
+import { assertPortFree } from './port-probe.js';
 import { TICKET_SECRET_ENV, WORKER_COUNT_ENV, WORKER_INDEX_ENV } from './worker.js';
 import { newTicketSecret } from '../tls/client-tls.js';
 import { FirstRefusals } from './first-refusals.js';
@@ -44,6 +45,14 @@ const KILL_GRACE_MS = 5_000;
  * of every pool and of max_client_conn: an uneven spread (what the kernel gives a busy accept
  * queue) would queue clients on one worker while the other's share of the pool sits idle.
  * NODE_CLUSTER_SCHED_POLICY=rr|none, read by node:cluster itself, overrides it.
+ *
+ * listen.reuse_port takes the primary off the path: each worker binds the port itself with
+ * SO_REUSEPORT and the kernel spreads connections by a hash of the client's address and port.
+ * Measured (bench/experiments/workers-probe.ts, -C, 2 workers): the hand-over costs the primary
+ * about 10 syscalls and 2 wake-ups per connection and the workers about 8 more syscalls (the fd
+ * arrives over IPC and is acknowledged twice); the primary alone spent 150-340 µs of CPU per
+ * connection, 8-16 % of one worker's. With reuse_port the primary does nothing per connection. The spread is even only on average, which is
+ * why it is not the default.
  */
 const SCHEDULING_POLICY = cluster.SCHED_RR;
 
@@ -320,6 +329,13 @@ export async function runPrimary(configPath: string, count: number): Promise<num
       `below the worker count, so each worker gets 1 and the workers together may exceed it: ${short.join(', ')}`,
     );
   }
+  const { listen } = loaded.config;
+  if (reusePortFor(loaded.config, count)) {
+    await assertPortFree(listen.host, listen.port);
+  } else if (listen.reuse_port) {
+    const why = listen.port === 0 ? 'listen.port is 0 (each worker would get a port of its own)' : `Node ${process.version} has no reusePort (22.12, 23.1 and later have it)`;
+    log.warn({ event: 'reuse_port_ignored', reason: why }, `listen.reuse_port ignored: ${why}; the primary hands connections to the workers`);
+  }
   const primary = new Primary(configPath, count, log, loaded.config.shutdown_timeout);
   await primary.renewal.apply(loaded.config);
   try {
@@ -329,7 +345,7 @@ export async function runPrimary(configPath: string, count: number): Promise<num
     throw err;
   }
   primary.start();
-  log.info({ event: 'cluster_started', workers: count, pid: process.pid }, `starting ${count} workers`);
+  log.info({ event: 'cluster_started', workers: count, pid: process.pid, reuse_port: reusePortFor(loaded.config, count) }, `starting ${count} workers`);
   const code = await primary.done;
   await new Promise<void>((resolve) => log.flush(() => resolve()));
   return code;

@@ -30,7 +30,7 @@ describe('config defaults', () => {
   it('fills every default around the minimal config', () => {
     const { config } = fx.parse(MINIMAL);
     const expected: Config = {
-      listen: { host: '127.0.0.1', port: 6432 },
+      listen: { host: '127.0.0.1', port: 6432, reuse_port: false },
       max_client_conn: 1000,
       client_login_timeout: 15_000,
       shutdown_timeout: 30_000,

@@ -223,6 +223,8 @@ export function buildConfigSchema(ctx?: FileContext) {
     listen: strict({
       host: host().default('127.0.0.1'),
       port: int(0, 65535).default(6432),
+      /** serve --workers N: each worker listens itself (SO_REUSEPORT) instead of the primary handing connections over. */
+      reuse_port: bool().default(false),
     }).prefault({}),
     max_client_conn: int(1).default(1000),
     client_login_timeout: duration().default(15_000),

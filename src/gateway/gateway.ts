@@ -33,6 +33,7 @@ import type { Lease } from '../access/limits.js';
 import type { CancelRouter } from './cancel-route.js';
 import { CancelKeys } from './cancel-keys.js';
 import { LoginGate } from './login-gate.js';
+import { reusePortFor } from '../runtime/worker-share.js';
 import type { Config } from '../config/schema.js';
 
 const JANITOR_INTERVAL_MS = 250;
@@ -144,10 +145,11 @@ export class Gateway implements AcceptHost {
   /** `as` names the listener and how to choose another address in a failure (listen-error.ts). */
   async listen(as = { what: 'the gateway', setting: 'listen.host/listen.port in pgmoat.yaml' }): Promise<AddressInfo> {
     const { host, port } = this.rc.config.listen;
+    const reusePort = this.rc.share !== undefined && reusePortFor(this.rc.config, this.rc.share.count);
     await new Promise<void>((resolve, reject) => {
       const failed = (err: Error): void => reject(listenFailure(err, as.what, host, port, as.setting));
       this.listener.once('error', failed);
-      this.listener.listen({ host, port, backlog: 4096 }, () => {
+      this.listener.listen({ host, port, backlog: 4096, ...(reusePort ? { reusePort: true } : {}) }, () => {
         this.listener.off('error', failed);
         resolve();
       });
@@ -157,7 +159,7 @@ export class Gateway implements AcceptHost {
     this.tlsWatches.start();
     this.access.start();
     const addr = this.listener.address() as AddressInfo;
-    this.log.info({ event: 'listening', host: addr.address, port: addr.port, tls_mode: this.tlsMode }, 'pgmoat listening');
+    this.log.info({ event: 'listening', host: addr.address, port: addr.port, tls_mode: this.tlsMode, ...(reusePort ? { reuse_port: true } : {}) }, 'pgmoat listening');
     return addr;
   }
 

@@ -28,7 +28,7 @@ export const UNSUPPORTED_SETTINGS: Readonly<Record<string, string>> = {
   unix_socket_dir: TCP_ONLY,
   unix_socket_mode: TCP_ONLY,
   unix_socket_group: TCP_ONLY,
-  so_reuseport: 'pgmoat does not set SO_REUSEPORT; run one gateway per address, or several behind a TCP load balancer',
+  so_reuseport: 'pgmoat shares a port only between the workers of one gateway (serve --workers N, listen.reuse_port); run one gateway per address, or several behind a TCP load balancer',
   peer_id: 'pgmoat has no peering between processes',
   listen_backlog: LOW_LEVEL,
   pkt_buf: LOW_LEVEL,

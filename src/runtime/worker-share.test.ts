@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { configSchema } from '../config/schema.js';
 import { poolSettingsFor } from '../config/effective.js';
-import { limitShareOf, shareConfig, shareOf, sharePoolSettings, shortfalls, type WorkerShare } from './worker-share.js';
+import { limitShareOf, nodeHasReusePort, reusePortFor, shareConfig, shareOf, sharePoolSettings, shortfalls, type WorkerShare } from './worker-share.js';
 
 const workers = (count: number): WorkerShare[] => Array.from({ length: count }, (_, index) => ({ index, count }));
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
@@ -84,4 +84,13 @@ test('shortfalls name every value below the worker count', () => {
   assert.deepEqual(shortfalls(config, 2), ['databases.small.pool_size (1)']);
   assert.deepEqual(shortfalls(config, 8), ['databases.small.pool_size (1)', 'users.report.pool_size (7)']);
   assert.deepEqual(shortfalls(config, 1), []);
+});
+
+test('listen.reuse_port applies with several workers, a fixed port and a Node that has reusePort', () => {
+  assert.deepEqual(['22.11.0', '22.12.0', '23.0.0', '23.1.0', '24.21.0'].map((v) => nodeHasReusePort(v)), [false, true, false, true, true]);
+  const on = { ...config, listen: { ...config.listen, reuse_port: true } };
+  assert.equal(reusePortFor(config, 2), false, 'off unless asked for');
+  assert.equal(reusePortFor(on, 2), nodeHasReusePort());
+  assert.equal(reusePortFor(on, 1), false, 'one worker shares nothing');
+  assert.equal(reusePortFor({ ...on, listen: { ...on.listen, port: 0 } }, 2), false, 'port 0 would give each worker a port of its own');
 });

@@ -66,3 +66,19 @@ export function shortfalls(c: Config, count: number): string[] {
   }
   return out;
 }
+
+/** Node added `reusePort` to net.Server.listen in 22.12 (and 23.1); older ones ignore it. */
+export function nodeHasReusePort(version: string = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
+
+/**
+ * Whether each of `workers` workers opens its own listening socket with SO_REUSEPORT
+ * (listen.reuse_port), so that the kernel spreads connections and the primary hands none over.
+ * Not with one worker (nothing to share), nor with port 0 (each worker would get a port of its
+ * own), nor on a Node without the option (the workers then share the primary's listener).
+ */
+export function reusePortFor(config: Config, workers: number): boolean {
+  return config.listen.reuse_port && workers > 1 && config.listen.port !== 0 && nodeHasReusePort();
+}

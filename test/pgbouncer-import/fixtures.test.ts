@@ -119,7 +119,7 @@ test('mTLS guide: auth_type = cert with verify-full clients, verify-full and a c
 
     const { config } = s.load(r.yaml, { PGMOAT_REPORTS_PASSWORD: "r3p0rts p@ss'word" });
     const c = (rel: string): string => join(s.dir, rel);
-    assert.deepEqual(config.listen, { host: '0.0.0.0', port: 6432 });
+    assert.deepEqual(config.listen, { host: '0.0.0.0', port: 6432, reuse_port: false });
     assert.equal(config.tls.mode, 'verify-full');
     assert.equal(config.tls.cert, c('certs/pgbouncer.crt'));
     assert.equal(config.tls.key, c('certs/pgbouncer.key'));
@@ -207,7 +207,7 @@ test('TLS without client certificates, hba with SCRAM, auth_query, and settings 
     assert.equal(config.reserve_pool_timeout, 5_000, "pgmoat's default: 0 was not copied");
     assert.equal(config.server_lifetime, 3_600_000);
     assert.equal(config.max_packet_size, 1024 ** 3);
-    assert.deepEqual(config.listen, { host: '0.0.0.0', port: 6543 });
+    assert.deepEqual(config.listen, { host: '0.0.0.0', port: 6543, reuse_port: false });
     assert.deepEqual({ ...config.databases.shop_ro, tls: undefined }, {
       name: 'shop_ro',
       host: 'pg-replica-1.internal',
