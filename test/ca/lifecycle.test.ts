@@ -56,7 +56,7 @@ test('the starter pgmoat.yaml loads with the gateway config loader and points at
   assert.deepEqual(
     { listen: config.listen, tls: [config.tls.mode, config.tls.cert, config.tls.key, config.tls.ca, config.tls.crl] },
     {
-      listen: { host: '127.0.0.1', port: 6432 },
+      listen: { host: '127.0.0.1', port: 6432, reuse_port: false },
       tls: ['verify-full', join(dir, 'server.crt'), join(dir, 'server.key'), join(dir, 'ca.crt'), join(dir, 'crl.pem')],
     },
   );
