@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { dirname, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makePki, type Pki } from '../test/harness/cert-factory.js';
 import { pgTool } from '../test/harness/pg-binaries.js';
@@ -15,7 +15,7 @@ import { loadAverage, machineInfo } from './machine.js';
 import { pgbench, pgbenchInit } from './load/pgbench.js';
 import { startBenchPostgres, postgresVersion } from './targets/postgres.js';
 import { findPgbouncer, newerPgbouncerFirst, pgbouncerVersion, startPgbouncer, PGBOUNCER_INSTALL_HINT } from './targets/pgbouncer.js';
-import { pgmoatHasWorkers, pgmoatVersion, startPgmoat } from './targets/pgmoat.js';
+import { packageRoot, pgmoatHasWorkers, pgmoatVersion, startPgmoat } from './targets/pgmoat.js';
 import { conninfo, type BenchColumn, type BenchContext } from './scenarios/context.js';
 import { pgbenchScenario, runPgbenchScenario } from './scenarios/pgbench-scenarios.js';
 import { runHandshakeScenario } from './scenarios/handshake.js';
@@ -28,9 +28,7 @@ import { merge, summarize, type CpuProfile } from './profile/cpu-profile.js';
 import { renderSummary } from './profile/render.js';
 
 function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (dir !== '/' && !existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
+  return packageRoot(fileURLToPath(import.meta.url));
 }
 
 const progress = (line: string): void => void process.stderr.write(`bench: ${line}\n`);

@@ -15,8 +15,8 @@
  * each alike; the figures of all rounds are printed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, mkdirSync } from 'node:fs';
-import { join, dirname } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,28 +24,9 @@ import { makePki } from '../../test/harness/cert-factory.js';
 import { pgTool } from '../../test/harness/pg-binaries.js';
 import { pgbench, pgbenchInit } from '../load/pgbench.js';
 import { startBenchPostgres, BENCH_DB, BENCH_ROLE } from '../targets/postgres.js';
-import { deepMerge, startPgmoat } from '../targets/pgmoat.js';
+import { deepMerge, packageRoot, startPgmoat } from '../targets/pgmoat.js';
 import { freePort } from '../../test/harness/free-port.js';
-
-interface ProcSample {
-  cpuTicks: number;
-  sysTicks: number;
-  vol: number;
-  invol: number;
-}
-
-function sample(pid: number): ProcSample | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const vol = Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
-    const invol = Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
-    return { cpuTicks: Number(f[11]) + Number(f[12]), sysTicks: Number(f[12]), vol, invol };
-  } catch {
-    return undefined;
-  }
-}
+import { processCounters as sample } from '../targets/process-stats.js';
 
 /** strace -c -f on one pid until stopped; resolves with its summary table. */
 function straceOn(pid: number): { stop(): Promise<string> } {
@@ -103,8 +84,7 @@ async function main(): Promise<void> {
       warmup: { type: 'string', default: '3' },
     },
   });
-  let root = dirname(fileURLToPath(import.meta.url));
-  while (root !== '/' && !existsSync(join(root, 'package.json'))) root = dirname(root);
+  const root = packageRoot(fileURLToPath(import.meta.url));
   const mainJs = values.pgmoat ?? join(root, 'dist/src/cli/main.js');
   // "2r": two workers with listen.reuse_port (each worker listens itself; no hand-over by the primary).
   // "b2": two workers of the --base build (a build to compare with, e.g. before a change).
@@ -154,17 +134,17 @@ async function main(): Promise<void> {
           const straced = new Map<number, string>();
           for (const { pid, t } of traces) straced.set(pid, await t.stop());
           const tx = r.transactions ?? 0;
-          let totalTicks = 0;
-          let totalSys = 0;
+          let totalMs = 0;
+          let totalSysMs = 0;
           const lines: string[] = [];
           for (const p of pids) {
             const b = before.get(p);
             const a = after.get(p);
             if (!a || !b) continue;
-            const ticks = a.cpuTicks - b.cpuTicks;
-            totalTicks += ticks;
-            totalSys += a.sysTicks - b.sysTicks;
-            let line = `  ${roles.get(p)} ${p}: cpu ${((ticks * 10_000) / tx).toFixed(1)} µs/tx (${ticks * 10} ms; kernel ${(((a.sysTicks - b.sysTicks) * 10_000) / tx).toFixed(1)}), vol cs ${((a.vol - b.vol) / tx).toFixed(3)}/tx, invol cs ${((a.invol - b.invol) / tx).toFixed(3)}/tx`;
+            const ms = a.cpuMs - b.cpuMs;
+            totalMs += ms;
+            totalSysMs += a.systemMs - b.systemMs;
+            let line = `  ${roles.get(p)} ${p}: cpu ${((ms * 1000) / tx).toFixed(1)} µs/tx (${ms} ms; kernel ${(((a.systemMs - b.systemMs) * 1000) / tx).toFixed(1)}), vol cs ${((a.voluntarySwitches - b.voluntarySwitches) / tx).toFixed(3)}/tx, invol cs ${((a.involuntarySwitches - b.involuntarySwitches) / tx).toFixed(3)}/tx`;
             const s = straced.get(p);
             if (s !== undefined) {
               const { calls, top } = totalCalls(s);
@@ -173,24 +153,24 @@ async function main(): Promise<void> {
             lines.push(line);
           }
           process.stdout.write(
-            `round ${round + 1}, ${label} worker(s), ${values.mode} ${clients} clients: ${tx} tx, ${r.tps?.toFixed(0)} tps (not trustworthy), total pgmoat CPU ${((totalTicks * 10_000) / tx).toFixed(1)} µs/tx (kernel ${((totalSys * 10_000) / tx).toFixed(1)})${r.ok ? '' : ` FAILED ${r.error}`}\n${lines.join('\n')}\n`,
+            `round ${round + 1}, ${label} worker(s), ${values.mode} ${clients} clients: ${tx} tx, ${r.tps?.toFixed(0)} tps (not trustworthy), total pgmoat CPU ${((totalMs * 1000) / tx).toFixed(1)} µs/tx (kernel ${((totalSysMs * 1000) / tx).toFixed(1)})${r.ok ? '' : ` FAILED ${r.error}`}\n${lines.join('\n')}\n`,
           );
           if (scrapes > 0) {
-            const b = pids.map((p) => sample(p)?.cpuTicks ?? 0);
+            const b = pids.map((p) => sample(p)?.cpuMs ?? 0);
             for (let i = 0; i < scrapes; i++) {
               const res = await fetch(`http://127.0.0.1:${httpPort}/metrics`);
               await res.text();
             }
-            const a = pids.map((p) => sample(p)?.cpuTicks ?? 0);
-            const per = pids.map((p, i) => `${roles.get(p)} ${(((a[i]! - b[i]!) * 10) / scrapes).toFixed(2)}`);
+            const a = pids.map((p) => sample(p)?.cpuMs ?? 0);
+            const per = pids.map((p, i) => `${roles.get(p)} ${((a[i]! - b[i]!) / scrapes).toFixed(2)}`);
             process.stdout.write(`  CPU ms per /metrics scrape: ${per.join(', ')}\n`);
           }
           const idle = Number(values.idle);
           if (idle > 0) {
-            const b = pids.map((p) => sample(p)?.cpuTicks ?? 0);
+            const b = pids.map((p) => sample(p)?.cpuMs ?? 0);
             await sleep(idle * 1000);
-            const a = pids.map((p) => sample(p)?.cpuTicks ?? 0);
-            const per = pids.map((p, i) => `${roles.get(p)} ${(((a[i]! - b[i]!) * 10) / idle).toFixed(1)}`);
+            const a = pids.map((p) => sample(p)?.cpuMs ?? 0);
+            const per = pids.map((p, i) => `${roles.get(p)} ${((a[i]! - b[i]!) / idle).toFixed(1)}`);
             process.stdout.write(`  idle CPU ms per second: ${per.join(', ')}\n`);
           }
         } finally {

@@ -46,8 +46,7 @@ export function pgbouncerHasSigquitShutdown(version: string): boolean {
 
 /** max_prepared_statements arrived in PgBouncer 1.21. */
 export function pgbouncerHasPreparedStatements(version: string): boolean {
-  const [major = 0, minor = 0] = version.split('.').map(Number);
-  return major > 1 || (major === 1 && minor >= 21);
+  return newerPgbouncerFirst(version, '1.21') <= 0;
 }
 
 interface RunAs {

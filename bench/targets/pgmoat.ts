@@ -51,7 +51,8 @@ export function pgmoatHasWorkers(mainJs: string): boolean {
 }
 
 /** The directory of the package.json above a build's main.js. */
-function packageRoot(mainJs: string): string {
+/** The folder above `file` that holds a package.json: the checkout or build a file belongs to. */
+export function packageRoot(mainJs: string): string {
   let root = dirname(mainJs);
   while (root !== '/' && !existsSync(join(root, 'package.json'))) root = dirname(root);
   return root;

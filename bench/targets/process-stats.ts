@@ -13,15 +13,39 @@ export function rssKb(pid: number): number | undefined {
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
-/** utime + stime of a process (its threads included) in milliseconds. */
-export function cpuMs(pid: number): number | undefined {
+/** User and kernel CPU time of a process (its threads included) in milliseconds. */
+function cpuTimes(pid: number): { userMs: number; systemMs: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name may hold spaces: fields count from after its closing parenthesis.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    return ((utime + stime) * 1000) / CLOCK_TICKS;
+    return { userMs: (Number(fields[11]) * 1000) / CLOCK_TICKS, systemMs: (Number(fields[12]) * 1000) / CLOCK_TICKS };
+  } catch {
+    return undefined;
+  }
+}
+
+/** utime + stime of a process (its threads included) in milliseconds. */
+export function cpuMs(pid: number): number | undefined {
+  const t = cpuTimes(pid);
+  return t && t.userMs + t.systemMs;
+}
+
+export interface ProcessCounters {
+  cpuMs: number;
+  systemMs: number;
+  voluntarySwitches: number;
+  involuntarySwitches: number;
+}
+
+/** CPU time (all, and the kernel's part) and context switches of a process; undefined when it is gone. */
+export function processCounters(pid: number): ProcessCounters | undefined {
+  const t = cpuTimes(pid);
+  if (t === undefined) return undefined;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const count = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+    return { cpuMs: t.userMs + t.systemMs, systemMs: t.systemMs, voluntarySwitches: count('voluntary_ctxt_switches'), involuntarySwitches: count('nonvoluntary_ctxt_switches') };
   } catch {
     return undefined;
   }

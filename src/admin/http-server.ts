@@ -19,7 +19,6 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { TlsFileWatch, samePaths } from '../runtime/tls-file-watch.js';
@@ -27,13 +26,13 @@ import { checkTlsMaterial, leafSummary, type TlsMaterialText } from '../tls/tls-
 import type { Logger } from 'pino';
 import type { AdminConfig } from '../config/schema.js';
 import { readPrivateFile } from '../util/private-file.js';
-import { PgmoatError, errorMessage } from '../util/errors.js';
+import { errorMessage } from '../util/errors.js';
 import { listenFailure } from '../util/listen-error.js';
 import type { Readiness } from './readiness.js';
 import { certificateFacts, certificateUsage } from '../tls/peer-identity.js';
 import { usageProblem, type UsagePolicy } from '../tls/cert-usage.js';
 import { certRefusalMessage } from '../util/cert-refusal.js';
-import { fileProblem } from '../util/file-problem.js';
+import { readTextFile } from '../util/file-problem.js';
 
 export type AdminHttpConfig = NonNullable<AdminConfig['http']>;
 
@@ -43,13 +42,6 @@ export interface AdminHttpHandlers {
   readiness(): Readiness | Promise<Readiness>;
 }
 
-function readText(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${fileProblem(err)}`, { cause: err });
-  }
-}
 
 const NAMES = { cert: 'admin.http.tls.cert', key: 'admin.http.tls.key', ca: 'admin.http.tls.ca' };
 
@@ -57,9 +49,9 @@ function readMaterial(cfg: AdminHttpConfig): TlsMaterialText | undefined {
   const t = cfg.tls;
   if (!t) return undefined;
   return {
-    cert: readText(t.cert, NAMES.cert),
+    cert: readTextFile(t.cert, NAMES.cert),
     key: readPrivateFile(t.key, NAMES.key).toString('utf8'),
-    ca: t.ca ? readText(t.ca, NAMES.ca) : undefined,
+    ca: t.ca ? readTextFile(t.ca, NAMES.ca) : undefined,
   };
 }
 

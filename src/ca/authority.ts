@@ -1,5 +1,5 @@
 /** Opening an existing CA directory: its certificate, its signing key and its layout. */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PgmoatError } from '../util/errors.js';
 import { readPrivateFile } from '../util/private-file.js';
@@ -10,7 +10,7 @@ import { parsePrivateKey, publicSpki, toSigningKey } from './keys.js';
 import { pemDecodeOne } from './pem.js';
 import { readCaDefaults, type CaDefaults } from './ca-defaults.js';
 import { bundlePem, readRetiredIntermediates, type RetiredIntermediate } from './intermediates.js';
-import { fileProblem } from '../util/file-problem.js';
+import { readTextFile } from '../util/file-problem.js';
 
 export interface CertificateAuthority extends Signer {
   /** Absolute path of the CA directory. */
@@ -54,12 +54,7 @@ export function assertCaDir(dir: string): string {
 
 function readCaCertificate(dir: string, file: 'caCert' | 'intermediateCert' = 'caCert'): { cert: x509.X509Certificate; pem: string } {
   const path = caPath(dir, file);
-  let pem: string;
-  try {
-    pem = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new PgmoatError('FILE_UNREADABLE', `cannot read CA certificate ${path}: ${fileProblem(err)}`, { cause: err });
-  }
+  const pem = readTextFile(path, 'CA certificate');
   try {
     const cert = new x509.X509Certificate(Uint8Array.from(pemDecodeOne(pem, ['CERTIFICATE'], `CA certificate ${path}`)));
     return { cert, pem: pem.endsWith('\n') ? pem : pem + '\n' };

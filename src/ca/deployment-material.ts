@@ -3,13 +3,12 @@
  * of the PEM text, one line each), libpq connection parameters, DER PKCS#8 for pgJDBC.
  */
 import { X509Certificate, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PgmoatError } from '../util/errors.js';
 import { readPrivateFile } from '../util/private-file.js';
 import { isEncryptedPem, parsePrivateKey, publicSpki } from './keys.js';
 import { pemBlocks } from '@pgmoat/client/internal';
-import { fileProblem } from '../util/file-problem.js';
+import { readTextFile } from '../util/file-problem.js';
 
 export const MATERIAL_FORMATS = ['env', 'dotenv', 'json'] as const;
 export type MaterialFormat = (typeof MATERIAL_FORMATS)[number];
@@ -69,12 +68,7 @@ export interface LoadedClientFiles extends ClientMaterial {
 }
 
 function readCert(path: string, what: string): { pem: string; cert: X509Certificate } {
-  let pem: string;
-  try {
-    pem = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${fileProblem(err)}`, { cause: err });
-  }
+  const pem = readTextFile(path, what);
   try {
     return { pem, cert: new X509Certificate(pem) };
   } catch (err) {

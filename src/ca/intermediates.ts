@@ -17,7 +17,7 @@ import { readPrivateFile } from '../util/private-file.js';
 import { caPath } from './ca-layout.js';
 import { caNameOf, certificatePem, type Signer } from './certificate-profiles.js';
 import { parsePrivateKey, publicSpki, toSigningKey } from './keys.js';
-import { fileProblem } from '../util/file-problem.js';
+import { readTextFile } from '../util/file-problem.js';
 
 export interface RetiredIntermediate {
   readonly cert: x509.X509Certificate;
@@ -38,12 +38,7 @@ export interface RevokedIntermediate {
 }
 
 function readCert(path: string, what: string): { cert: x509.X509Certificate; pem: string } {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${fileProblem(err)}`, { cause: err });
-  }
+  const text = readTextFile(path, what);
   const block = pemBlocks(text).find((b) => b.label === 'CERTIFICATE');
   try {
     if (!block) throw new Error('no CERTIFICATE block');

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { unreadableFile } from '../util/file-problem.js';
 import { PgmoatError } from '../util/errors.js';
 import { caPath } from './ca-layout.js';
 import { fingerprint256, randomSerial } from './certificate-profiles.js';
@@ -137,7 +138,7 @@ export function readInventory(dir: string): Inventory {
     if (code === 'ENOENT') {
       throw new PgmoatError('NOT_A_CA', `${dir} is not a pgmoat CA directory (no inventory.json); create one with: pgmoat init --dir ${dir}`, { cause: err });
     }
-    throw new PgmoatError('FILE_UNREADABLE', `cannot read inventory ${path}: ${code ?? 'error'}`, { cause: err });
+    throw unreadableFile('inventory', path, err);
   }
   return parseInventory(text, path);
 }

@@ -1,8 +1,7 @@
 /** Small pieces the CA commands share: option parsers, secret files, output. */
-import { readFileSync } from 'node:fs';
 import { PgmoatError } from '../util/errors.js';
 import { readSecretFile } from '../util/private-file.js';
-import { fileProblem } from '../util/file-problem.js';
+import { readFileBytes } from '../util/file-problem.js';
 
 /** commander collector for repeatable options (--host a --host b). */
 export function collect(value: string, previous: string[] | undefined): string[] {
@@ -17,11 +16,7 @@ export function readPassphrase(file: string | undefined, what: string): string |
 }
 
 export function readInputFile(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${fileProblem(err)}`, { cause: err });
-  }
+  return readFileBytes(path, what);
 }
 
 export function choice<T extends string>(value: string, allowed: readonly T[], option: string): T {

@@ -16,6 +16,13 @@ import * as quickstart from './commands/quickstart.js';
 import * as importPgbouncer from './commands/import-pgbouncer.js';
 import * as caCommand from './commands/ca.js';
 import * as agent from './commands/agent.js';
+import { nodeVersionProblem } from '../util/node-version.js';
+
+const tooOld = nodeVersionProblem(process.versions.node);
+if (tooOld !== undefined) {
+  process.stderr.write(`pgmoat: ${tooOld}\n`);
+  process.exit(1);
+}
 
 const program = createProgram('pgmoat', packageVersion());
 program.description('PostgreSQL gateway with mutual TLS, connection pooling and its own certificate authority');

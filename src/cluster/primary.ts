@@ -51,8 +51,8 @@ const KILL_GRACE_MS = 5_000;
  * Measured (bench/experiments/workers-probe.ts, -C, 2 workers): the hand-over costs the primary
  * about 10 syscalls and 2 wake-ups per connection and the workers about 8 more syscalls (the fd
  * arrives over IPC and is acknowledged twice); the primary alone spent 150-340 µs of CPU per
- * connection, 8-16 % of one worker's. With reuse_port the primary does nothing per connection. The spread is even only on average, which is
- * why it is not the default.
+ * connection, 8-16 % of one worker's. With reuse_port the primary does nothing per connection.
+ * The spread is even only on average, which is why it is not the default.
  */
 const SCHEDULING_POLICY = cluster.SCHED_RR;
 
@@ -330,7 +330,8 @@ export async function runPrimary(configPath: string, count: number): Promise<num
     );
   }
   const { listen } = loaded.config;
-  if (reusePortFor(loaded.config, count)) {
+  const reusePort = reusePortFor(loaded.config, count);
+  if (reusePort) {
     await assertPortFree(listen.host, listen.port);
   } else if (listen.reuse_port) {
     const why = listen.port === 0 ? 'listen.port is 0 (each worker would get a port of its own)' : `Node ${process.version} has no reusePort (22.12, 23.1 and later have it)`;
@@ -345,7 +346,7 @@ export async function runPrimary(configPath: string, count: number): Promise<num
     throw err;
   }
   primary.start();
-  log.info({ event: 'cluster_started', workers: count, pid: process.pid, reuse_port: reusePortFor(loaded.config, count) }, `starting ${count} workers`);
+  log.info({ event: 'cluster_started', workers: count, pid: process.pid, reuse_port: reusePort }, `starting ${count} workers`);
   const code = await primary.done;
   await new Promise<void>((resolve) => log.flush(() => resolve()));
   return code;

@@ -149,7 +149,7 @@ export class Gateway implements AcceptHost {
     await new Promise<void>((resolve, reject) => {
       const failed = (err: Error): void => reject(listenFailure(err, as.what, host, port, as.setting));
       this.listener.once('error', failed);
-      this.listener.listen({ host, port, backlog: 4096, ...(reusePort ? { reusePort: true } : {}) }, () => {
+      this.listener.listen({ host, port, backlog: 4096, reusePort }, () => {
         this.listener.off('error', failed);
         resolve();
       });

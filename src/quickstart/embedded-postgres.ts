@@ -40,7 +40,7 @@ export interface EmbeddedPostgres {
  * with the start for the CPU and holds tens of MB, and the demo's queries do not need it.
  * The flag only concerns WebAssembly, which nothing else in pgmoat uses. Set here for a CLI started
  * without bin/pgmoat (which passes it on the command line): Node 24's V8 ignores flags set once it
- * has started, Node 20's does not.
+ * has started, Node 22's does not.
  */
 function baselineWasmOnly(): void {
   setFlagsFromString('--liftoff-only');

@@ -5,7 +5,7 @@
  */
 import { request } from 'node:https';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PgmoatError, errorMessage } from '../util/errors.js';
 import { readPrivateFile } from '../util/private-file.js';
@@ -14,7 +14,7 @@ import { makeRenewalRequest } from '../ca/renewal-csr.js';
 import { isEncryptedPem, type KeyType } from '../ca/keys.js';
 import { pemBlocks } from '@pgmoat/client/internal';
 import { recoverPair, replacePair } from './pair-files.js';
-import { fileProblem } from '../util/file-problem.js';
+import { readTextFile } from '../util/file-problem.js';
 
 export interface RemoteRenewOptions {
   /** https://HOST:PORT of the renewal service (a path other than /v1/renew is replaced). */
@@ -37,13 +37,6 @@ export interface RemoteRenewResult {
   recovered: 'none' | 'completed' | 'discarded';
 }
 
-function readText(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${fileProblem(err)}`, { cause: err });
-  }
-}
 
 function renewUrl(url: string): URL {
   let u: URL;
@@ -129,7 +122,7 @@ export async function remoteRenew(opts: RemoteRenewOptions): Promise<RemoteRenew
   const url = renewUrl(opts.url);
   const recovered = recoverPair(opts.certPath, opts.keyPath, opts.keyPassphrase);
   // Only the certificates: with one file for both (isOneFile), it holds the key too.
-  const certPem = pemBlocks(readText(opts.certPath, 'certificate'))
+  const certPem = pemBlocks(readTextFile(opts.certPath, 'certificate'))
     .filter((b) => b.label === 'CERTIFICATE')
     .map((b) => b.text)
     .join('');
@@ -139,7 +132,7 @@ export async function remoteRenew(opts: RemoteRenewOptions): Promise<RemoteRenew
   }
   const caPath = opts.caPath ?? join(dirname(opts.certPath), 'ca.crt');
   if (!existsSync(caPath)) throw new PgmoatError('USAGE', `no CA bundle to check the renewal service with: ${caPath} does not exist; pass --ca FILE`);
-  const ca = readText(caPath, 'CA bundle');
+  const ca = readTextFile(caPath, 'CA bundle');
   const oldSerial = normalizeSerial(new X509Certificate(certPem).serialNumber);
 
   const made = await makeRenewalRequest(certPem, opts.keyType, opts.keyPassphrase);

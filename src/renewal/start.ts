@@ -3,7 +3,6 @@
  * passphrase from a file or an environment variable), then listens. Used by `pgmoat serve`
  * (`renewal:` in pgmoat.yaml) and `pgmoat ca serve`.
  */
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { Counter } from 'prom-client';
@@ -15,7 +14,7 @@ import { readPrivateFile, readSecretFile } from '../util/private-file.js';
 import { RenewalServer, type RenewalOutcome } from './renewal-server.js';
 import type { Config } from '../config/schema.js';
 import type { ServerRenewalOutcome } from './server-cert-renewer.js';
-import { fileProblem } from '../util/file-problem.js';
+import { readTextFile } from '../util/file-problem.js';
 
 export interface RenewalSettings {
   host: string;
@@ -55,11 +54,7 @@ export function caPassphrase(s: RenewalSettings): string | undefined {
 }
 
 export function readCert(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new PgmoatError('FILE_UNREADABLE', `cannot read the renewal listener's certificate ${path}: ${fileProblem(err)}`, { cause: err });
-  }
+  return readTextFile(path, "the renewal listener's certificate");
 }
 
 /** pgmoat_renewals_total{outcome,reason} in `registry`; returns the hook that counts. */

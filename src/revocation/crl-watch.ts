@@ -14,6 +14,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { errorMessage, isPgmoatError } from '../util/errors.js';
+import { fileProblem } from '../util/file-problem.js';
 import { loadRevocationList, type RevocationList } from './revocation-list.js';
 import { CrlRollbackError } from './crl-admission.js';
 
@@ -106,7 +107,7 @@ export class CrlWatcher {
       mtimeMs = before.mtimeMs;
     } catch (err) {
       // Missing for a moment during a rename: the rename's own event loads it again.
-      this.log.warn({ event: 'crl_reload_failed', path: this.path, code: 'FILE_UNREADABLE', reason: (err as NodeJS.ErrnoException).code ?? errorMessage(err) }, 'cannot read the CRL; the running list stays');
+      this.log.warn({ event: 'crl_reload_failed', path: this.path, code: 'FILE_UNREADABLE', reason: fileProblem(err) }, 'cannot read the CRL; the running list stays');
       return;
     }
     // Remember it even when it fails to verify, so a bad file is reported once, not at every poll.

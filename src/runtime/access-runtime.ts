@@ -5,7 +5,6 @@
  * or keeps the running one.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { PgmoatError, isPgmoatError } from '../util/errors.js';
 import { readPrivateFile } from '../util/private-file.js';
@@ -15,7 +14,7 @@ import { mapUsesSans, parseIdentFile, type IdentMaps } from '../auth/ident-map.j
 import { assertNoGroupEntries, identMapsFromConfig, mergeIdentMaps } from '../auth/ident-config.js';
 import { parseUserlist } from '../auth/userlist.js';
 import { deriveUserlist, type ClientSecret } from '../auth/client-secrets.js';
-import { fileProblem } from '../util/file-problem.js';
+import { readTextFile } from '../util/file-problem.js';
 
 export type RulesSource = 'rules' | 'hba_file' | 'default';
 
@@ -42,13 +41,6 @@ function configError(message: string): PgmoatError {
   return new PgmoatError('CONFIG_INVALID', message);
 }
 
-function readText(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${fileProblem(err)}`, { cause: err });
-  }
-}
 
 /**
  * Stable across restarts and across gateways sharing a key, and not the key itself: an HMAC of
@@ -86,7 +78,7 @@ export async function buildAccessRuntime(config: Config, configPath: string, tls
   try {
     let fileMaps: IdentMaps | undefined;
     if (config.ident_file !== undefined) {
-      fileMaps = parseIdentFile(readText(config.ident_file, 'ident_file'), { fileName: config.ident_file });
+      fileMaps = parseIdentFile(readTextFile(config.ident_file, 'ident_file'), { fileName: config.ident_file });
       assertNoGroupEntries(fileMaps, config.ident_file);
     }
     const identMaps = mergeIdentMaps(identMapsFromConfig(config.ident_maps), fileMaps, config.ident_file ?? 'ident_file');
@@ -99,7 +91,7 @@ export async function buildAccessRuntime(config: Config, configPath: string, tls
       source = 'rules';
       sourceLabel = `rules: in ${configPath}`;
     } else if (config.hba_file !== undefined) {
-      rules = rulesFromHba(parseHbaFile(readText(config.hba_file, 'hba_file'), { fileName: config.hba_file }), config.hba_file);
+      rules = rulesFromHba(parseHbaFile(readTextFile(config.hba_file, 'hba_file'), { fileName: config.hba_file }), config.hba_file);
       source = 'hba_file';
       sourceLabel = `hba_file ${config.hba_file}`;
     } else {

@@ -2,7 +2,6 @@
  * The configuration as the gateway runs it: every PEM, passphrase and CRL read and checked, so
  * that a reload either yields a whole new RuntimeConfig or fails and leaves the running one.
  */
-import { readFileSync } from 'node:fs';
 import type { Config, DatabaseConfig } from '../config/schema.js';
 import { poolSettingsFor, type PoolSettings } from '../config/effective.js';
 import { resolvePassword } from '../config/secrets.js';
@@ -17,7 +16,7 @@ import { defaultCrlStatePath } from '../revocation/crl-state.js';
 import type { UpstreamTarget, UpstreamTls } from '../upstream/target.js';
 import { buildAccessRuntime, type AccessRuntime } from './access-runtime.js';
 import { shareConfig, sharePoolSettings, type WorkerShare } from './worker-share.js';
-import { fileProblem } from '../util/file-problem.js';
+import { readTextFile } from '../util/file-problem.js';
 
 export interface RuntimeConfig {
   readonly config: Config;
@@ -40,20 +39,13 @@ export interface RuntimeConfig {
   readonly share?: WorkerShare | undefined;
 }
 
-function readText(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${fileProblem(err)}`, { cause: err });
-  }
-}
 
 function upstreamTls(name: string, db: DatabaseConfig): UpstreamTls {
   const t = db.tls;
   return {
     mode: t.mode,
-    ca: t.ca ? readText(t.ca, `databases.${name}.tls.ca`) : undefined,
-    cert: t.cert ? readText(t.cert, `databases.${name}.tls.cert`) : undefined,
+    ca: t.ca ? readTextFile(t.ca, `databases.${name}.tls.ca`) : undefined,
+    cert: t.cert ? readTextFile(t.cert, `databases.${name}.tls.cert`) : undefined,
     key: t.key ? readPrivateFile(t.key, `databases.${name}.tls.key`).toString('utf8') : undefined,
     passphrase: t.key_passphrase_file ? readSecretFile(t.key_passphrase_file, `databases.${name}.tls.key_passphrase_file`) : undefined,
     servername: t.servername,
@@ -93,10 +85,10 @@ export async function buildRuntimeConfig(loaded: LoadedConfig, share?: WorkerSha
   let revocation = EMPTY_REVOCATION_LIST;
   const crlStatePath = c.tls.crl ? (c.tls.crl_state_file ?? defaultCrlStatePath(c.tls.crl)) : undefined;
   if (c.tls.mode !== 'disable') {
-    const ca = c.tls.ca ? readText(c.tls.ca, 'tls.ca') : undefined;
+    const ca = c.tls.ca ? readTextFile(c.tls.ca, 'tls.ca') : undefined;
     clientTls = {
       mode: c.tls.mode,
-      cert: readText(c.tls.cert!, 'tls.cert'),
+      cert: readTextFile(c.tls.cert!, 'tls.cert'),
       key: readPrivateFile(c.tls.key!, 'tls.key').toString('utf8'),
       passphrase: c.tls.key_passphrase_file ? readSecretFile(c.tls.key_passphrase_file, 'tls.key_passphrase_file') : undefined,
       ca,
@@ -113,7 +105,7 @@ export async function buildRuntimeConfig(loaded: LoadedConfig, share?: WorkerSha
     checkSet({ cert: clientTls.cert, key: clientTls.key, passphrase: clientTls.passphrase }, 'tls', opts.running?.clientTls, opts.running !== undefined);
     if (c.tls.crl) {
       if (!ca) throw new PgmoatError('CONFIG_INVALID', 'tls.crl is set but tls.ca is not: the CRL is verified against the CA bundle');
-      const list = await loadRevocationList(readText(c.tls.crl, 'tls.crl'), ca, c.tls.crl);
+      const list = await loadRevocationList(readTextFile(c.tls.crl, 'tls.crl'), ca, c.tls.crl);
       revocation = admitRevocationList(list, { crlPath: c.tls.crl, statePath: crlStatePath, caPem: ca, inForce: opts.inForce });
     }
   }

@@ -23,7 +23,7 @@ import type { Logger } from 'pino';
 import { PgmoatError, errorMessage, isPgmoatError } from '../util/errors.js';
 import { readPrivateFile, readSecretFile } from '../util/private-file.js';
 import { checkTlsMaterial, leafSummary, type TlsMaterialText } from '../tls/tls-material.js';
-import { fileProblem } from '../util/file-problem.js';
+import { unreadableFile } from '../util/file-problem.js';
 
 const DEBOUNCE_MS = 50;
 /** How often poll() stats the files. */
@@ -171,7 +171,7 @@ export class TlsFileWatch {
       try {
         return await readFile(path, 'utf8');
       } catch (err) {
-        throw new PgmoatError('FILE_UNREADABLE', `cannot read ${keyName(this.o.what, part)} ${path}: ${fileProblem(err)}`, { cause: err });
+        throw unreadableFile(keyName(this.o.what, part), path, err);
       }
     };
     return {

@@ -9,6 +9,7 @@
  * to N connections for it: `shortfalls()` names those keys and the primary logs them at start.
  * min_pool_size and reserve_pool_size have no such floor (0 is a valid share of them).
  */
+import { nodeAtLeast } from '../util/node-version.js';
 import type { Config } from '../config/schema.js';
 import type { PoolSettings } from '../config/effective.js';
 
@@ -67,10 +68,9 @@ export function shortfalls(c: Config, count: number): string[] {
   return out;
 }
 
-/** Node added `reusePort` to net.Server.listen in 22.12 (and 23.1); older ones ignore it. */
+/** Node added `reusePort` to net.Server.listen in 22.12 and 23.1; 23.0 (within engines) ignores it. */
 export function nodeHasReusePort(version: string = process.versions.node): boolean {
-  const [major = 0, minor = 0] = version.split('.').map(Number);
-  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+  return nodeAtLeast(version, 23, 1) || (nodeAtLeast(version, 22, 12) && !nodeAtLeast(version, 23, 0));
 }
 
 /**

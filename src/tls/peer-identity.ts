@@ -141,7 +141,11 @@ export interface CertificateFacts {
 
 const UNREAD = Symbol('unread');
 
-interface CacheEntry extends CertificateFacts {
+/**
+ * A certificate whose facts are known: the cache entry itself, handed out by peerCertificate and
+ * taken back by peerCertificateUsage and chainIssuerSerials (their fields are this module's).
+ */
+export interface KnownCertificate extends CertificateFacts {
   /** Its purpose extensions (cert-usage.ts); UNREAD until certificateUsage first asks. */
   usage: CertUsage | undefined | typeof UNREAD;
   /** The identity's issuerSerials (the same array), filled once by chainIssuerSerials. */
@@ -168,14 +172,10 @@ interface CacheEntry extends CertificateFacts {
  * usage is read only when asked for (certificateUsage): for a certificate whose chain verified, or
  * whose purpose OpenSSL refused, and not for every foreign or expired certificate a peer presents.
  */
-const byFingerprint = new Map<string, CacheEntry>();
+const byFingerprint = new Map<string, KnownCertificate>();
 const CACHE_LIMIT = 4096;
 
-/** A certificate whose facts are known (cached); what peerCertificate hands out. */
-export type KnownCertificate = CertificateFacts & { readonly [known]: true };
-declare const known: unique symbol;
-
-function entryFor(fingerprint: string | undefined, read: () => PeerCertificate | null | undefined): CacheEntry | undefined {
+function entryFor(fingerprint: string | undefined, read: () => PeerCertificate | null | undefined): KnownCertificate | undefined {
   if (!fingerprint) return undefined;
   const hit = byFingerprint.get(fingerprint);
   if (hit !== undefined) return hit;
@@ -185,14 +185,14 @@ function entryFor(fingerprint: string | undefined, read: () => PeerCertificate |
   const issuers: string[] = [];
   const parsed = identityFromCertificate(cert);
   const identity = parsed && { ...parsed, issuerSerials: issuers };
-  const entry: CacheEntry = { identity, usage: UNREAD, issuers, issuersRead: false };
+  const entry: KnownCertificate = { identity, usage: UNREAD, issuers, issuersRead: false };
   // Oldest first out: a Map iterates in insertion order.
   if (byFingerprint.size >= CACHE_LIMIT) byFingerprint.delete(byFingerprint.keys().next().value!);
   byFingerprint.set(fingerprint, entry);
   return entry;
 }
 
-function usageOf(entry: CacheEntry, der: () => Buffer): CertUsage | undefined {
+function usageOf(entry: KnownCertificate, der: () => Buffer): CertUsage | undefined {
   if (entry.usage === UNREAD) entry.usage = tryReadCertUsage(der());
   return entry.usage;
 }
@@ -217,16 +217,23 @@ export function certificateUsage(cert: PeerCertificate | null | undefined): Cert
  * (see above); undefined when it sent none. What the handshake check uses, once per connection.
  */
 export function peerCertificate(socket: TLSSocket): KnownCertificate | undefined {
-  return entryFor(socket.getPeerX509Certificate()?.fingerprint256, () => socket.getPeerCertificate(false)) as KnownCertificate | undefined;
+  return entryFor(socket.getPeerX509Certificate()?.fingerprint256, () => socket.getPeerCertificate(false));
 }
 
 /** peerCertificate's purpose extensions, read on the first call for that certificate. */
 export function peerCertificateUsage(socket: TLSSocket, cert: KnownCertificate): CertUsage | undefined {
-  return usageOf(cert as unknown as CacheEntry, () => socket.getPeerX509Certificate()!.raw);
+  return usageOf(cert, () => socket.getPeerX509Certificate()!.raw);
 }
 
-export function chainIssuerSerials(socket: TLSSocket, cert: KnownCertificate): readonly string[] {
-  const entry = cert as unknown as CacheEntry;
+/**
+ * The serials of the CA certificates above the peer's certificate, issuer first, as Node builds
+ * the chain (the certificates the client sent, completed from the trusted CA bundle; issuers are
+ * matched by name and key identifier, so a certificate's issuer is the CA whose key signed it).
+ * Read with getPeerCertificate(true) on the first verified handshake of a certificate only (it
+ * costs a JavaScript object per chain member), then kept with its facts and set on its identity.
+ * Call it only once the chain verified. The self-signed root ends the walk and is included.
+ */
+export function chainIssuerSerials(socket: TLSSocket, entry: KnownCertificate): readonly string[] {
   if (entry.issuersRead) return entry.issuers;
   const serials: string[] = [];
   let at: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);

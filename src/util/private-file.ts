@@ -1,6 +1,6 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { PgmoatError } from './errors.js';
-import { fileProblem } from './file-problem.js';
+import { readFileBytes, unreadableFile } from './file-problem.js';
 
 /**
  * Reads a file that holds a secret (private key, passphrase, password). Like libpq, refuse it
@@ -11,7 +11,7 @@ export function readPrivateFile(path: string, what = 'private key'): Buffer {
   try {
     mode = statSync(path).mode;
   } catch (err) {
-    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${fileProblem(err)}`, { cause: err });
+    throw unreadableFile(what, path, err);
   }
   if ((mode & 0o077) !== 0) {
     throw new PgmoatError(
@@ -19,11 +19,7 @@ export function readPrivateFile(path: string, what = 'private key'): Buffer {
       `${what} ${path} is readable by group or others (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); run: chmod 600 ${path}`,
     );
   }
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new PgmoatError('FILE_UNREADABLE', `cannot read ${what} ${path}: ${fileProblem(err)}`, { cause: err });
-  }
+  return readFileBytes(path, what);
 }
 
 /** A one-line secret (passphrase or password file): the content without its trailing newline. */
