@@ -42,6 +42,10 @@ export type ProxyHeaderResult =
    */
   | { kind: 'header'; version: 1 | 2; length: number; source: ProxyAddress | undefined; destination: ProxyAddress | undefined };
 
+// Shared: the answer for every ordinary client's first bytes allocates nothing.
+const MORE: ProxyHeaderResult = Object.freeze({ kind: 'more' });
+const ABSENT: ProxyHeaderResult = Object.freeze({ kind: 'absent' });
+
 /** Whether `buf` could still become `prefix` (it is a prefix of it, or starts with it). */
 function startsAs(buf: Buffer, prefix: Buffer): 'yes' | 'maybe' | 'no' {
   const n = Math.min(buf.length, prefix.length);
@@ -50,13 +54,13 @@ function startsAs(buf: Buffer, prefix: Buffer): 'yes' | 'maybe' | 'no' {
 }
 
 export function readProxyHeader(buf: Buffer): ProxyHeaderResult {
-  if (buf.length === 0) return { kind: 'more' };
+  if (buf.length === 0) return MORE;
   const v2 = startsAs(buf, V2_SIGNATURE);
   if (v2 === 'yes') return readV2(buf);
   const v1 = startsAs(buf, V1_PREFIX);
   if (v1 === 'yes') return readV1(buf);
-  if (v2 === 'maybe' || v1 === 'maybe') return { kind: 'more' };
-  return { kind: 'absent' };
+  if (v2 === 'maybe' || v1 === 'maybe') return MORE;
+  return ABSENT;
 }
 
 const PORT = /^(0|[1-9][0-9]{0,4})$/;
@@ -70,7 +74,7 @@ function port(text: string): number | undefined {
 function readV1(buf: Buffer): ProxyHeaderResult {
   const end = buf.indexOf('\r\n', 0, 'latin1');
   if (end < 0) {
-    return buf.length >= V1_MAX ? { kind: 'invalid', reason: `a PROXY v1 line longer than ${V1_MAX} bytes` } : { kind: 'more' };
+    return buf.length >= V1_MAX ? { kind: 'invalid', reason: `a PROXY v1 line longer than ${V1_MAX} bytes` } : MORE;
   }
   const length = end + 2;
   if (length > V1_MAX) return { kind: 'invalid', reason: `a PROXY v1 line longer than ${V1_MAX} bytes` };
@@ -102,7 +106,7 @@ function ipv6(buf: Buffer, at: number): string {
 }
 
 function readV2(buf: Buffer): ProxyHeaderResult {
-  if (buf.length < V2_FIXED) return { kind: 'more' };
+  if (buf.length < V2_FIXED) return MORE;
   const verCmd = buf[12]!;
   if (verCmd >> 4 !== 2) return { kind: 'invalid', reason: `a PROXY v2 signature with version ${verCmd >> 4}` };
   const command = verCmd & 0x0f;
@@ -111,7 +115,7 @@ function readV2(buf: Buffer): ProxyHeaderResult {
   const bodyLength = buf.readUInt16BE(14);
   if (bodyLength > V2_MAX_BODY) return { kind: 'invalid', reason: `a PROXY v2 header of ${bodyLength} bytes after its fixed part (at most ${V2_MAX_BODY} accepted)` };
   const length = V2_FIXED + bodyLength;
-  if (buf.length < length) return { kind: 'more' };
+  if (buf.length < length) return MORE;
   // LOCAL: the balancer's own connection (a health check); the addresses, if any, mean nothing.
   if (command === 0) return { kind: 'header', version: 2, length, source: undefined, destination: undefined };
   if (famProto === 0x11) {

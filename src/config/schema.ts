@@ -23,7 +23,7 @@ import {
   text,
   type FileContext,
 } from './fields.js';
-import { accessProblems, accessShape } from './access-schema.js';
+import { accessProblems, accessShape, cidrList } from './access-schema.js';
 import { renewalSchema } from './renewal-schema.js';
 
 export type { FileContext } from './fields.js';
@@ -225,6 +225,11 @@ export function buildConfigSchema(ctx?: FileContext) {
       port: int(0, 65535).default(6432),
       /** serve --workers N: each worker listens itself (SO_REUSEPORT) instead of the primary handing connections over. */
       reuse_port: bool().default(false),
+      /** HAProxy's PROXY header (v1 or v2) before the PostgreSQL bytes, from the balancers in `trusted`. */
+      proxy_protocol: strict({
+        trusted: cidrList(),
+        required: bool().default(true),
+      }).optional(),
     }).prefault({}),
     max_client_conn: int(1).default(1000),
     client_login_timeout: duration().default(15_000),
@@ -290,6 +295,7 @@ export const configSchema = buildConfigSchema();
 export type ConfigSchema = ReturnType<typeof buildConfigSchema>;
 export type Config = z.output<ConfigSchema>;
 export type ListenConfig = Config['listen'];
+export type ProxyProtocolConfig = NonNullable<ListenConfig['proxy_protocol']>;
 export type LogConfig = Config['log'];
 export type ClientTlsConfig = Config['tls'];
 export type DatabaseConfig = Config['databases'][string];

@@ -8,6 +8,7 @@ import type { TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { IncomingConnection, type AcceptEnd, type AcceptHost, type LoginRequest } from '../accept/client-accept.js';
+import { proxyExpectation, proxyPolicy, type ProxyPolicy } from '../accept/proxy-policy.js';
 import { ClientSession } from '../relay/client-session.js';
 import { welcomeParams } from '../relay/param-sync.js';
 import { Pool } from '../pool/pool.js';
@@ -40,6 +41,8 @@ const JANITOR_INTERVAL_MS = 250;
 
 export class Gateway implements AcceptHost {
   private rc: RuntimeConfig;
+  /** listen.proxy_protocol with its networks parsed, once per configuration; undefined: off. */
+  private proxy: ProxyPolicy | undefined;
   private readonly listener: NetServer;
   /** The client-side tls.Server, its context and ticket keys across reloads. */
   private readonly tls: ClientTlsEndpoint;
@@ -72,6 +75,7 @@ export class Gateway implements AcceptHost {
     options: { ticketSecret?: Buffer | undefined } = {},
   ) {
     this.rc = rc;
+    this.proxy = proxyPolicy(rc.config.listen.proxy_protocol);
     this.cancelKeys = new CancelKeys(() => this.cancelRouter, log);
     this.listener = createNetServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.onConnection(socket));
     // A failure to open is listen()'s to report (one clear line); later errors are logged.
@@ -170,14 +174,24 @@ export class Gateway implements AcceptHost {
       socket.destroy();
       return;
     }
-    if (!this.access.admitConnection(socket)) {
+    // A balancer's connection is admitted once its PROXY header named the client (admit()).
+    const proxy = this.proxy === undefined ? 'off' : proxyExpectation(this.proxy, socket.remoteAddress);
+    if ((proxy === 'off' || proxy === 'refuse') && !this.access.admitConnection(socket.remoteAddress ?? '')) {
       socket.destroy();
       return;
     }
     socket.setNoDelay(true);
     if (this.rc.config.tcp_keepalive) socket.setKeepAlive(true, 60_000);
-    const conn = new IncomingConnection(socket, this);
+    const conn = new IncomingConnection(socket, this, proxy);
     this.pending.add(conn);
+  }
+
+  admit(conn: IncomingConnection): boolean {
+    return this.access.admitConnection(conn.remoteAddress);
+  }
+
+  proxyRefused(conn: IncomingConnection, reason: string): void {
+    this.access.proxyRefused(conn.remoteAddress, reason);
   }
 
   startTls(conn: IncomingConnection): void {
@@ -210,7 +224,7 @@ export class Gateway implements AcceptHost {
   }
 
   refused(conn: IncomingConnection, err: PgmoatError): void {
-    this.access.earlyRefusal({ remoteAddress: conn.remoteAddress, tls: conn.tls, certCheck: conn.certificate, params: conn.startupParams }, err);
+    this.access.earlyRefusal({ remoteAddress: conn.remoteAddress, via: conn.via, tls: conn.tls, certCheck: conn.certificate, params: conn.startupParams }, err);
   }
 
   /**
@@ -326,6 +340,7 @@ export class Gateway implements AcceptHost {
         socket: req.socket,
         remoteAddress: req.remoteAddress,
         remotePort: req.remotePort,
+        via: req.via,
         database: decision.database,
         role: decision.role,
         identity: decision.identity,
@@ -379,6 +394,7 @@ export class Gateway implements AcceptHost {
     // revokes end their sessions (SessionEnforcer).
     configureRevocationSources(this.revocations, rc, this.log);
     this.rc = withCrlInForce(rc, this.revocations);
+    this.proxy = proxyPolicy(rc.config.listen.proxy_protocol);
     // The files the reload read are the sets in force; the watches follow them from there.
     this.tlsWatches.configure(this.rc);
     for (const pool of this.pools.values()) {
