@@ -44,6 +44,7 @@ async function loginThrough(port: number, header: Buffer): Promise<RawConn> {
   const answer = await new Promise<Buffer>((resolve, reject) => {
     raw.once('data', resolve);
     raw.once('error', reject);
+    raw.once('close', () => reject(new Error('closed before answering the SSLRequest')));
   });
   assert.equal(answer.toString('hex'), '53');
   const s = tlsConnect({ socket: raw, servername: 'localhost', ...nodeSsl(app) });

@@ -45,6 +45,7 @@ async function viaSslRequest(port: number, header: Buffer | undefined, localAddr
   const answer = await new Promise<Buffer>((resolve, reject) => {
     raw.once('data', resolve);
     raw.once('error', reject);
+    raw.once('close', () => reject(new Error('closed before answering the SSLRequest')));
   });
   assert.equal(answer.toString('hex'), '53', 'SSLRequest answered with S');
   const s = tlsConnect({ socket: raw, servername: 'localhost', ...nodeSsl(parts.app) });
