@@ -255,7 +255,8 @@ export class Gateway implements AcceptHost {
    */
   finished(conn: IncomingConnection, end: AcceptEnd): void {
     this.pending.delete(conn);
-    if (end !== 'login') this.metrics.connectionDecided(conn.certificate, end === 'refused' ? 'refused' : 'accepted');
+    if (end === 'login') return; // login() follows at once and counts it from there
+    this.metrics.connectionDecided(conn.certificate, end === 'refused' ? 'refused' : 'accepted');
     this.checkDrained();
   }
 
