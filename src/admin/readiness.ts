@@ -10,6 +10,8 @@ import type { RuntimeConfig } from '../runtime/runtime-config.js';
 
 export interface ReadinessSource {
   readonly accepting: boolean;
+  /** A stop began (SIGTERM, SHUTDOWN): not ready from that moment, so that a balancer moves new clients elsewhere. */
+  readonly draining?: boolean;
   readonly pools: ReadonlyMap<string, Pool>;
   readonly runtime: RuntimeConfig;
 }
@@ -20,9 +22,13 @@ export interface Readiness {
   problems: string[];
 }
 
+/** The /readyz line of a gateway that is stopping (a balancer's check may look for it). */
+export const DRAINING = 'draining: shutting down, sessions are finishing';
+
 export function readiness(gw: ReadinessSource): Readiness {
   const problems: string[] = [];
-  if (!gw.accepting) problems.push('not accepting connections (not listening yet, or shutting down)');
+  if (gw.draining) problems.push(DRAINING);
+  else if (!gw.accepting) problems.push('not accepting connections (not listening yet, or shutting down)');
   const databases = gw.runtime.config.databases;
   for (const pool of gw.pools.values()) {
     if (!Object.hasOwn(databases, pool.database)) continue; // removed by a reload: nobody can reach it

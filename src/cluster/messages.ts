@@ -28,7 +28,9 @@ export type PrimaryToWorker =
   /** `errors`: one line per worker where the command failed. */
   | { pgmoat: 'fanout-done'; id: number; errors: string[] }
   /** Your first-refusal offer was the gateway's first for its serial: observe it. */
-  | { pgmoat: 'first-refusal-won'; delayMs: number };
+  | { pgmoat: 'first-refusal-won'; delayMs: number }
+  /** The primary got a second SIGTERM or SIGINT: end the drain at once. */
+  | { pgmoat: 'stop-now' };
 
 function tagged(m: unknown): m is { pgmoat: string } {
   return typeof m === 'object' && m !== null && typeof (m as { pgmoat?: unknown }).pgmoat === 'string';

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { loadConfig } from '../config/load.js';
 import { buildRuntimeConfig } from '../runtime/runtime-config.js';
 import { createLogger } from '../util/logger.js';
-import type { Readiness } from '../admin/readiness.js';
+import { DRAINING, type Readiness } from '../admin/readiness.js';
 import { errorMessage } from '../util/errors.js';
 import { ownerOf } from '../gateway/cancel-route.js';
 import { isWorkerMessage, type PeerCommand, type PrimaryToWorker, type WorkerRequest, type WorkerToPrimary } from './messages.js';
@@ -98,6 +98,8 @@ class Primary {
     private readonly count: number,
     private readonly log: Logger,
     private shutdownTimeout: number,
+    /** peer_id as the gateway started (the workers keep it too: cancel-route.ts). */
+    private readonly peerId: number | undefined,
   ) {
     this.slots = Array.from({ length: count }, (_, index) => ({ index, worker: undefined, listening: false, everListened: false, startedAt: 0, crashes: 0, restartTimer: undefined }));
     this.http = new PrimaryHttp({ readiness: () => this.readiness(), running: () => this.slots.filter((s) => s.listening).length }, log, count);
@@ -111,8 +113,9 @@ class Primary {
     cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
     for (const slot of this.slots) this.fork(slot);
     process.on('SIGHUP', () => this.reload());
-    process.once('SIGTERM', () => void this.stop('SIGTERM'));
-    process.once('SIGINT', () => void this.stop('SIGINT'));
+    // The first signal drains every worker; a second one ends the drain at once.
+    process.on('SIGTERM', () => this.onSignal('SIGTERM'));
+    process.on('SIGINT', () => this.onSignal('SIGINT'));
   }
 
   async followHttp(next: Parameters<PrimaryHttp['follow']>[0]): Promise<void> {
@@ -151,7 +154,7 @@ class Primary {
         return;
       case 'cancel':
         // Only to the owner: it alone checks the secret (cancel-route.ts).
-        this.send(this.slots[ownerOf(m.pid, this.count)], m);
+        this.send(this.slots[ownerOf(m.pid, this.count, this.peerId)], m);
         return;
       case 'shutdown':
         void this.stop('SHUTDOWN');
@@ -212,7 +215,7 @@ class Primary {
   }
 
   private async readiness(): Promise<Readiness> {
-    if (this.stopping) return { ready: false, problems: ['shutting down'] };
+    if (this.stopping) return { ready: false, problems: [DRAINING] };
     const problems: string[] = [];
     await Promise.all(
       this.slots.map(async (s) => {
@@ -285,10 +288,18 @@ class Primary {
     if (renewal.status === 'rejected') throw renewal.reason;
   }
 
+  private signals = 0;
+
+  private onSignal(signal: string): void {
+    if (++this.signals === 1 || !this.stopping) return void this.stop(signal);
+    this.log.warn({ event: 'shutdown_forced', signal, workers: this.count }, 'stopping every worker at once');
+    for (const s of this.slots) this.send(s, { pgmoat: 'stop-now' });
+  }
+
   private async stop(trigger: string): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    this.log.info({ event: 'shutdown', signal: trigger, workers: this.count }, 'stopping every worker');
+    this.log.info({ event: 'shutdown', signal: trigger, workers: this.count }, 'draining every worker');
     for (const s of this.slots) {
       if (s.restartTimer) clearTimeout(s.restartTimer);
       s.restartTimer = undefined;
@@ -337,7 +348,7 @@ export async function runPrimary(configPath: string, count: number): Promise<num
     const why = listen.port === 0 ? 'listen.port is 0 (each worker would get a port of its own)' : `Node ${process.version} has no reusePort (22.12, 23.1 and later have it)`;
     log.warn({ event: 'reuse_port_ignored', reason: why }, `listen.reuse_port ignored: ${why}; the primary hands connections to the workers`);
   }
-  const primary = new Primary(configPath, count, log, loaded.config.shutdown_timeout);
+  const primary = new Primary(configPath, count, log, loaded.config.shutdown_timeout, loaded.config.peer_id);
   await primary.renewal.apply(loaded.config);
   try {
     await primary.followHttp(loaded.config.admin.http);

@@ -14,7 +14,7 @@ import { ServeLoop } from './serve-loop.js';
 import { runPeerCommand } from '../admin/live-control.js';
 import { readiness } from '../admin/readiness.js';
 import { PgmoatError, errorMessage } from '../util/errors.js';
-import { WorkerCancelRouter, ownerOf } from '../gateway/cancel-route.js';
+import { ownerOf } from '../gateway/cancel-route.js';
 import { WorkerPeers } from './admin-fanout.js';
 import { isPrimaryMessage, type WorkerRequest, type WorkerToPrimary } from './messages.js';
 import type { WorkerShare } from '../runtime/worker-share.js';
@@ -54,12 +54,13 @@ export async function runWorker(configPath: string, share: WorkerShare): Promise
   const loaded = await loadConfig(configPath);
   const log = createLogger(loaded.config.log.level, loaded.config.log.format).child({ worker: share.index + 1 });
   const gateway = new Gateway(await buildRuntimeConfig(loaded, share), log, { ticketSecret: takeTicketSecret() });
-  gateway.cancelRouter = new WorkerCancelRouter(share, (pid, secret) => {
-    log.debug({ event: 'cancel_routed', owner: ownerOf(pid, share.count) + 1 }, 'cancel request passed to the worker owning the key');
+  gateway.cancelToWorker = (pid, secret) => {
+    log.debug({ event: 'cancel_routed', owner: ownerOf(pid, share.count, gateway.peerId) + 1 }, 'cancel request passed to the worker owning the key');
     send({ pgmoat: 'cancel', pid, secret });
-  });
+  };
   const peers = new WorkerPeers(send);
-  const loop = new ServeLoop();
+  // The primary decides when a stop is forced (its own second signal): see serve-loop.ts.
+  const loop = new ServeLoop({ secondSignalForces: false });
   const admin = Admin.attach(gateway, {
     log,
     http: false,
@@ -103,6 +104,9 @@ export async function runWorker(configPath: string, share: WorkerShare): Promise
     switch (m.pgmoat) {
       case 'cancel':
         gateway.cancel(m.pid, m.secret);
+        return;
+      case 'stop-now':
+        loop.force('primary', log);
         return;
       case 'fanout-done':
         peers.settle(m.id, m.errors);

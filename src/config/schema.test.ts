@@ -34,6 +34,7 @@ describe('config defaults', () => {
       max_client_conn: 1000,
       client_login_timeout: 15_000,
       shutdown_timeout: 30_000,
+      shutdown_drain_delay: 0,
       max_packet_size: 1024 ** 3,
       pool_mode: 'session',
       default_pool_size: 20,
@@ -57,6 +58,7 @@ describe('config defaults', () => {
       server_idle_timeout: 600_000,
       server_lifetime: 3_600_000,
       tcp_keepalive: true,
+      peers: {},
       log: { level: 'info', format: 'json' },
       tls: {
         mode: 'verify-full',

@@ -25,6 +25,7 @@ import {
 } from './fields.js';
 import { accessProblems, accessShape, cidrList } from './access-schema.js';
 import { renewalSchema } from './renewal-schema.js';
+import { peerIdSchema, peerProblems, peersSchema } from './peers-schema.js';
 
 export type { FileContext } from './fields.js';
 
@@ -234,6 +235,8 @@ export function buildConfigSchema(ctx?: FileContext) {
     max_client_conn: int(1).default(1000),
     client_login_timeout: duration().default(15_000),
     shutdown_timeout: duration().default(30_000),
+    /** After SIGTERM, how long the listener keeps accepting (while /readyz says draining) before it closes. */
+    shutdown_drain_delay: duration().default(0),
     max_packet_size: size(KB, GB, '1kB', '1GB').default(GB),
     pool_mode: oneOf(POOL_MODES).default('session'),
     default_pool_size: int(1).default(20),
@@ -267,8 +270,11 @@ export function buildConfigSchema(ctx?: FileContext) {
     admin: adminSchema(ctx).prefault({}),
     ...accessShape(ctx),
     renewal: renewalSchema(ctx).optional(),
+    peer_id: peerIdSchema(),
+    peers: peersSchema(),
   }).superRefine((config, rctx) => {
     accessProblems(config, rctx);
+    peerProblems(config, rctx);
     // Only once the pieces are valid: a min above the pool size can never be honoured.
     if (typeof config.default_pool_size !== 'number' || typeof config.min_pool_size !== 'number') return;
     if (config.min_pool_size > config.default_pool_size) {

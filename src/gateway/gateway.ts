@@ -31,8 +31,10 @@ import { AccessControl } from '../access/access-control.js';
 import { Revocations } from '../revocation/revocations.js';
 import type { CrlStatus } from '../revocation/crl-file-source.js';
 import type { Lease } from '../access/limits.js';
-import type { CancelRouter } from './cancel-route.js';
+import { PidRouter, type CancelRouter } from './cancel-route.js';
 import { CancelKeys } from './cancel-keys.js';
+import { PeerCancels } from './peer-cancel.js';
+import { peerMap } from '../config/peers-schema.js';
 import { LoginGate } from './login-gate.js';
 import { reusePortFor } from '../runtime/worker-share.js';
 import type { Config } from '../config/schema.js';
@@ -54,12 +56,28 @@ export class Gateway implements AcceptHost {
   /** Logins waiting for a pool's server parameters: that pool must stay until they joined it. */
   private readonly joining = new Map<Pool, number>();
   private janitor: NodeJS.Timeout | undefined;
+  /** Logins handed over by the accept phase and not yet settled (a session, or refused). */
+  private logins = 0;
+  /** SIGTERM (or SHUTDOWN) arrived: draining. */
   private stopping = false;
+  /** The listener closed: connections that still arrive are dropped. */
+  private listenerClosed = false;
+  /** Past the drain: sessions, pending connections and logins still running are ended. */
+  private closed = false;
+  /** Ends the drain at once (a second signal); set while shutdown() runs. */
+  private forceStop: (() => void) | undefined;
+  /** Resolves the drain's wait once nothing is left (checkDrained). */
+  private onDrained: (() => void) | undefined;
   /** Metrics and the admin console attach here (src/admin/admin.ts); no-ops until then. */
   metrics: GatewayMetricsHooks = NO_METRICS;
   adminConsole: AdminConsoleHook | undefined;
-  /** Under `serve --workers N`: pids say which worker owns a cancel key (src/gateway/cancel-route.ts). */
-  cancelRouter: CancelRouter | undefined;
+  /** Under `serve --workers N` or with `peer_id`: pids say which worker and peer own a cancel key (cancel-route.ts). */
+  readonly cancelRouter: CancelRouter | undefined;
+  /** Under `serve --workers N`: hands a cancel for another worker's pid to the primary (cluster/worker.ts sets it). */
+  cancelToWorker: ((pid: number, secret: number) => void) | undefined;
+  /** `peer_id` as the gateway started: the pids handed out since carry it, so a reload does not change it. */
+  readonly peerId: number | undefined;
+  private readonly peerCancels: PeerCancels;
   /** Rules, passwords, limits, audit, and the end of sessions over their certificate (access-control.ts). */
   readonly access: AccessControl;
   /** Every revocation source (the CRL file): asked at the handshake, at login and of live sessions. */
@@ -76,6 +94,18 @@ export class Gateway implements AcceptHost {
   ) {
     this.rc = rc;
     this.proxy = proxyPolicy(rc.config.listen.proxy_protocol);
+    this.peerId = rc.config.peer_id;
+    this.peerCancels = new PeerCancels(this.peerId, log);
+    this.peerCancels.configure(peerMap(rc.config.peers));
+    if (this.peerId !== undefined || rc.share !== undefined) {
+      this.cancelRouter = new PidRouter(
+        { peerId: this.peerId, share: rc.share },
+        {
+          worker: (pid, secret) => this.cancelToWorker?.(pid, secret),
+          peer: (id, pid, secret) => this.peerCancels.forward(id, pid, secret),
+        },
+      );
+    }
     this.cancelKeys = new CancelKeys(() => this.cancelRouter, log);
     this.listener = createNetServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.onConnection(socket));
     // A failure to open is listen()'s to report (one clear line); later errors are logged.
@@ -125,6 +155,11 @@ export class Gateway implements AcceptHost {
     return this.listener.listening && !this.stopping;
   }
 
+  /** A stop began: /readyz says so from the first moment, while the listener may still accept (shutdown_drain_delay). */
+  get draining(): boolean {
+    return this.stopping;
+  }
+
   get tlsMode(): TlsMode {
     return this.rc.config.tls.mode;
   }
@@ -170,7 +205,7 @@ export class Gateway implements AcceptHost {
   // ---- accept ------------------------------------------------------------------------
 
   private onConnection(socket: Socket): void {
-    if (this.stopping) {
+    if (this.listenerClosed) {
       socket.destroy();
       return;
     }
@@ -234,7 +269,9 @@ export class Gateway implements AcceptHost {
    */
   finished(conn: IncomingConnection, end: AcceptEnd): void {
     this.pending.delete(conn);
-    if (end !== 'login') this.metrics.connectionDecided(conn.certificate, end === 'refused' ? 'refused' : 'accepted');
+    if (end === 'login') return; // login() follows at once and counts it from there
+    this.metrics.connectionDecided(conn.certificate, end === 'refused' ? 'refused' : 'accepted');
+    this.checkDrained();
   }
 
   cancel(pid: number, secret: number): void {
@@ -266,6 +303,7 @@ export class Gateway implements AcceptHost {
 
   /** Decides the fate of every connection handed over by the accept phase: accepted (resolved) or refused. */
   login(req: LoginRequest): void {
+    this.logins++;
     this.doLogin(req).catch((err: unknown) => {
       this.metrics.connectionDecided(req.certCheck, 'refused');
       const error = err instanceof UpstreamError && err.fields ? err.fields : isPgmoatError(err) ? err : new PgmoatError('LOGIN_FAILED', errorMessage(err));
@@ -279,6 +317,9 @@ export class Gateway implements AcceptHost {
       } else {
         req.socket.destroy();
       }
+    }).finally(() => {
+      this.logins--;
+      this.checkDrained();
     });
   }
 
@@ -333,6 +374,8 @@ export class Gateway implements AcceptHost {
       return;
     }
     this.access.assertNotRevoked(decision.identity);
+    // The drain ended while this login waited for its pool: it would join pools already closed.
+    if (this.closed) throw new PgmoatError('SHUTDOWN', 'terminating connection due to administrator command');
     const key = this.cancelKeys.allocate();
     const client = new ClientSession(
       pool,
@@ -362,7 +405,18 @@ export class Gateway implements AcceptHost {
   private onClientClosed(client: ClientSession, reason: string): void {
     this.cancelKeys.delete(client);
     this.access.sessionEnded(client, reason);
-    if (this.stopping && this.clientTotal() === 0) this.onDrained?.();
+    this.checkDrained();
+  }
+
+  /** Sessions, connections still being accepted and logins still running: what a drain waits for. */
+  private inUse(): { sessions: number; pending: number; logins: number } {
+    return { sessions: this.clientTotal(), pending: this.pending.size, logins: this.logins };
+  }
+
+  private checkDrained(): void {
+    if (!this.stopping || !this.onDrained) return;
+    const u = this.inUse();
+    if (u.sessions + u.pending + u.logins === 0) this.onDrained();
   }
 
   // ---- janitor, reload, shutdown -----------------------------------------------------------
@@ -379,6 +433,7 @@ export class Gateway implements AcceptHost {
       }
     }
     for (const pool of this.pools.values()) pool.sweep(now);
+    this.checkDrained();
     dropRemovedPools(this.pools, this.rc.config.databases, this.joining);
     this.revocations.poll(now);
     this.tlsWatches.poll(now);
@@ -389,6 +444,15 @@ export class Gateway implements AcceptHost {
   reload(rc: RuntimeConfig): void {
     // First: settings OpenSSL refuses (a key that does not match) throw here and change nothing.
     this.tls.configure(rc.clientTls, rc.config.client_login_timeout);
+    if (rc.config.peer_id !== this.peerId) {
+      // The cancel keys of the sessions already handed out name the old id: it stays until a restart.
+      this.log.warn(
+        { event: 'peer_id_change_ignored', peer_id: this.peerId ?? null, configured: rc.config.peer_id ?? null },
+        'peer_id cannot change while the gateway runs (live cancel keys carry it): restart to apply it',
+      );
+      rc = { ...rc, config: { ...rc.config, peer_id: this.peerId } };
+    }
+    this.peerCancels.configure(peerMap(rc.config.peers));
     // rc.revocation was read against the list in force when the reload began, and the CRL watch
     // may have gone further since: the CRL source keeps the newer one. Serials the reload
     // revokes end their sessions (SessionEnforcer).
@@ -425,29 +489,65 @@ export class Gateway implements AcceptHost {
     }
   }
 
-  private onDrained: (() => void) | undefined;
-
-  /** Stops accepting, lets sessions finish up to `deadlineMs`, then closes everything. */
+  /**
+   * The graceful stop. /readyz says draining at once; the listener keeps accepting for
+   * shutdown_drain_delay (so that a balancer's health check sees not-ready before the port
+   * closes), then closes. Connections already accepted go on: a TLS handshake or a login in
+   * progress becomes a session. Sessions may finish until `deadlineMs` after the call (the delay
+   * counts in it); then whatever is left is closed. stopNow() cuts it short.
+   */
   async shutdown(deadlineMs: number): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    const started = Date.now();
+    const forced = new Promise<void>((resolve) => (this.forceStop = resolve));
+    const delay = Math.min(this.rc.config.shutdown_drain_delay, deadlineMs);
+    this.log.info(
+      { event: 'drain_started', ...this.inUse(), drain_delay_ms: delay, timeout_ms: deadlineMs },
+      delay > 0 ? `draining: accepting for ${delay} ms more, then waiting for sessions to finish` : 'draining: waiting for sessions to finish',
+    );
+    let outcome: 'finished' | 'forced' | 'timeout' = 'finished';
+    if (delay > 0) outcome = await waitFor(delay, forced, 'finished');
+    this.listenerClosed = true;
     this.listener.close();
-    for (const conn of [...this.pending]) conn.close();
-    if (this.clientTotal() > 0 && deadlineMs > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, deadlineMs);
-        this.onDrained = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
+    if (outcome === 'finished') {
+      const drained = new Promise<void>((resolve) => (this.onDrained = resolve));
+      this.checkDrained();
+      outcome = await waitFor(Math.max(0, deadlineMs - (Date.now() - started)), forced, 'timeout', drained);
     }
+    this.onDrained = undefined;
+    this.forceStop = undefined;
+    const left = this.inUse();
+    if (outcome === 'finished') this.log.info({ event: 'drain_finished', elapsed_ms: Date.now() - started }, 'drain finished: every session ended');
+    else this.log.warn({ event: 'drain_forced', reason: outcome === 'forced' ? 'second signal' : 'shutdown_timeout', ...left }, 'drain cut short: closing what is left');
+    this.closed = true;
+    for (const conn of [...this.pending]) conn.close();
     const err = new PgmoatError('SHUTDOWN', 'terminating connection due to administrator command');
     for (const pool of this.pools.values()) pool.closeAll(err);
     if (this.janitor) clearInterval(this.janitor);
     this.access.stop();
     this.revocations.stop();
     this.tlsWatches.stop();
+  }
+
+  /** Ends a drain at once (a second SIGTERM or SIGINT); starts a stop without one when none runs. */
+  stopNow(): void {
+    if (this.forceStop) this.forceStop();
+    else if (!this.stopping) void this.shutdown(0);
+  }
+}
+
+/**
+ * Waits `ms` (then: `onTimeout`), or for `forced` ('forced'), or for `done` ('finished'),
+ * whichever comes first.
+ */
+async function waitFor(ms: number, forced: Promise<void>, onTimeout: 'finished' | 'timeout', done?: Promise<void>): Promise<'finished' | 'forced' | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'finished' | 'timeout'>((resolve) => (timer = setTimeout(() => resolve(onTimeout), ms)));
+  try {
+    return await Promise.race([timeout, forced.then(() => 'forced' as const), ...(done ? [done.then(() => 'finished' as const)] : [])]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
