@@ -4,7 +4,7 @@
  * through it; clients bound to 127.0.0.2 and 127.0.0.3 appear with those addresses in the audit
  * lines and SHOW CLIENTS, and an address rule lets 127.0.0.2 in and refuses 127.0.0.3.
  */
-import { test, before, after } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Socket, type NetConnectOpts } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -49,13 +49,9 @@ useAppGateway(
     ops = await pki.client('ops');
     admin = Admin.attach(gw.gateway, { log: quietLog(), processMetrics: false });
     await admin.start();
+    if (!skip) hap = await startHaproxy({ backends: [{ name: 'gw1', port: gw.port }], sendProxyV2: true });
   },
 );
-
-before(async () => {
-  if (skip) return;
-  hap = await startHaproxy({ backends: [{ name: 'gw1', port: gw.port }], sendProxyV2: true });
-});
 
 after(async () => {
   await hap?.stop();
