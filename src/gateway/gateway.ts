@@ -8,7 +8,7 @@ import type { TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { IncomingConnection, type AcceptEnd, type AcceptHost, type LoginRequest } from '../accept/client-accept.js';
-import { proxyExpectation, proxyPolicy, type ProxyPolicy } from '../accept/proxy-policy.js';
+import { proxyExpectation, proxyPolicy, type ProxyExpectation, type ProxyPolicy } from '../accept/proxy-policy.js';
 import { ClientSession } from '../relay/client-session.js';
 import { welcomeParams } from '../relay/param-sync.js';
 import { Pool } from '../pool/pool.js';
@@ -209,8 +209,18 @@ export class Gateway implements AcceptHost {
       socket.destroy();
       return;
     }
+    let proxy: ProxyExpectation = 'off';
+    if (this.proxy !== undefined) {
+      const peer = socket.remoteAddress;
+      // Reset before it was accepted (HAProxy's health checks send their header and close with an
+      // RST at once): no address left to judge, and nobody to answer. Not a refusal.
+      if (peer === undefined) {
+        socket.destroy();
+        return;
+      }
+      proxy = proxyExpectation(this.proxy, peer);
+    }
     // A balancer's connection is admitted once its PROXY header named the client (admit()).
-    const proxy = this.proxy === undefined ? 'off' : proxyExpectation(this.proxy, socket.remoteAddress);
     if ((proxy === 'off' || proxy === 'refuse') && !this.access.admitConnection(socket.remoteAddress ?? '')) {
       socket.destroy();
       return;

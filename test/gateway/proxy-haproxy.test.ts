@@ -174,6 +174,21 @@ test('pgbench (transaction pooling) through HAProxy: no errors', { skip }, async
   assert.equal(logEvents(gw, 'proxy_refused').length, 0, 'no PROXY header refused');
 });
 
+test('HAProxy\'s TCP health checks (a PROXY v2 LOCAL header, then close) are accepted and not logged at warn', { skip }, async () => {
+  const warnsBefore = gw.logs().filter((l) => (l.level as number) >= 40).length;
+  const checker = await startHaproxy({ backends: [{ name: 'gw1', port: gw.port }], sendProxyV2: true, tcpCheck: true, checkIntervalMs: 100 });
+  try {
+    await waitFor(async () => (await checker.backends())[0]?.status === 'UP', 'HAProxy to see the gateway UP');
+    // Some more checks go by (every 100 ms); how many does not matter, only that none is refused.
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal((await checker.backends())[0]?.status, 'UP');
+  } finally {
+    await checker.stop();
+  }
+  assert.deepEqual(logEvents(gw, 'proxy_refused'), []);
+  assert.equal(gw.logs().filter((l) => (l.level as number) >= 40).length, warnsBefore, 'no warn line for a health check');
+});
+
 function run(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(file, args, { encoding: 'utf8', timeout: 180_000, env: { ...process.env, ...env } }, (err, stdout, stderr) => {

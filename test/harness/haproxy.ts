@@ -24,6 +24,11 @@ export interface HaproxyOptions {
   /** Prefix every backend connection with a PROXY v2 header (`send-proxy-v2`). */
   readonly sendProxyV2?: boolean;
   readonly balance?: 'roundrobin' | 'random' | 'leastconn' | 'source';
+  /**
+   * A TCP health check on each backend's own port (`check`), for backends without `checkPort`;
+   * with `sendProxyV2` HAProxy opens it with a PROXY v2 LOCAL header and closes it at once.
+   */
+  readonly tcpCheck?: boolean;
   /** Health check interval (ms); one failed check takes a backend out, one good one puts it back. */
   readonly checkIntervalMs?: number;
 }
@@ -78,6 +83,7 @@ function configText(opts: HaproxyOptions, port: number, statsSocket: string): st
     const parts = [`  server ${b.name} ${b.host ?? '127.0.0.1'}:${b.port}`];
     if (opts.sendProxyV2) parts.push('send-proxy-v2');
     if (b.checkPort !== undefined) parts.push(`check port ${b.checkPort}`);
+    else if (opts.tcpCheck) parts.push('check');
     lines.push(parts.join(' '));
   }
   return lines.join('\n') + '\n';
