@@ -337,7 +337,8 @@ export class IncomingConnection {
 
   close(): void {
     if (this.phase === 'done') return;
-    if (this.phase === 'proxy' && this.buf.length > 0) {
+    // The peer hung up inside its header (a gateway stopping closes it without a refusal).
+    if (this.phase === 'proxy' && this.buf.length > 0 && this.raw.destroyed) {
       this.refuseProxy(`the connection closed inside a PROXY header (after ${this.buf.length} bytes)`);
       return;
     }
