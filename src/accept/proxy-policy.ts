@@ -2,7 +2,7 @@
  * Which connections may, must or must not start with a PROXY header (listen.proxy_protocol):
  * decided once per connection from the address of the peer that opened it.
  */
-import { cidrContains, parseCidr, type Cidr } from '../auth/cidr.js';
+import { cidrContains, parseCidr, parseIp, type Cidr } from '../auth/cidr.js';
 import type { ProxyProtocolConfig } from '../config/schema.js';
 
 /**
@@ -27,12 +27,10 @@ export function proxyPolicy(config: ProxyProtocolConfig | undefined): ProxyPolic
 export function proxyExpectation(policy: ProxyPolicy | undefined, peer: string | undefined): ProxyExpectation {
   if (policy === undefined) return 'off';
   if (peer === undefined || peer === '') return 'refuse';
-  let trusted = false;
-  try {
-    trusted = policy.trusted.some((c) => cidrContains(c, peer));
-  } catch {
-    // An address Node reported but the parser cannot read is no balancer of ours.
-  }
-  if (!trusted) return 'refuse';
+  // Parsed once for every network; an IPv6 zone (%eth0) is no part of the address.
+  const zone = peer.indexOf('%');
+  const addr = parseIp(zone >= 0 ? peer.slice(0, zone) : peer);
+  // An address the parser cannot read is no balancer of ours.
+  if (addr === undefined || !policy.trusted.some((c) => cidrContains(c, addr))) return 'refuse';
   return policy.required ? 'require' : 'allow';
 }
