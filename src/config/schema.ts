@@ -219,6 +219,17 @@ function adminSchema(ctx: Ctx) {
   });
 }
 
+/**
+ * `ca:`, the CA's PostgreSQL store as the gateway uses it: revocations LISTENed for (every
+ * gateway refuses and ends a revoked certificate's sessions within a second of `pgmoat revoke`).
+ */
+function caSchema(ctx: Ctx) {
+  return strict({
+    store: text().refine((url) => /^postgres(ql)?:\/\//.test(url), { message: 'must be a postgres:// URL (e.g. postgres://pgmoat@db.example.com/pgmoat?sslmode=verify-full)' }),
+    password_file: filePath(ctx, 'password file').optional(),
+  });
+}
+
 export function buildConfigSchema(ctx?: FileContext) {
   return strict({
     listen: strict({
@@ -270,6 +281,7 @@ export function buildConfigSchema(ctx?: FileContext) {
     admin: adminSchema(ctx).prefault({}),
     ...accessShape(ctx),
     renewal: renewalSchema(ctx).optional(),
+    ca: caSchema(ctx).optional(),
     peer_id: peerIdSchema(),
     peers: peersSchema(),
   }).superRefine((config, rctx) => {
