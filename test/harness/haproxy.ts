@@ -134,6 +134,10 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<RunningHaproxy
   const cfg = join(dir, 'haproxy.cfg');
   writeFileSync(cfg, configText(opts, port, statsSocket));
   const proc = spawn(HAPROXY, ['-f', cfg, '-db'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // A test process that dies without stopping it must not leave HAProxy behind.
+  const reap = (): void => void proc.kill('SIGKILL');
+  process.once('exit', reap);
+  proc.once('exit', () => process.off('exit', reap));
   let out = '';
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
