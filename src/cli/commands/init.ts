@@ -6,7 +6,7 @@ import {
   parseHosts,
   parseKeyType,
   parseLifetime,
-  readInventory,
+  loadInventory,
   CA_FILES,
   DEFAULT_CA_NAME,
   DEFAULT_CLIENT_DAYS,
@@ -59,7 +59,7 @@ export function register(program: Command): void {
         serverLifetime: opts.serverLifetime,
       });
       const hosts = parseHosts(opts.host).map((h) => h.value);
-      const inv = readInventory(result.dir);
+      const inv = await loadInventory(result.dir);
       const enc = passphrase ? ', encrypted' : '';
       const lifetimes = `  ${'defaults.json'.padEnd(result.intermediate ? 17 : 16)}default lifetimes: client ${result.defaults.client.text}, server ${result.defaults.server.text}`;
       if (!result.intermediate) {
