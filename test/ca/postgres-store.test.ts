@@ -17,7 +17,7 @@ import { startPostgres, type PgServer } from '../harness/postgres.js';
 import { openssl, pgmoat, snapshotDir, type CliResult } from './run-pgmoat.js';
 import { openCa } from '../../src/ca/index.js';
 import { RenewalService } from '../../src/ca/renewal.js';
-import { REVOCATION_CHANNEL } from '../../src/ca/store-schema.js';
+import { REVOCATION_CHANNEL, STORE_LOCK_KEY } from '../../src/ca/store-schema.js';
 import { pemDecodeOne } from '../../src/ca/pem.js';
 
 const PASSWORD = 'Sup3r-s3cret-pw';
@@ -166,12 +166,70 @@ test('concurrent issues from several processes and two copies of the CA director
   cpSync(dir, twin, { recursive: true });
   const before = Number(sql('select count(*) from pgmoat.certificates'));
   const names = Array.from({ length: 8 }, (_, i) => `worker${i}`);
-  const results = await Promise.all(names.map((n, i) => cli(['issue', n, '--env', 'staging', '--dir', i % 2 === 0 ? dir : twin, '--out', join(work, 'conc')])));
+  const dup = ['issue', 'dup', '--env', 'staging', '--out', join(work, 'conc-dup'), '--dir'];
+  const [results, dups] = await Promise.all([
+    Promise.all(names.map((n, i) => cli(['issue', n, '--env', 'staging', '--dir', i % 2 === 0 ? dir : twin, '--out', join(work, 'conc')]))),
+    // One identity from both copies at once: the store lock makes the second see the first.
+    Promise.all([cli([...dup, dir]), cli([...dup, twin])]),
+  ]);
   for (const r of results) assert.equal(r.code, 0, r.stderr);
-  assert.equal(Number(sql('select count(*) from pgmoat.certificates')), before + names.length);
-  assert.equal(sql("select string_agg(identity, ',' order by identity) from pgmoat.certificates where environment = 'staging'"), names.join(','));
+  assert.deepEqual(dups.map((r) => r.code).sort(), [0, 1], dups.map((r) => r.stderr).join('\n'));
+  assert.match(dups.find((r) => r.code === 1)!.stderr, /"dup" already has a valid certificate in "staging"/);
+  assert.equal(sql("select count(*) from pgmoat.certificates where identity = 'dup'"), '1');
+  assert.equal(Number(sql('select count(*) from pgmoat.certificates')), before + names.length + 1);
+  assert.equal(sql("select string_agg(identity, ',' order by identity) from pgmoat.certificates where environment = 'staging' and identity <> 'dup'"), names.join(','));
   assert.equal(sql('select count(distinct serial) = count(*) from pgmoat.certificates'), 't');
   for (const r of results) assert.equal(sql(`select count(*) from pgmoat.certificates where serial = '${serialOf(r.stdout)}'`), '1');
+});
+
+test('a CA transaction waits for the store lock another writer holds (pg_advisory_xact_lock), then goes on', async () => {
+  const holder = new pg.Client({ connectionString: url('castore') });
+  await holder.connect();
+  try {
+    await holder.query('begin');
+    await holder.query(`select pg_advisory_xact_lock(${STORE_LOCK_KEY})`);
+    const issuing = cli(['issue', 'held', '--env', 'production', '--dir', dir, '--out', out]);
+    await waitFor('the issue to wait on the advisory lock', () =>
+      sql("select count(*) from pg_stat_activity where application_name = 'pgmoat-ca' and wait_event_type = 'Lock' and wait_event = 'advisory'") === '1' ? true : undefined,
+    );
+    assert.equal(sql("select count(*) from pgmoat.certificates where identity = 'held'"), '0');
+    await holder.query('commit');
+    const r = await issuing;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sql("select count(*) from pgmoat.certificates where identity = 'held'"), '1');
+  } finally {
+    await holder.end();
+  }
+});
+
+test('a COMMIT that fails: the files written before it are put back, no row changes, no NOTIFY is delivered', async () => {
+  // A deferred constraint trigger fails at COMMIT, after pgmoat wrote the rows and the files.
+  sql(`create function pgmoat_test_fail() returns trigger language plpgsql as $$ begin raise exception 'refused at commit by the test'; end $$;
+       create constraint trigger fail_at_commit after insert or update on pgmoat.certificates deferrable initially deferred for each row execute function pgmoat_test_fail();`);
+  const listener = new pg.Client({ connectionString: url('castore') });
+  await listener.connect();
+  const heard: string[] = [];
+  listener.on('notification', (n) => heard.push(n.payload ?? ''));
+  await listener.query(`LISTEN ${REVOCATION_CHANNEL}`);
+  const failOut = join(work, 'fail-out');
+  try {
+    const snap = snapshotDir(dir);
+    const rows = sql("select string_agg(serial || status, ',' order by serial) from pgmoat.certificates");
+    const revoked = await cli(['revoke', 'alice', '--dir', dir]);
+    assert.equal(revoked.code, 1, revoked.stderr);
+    assert.match(revoked.stderr, /the pgmoat store at postgres:\/\/castore:\*\*\*@.* failed: refused at commit by the test/);
+    const issued = await cli(['issue', 'gina', '--env', 'production', '--dir', dir, '--out', failOut]);
+    assert.equal(issued.code, 1, issued.stderr);
+    assert.deepEqual(snapshotDir(dir), snap, 'crl.pem and every other file as before');
+    assert.ok(!existsSync(join(failOut, 'gina.crt')) && !existsSync(join(failOut, 'gina.key')), 'the staged client files were removed');
+    assert.equal(sql("select string_agg(serial || status, ',' order by serial) from pgmoat.certificates"), rows);
+    // A NOTIFY of a transaction that rolled back is never delivered: one round trip on the listener flushes any.
+    await listener.query('select 1');
+    assert.deepEqual(heard, []);
+  } finally {
+    sql('drop trigger fail_at_commit on pgmoat.certificates; drop function pgmoat_test_fail();');
+    await listener.end();
+  }
 });
 
 test('the store down: a clear error, non-zero exit, no stack trace, the CA directory untouched', async () => {
