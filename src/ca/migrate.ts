@@ -13,7 +13,8 @@ import { withCaLock } from './ca-lock.js';
 import { caPath } from './ca-layout.js';
 import { readInventory } from './inventory.js';
 import { caFingerprintOf } from './inventory-store.js';
-import { copyInventoryToStore, readStoreInventory, withStore } from './postgres-store.js';
+import { copyInventoryToStore, readCaState, readStoreInventory, withStore } from './postgres-store.js';
+import { checkSchemaVersion } from './store-schema.js';
 import { readStorePointer, redactUrl, writeStorePointer, type StorePointer } from './store-pointer.js';
 
 export interface MigrateResult {
@@ -30,6 +31,19 @@ export interface MigrateResult {
 
 function samePointer(a: StorePointer, b: StorePointer): boolean {
   return a.url === b.url && a.password_file === b.password_file;
+}
+
+/**
+ * For `pgmoat init --store`: refuses, before anything is created, a store that cannot be reached,
+ * was made by a newer pgmoat, or already holds a CA (a store holds one CA).
+ */
+export async function checkStoreIsFree(pointer: StorePointer): Promise<void> {
+  await withStore(pointer, async (db) => {
+    if ((await checkSchemaVersion(db, db.where)) === undefined) return;
+    if (await readCaState(db)) {
+      throw new PgmoatError('STORE_NOT_EMPTY', `the pgmoat store at ${db.where} already holds a CA's inventory; a store holds one CA (use another database, or migrate that CA's directory)`);
+    }
+  });
 }
 
 export async function migrateToStore(dirArg: string, pointer: StorePointer): Promise<MigrateResult> {

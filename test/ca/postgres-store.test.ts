@@ -70,7 +70,7 @@ async function waitFor<T>(what: string, probe: () => T | undefined, ms = 20_000)
 before(async () => {
   pgs = await startPostgres({
     hba: ['local all all trust', `host all castore 127.0.0.1/32 scram-sha-256`, 'host all all 127.0.0.1/32 trust', ''].join('\n'),
-    setupSql: `CREATE ROLE castore LOGIN PASSWORD '${PASSWORD}'; CREATE DATABASE castore OWNER castore; CREATE DATABASE other OWNER castore; CREATE DATABASE crash OWNER castore; CREATE DATABASE newer OWNER castore;`,
+    setupSql: `CREATE ROLE castore LOGIN PASSWORD '${PASSWORD}'; CREATE DATABASE castore OWNER castore; CREATE DATABASE other OWNER castore; CREATE DATABASE crash OWNER castore; CREATE DATABASE newer OWNER castore; CREATE DATABASE initdb OWNER castore;`,
   });
   work = mkdtempSync(join(tmpdir(), 'pgmoat-ca-store-'));
   dir = join(work, 'ca');
@@ -340,6 +340,24 @@ test('a password file is used and recorded instead of the password; a bad URL is
   const bad = await cli(['ca', 'migrate', '--dir', d, '--to', `mysql://castore:${PASSWORD}@x/y`]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--to must be a postgres:\/\/ URL/);
+});
+
+test('init --store: a new CA whose inventory starts in the store; a store that holds a CA leaves no directory behind', async () => {
+  const d = join(work, 'ca-init-store');
+  const r = await ok(['init', '--dir', d, '--store', url('initdb')]);
+  assert.match(r.stdout, /store\.json\s+every certificate issued is kept in the pgmoat store at postgres:\/\/castore:\*\*\*@/);
+  assert.ok(existsSync(join(d, 'store.json')) && !existsSync(join(d, 'inventory.json')));
+  assert.equal(sql("select kind || ' ' || identity from pgmoat.certificates", 'initdb'), 'server localhost');
+  await ok(['issue', 'henry', '--env', 'production', '--dir', d, '--out', out]);
+  assert.equal(sql('select count(*) from pgmoat.certificates', 'initdb'), '2');
+  await ok(['crl', '--dir', d]);
+  assert.equal(sql('select crl_number from pgmoat.ca_state', 'initdb'), '2');
+
+  const refused = join(work, 'ca-init-refused');
+  const again = await cli(['init', '--dir', refused, '--store', url('initdb')]);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /already holds a CA's inventory; a store holds one CA/);
+  assert.ok(!existsSync(refused), 'nothing created');
 });
 
 test('the password never appears in any output', () => {
