@@ -70,7 +70,7 @@ async function waitFor<T>(what: string, probe: () => T | undefined, ms = 20_000)
 before(async () => {
   pgs = await startPostgres({
     hba: ['local all all trust', `host all castore 127.0.0.1/32 scram-sha-256`, 'host all all 127.0.0.1/32 trust', ''].join('\n'),
-    setupSql: `CREATE ROLE castore LOGIN PASSWORD '${PASSWORD}'; CREATE DATABASE castore OWNER castore; CREATE DATABASE other OWNER castore; CREATE DATABASE crash OWNER castore; CREATE DATABASE newer OWNER castore; CREATE DATABASE initdb OWNER castore;`,
+    setupSql: `CREATE ROLE castore LOGIN PASSWORD '${PASSWORD}'; CREATE DATABASE castore OWNER castore; CREATE DATABASE other OWNER castore; CREATE DATABASE crash OWNER castore; CREATE DATABASE newer OWNER castore; CREATE DATABASE initdb OWNER castore; CREATE DATABASE twolevel OWNER castore;`,
   });
   work = mkdtempSync(join(tmpdir(), 'pgmoat-ca-store-'));
   dir = join(work, 'ca');
@@ -358,6 +358,23 @@ test('init --store: a new CA whose inventory starts in the store; a store that h
   assert.equal(again.code, 1);
   assert.match(again.stderr, /already holds a CA's inventory; a store holds one CA/);
   assert.ok(!existsSync(refused), 'nothing created');
+});
+
+test('a two-level CA on the store: issue-server, rotate-intermediate, and a revoke of a certificate of the retired intermediate', async () => {
+  const d = join(work, 'ca-two');
+  await ok(['init', '--dir', d, '--intermediate', '--store', url('twolevel')]);
+  const old = serialOf((await ok(['issue', 'ivan', '--env', 'production', '--dir', d, '--out', out])).stdout);
+  await ok(['issue-server', '--dir', d]);
+  assert.equal(sql("select count(*) from pgmoat.certificates where kind = 'server'", 'twolevel'), '2');
+  assert.equal(sql("select count(*) from pgmoat.certificates where kind = 'server' and superseded_by is not null", 'twolevel'), '1');
+  await ok(['ca', 'rotate-intermediate', '--dir', d]);
+  await ok(['revoke', old, '--dir', d]);
+  assert.equal(sql(`select status from pgmoat.certificates where serial = '${old}'`, 'twolevel'), 'revoked');
+  // crl.pem holds one CRL per intermediate in force: the retired one's lists it.
+  const blocks = readFileSync(join(d, 'crl.pem'), 'utf8').match(/-----BEGIN X509 CRL-----[\s\S]+?-----END X509 CRL-----\n/g) ?? [];
+  assert.ok(blocks.length >= 2, 'one CRL per intermediate');
+  assert.match(blocks.map((b) => openssl(['crl', '-noout', '-text'], b).out).join('\n'), new RegExp(`Serial Number: ${old.toUpperCase()}`));
+  assert.ok(!existsSync(join(d, 'inventory.json')));
 });
 
 test('the password never appears in any output', () => {
