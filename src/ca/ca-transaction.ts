@@ -2,7 +2,9 @@
  * One read-modify-write of a CA directory, all under the CA lock: read the inventory, let the
  * caller change it and stage files, then write staged files, the inventory and (when asked) a
  * fresh CRL. If any write fails, what was already written is put back, so a failed command
- * leaves the CA directory as it was.
+ * leaves the CA directory as it was. With a PostgreSQL store (inventory-store.ts) the inventory
+ * is read and written inside one store transaction that also holds the store's advisory lock;
+ * the files are written before its COMMIT and put back when the COMMIT fails.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';

@@ -3,12 +3,11 @@
  * PostgreSQL store DIR/store.json points at. Every reader outside a CA transaction goes through
  * loadInventory, so each command works the same on either.
  */
-import { PgmoatError } from '../util/errors.js';
 import { readTextFile } from '../util/file-problem.js';
 import { caPath } from './ca-layout.js';
 import { fingerprint256 } from './certificate-profiles.js';
 import { readInventory, type Inventory } from './inventory.js';
-import { beginStoreTransaction, readStoreInventory, withStore, connectStore, writeStoreChanges } from './postgres-store.js';
+import { beginStoreTransaction, connectStore, readStoreInventory, withStore, writeStoreChanges } from './postgres-store.js';
 import { readStorePointer } from './store-pointer.js';
 
 /** The fingerprint a store records for its CA: the root's (ca.crt), whatever signs now. */
@@ -68,11 +67,8 @@ export async function openInventorySession(dir: string, caCertPem: string): Prom
       await writeStoreChanges(db, before, after, now);
     },
     async commit() {
-      try {
-        await db.query('commit');
-      } catch (err) {
-        throw err instanceof PgmoatError ? err : new PgmoatError('STORE_FAILED', `COMMIT on the pgmoat store at ${db.where} failed`, { cause: err });
-      }
+      // A failure is STORE_FAILED (connectStore's query): the caller puts its files back.
+      await db.query('commit');
       open = false;
     },
     async close() {

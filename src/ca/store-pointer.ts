@@ -45,10 +45,6 @@ export function checkStoreUrl(url: string, option: string): string {
   return url;
 }
 
-export function hasStorePointer(dir: string): boolean {
-  return existsSync(caPath(dir, 'storePointer'));
-}
-
 /** The store the directory records, or undefined when its inventory is inventory.json. */
 export function readStorePointer(dir: string): StorePointer | undefined {
   const path = caPath(dir, 'storePointer');
