@@ -19,6 +19,7 @@ import { openCa } from '../../src/ca/index.js';
 import { RenewalService } from '../../src/ca/renewal.js';
 import { REVOCATION_CHANNEL, STORE_LOCK_KEY } from '../../src/ca/store-schema.js';
 import { pemDecodeOne } from '../../src/ca/pem.js';
+import { CertificateCatalog, type CatalogGateway } from '../../src/admin/certificate-catalog.js';
 
 const PASSWORD = 'Sup3r-s3cret-pw';
 let pgs: PgServer;
@@ -148,6 +149,21 @@ test('on the store: issue writes a row, revoke writes it and NOTIFYs in the same
   } finally {
     await listener.end();
   }
+});
+
+test('SHOW CERTS (the certificate catalog) lists the inventory from the store once the directory has migrated', async () => {
+  // Only the gateway's side is stood in for (its settings and no pools): the store is the real one.
+  const gateway = {
+    runtime: { config: { renewal: { ca_dir: dir }, tls: { mode: 'disable' } }, clientTls: undefined },
+    revocations: { lookup: () => undefined },
+    pools: new Map(),
+  } as unknown as CatalogGateway;
+  const catalog = new CertificateCatalog(gateway);
+  await catalog.refreshStoreInventory();
+  assert.equal(catalog.hasInventory(), true);
+  const listed = catalog.list().filter((c) => c.source === 'inventory');
+  assert.deepEqual(listed.map((c) => c.cn).sort(), sql("select string_agg(identity, ',' order by identity) from pgmoat.certificates").split(','));
+  assert.equal(listed.find((c) => c.cn === 'bob')?.revoked, true);
 });
 
 test("the renewal service's standing check reads the store: a certificate revoked there is refused", async () => {
