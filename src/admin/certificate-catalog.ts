@@ -8,7 +8,9 @@
  *     all there is of the clients without an inventory.
  * pgmoat has no setting naming a CA directory: `serve` only knows the files of `tls:`. So the
  * inventory is found beside `tls.ca` or not at all. It is read at scrape or SHOW time, again only
- * when the file changed; nothing here runs on the data path.
+ * when the file changed; nothing here runs on the data path. A directory whose inventory lives in
+ * a PostgreSQL store (store.json) is read from the store, at most every STORE_REFRESH_MS, in the
+ * background for a scrape (which uses the copy it has) and awaited by SHOW CERTS.
  */
 import { X509Certificate } from 'node:crypto';
 import { statSync } from 'node:fs';
@@ -16,6 +18,7 @@ import { dirname } from 'node:path';
 import { pemBlocks } from '@pgmoat/client/internal';
 import { caPath } from '../ca/ca-layout.js';
 import { readInventory, type InventoryEntry } from '../ca/inventory.js';
+import { loadInventory } from '../ca/inventory-store.js';
 import { normalizeSerial } from '../util/serial.js';
 import { isExpiring } from '../util/expiring.js';
 import type { RuntimeConfig } from '../runtime/runtime-config.js';
@@ -99,12 +102,18 @@ interface InventoryCache {
   entries: readonly InventoryEntry[];
 }
 
+/** How old a copy of a store's inventory may be before a listing reads it again. */
+const STORE_REFRESH_MS = 5_000;
+
 export class CertificateCatalog {
   /** Verified client certificates seen lately (pgmoat_client_certificate_not_after_timestamp_seconds). */
   readonly seen = new IdentityTracker();
   private configKey: unknown;
   private configCerts: Omit<KnownCertificate, 'revoked' | 'lastSeen'>[] = [];
   private inventory: InventoryCache | undefined;
+  private storeCopy: { dir: string; entries: readonly InventoryEntry[] } | undefined;
+  private storeTried: { dir: string; at: number } | undefined;
+  private storeRead: Promise<void> | undefined;
 
   constructor(
     private readonly gw: CatalogGateway,
@@ -123,6 +132,11 @@ export class CertificateCatalog {
       } catch {
         // no inventory there
       }
+      try {
+        if (statSync(caPath(dir, 'storePointer')).isFile()) return dir;
+      } catch {
+        // nor a store
+      }
     }
     return undefined;
   }
@@ -131,6 +145,10 @@ export class CertificateCatalog {
   private inventoryEntries(): readonly InventoryEntry[] | undefined {
     const dir = this.caDirectory();
     if (!dir) return undefined;
+    if (this.usesStore(dir)) {
+      void this.refreshStoreInventory();
+      return this.storeCopy?.dir === dir ? this.storeCopy.entries : undefined;
+    }
     try {
       const st = statSync(caPath(dir, 'inventory'));
       const c = this.inventory;
@@ -142,6 +160,37 @@ export class CertificateCatalog {
       // Unreadable or damaged (or being replaced, which is atomic): the certificates seen still tell something.
       return this.inventory?.dir === dir ? this.inventory.entries : undefined;
     }
+  }
+
+  private usesStore(dir: string): boolean {
+    try {
+      return statSync(caPath(dir, 'storePointer')).isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Reads the inventory of a CA directory that keeps it in a PostgreSQL store, unless the copy
+   * is fresh or a read is under way (then waits for that one). A store that cannot be read
+   * leaves the last copy in use; never throws.
+   */
+  async refreshStoreInventory(now = Date.now()): Promise<void> {
+    const dir = this.caDirectory();
+    if (!dir || !this.usesStore(dir)) return;
+    if (this.storeRead) return this.storeRead;
+    // A failed read counts too: a store that is down is tried again later, not at every scrape.
+    if (this.storeTried && this.storeTried.dir === dir && now - this.storeTried.at < STORE_REFRESH_MS) return;
+    this.storeTried = { dir, at: now };
+    this.storeRead = loadInventory(dir)
+      .then((inv) => {
+        this.storeCopy = { dir, entries: inv.certificates };
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        this.storeRead = undefined;
+      });
+    return this.storeRead;
   }
 
   /** Whether the last listing came from a CA inventory. */

@@ -23,6 +23,13 @@ export const CA_FILES = {
   retiredDir: 'retired-intermediates',
   /** Profile defaults (lifetimes), written by init; absent means the built-in defaults. */
   defaults: 'defaults.json',
+  /**
+   * Present when the inventory lives in a PostgreSQL store (written by pgmoat ca migrate): where
+   * it is. The keys, certificates and crl.pem stay in the directory.
+   */
+  storePointer: 'store.json',
+  /** inventory.json once migrated to a store: a backup, never read again. */
+  migratedInventory: 'inventory.json.migrated',
 } as const;
 
 export type CaFile = keyof typeof CA_FILES;

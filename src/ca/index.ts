@@ -6,6 +6,7 @@ export { issueServer, DEFAULT_SERVER_DAYS, type IssueServerOptions, type ServerC
 export { revoke, writeCrl, type RevokeOptions, type RevokeResult } from './revoke.js';
 export { listCertificates, EXPIRING_RULE_TEXT, type ListedCertificate } from './list.js';
 export { readInventory, type Inventory, type InventoryEntry } from './inventory.js';
+export { loadInventory } from './inventory-store.js';
 export { CA_FILES, caPath } from './ca-layout.js';
 export { DEFAULT_CRL_DAYS, type BuiltCrl } from './crl.js';
 export { parseDays, parseHosts, parseReason, REVOCATION_REASONS, DEFAULT_CA_NAME, type RevocationReason } from './inputs.js';

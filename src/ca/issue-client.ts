@@ -13,7 +13,8 @@ import { buildClientCertificate, certificatePem, type SubjectPublicKey } from '.
 import { readCsr } from './csr.js';
 import { quote, validateIdentityPart } from './identity-format.js';
 import { parseDays } from './inputs.js';
-import { issuedEntry, markSuperseded, readInventory, unusedSerial, type InventoryEntry } from './inventory.js';
+import { issuedEntry, markSuperseded, unusedSerial, type InventoryEntry } from './inventory.js';
+import { loadInventory } from './inventory-store.js';
 import { DEFAULT_KEY_TYPE, exportPrivateKeyPem, generateKeyPair, type KeyType } from './keys.js';
 import { resolveValidity, type ValidityOptions } from './validity.js';
 import { extraSansOfCertificate, parseSans, type ExtraSan } from './san.js';
@@ -172,7 +173,7 @@ export async function issueClient(ca: CertificateAuthority, opts: IssueClientOpt
 export async function renewClient(ca: CertificateAuthority, opts: RenewClientOptions): Promise<RenewedClient> {
   const outDir = validateCommon(ca, opts);
   // Peek (without the lock) at the previous certificate for its key type; the real check is below.
-  const previous = readInventory(ca.dir).certificates.filter(
+  const previous = (await loadInventory(ca.dir)).certificates.filter(
     (e) => e.kind === 'client' && e.name === opts.name && e.environment === opts.environment,
   );
   if (previous.length === 0) {

@@ -1,6 +1,7 @@
 /** The inventory as a listing: what each certificate's state is today. */
 import { assertCaDir } from './authority.js';
-import { readInventory, type InventoryEntry } from './inventory.js';
+import type { InventoryEntry } from './inventory.js';
+import { loadInventory } from './inventory-store.js';
 import { sansOfCertificate } from './san.js';
 import { isExpiring } from '../util/expiring.js';
 import { normalizeSerial } from '../util/serial.js';
@@ -52,8 +53,8 @@ function describeEntry(e: InventoryEntry, now: Date): ListedCertificate {
   };
 }
 
-export function listCertificates(dir: string, now = new Date()): ListedCertificate[] {
-  const inv = readInventory(assertCaDir(dir));
+export async function listCertificates(dir: string, now = new Date()): Promise<ListedCertificate[]> {
+  const inv = await loadInventory(assertCaDir(dir));
   return inv.certificates
     .map((e) => describeEntry(e, now))
     .sort((a, b) => a.kind.localeCompare(b.kind) || a.environment.localeCompare(b.environment) || a.name.localeCompare(b.name) || a.notBefore.localeCompare(b.notBefore));

@@ -19,7 +19,8 @@ import type { CertificateAuthority } from './authority.js';
 import { caPath } from './ca-layout.js';
 import { withCaTransaction } from './ca-transaction.js';
 import { certificatePem, fingerprint256 } from './certificate-profiles.js';
-import { issuedEntry, markSuperseded, readInventory, unusedSerial, type InventoryEntry } from './inventory.js';
+import { issuedEntry, markSuperseded, unusedSerial, type InventoryEntry } from './inventory.js';
+import { loadInventory } from './inventory-store.js';
 import { readRenewalCsr } from './renewal-csr.js';
 import { renewedValidity } from './validity.js';
 import { pemBlocks } from '@pgmoat/client/internal';
@@ -176,7 +177,7 @@ export class RenewalService {
       throw refuse('RENEWAL_REVOKED', `the intermediate ${issuerSerial} that issued this certificate is revoked; it cannot renew (issue a new one with pgmoat issue)`);
     }
     const serial = normalizeSerial(cert.serialNumber);
-    const entry = checkStanding(this.ca, readInventory(this.ca.dir).certificates, cert, serial, now, this.policy);
+    const entry = checkStanding(this.ca, (await loadInventory(this.ca.dir)).certificates, cert, serial, now, this.policy);
     return { identity: { cn: entry.name, environment: entry.environment, serial }, cert };
   }
 

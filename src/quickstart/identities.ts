@@ -7,7 +7,7 @@
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CA_FILES, caPath, initCa, issueClient, openCa, readInventory, renewClient, writeCrl, type CertificateAuthority } from '../ca/index.js';
+import { CA_FILES, caPath, initCa, issueClient, openCa, loadInventory, renewClient, writeCrl, type CertificateAuthority } from '../ca/index.js';
 import { PgmoatError } from '../util/errors.js';
 
 export const DEMO_IDENTITY = 'demo';
@@ -48,8 +48,8 @@ function usable(files: ClientFiles): boolean {
   }
 }
 
-function hasIdentity(ca: CertificateAuthority): boolean {
-  return readInventory(ca.dir).certificates.some((e) => e.kind === 'client' && e.name === DEMO_IDENTITY && e.environment === DEMO_ENVIRONMENT);
+async function hasIdentity(ca: CertificateAuthority): Promise<boolean> {
+  return (await loadInventory(ca.dir)).certificates.some((e) => e.kind === 'client' && e.name === DEMO_IDENTITY && e.environment === DEMO_ENVIRONMENT);
 }
 
 export async function ensureIdentities(dirArg: string): Promise<QuickstartIdentities> {
@@ -67,7 +67,7 @@ export async function ensureIdentities(dirArg: string): Promise<QuickstartIdenti
   if (!usable(files)) {
     const opts = { name: DEMO_IDENTITY, environment: DEMO_ENVIRONMENT, outDir: join(dir, 'clients') };
     // A certificate in the inventory whose files are gone (or expiring) is renewed, superseding the old one.
-    if (hasIdentity(ca)) await renewClient(ca, { ...opts, revokeOld: true });
+    if (await hasIdentity(ca)) await renewClient(ca, { ...opts, revokeOld: true });
     else await issueClient(ca, opts);
     made.push(`the client identity "${DEMO_IDENTITY}" (environment ${DEMO_ENVIRONMENT}) in ${join(dir, 'clients')}`);
   }

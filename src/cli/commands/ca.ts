@@ -7,6 +7,7 @@ import { parseDuration } from '../../config/duration.js';
 import { startRenewalService } from '../../renewal/start.js';
 import { registerAdopt } from './ca-adopt.js';
 import { registerIntermediateCommands } from './ca-intermediate.js';
+import { registerMigrate } from './ca-migrate.js';
 
 interface CaServeOptions {
   dir: string;
@@ -47,6 +48,7 @@ export function register(program: Command): void {
   const ca = program.command('ca').description('the certificate authority: the renewal service, the intermediates of a two-level CA, adopting an existing CA');
   registerIntermediateCommands(ca);
   registerAdopt(ca);
+  registerMigrate(ca);
   ca.command('serve')
     .description('run the renewal service (HTTPS, mutual TLS): POST /v1/renew, GET /v1/ca, GET /v1/crl')
     .requiredOption('--dir <dir>', 'the CA directory')

@@ -6,7 +6,7 @@ import {
   parseHosts,
   parseKeyType,
   parseLifetime,
-  readInventory,
+  loadInventory,
   CA_FILES,
   DEFAULT_CA_NAME,
   DEFAULT_CLIENT_DAYS,
@@ -15,6 +15,10 @@ import {
   KEY_TYPES,
 } from '../../ca/index.js';
 import { collect, day, print, readPassphrase } from '../cli-helpers.js';
+import { resolve } from 'node:path';
+import { PgmoatError } from '../../util/errors.js';
+import { checkStoreIsFree, migrateToStore } from '../../ca/migrate.js';
+import { checkStoreUrl, redactUrl, type StorePointer } from '../../ca/store-pointer.js';
 
 interface InitOptions {
   dir: string;
@@ -26,6 +30,8 @@ interface InitOptions {
   intermediate?: boolean;
   clientLifetime?: string;
   serverLifetime?: string;
+  store?: string;
+  storePasswordFile?: string;
 }
 
 export function register(program: Command): void {
@@ -41,7 +47,15 @@ export function register(program: Command): void {
     .option('--intermediate', 'make a root CA (ca.crt, ca.key) and an issuing intermediate (intermediate.crt, intermediate.key) that signs everything else, so the root key can be moved offline')
     .option('--client-lifetime <duration>', `default lifetime of client certificates: 90m, 24h, 30d (default ${DEFAULT_CLIENT_DAYS}d)`)
     .option('--server-lifetime <duration>', `default lifetime of server certificates (default ${DEFAULT_SERVER_DAYS}d)`)
+    .option('--store <url>', 'keep the inventory and revocations in this PostgreSQL store (postgres://…) instead of inventory.json, as pgmoat ca migrate does')
+    .option('--store-password-file <file>', "with --store: the store password in a file (mode 0600)")
     .action(async (opts: InitOptions) => {
+      let store: StorePointer | undefined;
+      if (opts.store !== undefined) {
+        store = { version: 1, url: checkStoreUrl(opts.store, '--store'), ...(opts.storePasswordFile === undefined ? {} : { password_file: resolve(opts.storePasswordFile) }) };
+        // Before the CA exists: an unreachable store or one that holds a CA leaves no directory behind.
+        await checkStoreIsFree(store);
+      }
       const keyType = parseKeyType(opts.keyType);
       if (opts.crlDays !== undefined) parseDays(opts.crlDays, '--crl-days');
       if (opts.clientLifetime !== undefined) parseLifetime(opts.clientLifetime, '--client-lifetime');
@@ -58,8 +72,16 @@ export function register(program: Command): void {
         clientLifetime: opts.clientLifetime,
         serverLifetime: opts.serverLifetime,
       });
+      if (store) {
+        try {
+          await migrateToStore(result.dir, store);
+        } catch (err) {
+          if (err instanceof PgmoatError) throw err.withDetail(`the CA was created in ${result.dir} with its inventory in inventory.json; run pgmoat ca migrate --to URL --dir ${opts.dir} once the store works`);
+          throw err;
+        }
+      }
       const hosts = parseHosts(opts.host).map((h) => h.value);
-      const inv = readInventory(result.dir);
+      const inv = await loadInventory(result.dir);
       const enc = passphrase ? ', encrypted' : '';
       const lifetimes = `  ${'defaults.json'.padEnd(result.intermediate ? 17 : 16)}default lifetimes: client ${result.defaults.client.text}, server ${result.defaults.server.text}`;
       if (!result.intermediate) {
@@ -70,7 +92,7 @@ export function register(program: Command): void {
             `  ca.key          CA private key (0600${enc}): keep it safe, it signs every identity`,
             `  server.crt/.key the gateway's certificate for ${hosts.join(', ')} (until ${day(inv.certificates[0]?.notAfter ?? '')}; re-issue with pgmoat issue-server)`,
             `  crl.pem         revocation list, valid ${inv.crlDays} days: re-sign it from cron with: pgmoat crl --dir ${opts.dir}`,
-            `  inventory.json  every certificate issued`,
+            store ? `  store.json      every certificate issued is kept in the pgmoat store at ${redactUrl(store.url)}` : `  inventory.json  every certificate issued`,
             lifetimes,
             `  pgmoat.yaml     starter gateway configuration`,
             `Next: pgmoat issue NAME --env production --dir ${opts.dir} --out OUTDIR`,
@@ -89,7 +111,7 @@ export function register(program: Command): void {
           `  ca-bundle.crt    root + intermediate: the gateway's tls.ca (it checks the CRL against the intermediate)`,
           `  server.crt/.key  the gateway's certificate (followed by the intermediate) for ${hosts.join(', ')} (until ${day(inv.certificates[0]?.notAfter ?? '')})`,
           `  crl.pem          revocation list signed by the intermediate, valid ${inv.crlDays} days: re-sign it from cron with: pgmoat crl --dir ${opts.dir}`,
-          `  inventory.json   every certificate issued`,
+          store ? `  store.json       every certificate issued is kept in the pgmoat store at ${redactUrl(store.url)}` : `  inventory.json   every certificate issued`,
           lifetimes,
           `  pgmoat.yaml      starter gateway configuration`,
           `The root key is not needed to issue: move it offline now, e.g.`,

@@ -47,8 +47,8 @@ export function register(program: Command): void {
     )
     .requiredOption('--dir <dir>', 'the CA directory')
     .option('--json', 'print JSON for scripts (a stable format: { version: 1, certificates: [...] })')
-    .action((opts: { dir: string; json?: boolean }) => {
-      const rows = listCertificates(opts.dir);
+    .action(async (opts: { dir: string; json?: boolean }) => {
+      const rows = await listCertificates(opts.dir);
       if (opts.json) {
         const certificates = rows.map((r) => ({ ...r, revokedAt: r.revokedAt ?? null, reason: r.reason ?? null, supersededBy: r.supersededBy ?? null }));
         print(JSON.stringify({ version: 1, certificates }, null, 2));
