@@ -63,8 +63,8 @@ export interface HaCluster {
   readonly app: ClientFiles;
   readonly gws: readonly HaGateway[];
   readonly hap: RunningHaproxy;
-  /** A superuser connection to PostgreSQL directly, to watch pg_stat_activity. */
-  readonly monitor: pg.Client;
+  /** Superuser connections to PostgreSQL directly (a small pool), to watch pg_stat_activity. */
+  readonly monitor: pg.Pool;
   /** node-postgres settings for appdb through HAProxy with the app certificate. */
   pgConfig(): pg.ClientConfig;
   /** HAProxy's view of gateway `id` ("UP", "DOWN", ...). */
@@ -96,7 +96,7 @@ export async function startHaCluster(opts: HaClusterOptions): Promise<HaCluster>
   chmodSync(dir, 0o700);
   const gws: HaGateway[] = [];
   let hap: RunningHaproxy | undefined;
-  let monitor: pg.Client | undefined;
+  let monitor: pg.Pool | undefined;
   const close = async (): Promise<void> => {
     await monitor?.end().catch(() => undefined);
     await hap?.stop();
@@ -131,8 +131,7 @@ export async function startHaCluster(opts: HaClusterOptions): Promise<HaCluster>
       balance: opts.balance ?? 'roundrobin',
       checkIntervalMs: opts.checkIntervalMs ?? 200,
     });
-    monitor = new pg.Client({ host: '127.0.0.1', port: upstream.port, user: upstream.superuser, database: 'postgres' });
-    await monitor.connect();
+    monitor = new pg.Pool({ host: '127.0.0.1', port: upstream.port, user: upstream.superuser, database: 'postgres', max: 3 });
     const h = hap;
     const backend = async (id: number): Promise<BackendState> => {
       const b = (await h.backends()).find((s) => s.name === `gw${id}`);
@@ -169,7 +168,8 @@ async function gatewayProcess(id: number, port: number, httpPort: number, config
     proc: p.proc,
     output: () => p.output(),
     logs: () => jsonLogLines(p.output()),
-    stop: (signal) => p.stop(signal),
+    // The harness's stop waits for an exit that already happened when a signal ended the process.
+    stop: (signal) => (p.proc.exitCode !== null || p.proc.signalCode !== null ? Promise.resolve(p.proc.exitCode) : p.stop(signal)),
     async start() {
       p = await startGatewayProcess(configPath);
       g.proc = p.proc;

@@ -42,6 +42,8 @@ export interface RunningHaproxy {
   output(): string;
   /** The backends as HAProxy sees them now. */
   backends(): Promise<BackendState[]>;
+  /** Every column of `show stat` for each server of the backend (scur, srv_abrt, econ, wretr, wredis, ...). */
+  serverStats(): Promise<Record<string, string>[]>;
   stop(): Promise<void>;
 }
 
@@ -106,6 +108,14 @@ function parseStats(csv: string): BackendState[] {
     .map((f) => ({ name: f[sv] ?? '', status: f[status] ?? '', totalSessions: Number(f[stot] ?? 0) }));
 }
 
+function serverRows(csv: string): Record<string, string>[] {
+  const lines = csv.split('\n').filter((l) => l.length > 0);
+  const header = (lines.shift() ?? '').replace(/^# /, '').split(',');
+  return lines
+    .map((l) => Object.fromEntries(l.split(',').map((v, i) => [header[i] ?? String(i), v])))
+    .filter((r) => r.pxname === 'gateways' && r.svname !== 'BACKEND' && r.svname !== 'FRONTEND');
+}
+
 /**
  * Resolves once the stats socket answers: HAProxy binds its frontends before it serves the stats
  * socket, and asking there sends no probe connection to a backend.
@@ -151,6 +161,7 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<RunningHaproxy
     host: '127.0.0.1',
     output: () => out,
     backends: async () => parseStats(await statsCommand(statsSocket, 'show stat')),
+    serverStats: async () => serverRows(await statsCommand(statsSocket, 'show stat')),
     stop,
   };
 }
