@@ -26,6 +26,8 @@ export interface HaproxyOptions {
   readonly balance?: 'roundrobin' | 'random' | 'leastconn' | 'source';
   /** Health check interval (ms); one failed check takes a backend out, one good one puts it back. */
   readonly checkIntervalMs?: number;
+  /** Connections HAProxy holds at once (global and frontend maxconn; default 4096). */
+  readonly maxconn?: number;
 }
 
 export interface BackendState {
@@ -39,6 +41,8 @@ export interface BackendState {
 export interface RunningHaproxy {
   readonly port: number;
   readonly host: string;
+  /** HAProxy's process id (the benchmark counts its CPU time). */
+  readonly pid: number;
   output(): string;
   /** The backends as HAProxy sees them now. */
   backends(): Promise<BackendState[]>;
@@ -58,7 +62,7 @@ function configText(opts: HaproxyOptions, port: number, statsSocket: string): st
   const inter = opts.checkIntervalMs ?? 200;
   const lines = [
     'global',
-    '  maxconn 4096',
+    `  maxconn ${opts.maxconn ?? 4096}`,
     `  stats socket ${statsSocket} level admin`,
     'defaults',
     '  mode tcp',
@@ -70,6 +74,7 @@ function configText(opts: HaproxyOptions, port: number, statsSocket: string): st
     '  option redispatch 1',
     'frontend fe',
     `  bind 127.0.0.1:${port}`,
+    `  maxconn ${opts.maxconn ?? 4096}`,
     '  default_backend gateways',
     'backend gateways',
     `  balance ${opts.balance ?? 'roundrobin'}`,
@@ -159,6 +164,7 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<RunningHaproxy
   return {
     port,
     host: '127.0.0.1',
+    pid: proc.pid!,
     output: () => out,
     backends: async () => parseStats(await statsCommand(statsSocket, 'show stat')),
     serverStats: async () => serverRows(await statsCommand(statsSocket, 'show stat')),
