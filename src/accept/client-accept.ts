@@ -13,11 +13,15 @@ import { parseStartupPacket, startupPacketLength } from '../protocol/startup.js'
 import { PgmoatError, isPgmoatError } from '../util/errors.js';
 import { tlsRequired, type TlsMode } from '../tls/tls-mode.js';
 import type { CertCheck } from '../tls/client-tls.js';
+import { readProxyHeader } from './proxy-header.js';
+import type { ProxyExpectation } from './proxy-policy.js';
 
 export interface LoginRequest {
   socket: Socket | TLSSocket;
   remoteAddress: string;
   remotePort: number;
+  /** The load balancer's address, when a PROXY header named the client (remoteAddress). */
+  via: string | undefined;
   tls: TLSSocket | undefined;
   certCheck: CertCheck | undefined;
   params: Map<string, string>;
@@ -43,11 +47,19 @@ export interface AcceptHost {
   /** A connection refused before login, told once, before its FATAL goes out (audit). */
   refused?(conn: IncomingConnection, err: PgmoatError): void;
   cancel(pid: number, secret: number): void;
+  /**
+   * With listen.proxy_protocol, for a trusted balancer's connection once its header was read (or
+   * found absent where allowed): the admission at accept (rate limits) with the client's address.
+   * false: the connection is closed without a word (the host logged why).
+   */
+  admit?(conn: IncomingConnection): boolean;
+  /** A connection refused over its PROXY header (or the lack of one): closed, nothing sent. */
+  proxyRefused?(conn: IncomingConnection, reason: string): void;
   /** Called exactly once per connection, when it leaves the accept phase. */
   finished(conn: IncomingConnection, end: AcceptEnd): void;
 }
 
-type AcceptPhase = 'negotiate' | 'tls-handshake' | 'startup' | 'done';
+type AcceptPhase = 'proxy' | 'negotiate' | 'tls-handshake' | 'startup' | 'done';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -62,10 +74,13 @@ const byRawSocket = new WeakMap<Socket, IncomingConnection>();
 function ignoreError(): void {}
 
 export class IncomingConnection {
-  phase: AcceptPhase = 'negotiate';
+  phase: AcceptPhase;
   readonly startedAt = Date.now();
-  readonly remoteAddress: string;
-  readonly remotePort: number;
+  /** The client's address: the socket's, or the one a trusted balancer's PROXY header gave. */
+  remoteAddress: string;
+  remotePort: number;
+  /** The balancer's (the socket's) address, when a PROXY header named the client. */
+  via: string | undefined;
   direct = false;
   /** performance.now() when the raw socket went to the tls.Server (the handshake duration); 0 before. */
   tlsStartedAt = 0;
@@ -82,7 +97,9 @@ export class IncomingConnection {
   constructor(
     readonly raw: Socket,
     private readonly host: AcceptHost,
+    private readonly proxy: ProxyExpectation = 'off',
   ) {
+    this.phase = proxy === 'off' ? 'negotiate' : 'proxy';
     this.socket = raw;
     this.remoteAddress = raw.remoteAddress ?? '';
     this.remotePort = raw.remotePort ?? 0;
@@ -110,6 +127,10 @@ export class IncomingConnection {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.phase === 'proxy') {
+      this.onProxyData(chunk);
+      return;
+    }
     if (this.phase === 'negotiate' && this.buf.length === 0 && chunk[0] === TLS_HANDSHAKE_RECORD && this.host.tlsMode !== 'disable') {
       this.direct = true;
       this.raw.off('data', this.onDataBound);
@@ -125,6 +146,59 @@ export class IncomingConnection {
     } catch (err) {
       this.fail(isPgmoatError(err) ? err : new PgmoatError('BAD_STARTUP', 'invalid startup packet'));
     }
+  }
+
+  /**
+   * The first bytes with listen.proxy_protocol on: a PROXY header, or (where allowed) none. The
+   * header is bounded (proxy-header.ts); the login timeout bounds a peer that stops inside it.
+   */
+  private onProxyData(chunk: Buffer): void {
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    const r = readProxyHeader(this.buf);
+    switch (r.kind) {
+      case 'more':
+        return;
+      case 'invalid':
+        this.refuseProxy(r.reason);
+        return;
+      case 'absent':
+        if (this.proxy === 'require') {
+          this.refuseProxy('no PROXY header from a trusted address (listen.proxy_protocol.required is true)');
+          return;
+        }
+        break;
+      case 'header':
+        if (this.proxy === 'refuse') {
+          this.refuseProxy(`a PROXY v${r.version} header from an address not in listen.proxy_protocol.trusted`);
+          return;
+        }
+        // LOCAL (a balancer's health check), UNKNOWN, UNIX or UDP: the balancer's own address stands.
+        if (r.source !== undefined) {
+          this.via = this.remoteAddress;
+          this.remoteAddress = r.source.address;
+          this.remotePort = r.source.port;
+        }
+        this.buf = this.buf.subarray(r.length);
+        break;
+    }
+    this.phase = 'negotiate';
+    // An untrusted peer was admitted at accept, by its own address; a balancer's client is now.
+    if (this.proxy !== 'refuse' && this.host.admit !== undefined && !this.host.admit(this)) {
+      this.close();
+      return;
+    }
+    const rest = this.buf;
+    this.buf = EMPTY;
+    if (rest.length > 0) this.onData(rest);
+  }
+
+  private refuseProxy(reason: string): void {
+    if (this.phase === 'done') return;
+    this.phase = 'done';
+    this.host.proxyRefused?.(this, reason);
+    this.host.finished(this, 'refused');
+    this.buf = EMPTY;
+    this.raw.destroy();
   }
 
   private drain(): void {
@@ -184,6 +258,7 @@ export class IncomingConnection {
       socket: this.socket,
       remoteAddress: this.remoteAddress,
       remotePort: this.remotePort,
+      via: this.via,
       tls: this.tlsSocket,
       certCheck: this.certCheck,
       params,
@@ -239,6 +314,12 @@ export class IncomingConnection {
   /** Sends one FATAL and closes. */
   fail(err: PgmoatError): void {
     if (this.phase === 'done' && this.socket.destroyed) return;
+    // Inside a PROXY header (or a balancer's connection that sent nothing): no PostgreSQL client
+    // to answer; an untrusted peer that sent nothing yet gets the FATAL any client would.
+    if (this.phase === 'proxy' && (this.buf.length > 0 || this.proxy !== 'refuse')) {
+      this.refuseProxy(this.buf.length > 0 ? `an incomplete PROXY header (${this.buf.length} bytes): ${err.message}` : `no PROXY header: ${err.message}`);
+      return;
+    }
     // Already finished (handed to login, which threw at once): the FATAL goes out, the end was told.
     const first = this.phase !== 'done';
     this.phase = 'done';
@@ -256,6 +337,11 @@ export class IncomingConnection {
 
   close(): void {
     if (this.phase === 'done') return;
+    // The peer hung up inside its header (a gateway stopping closes it without a refusal).
+    if (this.phase === 'proxy' && this.buf.length > 0 && this.raw.destroyed) {
+      this.refuseProxy(`the connection closed inside a PROXY header (after ${this.buf.length} bytes)`);
+      return;
+    }
     this.phase = 'done';
     this.host.finished(this, 'left');
     this.socket.destroy();

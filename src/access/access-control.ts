@@ -6,7 +6,6 @@
  * calls sweep().
  */
 import type { Logger } from 'pino';
-import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { PgmoatError, errorMessage, isPgmoatError } from '../util/errors.js';
 import type { CertCheck } from '../tls/client-tls.js';
@@ -37,6 +36,7 @@ export interface AccessHost {
 /** A refused attempt as seen before login (client-accept.ts). */
 export interface EarlyRefusal {
   remoteAddress: string;
+  via: string | undefined;
   tls: TLSSocket | undefined;
   certCheck: CertCheck | undefined;
   params: Map<string, string> | undefined;
@@ -108,8 +108,7 @@ export class AccessControl {
   // ---- accept and login ----------------------------------------------------------------
 
   /** The handshake rate limit, at accept: false means close the socket now, before any TLS work. */
-  admitConnection(socket: Socket): boolean {
-    const remote = socket.remoteAddress ?? '';
+  admitConnection(remote: string): boolean {
     const verdict = this.rate.admit(remote, this.rc.config.limits);
     if (verdict === 'ok') return true;
     if (verdict === 'global') this.counters.handshakesRateLimited++;
@@ -180,7 +179,7 @@ export class AccessControl {
   sessionStarted(client: ClientSession, lease: Lease, req: LoginRequest, decision: LoginDecision): void {
     this.leases.set(client, lease);
     this.audit.accepted(
-      { remote: req.remoteAddress, identity: decision.identity, database: decision.database, role: decision.role, tlsVersion: client.info.tlsProtocol, cipher: client.info.tlsCipher },
+      { remote: req.remoteAddress, via: req.via, identity: decision.identity, database: decision.database, role: decision.role, tlsVersion: client.info.tlsProtocol, cipher: client.info.tlsCipher },
       { rule: decision.rule, method: decision.password },
     );
   }
@@ -191,7 +190,7 @@ export class AccessControl {
     this.enforcer.forget(client);
     const info = client.info;
     this.audit.sessionEnd(
-      { remote: info.remoteAddress, identity: info.identity, database: info.database, role: info.role, tlsVersion: info.tlsProtocol, cipher: info.tlsCipher },
+      { remote: info.remoteAddress, via: info.via, identity: info.identity, database: info.database, role: info.role, tlsVersion: info.tlsProtocol, cipher: info.tlsCipher },
       { reason, durationMs: Date.now() - client.connectedAt, bytesIn: client.bytesIn, bytesOut: client.bytesOut || client.socket.bytesWritten },
     );
   }
@@ -202,7 +201,7 @@ export class AccessControl {
     const database = req.params.get('database') || req.params.get('user');
     const reason = reasonOf(err, req.certCheck);
     this.audit.refused(
-      { remote: req.remoteAddress, identity, database, role: req.params.get('user'), tls: req.tls },
+      { remote: req.remoteAddress, via: req.via, identity, database, role: req.params.get('user'), tls: req.tls },
       reason,
       message,
       isPgmoatError(err) ? { code: err.code } : {},
@@ -216,13 +215,19 @@ export class AccessControl {
   /** A connection refused before login (certificate verdict, SSL required, bad startup, timeout). */
   earlyRefusal(r: EarlyRefusal, err: PgmoatError): void {
     const reason: AuditReason = reasonOf(err, r.certCheck);
-    const subject: AuditSubject = { remote: r.remoteAddress, identity: r.certCheck?.identity, tls: r.tls };
+    const subject: AuditSubject = { remote: r.remoteAddress, via: r.via, identity: r.certCheck?.identity, tls: r.tls };
     if (r.params) {
       subject.role = r.params.get('user');
       subject.database = r.params.get('database') || r.params.get('user');
     }
     this.audit.refused(subject, reason, err.message, { code: err.code });
     this.host.metrics?.refused({ stage: 'handshake', reason, check: r.certCheck });
+  }
+
+  /** A PROXY header refused (untrusted, invalid, missing where required, cut short): see client-accept.ts. */
+  proxyRefused(remote: string, reason: string): void {
+    this.audit.proxyRefused(remote, reason);
+    this.host.metrics?.refused({ stage: 'accept', reason: 'proxy header', check: undefined });
   }
 
   tlsHandshakeFailed(remote: string, err: unknown): void {

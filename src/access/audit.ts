@@ -130,6 +130,8 @@ export function reasonOf(err: unknown, certCheck?: CertCheck): AuditReason {
 /** What is known about a connection when its audit line is written; every field optional. */
 export interface AuditSubject {
   remote: string;
+  /** The load balancer's address when a PROXY header gave `remote` (listen.proxy_protocol). */
+  via?: string | undefined;
   identity?: PeerIdentity | undefined;
   database?: string | undefined;
   role?: string | undefined;
@@ -142,6 +144,7 @@ export interface AuditSubject {
 function fields(s: AuditSubject): Record<string, unknown> {
   return {
     remote: s.remote,
+    via: s.via,
     cn: s.identity?.cn,
     environment: s.identity?.environment,
     // The URI and DNS SANs (uri:..., dns:...) the rules and identity maps can match on; absent when none.
@@ -169,6 +172,15 @@ export class Audit {
       { event: 'login_refused', audit: true, outcome: 'refused', reason, auth_failure: authFailure, ...fields(s), error: message, ...extra },
       `${authFailure ? 'authentication failure' : 'connection refused'} from ${s.remote}: ${reason}`,
     );
+  }
+
+  /**
+   * A connection refused over its PROXY header, before any PostgreSQL byte: `remote` is the peer
+   * that sent it. Warn: either an address outside listen.proxy_protocol.trusted speaks PROXY (a
+   * misconfigured balancer or someone claiming others' addresses) or a trusted one sends garbage.
+   */
+  proxyRefused(remote: string, reason: string): void {
+    this.log.warn({ event: 'proxy_refused', audit: true, outcome: 'refused', remote, reason }, `PROXY header refused from ${remote}: ${reason}`);
   }
 
   sessionEnd(s: AuditSubject, end: { reason: string; durationMs: number; bytesIn: number; bytesOut: number; extra?: Record<string, unknown> }): void {

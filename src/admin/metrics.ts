@@ -163,6 +163,7 @@ export class GatewayMetrics implements GatewayMetricsHooks {
     ).register(this.registry);
     new ScrapeMetric('pgmoat_admin_sessions', 'Live admin console sessions.', 'gauge', () => [{ labels: {}, value: opts.adminIdentities?.().length ?? 0 }]).register(this.registry);
     this.registerCrl();
+    this.registerStore();
     new ScrapeMetric(
       'pgmoat_client_certificate_not_after_timestamp_seconds',
       'notAfter of each verified, unrevoked client certificate connected now or seen in the last 24 hours (alert on expiry).',
@@ -221,6 +222,21 @@ export class GatewayMetrics implements GatewayMetricsHooks {
       if (!c) return [];
       return one(c.nextUpdate !== undefined && Date.now() > c.nextUpdate.getTime() ? 1 : 0);
     }, 'max').register(this.registry);
+  }
+
+  private registerStore(): void {
+    // The CA store's LISTEN source (revocation/store-source.ts); nothing without ca.store.
+    const store = (): RevocationFreshness | undefined => this.source.revocations.freshness(Date.now()).find((f) => f.source === 'store');
+    const one = (value: number | undefined): Sample[] => (value === undefined ? [] : [{ labels: {}, value }]);
+    new ScrapeMetric('pgmoat_revocation_store_connected', '1 while the connection that LISTENs for revocations from the CA store (ca.store) is up and its list read, else 0.', 'gauge', () => {
+      const s = store();
+      return s ? one(s.connected === true ? 1 : 0) : [];
+    }, 'min').register(this.registry);
+    new ScrapeMetric('pgmoat_revocation_store_age_seconds', 'Seconds since the revoked list from the CA store was last known complete: about 0 while connected, growing while the store is unreachable (the last list read stays enforced).', 'gauge', () => {
+      const t = store()?.thisUpdate;
+      return one(t ? Math.max(0, (Date.now() - t.getTime()) / 1000) : undefined);
+    }, 'max').register(this.registry);
+    new ScrapeMetric('pgmoat_revocation_store_revoked_entries', 'Serials the CA store lists as revoked, as this gateway enforces them.', 'gauge', () => one(store()?.revokedCount), 'max').register(this.registry);
   }
 
   /** Prometheus text exposition. */

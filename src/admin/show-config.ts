@@ -1,5 +1,6 @@
 /** SHOW DATABASES, CONFIG, VERSION and HELP: the configuration in force, never a secret. */
 import type { Config } from '../config/schema.js';
+import { redactUrl } from '../util/redact-url.js';
 import { poolSettingsFor } from '../config/effective.js';
 import type { Pool } from '../pool/pool.js';
 import type { Cell, CommandResult } from './result-set.js';
@@ -36,6 +37,10 @@ function flatten(prefix: string, value: unknown, out: [string, unknown][]): void
     return;
   }
   if (value === undefined) return;
+  if (typeof value === 'string' && /^postgres(ql)?:\/\//.test(value)) {
+    out.push([prefix, redactUrl(value)]); // ca.store may carry its password
+    return;
+  }
   if (value === null || typeof value !== 'object') {
     out.push([prefix, value]);
     return;

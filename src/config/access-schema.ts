@@ -44,7 +44,7 @@ function sanPatternList() {
   });
 }
 
-function cidrList() {
+export function cidrList() {
   return stringList().superRefine((list, ctx) => {
     list.forEach((a, i) => {
       try {

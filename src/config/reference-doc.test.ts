@@ -15,7 +15,7 @@ function documented(path: string[], key: string): boolean {
 }
 
 describe('docs/config-reference.md', () => {
-  const sections: string[][] = [[], ['listen'], ['log'], ['tls'], ['databases', '*'], ['databases', '*', 'tls'], ['users', '*'], ['admin'], ['admin', 'http'], ['admin', 'http', 'tls'], ['limits'], ['rules', '*'], ['ident_maps', '*', '*']];
+  const sections: string[][] = [[], ['listen'], ['listen', 'proxy_protocol'], ['log'], ['tls'], ['databases', '*'], ['databases', '*', 'tls'], ['users', '*'], ['admin'], ['admin', 'http'], ['admin', 'http', 'tls'], ['limits'], ['rules', '*'], ['ident_maps', '*', '*']];
   for (const path of sections) {
     it(`documents every key of ${path.join('.') || 'the top level'}`, () => {
       const keys = knownKeysAt(configSchema, path);

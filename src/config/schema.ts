@@ -23,7 +23,7 @@ import {
   text,
   type FileContext,
 } from './fields.js';
-import { accessProblems, accessShape } from './access-schema.js';
+import { accessProblems, accessShape, cidrList } from './access-schema.js';
 import { renewalSchema } from './renewal-schema.js';
 import { peerIdSchema, peerProblems, peersSchema } from './peers-schema.js';
 
@@ -219,6 +219,17 @@ function adminSchema(ctx: Ctx) {
   });
 }
 
+/**
+ * `ca:`, the CA's PostgreSQL store as the gateway uses it: revocations LISTENed for (every
+ * gateway refuses and ends a revoked certificate's sessions within a second of `pgmoat revoke`).
+ */
+function caSchema(ctx: Ctx) {
+  return strict({
+    store: text().refine((url) => /^postgres(ql)?:\/\//.test(url), { message: 'must be a postgres:// URL (e.g. postgres://pgmoat@db.example.com/pgmoat?sslmode=verify-full)' }),
+    password_file: filePath(ctx, 'password file').optional(),
+  });
+}
+
 export function buildConfigSchema(ctx?: FileContext) {
   return strict({
     listen: strict({
@@ -226,6 +237,11 @@ export function buildConfigSchema(ctx?: FileContext) {
       port: int(0, 65535).default(6432),
       /** serve --workers N: each worker listens itself (SO_REUSEPORT) instead of the primary handing connections over. */
       reuse_port: bool().default(false),
+      /** HAProxy's PROXY header (v1 or v2) before the PostgreSQL bytes, from the balancers in `trusted`. */
+      proxy_protocol: strict({
+        trusted: cidrList(),
+        required: bool().default(true),
+      }).optional(),
     }).prefault({}),
     max_client_conn: int(1).default(1000),
     client_login_timeout: duration().default(15_000),
@@ -265,6 +281,7 @@ export function buildConfigSchema(ctx?: FileContext) {
     admin: adminSchema(ctx).prefault({}),
     ...accessShape(ctx),
     renewal: renewalSchema(ctx).optional(),
+    ca: caSchema(ctx).optional(),
     peer_id: peerIdSchema(),
     peers: peersSchema(),
   }).superRefine((config, rctx) => {
@@ -296,6 +313,7 @@ export const configSchema = buildConfigSchema();
 export type ConfigSchema = ReturnType<typeof buildConfigSchema>;
 export type Config = z.output<ConfigSchema>;
 export type ListenConfig = Config['listen'];
+export type ProxyProtocolConfig = NonNullable<ListenConfig['proxy_protocol']>;
 export type LogConfig = Config['log'];
 export type ClientTlsConfig = Config['tls'];
 export type DatabaseConfig = Config['databases'][string];

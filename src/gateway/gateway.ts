@@ -8,6 +8,7 @@ import type { TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { IncomingConnection, type AcceptEnd, type AcceptHost, type LoginRequest } from '../accept/client-accept.js';
+import { proxyExpectation, proxyPolicy, type ProxyExpectation, type ProxyPolicy } from '../accept/proxy-policy.js';
 import { ClientSession } from '../relay/client-session.js';
 import { welcomeParams } from '../relay/param-sync.js';
 import { Pool } from '../pool/pool.js';
@@ -42,6 +43,8 @@ const JANITOR_INTERVAL_MS = 250;
 
 export class Gateway implements AcceptHost {
   private rc: RuntimeConfig;
+  /** listen.proxy_protocol with its networks parsed, once per configuration; undefined: off. */
+  private proxy: ProxyPolicy | undefined;
   private readonly listener: NetServer;
   /** The client-side tls.Server, its context and ticket keys across reloads. */
   private readonly tls: ClientTlsEndpoint;
@@ -90,6 +93,7 @@ export class Gateway implements AcceptHost {
     options: { ticketSecret?: Buffer | undefined } = {},
   ) {
     this.rc = rc;
+    this.proxy = proxyPolicy(rc.config.listen.proxy_protocol);
     this.peerId = rc.config.peer_id;
     this.peerCancels = new PeerCancels(this.peerId, log);
     this.peerCancels.configure(peerMap(rc.config.peers));
@@ -205,14 +209,34 @@ export class Gateway implements AcceptHost {
       socket.destroy();
       return;
     }
-    if (!this.access.admitConnection(socket)) {
+    let proxy: ProxyExpectation = 'off';
+    if (this.proxy !== undefined) {
+      const peer = socket.remoteAddress;
+      // Reset before it was accepted (HAProxy's health checks send their header and close with an
+      // RST at once): no address left to judge, and nobody to answer. Not a refusal.
+      if (peer === undefined) {
+        socket.destroy();
+        return;
+      }
+      proxy = proxyExpectation(this.proxy, peer);
+    }
+    // A balancer's connection is admitted once its PROXY header named the client (admit()).
+    if ((proxy === 'off' || proxy === 'refuse') && !this.access.admitConnection(socket.remoteAddress ?? '')) {
       socket.destroy();
       return;
     }
     socket.setNoDelay(true);
     if (this.rc.config.tcp_keepalive) socket.setKeepAlive(true, 60_000);
-    const conn = new IncomingConnection(socket, this);
+    const conn = new IncomingConnection(socket, this, proxy);
     this.pending.add(conn);
+  }
+
+  admit(conn: IncomingConnection): boolean {
+    return this.access.admitConnection(conn.remoteAddress);
+  }
+
+  proxyRefused(conn: IncomingConnection, reason: string): void {
+    this.access.proxyRefused(conn.remoteAddress, reason);
   }
 
   startTls(conn: IncomingConnection): void {
@@ -245,7 +269,7 @@ export class Gateway implements AcceptHost {
   }
 
   refused(conn: IncomingConnection, err: PgmoatError): void {
-    this.access.earlyRefusal({ remoteAddress: conn.remoteAddress, tls: conn.tls, certCheck: conn.certificate, params: conn.startupParams }, err);
+    this.access.earlyRefusal({ remoteAddress: conn.remoteAddress, via: conn.via, tls: conn.tls, certCheck: conn.certificate, params: conn.startupParams }, err);
   }
 
   /**
@@ -369,6 +393,7 @@ export class Gateway implements AcceptHost {
         socket: req.socket,
         remoteAddress: req.remoteAddress,
         remotePort: req.remotePort,
+        via: req.via,
         database: decision.database,
         role: decision.role,
         identity: decision.identity,
@@ -443,6 +468,7 @@ export class Gateway implements AcceptHost {
     // revokes end their sessions (SessionEnforcer).
     configureRevocationSources(this.revocations, rc, this.log);
     this.rc = withCrlInForce(rc, this.revocations);
+    this.proxy = proxyPolicy(rc.config.listen.proxy_protocol);
     // The files the reload read are the sets in force; the watches follow them from there.
     this.tlsWatches.configure(this.rc);
     for (const pool of this.pools.values()) {

@@ -35,6 +35,8 @@ export interface ClientInfo {
   socket: Socket | TLSSocket;
   remoteAddress: string;
   remotePort: number;
+  /** The load balancer's address when a PROXY header gave remoteAddress. */
+  via?: string | undefined;
   database: string;
   role: string;
   identity: PeerIdentity | undefined;

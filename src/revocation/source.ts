@@ -48,6 +48,8 @@ export interface RevocationFreshness {
   /** Where the list stands in its issuer's sequence (a CRL number), per issuer that numbers its lists. */
   readonly sequence: readonly { readonly issuer: string; readonly number: bigint }[];
   readonly revokedCount: number;
+  /** For a source fed by a connection (the CA store): whether it is connected and listening now. */
+  readonly connected?: boolean | undefined;
 }
 
 /** A source's list changed (a new CRL, a reload, a source added or removed). */

@@ -1,15 +1,17 @@
 /**
  * Which revocation sources a configuration asks for, kept in step with it at start and at every
- * reload. Today that is the CRL file (`tls.crl`); a source fed by PostgreSQL or OCSP would be
- * configured here too, and the rest of the gateway would see it through Revocations alone.
+ * reload: the CRL file (`tls.crl`) and the CA's PostgreSQL store (`ca.store`, LISTENed for). The
+ * rest of the gateway sees them through Revocations alone.
  */
 import type { Logger } from 'pino';
 import { CrlFileSource, NO_CRL_STATUS, type CrlFileSettings, type CrlStatus } from '../revocation/crl-file-source.js';
 import { EMPTY_REVOCATION_LIST } from '../revocation/revocation-list.js';
 import type { Revocations } from '../revocation/revocations.js';
+import { StoreRevocationSource } from '../revocation/store-source.js';
 import type { RuntimeConfig } from './runtime-config.js';
 
 const CRL = 'crl';
+const STORE = 'store';
 
 function crlSettings(rc: RuntimeConfig): CrlFileSettings | undefined {
   if (!rc.crlPath || !rc.clientTls?.ca) return undefined;
@@ -31,6 +33,24 @@ export function configureRevocationSources(revocations: Revocations, rc: Runtime
   if (!settings) revocations.delete(CRL);
   else if (crl) crl.reload(settings, rc.revocation);
   else revocations.set(new CrlFileSource(settings, rc.revocation, log));
+  configureStoreSource(revocations, rc, log);
+}
+
+/**
+ * The store source stays as it is while `ca.store` and its password file do not change (a reload
+ * does not drop the LISTEN connection); a new URL gets a new source, which starts from the
+ * store's whole list.
+ */
+function configureStoreSource(revocations: Revocations, rc: RuntimeConfig, log: Logger): void {
+  const wanted = rc.store;
+  const current = revocations.get(STORE);
+  if (!wanted) return revocations.delete(STORE);
+  if (current instanceof StoreRevocationSource && current.settings.url === wanted.url && sameFile(rc, current)) return;
+  revocations.set(new StoreRevocationSource(wanted, log, rc.config.ca?.password_file));
+}
+
+function sameFile(rc: RuntimeConfig, s: StoreRevocationSource): boolean {
+  return s.passwordFile === rc.config.ca?.password_file;
 }
 
 /** `rc` with the CRL list in force now (the watch replaces it without a reload). */

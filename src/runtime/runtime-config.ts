@@ -7,6 +7,8 @@ import { poolSettingsFor, type PoolSettings } from '../config/effective.js';
 import { resolvePassword } from '../config/secrets.js';
 import type { LoadedConfig } from '../config/load.js';
 import { readPrivateFile, readSecretFile } from '../util/private-file.js';
+import { redactUrl } from '../util/redact-url.js';
+import type { StoreSourceSettings } from '../revocation/store-source.js';
 import { PgmoatError } from '../util/errors.js';
 import type { ClientTlsSettings } from '../tls/client-tls.js';
 import { checkTlsMaterial, leafSummary, type TlsMaterialText } from '../tls/tls-material.js';
@@ -37,6 +39,17 @@ export interface RuntimeConfig {
   readonly access: AccessRuntime;
   /** Under `serve --workers N`: this worker's part of the pool sizes and limits (runtime/worker-share.ts). */
   readonly share?: WorkerShare | undefined;
+  /** `ca.store`: where revocations are LISTENed for (revocation/store-source.ts); undefined without one. */
+  readonly store?: StoreSourceSettings | undefined;
+}
+
+/** `ca.store` as the revocation source connects to it; the password file is read now (a bad one stops the start or the reload) and again at every connection attempt. */
+function storeSettings(c: Config): StoreSourceSettings | undefined {
+  const ca = c.ca;
+  if (!ca) return undefined;
+  const file = ca.password_file;
+  if (file !== undefined) readSecretFile(file, 'ca.password_file');
+  return { url: ca.store, where: redactUrl(ca.store), password: () => (file === undefined ? undefined : readSecretFile(file, 'ca.password_file')) };
 }
 
 
@@ -118,7 +131,7 @@ export async function buildRuntimeConfig(loaded: LoadedConfig, share?: WorkerSha
     passwords.set(name, resolvePassword(db));
   }
   const access = await buildAccessRuntime(c, loaded.path, clientTls?.key);
-  return { config: c, path: loaded.path, clientTls, revocation, crlPath: c.tls.crl, crlStatePath, upstreamTls: tlsByDb, passwords, access, share };
+  return { config: c, path: loaded.path, clientTls, revocation, crlPath: c.tls.crl, crlStatePath, upstreamTls: tlsByDb, passwords, access, share, store: storeSettings(c) };
 }
 
 export function upstreamTarget(rc: RuntimeConfig, dbName: string, role: string): UpstreamTarget {

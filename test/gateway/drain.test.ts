@@ -99,7 +99,8 @@ test('SIGTERM: /readyz says draining at once, new clients are taken during shutd
   const { path, port, httpPort } = await configFile({ shutdown_timeout: '90s', shutdown_drain_delay: '10s' });
   const gw = await startGatewayProcess(path);
   try {
-    assert.equal((await readyz(httpPort)).status, 200);
+    // The client listener's "listening" line comes before the admin listener is up.
+    await waitFor(async () => (await readyz(httpPort).catch(() => ({ status: 0 }))).status === 200, '/readyz to answer ready');
     const { client, errors } = await session(port);
     await client.query('BEGIN');
     await client.query('INSERT INTO t VALUES (1)');

@@ -36,7 +36,9 @@ export async function startGateway(config: Record<string, unknown>): Promise<Run
   const dir = mkdtempSync(join(tmpdir(), 'pgmoat-gw-'));
   chmodSync(dir, 0o700);
   const port = await freePort();
-  const full = { ...config, listen: { host: '127.0.0.1', port } };
+  // Other listen keys (proxy_protocol, ...) are kept; host and port are the test's.
+  const listenOf = (c: Record<string, unknown>): Record<string, unknown> => ({ ...(c.listen as Record<string, unknown> | undefined), host: '127.0.0.1', port });
+  const full = { ...config, listen: listenOf(config) };
   const configPath = writeConfig(dir, full);
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({
@@ -55,7 +57,7 @@ export async function startGateway(config: Record<string, unknown>): Promise<Run
     gateway,
     logs: () => lines,
     async reload(next?: Record<string, unknown>) {
-      if (next) writeConfig(dir, { ...next, listen: { host: '127.0.0.1', port } });
+      if (next) writeConfig(dir, { ...next, listen: listenOf(next) });
       gateway.reload(await buildRuntimeConfig(await loadConfig(configPath), undefined, { inForce: gateway.runtime.revocation, running: gateway.runtime }));
     },
     async stop() {

@@ -24,6 +24,11 @@ export interface HaproxyOptions {
   /** Prefix every backend connection with a PROXY v2 header (`send-proxy-v2`). */
   readonly sendProxyV2?: boolean;
   readonly balance?: 'roundrobin' | 'random' | 'leastconn' | 'source';
+  /**
+   * A TCP health check on each backend's own port (`check`), for backends without `checkPort`;
+   * with `sendProxyV2` HAProxy opens it with a PROXY v2 LOCAL header and closes it at once.
+   */
+  readonly tcpCheck?: boolean;
   /** Health check interval (ms); one failed check takes a backend out, one good one puts it back. */
   readonly checkIntervalMs?: number;
   /** Connections HAProxy holds at once (global and frontend maxconn; default 4096). */
@@ -85,6 +90,7 @@ function configText(opts: HaproxyOptions, port: number, statsSocket: string): st
     const parts = [`  server ${b.name} ${b.host ?? '127.0.0.1'}:${b.port}`];
     if (opts.sendProxyV2) parts.push('send-proxy-v2');
     if (b.checkPort !== undefined) parts.push(`check port ${b.checkPort}`);
+    else if (opts.tcpCheck) parts.push('check');
     lines.push(parts.join(' '));
   }
   return lines.join('\n') + '\n';
@@ -143,6 +149,10 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<RunningHaproxy
   const cfg = join(dir, 'haproxy.cfg');
   writeFileSync(cfg, configText(opts, port, statsSocket));
   const proc = spawn(HAPROXY, ['-f', cfg, '-db'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // A test process that dies without stopping it must not leave HAProxy behind.
+  const reap = (): void => void proc.kill('SIGKILL');
+  process.once('exit', reap);
+  proc.once('exit', () => process.off('exit', reap));
   let out = '';
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
