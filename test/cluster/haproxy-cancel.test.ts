@@ -12,10 +12,10 @@ import { RawConn, cancelRequest } from '../gateway/raw-wire.js';
 import { haproxySkip, startHaCluster, type HaCluster } from './haproxy-cluster.js';
 
 /**
- * PROXY protocol v2 from HAProxy to the gateways (and between peers): false until
- * `listen.proxy_protocol` is on this branch; true runs the same test through send-proxy-v2.
+ * PROXY protocol v2 from HAProxy to the gateways (their listen.proxy_protocol trusts 127.0.0.1) and
+ * on forwarded cancels between peers; false runs the same tests without it.
  */
-const SEND_PROXY_V2 = false;
+const SEND_PROXY_V2 = true;
 const CANCELS = 100;
 /** Sessions sleeping at once: three pools of 25 leave room for roundrobin's unevenness. */
 const CONCURRENCY = 20;

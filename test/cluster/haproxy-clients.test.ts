@@ -1,8 +1,9 @@
 /**
  * Through HAProxy (TCP mode, roundrobin) in front of three `pgmoat serve` processes and one
  * PostgreSQL: psql, pgbench in transaction pooling (simple and extended protocol, and a new
- * connection per transaction) and node-postgres all work with the client's certificate, and
- * their connections reach every gateway.
+ * connection per transaction) and node-postgres all work with the client's certificate, their
+ * connections reach every gateway, and with PROXY v2 on every login is logged with the header's
+ * address and HAProxy's as `via`.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,10 +12,10 @@ import { conninfo, psql } from '../harness/psql.js';
 import { haproxySkip, pgbenchFigures, pgbenchThrough, startHaCluster, type HaCluster } from './haproxy-cluster.js';
 
 /**
- * PROXY protocol v2 from HAProxy to the gateways: false until `listen.proxy_protocol` is on this
- * branch; true runs the same tests through send-proxy-v2.
+ * PROXY protocol v2 from HAProxy to the gateways (their listen.proxy_protocol trusts 127.0.0.1) and
+ * on forwarded cancels between peers; false runs the same tests without it.
  */
-const SEND_PROXY_V2 = false;
+const SEND_PROXY_V2 = true;
 
 let c: HaCluster;
 
@@ -74,5 +75,16 @@ test('node-postgres through HAProxy: sessions on all three gateways, each with i
     assert.deepEqual([...peers].sort(), [1, 2, 3], 'roundrobin put the six sessions on the three gateways');
   } finally {
     for (const cl of clients) await cl.end().catch(() => undefined);
+  }
+});
+
+test('every gateway logged its logins, through the PROXY header when it is on; none refused a header', { skip: haproxySkip }, async () => {
+  for (const g of c.gws) {
+    const logins = g.logs().filter((l) => l.event === 'login' && l.audit === true);
+    assert.ok(logins.length > 0, `gw${g.id} logged logins`);
+    // The clients are on 127.0.0.1 like HAProxy: `via` is what tells that a header gave `remote`.
+    if (SEND_PROXY_V2) assert.deepEqual(logins.filter((l) => l.via !== '127.0.0.1' || l.remote !== '127.0.0.1'), [], `gw${g.id}: every login came through HAProxy's header`);
+    else assert.deepEqual(logins.filter((l) => l.via !== undefined), []);
+    assert.deepEqual(g.logs().filter((l) => l.event === 'proxy_refused'), []);
   }
 });

@@ -13,10 +13,10 @@ import { waitFor } from '../gateway/helpers.js';
 import { haproxySkip, pgbenchFigures, pgbenchThrough, readyz, startHaCluster, type HaCluster, type PgbenchRun } from './haproxy-cluster.js';
 
 /**
- * PROXY protocol v2 from HAProxy to the gateways (and between peers): false until
- * `listen.proxy_protocol` is on this branch; true runs the same tests through send-proxy-v2.
+ * PROXY protocol v2 from HAProxy to the gateways (their listen.proxy_protocol trusts 127.0.0.1) and
+ * on forwarded cancels between peers; false runs the same tests without it.
  */
-const SEND_PROXY_V2 = false;
+const SEND_PROXY_V2 = true;
 /** pgbench runs back to back in slices of this many seconds until the restarts are done. */
 const SLICE_SECONDS = 4;
 
