@@ -27,6 +27,8 @@ export interface BenchOptions {
   scenarios: ScenarioId[];
   targets: TargetKind[];
   workers: number[];
+  /** Extra columns behind HAProxy: PgBouncer, one pgmoat, two pgmoat processes. */
+  haproxy: boolean;
   poolSize: number;
   /** PgBouncer binaries, a column each (--pgbouncer, repeatable); empty: the one found on PATH or in /usr/sbin. */
   pgbouncer: string[];
@@ -66,6 +68,8 @@ export const USAGE = `npm run bench -- [flags]
   --scenarios a,b            subset of: ${SCENARIOS.join(', ')}
   --targets a,b              subset of: ${TARGETS.join(', ')}
   --workers 1,2              pgmoat worker counts (serve --workers N; "not available" until pgmoat has it)
+  --haproxy                  also three columns through HAProxy (TCP mode, roundrobin): HAProxy to PgBouncer (the
+                             newest), to one pgmoat, to two pgmoat processes (each its own pool of --pool-size)
   --pool-size N              server connections of each pooler (default 20)
   --pgbouncer PATH           a PgBouncer binary to measure; repeat it for a column per binary, each labelled with
                              its version (PATH --version); the newest version is the one pgmoat's ratios use
@@ -160,6 +164,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       scenarios: { type: 'string' },
       targets: { type: 'string' },
       workers: { type: 'string' },
+      haproxy: { type: 'boolean' },
       'pool-size': { type: 'string' },
       pgbouncer: { type: 'string', multiple: true },
       pgmoat: { type: 'string' },
@@ -198,6 +203,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     scenarios: list(values.scenarios, SCENARIOS, '--scenarios') ?? [...SCENARIOS],
     targets: list(values.targets, TARGETS, '--targets') ?? [...TARGETS],
     workers: [...new Set(workers)].sort((a, b) => a - b),
+    haproxy: values.haproxy ?? false,
     poolSize: int(values['pool-size'], '--pool-size', 20),
     pgbouncer: binaries(values.pgbouncer, '--pgbouncer'),
     pgmoatMain: values.pgmoat === undefined ? undefined : resolve(values.pgmoat),

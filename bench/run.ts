@@ -16,6 +16,8 @@ import { pgbench, pgbenchInit } from './load/pgbench.js';
 import { startBenchPostgres, postgresVersion } from './targets/postgres.js';
 import { findPgbouncer, newerPgbouncerFirst, pgbouncerVersion, startPgbouncer, PGBOUNCER_INSTALL_HINT } from './targets/pgbouncer.js';
 import { packageRoot, pgmoatHasWorkers, pgmoatVersion, startPgmoat } from './targets/pgmoat.js';
+import { HAPROXY_INSTALL_HINT, haveHaproxy, startBehindHaproxy } from './targets/haproxy.js';
+import type { RunningPooler } from './targets/pooler.js';
 import { conninfo, type BenchColumn, type BenchContext } from './scenarios/context.js';
 import { pgbenchScenario, runPgbenchScenario } from './scenarios/pgbench-scenarios.js';
 import { runHandshakeScenario } from './scenarios/handshake.js';
@@ -118,7 +120,58 @@ async function poolerColumns(
     };
     columns.push(col);
   }
+  if (opts.haproxy) columns.push(...(await haproxyColumns(opts, pki, pg, mainJs, logDir, maxClientConn)));
   return { columns, pgbouncer, pgbouncers, mainJs, cpuProfDir };
+}
+
+/**
+ * --haproxy: the balancer hop, HAProxy in front of PgBouncer (the newest binary), of one pgmoat,
+ * and of two pgmoat processes (as two gateways: each its own pool).
+ */
+async function haproxyColumns(opts: BenchOptions, pki: Pki, pg: PgServer, mainJs: string, logDir: string, maxClientConn: number): Promise<BenchColumn[]> {
+  const ids = [
+    ['haproxy-pgbouncer', 'HAProxy → PgBouncer'],
+    ['haproxy-pgmoat', 'HAProxy → pgmoat'],
+    ['haproxy-pgmoat-x2', 'HAProxy → 2 pgmoat'],
+  ] as const;
+  if (!haveHaproxy()) {
+    progress(HAPROXY_INSTALL_HINT);
+    return ids.map(([id, label]) => ({ id, label, kind: 'pooler', unavailable: 'not available: HAProxy is not installed' }));
+  }
+  const found = opts.pgbouncer.length > 0 ? opts.pgbouncer : [findPgbouncer()].filter((b) => b !== undefined);
+  const bouncer = found.map((bin) => ({ bin, version: pgbouncerVersion(bin) })).sort((a, b) => newerPgbouncerFirst(a.version, b.version))[0];
+  const maxconn = maxClientConn + 100;
+  const pgmoat = (n: number) => () =>
+    startPgmoat({ mainJs, pki, upstreamPort: pg.port, poolSize: opts.poolSize, maxClientConn, workers: 1, logPath: join(logDir, `haproxy-pgmoat-${n}.log`), cpuProfDir: undefined, extraConfig: opts.pgmoatConfig });
+  const starts: Record<string, (() => Promise<RunningPooler>) | undefined> = {
+    'haproxy-pgbouncer': bouncer
+      ? async () =>
+          startBehindHaproxy(
+            'HAProxy → PgBouncer',
+            [await startPgbouncer({ ...bouncer, pki, upstreamPort: pg.port, poolSize: opts.poolSize, maxClientConn, logPath: join(logDir, 'haproxy-pgbouncer.log') })],
+            maxconn,
+          )
+      : undefined,
+    'haproxy-pgmoat': async () => startBehindHaproxy('HAProxy → pgmoat', [await pgmoat(1)()], maxconn),
+    'haproxy-pgmoat-x2': async () => startBehindHaproxy('HAProxy → 2 pgmoat', [await pgmoat(1)(), await pgmoat(2)()], maxconn),
+  };
+  const columns: BenchColumn[] = [];
+  for (const [id, baseLabel] of ids) {
+    const start = starts[id];
+    const label = id === 'haproxy-pgbouncer' && bouncer ? `HAProxy → PgBouncer ${bouncer.version}` : baseLabel;
+    if (!start) {
+      columns.push({ id, label, kind: 'pooler', unavailable: 'not available: no PgBouncer found' });
+      continue;
+    }
+    progress(`${id}: ${label}`);
+    const col: BenchColumn = { id, label, kind: 'pooler', pooler: await start() };
+    col.restart = async () => {
+      await col.pooler?.stop();
+      col.pooler = await start();
+    };
+    columns.push(col);
+  }
+  return columns;
 }
 
 /** Without per-cell warm-ups (--quick), each pooler still gets one short run first, so that no cell measures a cold JIT. */
@@ -168,7 +221,7 @@ async function main(): Promise<void> {
     // Every pooler keeps its server connections between cells (each pgmoat worker its own pool),
     // and a direct or relay cell of --many-clients needs a backend per client on top of them.
     const poolerProcesses = (opts.targets.includes('pgbouncer') ? Math.max(1, opts.pgbouncer.length) : 0) +
-      (opts.targets.includes('pgmoat') ? opts.workers.reduce((a, b) => a + b, 0) : 0) + (opts.compare ? 1 : 0);
+      (opts.targets.includes('pgmoat') ? opts.workers.reduce((a, b) => a + b, 0) : 0) + (opts.compare ? 1 : 0) + (opts.haproxy ? 4 : 0);
     const pg = await startBenchPostgres(pki, opts.manyClients + 100 + opts.poolSize * poolerProcesses);
     stops.unshift(() => pg.stop());
     progress(`PostgreSQL ${postgresVersion(pg)} on port ${pg.port}; pgbench -i -s ${opts.scale}`);

@@ -71,6 +71,9 @@ export function renderTable(r: BenchResults): string {
   const cols = r.columns;
   const twoWorker = cols.find((c) => c.id === 'pgmoat-2w');
   const compare = cols.find((c) => c.id === 'pgmoat-compare');
+  // --haproxy: each pgmoat column behind HAProxy against PgBouncer behind HAProxy.
+  const behind = ['haproxy-pgmoat', 'haproxy-pgmoat-x2'].filter((id) => cols.some((c) => c.id === id) && cols.some((c) => c.id === 'haproxy-pgbouncer'));
+  const behindLabel = (id: string): string => (id === 'haproxy-pgmoat' ? 'HAProxy pgmoat' : 'HAProxy 2 pgmoat');
   // With several PgBouncers the ratios name the one they use: the newest (column `pgbouncer`).
   const severalBouncers = cols.filter((c) => c.id.startsWith('pgbouncer')).length > 1;
   const bouncer = severalBouncers ? (cols.find((c) => c.id === 'pgbouncer')?.label ?? 'PgBouncer') : 'PgBouncer';
@@ -82,6 +85,7 @@ export function renderTable(r: BenchResults): string {
     'pgmoat/direct-TLS',
     ...(twoWorker ? [`pgmoat 2w/${bouncer}`] : []),
     ...(compare ? [`${compare.label}/${bouncer}`, `${compare.label}/pgmoat`] : []),
+    ...behind.map((id) => `${behindLabel(id)}/HAProxy PgBouncer`),
   ];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`];
   for (const s of r.scenarios) {
@@ -96,6 +100,7 @@ export function renderTable(r: BenchResults): string {
         ratio(moat, value(s.cells['direct-tls'], m)),
         ...(twoWorker ? [ratio(value(s.cells['pgmoat-2w'], m), value(s.cells.pgbouncer, m))] : []),
         ...(compare ? [ratio(value(s.cells['pgmoat-compare'], m), value(s.cells.pgbouncer, m)), ratio(value(s.cells['pgmoat-compare'], m), moat)] : []),
+        ...behind.map((id) => ratio(value(s.cells[id], m), value(s.cells['haproxy-pgbouncer'], m))),
       ];
       lines.push(`| ${row.join(' | ')} |`);
     }

@@ -31,6 +31,8 @@ export interface HaproxyOptions {
   readonly tcpCheck?: boolean;
   /** Health check interval (ms); one failed check takes a backend out, one good one puts it back. */
   readonly checkIntervalMs?: number;
+  /** Connections HAProxy holds at once (global and frontend maxconn; default 4096). */
+  readonly maxconn?: number;
 }
 
 export interface BackendState {
@@ -44,9 +46,13 @@ export interface BackendState {
 export interface RunningHaproxy {
   readonly port: number;
   readonly host: string;
+  /** HAProxy's process id (the benchmark counts its CPU time). */
+  readonly pid: number;
   output(): string;
   /** The backends as HAProxy sees them now. */
   backends(): Promise<BackendState[]>;
+  /** Every column of `show stat` for each server of the backend (scur, srv_abrt, econ, wretr, wredis, ...). */
+  serverStats(): Promise<Record<string, string>[]>;
   stop(): Promise<void>;
 }
 
@@ -61,7 +67,7 @@ function configText(opts: HaproxyOptions, port: number, statsSocket: string): st
   const inter = opts.checkIntervalMs ?? 200;
   const lines = [
     'global',
-    '  maxconn 4096',
+    `  maxconn ${opts.maxconn ?? 4096}`,
     `  stats socket ${statsSocket} level admin`,
     'defaults',
     '  mode tcp',
@@ -73,6 +79,7 @@ function configText(opts: HaproxyOptions, port: number, statsSocket: string): st
     '  option redispatch 1',
     'frontend fe',
     `  bind 127.0.0.1:${port}`,
+    `  maxconn ${opts.maxconn ?? 4096}`,
     '  default_backend gateways',
     'backend gateways',
     `  balance ${opts.balance ?? 'roundrobin'}`,
@@ -110,6 +117,14 @@ function parseStats(csv: string): BackendState[] {
     .map((l) => l.split(','))
     .filter((f) => f[px] === 'gateways' && f[sv] !== 'BACKEND' && f[sv] !== 'FRONTEND')
     .map((f) => ({ name: f[sv] ?? '', status: f[status] ?? '', totalSessions: Number(f[stot] ?? 0) }));
+}
+
+function serverRows(csv: string): Record<string, string>[] {
+  const lines = csv.split('\n').filter((l) => l.length > 0);
+  const header = (lines.shift() ?? '').replace(/^# /, '').split(',');
+  return lines
+    .map((l) => Object.fromEntries(l.split(',').map((v, i) => [header[i] ?? String(i), v])))
+    .filter((r) => r.pxname === 'gateways' && r.svname !== 'BACKEND' && r.svname !== 'FRONTEND');
 }
 
 /**
@@ -159,8 +174,10 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<RunningHaproxy
   return {
     port,
     host: '127.0.0.1',
+    pid: proc.pid!,
     output: () => out,
     backends: async () => parseStats(await statsCommand(statsSocket, 'show stat')),
+    serverStats: async () => serverRows(await statsCommand(statsSocket, 'show stat')),
     stop,
   };
 }
