@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { redactUrl } from '../util/redact-url.js';
 import { PgmoatError } from '../util/errors.js';
 import { readTextFile } from '../util/file-problem.js';
 import { caPath, PRIVATE_MODE } from './ca-layout.js';
@@ -18,18 +19,7 @@ const pointerSchema = z.object({
 
 export type StorePointer = z.infer<typeof pointerSchema>;
 
-/** The URL as it may be printed or logged: its password (and a password= parameter) replaced by ***. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    if (u.searchParams.has('password')) u.searchParams.set('password', '***');
-    return u.toString().replace(/password=%2A%2A%2A/g, 'password=***').replace(/:%2A%2A%2A@/, ':***@');
-  } catch {
-    // Not a URL at all: print nothing of it that could be a secret.
-    return '(unparseable store URL)';
-  }
-}
+export { redactUrl };
 
 /** Checks a store URL given on the command line: postgres:// or postgresql:// only. */
 export function checkStoreUrl(url: string, option: string): string {
