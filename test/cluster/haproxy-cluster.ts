@@ -24,6 +24,7 @@ import { pgTool } from '../harness/pg-binaries.js';
 import { startPostgres, type PgServer } from '../harness/postgres.js';
 import { jsonLogLines } from '../harness/tls-probe.js';
 import { clientTlsSection, nodeSsl, plainUpstream, waitFor } from '../gateway/helpers.js';
+import { pgmoat } from '../ca/run-pgmoat.js';
 
 /** Why a HAProxy test is skipped, or false when HAProxy is installed. */
 export const haproxySkip: string | false = haveHaproxy() ? false : 'haproxy is not installed (apt-get install haproxy)';
@@ -40,7 +41,16 @@ export interface HaClusterOptions {
   readonly gatewaySettings?: Record<string, unknown>;
   /** Initialise pgbench's tables in appdb (scale 1), on PostgreSQL directly. */
   readonly pgbench?: boolean;
+  /**
+   * Move the test CA's inventory into a PostgreSQL store (database pgmoat_store on the same
+   * server, `pgmoat ca migrate`) and have every gateway LISTEN there (`ca.store`, as role
+   * pgmoat_gw with SELECT only).
+   */
+  readonly store?: boolean;
 }
+
+/** The role the gateways read the store as (test/cluster/haproxy-revocation.test.ts locks it out). */
+export const STORE_GATEWAY_ROLE = 'pgmoat_gw';
 
 export interface HaGateway {
   /** 1, 2, 3: its peer_id; HAProxy calls it `gw<id>`. */
@@ -107,6 +117,7 @@ export async function startHaCluster(opts: HaClusterOptions): Promise<HaCluster>
   };
   try {
     if (opts.pgbench) await pgbenchInit(upstream);
+    const store = opts.store ? await migrateToStore(pki, upstream) : undefined;
     const ports = [await freePort(), await freePort(), await freePort()];
     const httpPorts = [await freePort(), await freePort(), await freePort()];
     const peers = Object.fromEntries(ports.map((port, i) => [i + 1, { host: '127.0.0.1', port, ...(opts.sendProxyV2 ? { send_proxy_v2: true } : {}) }]));
@@ -120,7 +131,9 @@ export async function startHaCluster(opts: HaClusterOptions): Promise<HaCluster>
         peers,
         pool_mode: 'transaction',
         ...opts.gatewaySettings,
-        tls: clientTlsSection(pki),
+        ...(store ? { ca: { store } } : {}),
+        // With the store, no gateway reads crl.pem: revocations reach them through the store alone.
+        tls: store ? withoutCrl(clientTlsSection(pki)) : clientTlsSection(pki),
         databases: { appdb: plainUpstream(upstream, 'appdb', { pool_size: opts.poolSize }) },
       });
       gws.push(await gatewayProcess(i + 1, port, httpPorts[i]!, configPath));
@@ -156,6 +169,21 @@ export async function startHaCluster(opts: HaClusterOptions): Promise<HaCluster>
     await close();
     throw err;
   }
+}
+
+function withoutCrl(tls: Record<string, unknown>): Record<string, unknown> {
+  const { crl: _crl, ...rest } = tls;
+  return rest;
+}
+
+/** Migrates the test CA into a store on `upstream`; returns the URL the gateways read it with. */
+async function migrateToStore(pki: Pki, upstream: PgServer): Promise<string> {
+  upstream.sql(`CREATE DATABASE pgmoat_store; CREATE ROLE ${STORE_GATEWAY_ROLE} LOGIN;`);
+  const caUrl = `postgres://${upstream.superuser}@127.0.0.1:${upstream.port}/pgmoat_store`;
+  const r = await pgmoat(['ca', 'migrate', '--dir', pki.main.dir, '--to', caUrl]);
+  if (r.code !== 0) throw new Error(`pgmoat ca migrate failed:\n${r.stderr}`);
+  upstream.sql(`GRANT USAGE ON SCHEMA pgmoat TO ${STORE_GATEWAY_ROLE}; GRANT SELECT ON ALL TABLES IN SCHEMA pgmoat TO ${STORE_GATEWAY_ROLE};`, 'pgmoat_store');
+  return `postgres://${STORE_GATEWAY_ROLE}@127.0.0.1:${upstream.port}/pgmoat_store`;
 }
 
 async function gatewayProcess(id: number, port: number, httpPort: number, configPath: string): Promise<HaGateway> {
