@@ -8,6 +8,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { get } from 'node:http';
 import pg from 'pg';
 import type { ClientFiles } from '../harness/cert-factory.js';
 import { pgmoat } from '../ca/run-pgmoat.js';
@@ -34,6 +35,22 @@ function configFor(cert: ClientFiles): pg.ClientConfig {
   const base = c.pgConfig();
   const ca = (base.ssl as { ca: string }).ca;
   return { ...base, ssl: { cert: cert.certPem, key: cert.keyPem, ca } };
+}
+
+function scrape(httpPort: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port: httpPort, path: '/metrics' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+}
+
+/** The value of an unlabelled sample, or undefined when /metrics has none. */
+function metric(text: string, name: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
 }
 
 interface Session {
@@ -128,6 +145,11 @@ test('a revocation committed while every LISTEN connection is cut and kept out i
   }
   const r = await pgmoat(['revoke', victim.serial, '--dir', c.pki.main.dir]);
   assert.equal(r.code, 0, r.stderr);
+  // /metrics says the store is away and how old the list in force is.
+  for (const g of c.gws) {
+    await waitFor(async () => metric(await scrape(g.httpPort), 'pgmoat_revocation_store_connected') === 0, `gw${g.id}'s metric to say not connected`);
+    await waitFor(async () => (metric(await scrape(g.httpPort), 'pgmoat_revocation_store_age_seconds') ?? 0) >= 1, `gw${g.id}'s list age to grow`);
+  }
   // Its NOTIFY reached nobody: the sessions are still up while the gateways are kept out.
   assert.equal(c.upstream.sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgmoat-revocations'").trim(), '0');
   for (const s of sessions) assert.equal((await s.client.query('SELECT 1 AS n')).rows[0].n, 1);
@@ -137,6 +159,7 @@ test('a revocation committed while every LISTEN connection is cut and kept out i
   for (const e of ends) assert.equal(e.code, '28000');
   await assertRefusedEverywhere(victim);
   for (const g of c.gws) {
+    assert.equal(metric(await scrape(g.httpPort), 'pgmoat_revocation_store_connected'), 1);
     const back = g.logs().filter((l) => l.event === 'revocation_store_listening').at(-1)!;
     assert.equal(typeof back.gap_seconds, 'number', `gw${g.id} says how long the store was away`);
   }
