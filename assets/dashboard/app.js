@@ -203,9 +203,9 @@ function renderCerts(rows) {
         { class: cls || undefined, 'data-serial': serial, 'data-status': row.status },
         h('td', {}, h('div', { class: 'ident', text: row.name ?? '' }), row.kind ? h('div', { class: 'small muted', text: row.kind }) : null),
         h('td', {}, row.environment ? h('span', { class: 'env', text: row.environment }) : '–'),
-        h('td', {}, h('code', { class: 'serial', title: serial, text: serial.length > 14 ? `${serial.slice(0, 12)}…` : serial })),
+        h('td', {}, h('code', { class: 'serial', title: serial, text: serial.length > 14 ? `${serial.slice(0, 6)}…${serial.slice(-6)}` : serial })),
         h('td', { class: 'sans', title: sans, text: sans || '–' }),
-        h('td', {}, timeCell(row.issued ?? row.notBefore, false)),
+        h('td', { class: 'nowrap' }, h('time', { datetime: toDate(row.issued ?? row.notBefore)?.toISOString(), title: absTime(row.issued ?? row.notBefore), text: absDate(row.issued ?? row.notBefore) })),
         h('td', { class: 'expires-cell' }, expiryBar(row)),
         statusCell(row),
         h('td', {}, row.lastSeen ? timeCell(row.lastSeen) : h('span', { class: 'muted', text: 'never' })),
@@ -506,7 +506,7 @@ const charts = {};
 function chartOpts(el, series) {
   return {
     width: Math.max(300, el.clientWidth),
-    height: 190,
+    height: 170,
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true }, y: { range: (_u, min, max) => [0, Math.max(1, max * 1.1)] } },
     axes: [
@@ -557,7 +557,7 @@ async function loadTrends() {
 function resizeCharts() {
   for (const [id, c] of Object.entries(charts)) {
     const w = Math.max(300, $(id).clientWidth);
-    if (w !== c.u.width) c.u.setSize({ width: w, height: 190 });
+    if (w !== c.u.width) c.u.setSize({ width: w, height: 170 });
   }
 }
 
