@@ -546,7 +546,7 @@ async function loadTrends() {
   const arr = (a) => (Array.isArray(a) ? a : t.map(() => null));
   $('trend-step').textContent = String(data?.step ?? 10);
   plot('chart-tps', ['TPS'], [t, arr(s.tps)]);
-  plot('chart-handshakes', ['handshakes/s'], [t, arr(s.handshakes)]);
+  plot('chart-handshakes', ['handshakes'], [t, arr(s.handshakes)]);
   const reasons = Object.keys(s.refusals ?? {}).sort();
   if (reasons.length === 0) plot('chart-refusals', ['refusals'], [t, t.map(() => 0)]);
   else plot('chart-refusals', reasons, [t, ...reasons.map((r) => arr(s.refusals[r]))]);
