@@ -113,7 +113,7 @@ export class AccessControl {
     if (verdict === 'ok') return true;
     if (verdict === 'global') this.counters.handshakesRateLimited++;
     else this.counters.handshakesRateLimitedPerAddress++;
-    this.host.metrics?.refused({ stage: 'accept', reason: 'rate limited', check: undefined });
+    this.host.metrics?.refused({ stage: 'accept', reason: 'rate limited', check: undefined, remote });
     // A flood must not become a flood of log lines: one line per address per second, with a count.
     const now = Date.now();
     const last = this.rateLogged.get(remote);
@@ -209,7 +209,7 @@ export class AccessControl {
     // The database's environment is read here, not carried in the error: login.ts words the refusal.
     const db = database !== undefined && Object.hasOwn(this.rc.config.databases, database) ? this.rc.config.databases[database] : undefined;
     const environments = reason === 'environment mismatch' ? { certificate: identity?.environment, database: db?.environment } : undefined;
-    this.host.metrics?.refused({ stage: 'login', reason, check: req.certCheck, environments });
+    this.host.metrics?.refused({ stage: 'login', reason, check: req.certCheck, environments, remote: req.remoteAddress });
   }
 
   /** A connection refused before login (certificate verdict, SSL required, bad startup, timeout). */
@@ -221,18 +221,18 @@ export class AccessControl {
       subject.database = r.params.get('database') || r.params.get('user');
     }
     this.audit.refused(subject, reason, err.message, { code: err.code });
-    this.host.metrics?.refused({ stage: 'handshake', reason, check: r.certCheck });
+    this.host.metrics?.refused({ stage: 'handshake', reason, check: r.certCheck, remote: r.remoteAddress });
   }
 
   /** A PROXY header refused (untrusted, invalid, missing where required, cut short): see client-accept.ts. */
   proxyRefused(remote: string, reason: string): void {
     this.audit.proxyRefused(remote, reason);
-    this.host.metrics?.refused({ stage: 'accept', reason: 'proxy header', check: undefined });
+    this.host.metrics?.refused({ stage: 'accept', reason: 'proxy header', check: undefined, remote });
   }
 
   tlsHandshakeFailed(remote: string, err: unknown): void {
     this.audit.refused({ remote }, 'tls handshake failed', errorMessage(err));
-    this.host.metrics?.refused({ stage: 'handshake', reason: 'tls handshake failed', check: undefined });
+    this.host.metrics?.refused({ stage: 'handshake', reason: 'tls handshake failed', check: undefined, remote });
   }
 
   // ---- janitor -----------------------------------------------------------------------

@@ -47,6 +47,8 @@ export interface RefusalEvent {
   check: CertCheck | undefined;
   /** With reason `environment mismatch`: the certificate's and the database's environment. */
   environments?: { certificate: string | undefined; database: string | undefined } | undefined;
+  /** The client's address, where the refusal knows it (the dashboard's list of recent refusals). */
+  remote?: string | undefined;
 }
 
 export interface GatewayMetricsHooks {

@@ -19,6 +19,7 @@ import { AdminConsole } from './console.js';
 import { AdminHttpServer, checkAdminHttpReload, followAdminHttp, type AdminHttpConfig } from './http-server.js';
 import { readiness } from './readiness.js';
 import { reloadGateway } from './reload.js';
+import { LocalDashboard, localSource } from './dashboard/local-source.js';
 import type { AdminPeers } from './console.js';
 import type { WorkerShare } from '../runtime/worker-share.js';
 import type { RuntimeConfig } from '../runtime/runtime-config.js';
@@ -44,6 +45,8 @@ export interface AdminOptions {
 export class Admin {
   readonly metrics: GatewayMetrics;
   readonly console: AdminConsole;
+  /** The dashboard's answers from this process (served here, or by the primary of a cluster). */
+  readonly dashboard: LocalDashboard;
   private http: AdminHttpServer | undefined;
   private readonly log: Logger;
   private readonly httpEnabled: boolean;
@@ -71,6 +74,13 @@ export class Admin {
       shutdown: opts.onShutdown ?? (() => void this.shutdownGateway()),
     });
     this.metrics = new GatewayMetrics(gateway, { version, adminIdentities: () => this.console.identities(), processMetrics: opts.processMetrics, catalog, firstRefusals: opts.firstRefusals });
+    this.dashboard = new LocalDashboard({
+      gateway,
+      catalog,
+      refusals: this.metrics.recentRefusals,
+      registries: () => [this.metrics.registry],
+      reload: () => this.reload('dashboard'),
+    });
   }
 
   static attach(gateway: Gateway, opts: AdminOptions): Admin {
@@ -92,7 +102,7 @@ export class Admin {
   }
 
   private listen(cfg: AdminHttpConfig): Promise<AdminHttpServer> {
-    return AdminHttpServer.start(cfg, { metrics: () => this.metrics.scrape(), readiness: () => readiness(this.gateway) }, this.log);
+    return AdminHttpServer.start(cfg, { metrics: () => this.metrics.scrape(), readiness: () => readiness(this.gateway), dashboard: localSource(this.dashboard) }, this.log);
   }
 
   /** SIGHUP and RELOAD: the gateway's reload, then the HTTP listener follows admin.http. */

@@ -46,6 +46,9 @@ export interface KnownCertificate {
   readonly lastSeen: number | undefined;
   /** Listed by a revocation source in force, or marked revoked in the inventory. */
   readonly revoked: boolean;
+  /** From the inventory, for a certificate it marks revoked (ISO time, RFC 5280 reason name). */
+  readonly revokedAt?: string | undefined;
+  readonly reason?: string | undefined;
 }
 
 export interface CatalogGateway {
@@ -237,7 +240,7 @@ export class CertificateCatalog {
     for (const c of this.configCertificates()) add(c, false);
     for (const e of this.inventoryEntries() ?? []) {
       add(
-        { kind: e.kind, cn: e.name, environment: e.environment, serial: normalizeSerial(e.serial), notBefore: new Date(e.notBefore), notAfter: new Date(e.notAfter), source: 'inventory' },
+        { kind: e.kind, cn: e.name, environment: e.environment, serial: normalizeSerial(e.serial), notBefore: new Date(e.notBefore), notAfter: new Date(e.notAfter), source: 'inventory', revokedAt: e.revokedAt, reason: e.reason },
         e.status === 'revoked',
       );
     }

@@ -33,6 +33,8 @@ import { certificateFacts, certificateUsage } from '../tls/peer-identity.js';
 import { usageProblem, type UsagePolicy } from '../tls/cert-usage.js';
 import { certRefusalMessage } from '../util/cert-refusal.js';
 import { readTextFile } from '../util/file-problem.js';
+import { Dashboard, DASHBOARD_PREFIX } from './dashboard/handler.js';
+import type { DashboardSource } from './dashboard/types.js';
 
 export type AdminHttpConfig = NonNullable<AdminConfig['http']>;
 
@@ -40,6 +42,8 @@ export interface AdminHttpHandlers {
   metrics(): Promise<{ contentType: string; body: string }>;
   /** A promise in a cluster primary, which asks its workers. */
   readiness(): Readiness | Promise<Readiness>;
+  /** What the dashboard (admin.http.dashboard) shows and does; without it the dashboard is off. */
+  dashboard?: DashboardSource;
 }
 
 
@@ -124,7 +128,20 @@ export class AdminHttpServer {
     private readonly log: Logger,
     /** The TLS set new connections get. */
     private inForce: TlsMaterialText | undefined,
+    private readonly handlers: AdminHttpHandlers,
+    /** Read at each request: a reload replaces it. */
+    private readonly dash: { current: Dashboard | undefined },
   ) {}
+
+  /** The dashboard admin.http.dashboard asks for, when the process can serve one. */
+  private static dashboardFor(cfg: AdminHttpConfig, handlers: AdminHttpHandlers, log: Logger): Dashboard | undefined {
+    return cfg.dashboard?.enabled && handlers.dashboard ? new Dashboard(cfg.dashboard, handlers.dashboard, log) : undefined;
+  }
+
+  /** For tests: the dashboard in force. */
+  get dashboard(): Dashboard | undefined {
+    return this.dash.current;
+  }
 
   get config(): AdminHttpConfig {
     return this.cfg;
@@ -138,6 +155,7 @@ export class AdminHttpServer {
     const tls = material ? secureOptions(material) : undefined;
     const clientCerts = tls?.ca !== undefined;
     const policy = { current: usagePolicy(cfg) };
+    const dash = { current: AdminHttpServer.dashboardFor(cfg, handlers, log) };
     const verdicts = new WeakMap<TLSSocket, string | null>();
     const refusal = (socket: TLSSocket): string | undefined => {
       let verdict = verdicts.get(socket);
@@ -162,7 +180,7 @@ export class AdminHttpServer {
         res.end(req.method === 'HEAD' ? undefined : `${refused}\n`);
         return;
       }
-      handle(req, res, handlers).catch((err: unknown) => {
+      handle(req, res, handlers, dash.current).catch((err: unknown) => {
         log.error({ event: 'admin_http_error', path: req.url, reason: errorMessage(err) }, 'admin HTTP request failed');
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
         res.end('internal error\n');
@@ -181,7 +199,7 @@ export class AdminHttpServer {
     server.on('error', (err) => log.error({ event: 'admin_http_error', reason: errorMessage(err) }, 'admin HTTP listener error'));
     const addr = server.address() as AddressInfo;
     log.info({ event: 'admin_http_listening', host: addr.address, port: addr.port, tls: tls !== undefined, client_certificates: clientCerts }, 'admin HTTP listening');
-    const running = new AdminHttpServer(server, cfg, policy, log, material);
+    const running = new AdminHttpServer(server, cfg, policy, log, material, handlers, dash);
     running.followFiles();
     return running;
   }
@@ -203,6 +221,10 @@ export class AdminHttpServer {
     if (material && 'setSecureContext' in this.server) this.server.setSecureContext(secureOptions(material));
     this.inForce = material;
     this.policy.current = usagePolicy(cfg);
+    // A new token file, or the dashboard turned on or off, applies from the next request.
+    const dashboard = AdminHttpServer.dashboardFor(cfg, this.handlers, this.log);
+    this.dash.current?.close();
+    this.dash.current = dashboard;
     this.cfg = cfg;
     this.followFiles();
   }
@@ -235,6 +257,8 @@ export class AdminHttpServer {
   }
 
   close(): Promise<void> {
+    this.dash.current?.close();
+    this.dash.current = undefined;
     this.watch?.stop();
     this.watch = undefined;
     return new Promise((resolve) => {
@@ -244,8 +268,19 @@ export class AdminHttpServer {
   }
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, h: AdminHttpHandlers): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0];
+async function handle(req: IncomingMessage, res: ServerResponse, h: AdminHttpHandlers, dashboard: Dashboard | undefined): Promise<void> {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  if (dashboard && (path === DASHBOARD_PREFIX || path.startsWith(`${DASHBOARD_PREFIX}/`))) {
+    if (path === DASHBOARD_PREFIX) {
+      res.writeHead(308, { location: `${DASHBOARD_PREFIX}/` });
+      res.end();
+      return;
+    }
+    await dashboard.handle(req, res, path, new URLSearchParams(q < 0 ? '' : url.slice(q + 1)));
+    return;
+  }
   const head = req.method === 'HEAD';
   if (req.method !== 'GET' && !head) {
     res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' });

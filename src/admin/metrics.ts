@@ -5,6 +5,8 @@
  * (access-control.ts), the CRL, the live sessions and the certificates (certificate-catalog.ts).
  * This object is what the gateway holds as `metrics` (GatewayMetricsHooks).
  */
+import { RefusalRing } from './dashboard/refusal-ring.js';
+import { identityName } from '../tls/peer-identity.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Pool } from '../pool/pool.js';
 import type { CertCheck } from '../tls/client-tls.js';
@@ -96,6 +98,8 @@ export class GatewayMetrics implements GatewayMetricsHooks {
   private readonly handshakeSeconds: Histogram<'outcome'>;
   private readonly firstRefusals: FirstRefusalArbiter | undefined;
   private readonly refusals: Counter<'stage' | 'reason'>;
+  /** The last refusals, for the dashboard (a fixed ring). */
+  readonly recentRefusals = new RefusalRing();
   private readonly environmentMismatches: Counter<'certificate_environment' | 'database_environment'>;
   private readonly revocations: Counter;
   private readonly revocationDelay: Histogram<'event'>;
@@ -264,6 +268,8 @@ export class GatewayMetrics implements GatewayMetricsHooks {
 
   refused(e: RefusalEvent): void {
     this.refusals.inc({ stage: e.stage, reason: e.reason });
+    const who = e.check?.identity;
+    this.recentRefusals.push({ at: Date.now(), reason: e.reason, identity: who ? identityName(who) : undefined, address: e.remote ?? '' });
     if (e.environments) {
       const config = this.source.runtime.config;
       this.environmentMismatches.inc({

@@ -215,6 +215,10 @@ function adminSchema(ctx: Ctx) {
           }
         }, ALWAYS)
         .optional(),
+      dashboard: strict({
+        enabled: bool().default(false),
+        token_file: filePath(ctx, 'private key').optional(),
+      }).optional(),
     }).optional(),
   });
 }

@@ -1,0 +1,94 @@
+/**
+ * Server-side paging, sorting and filtering of the certificate rows: the page asks for one page
+ * at a time, so an inventory of 10,000 certificates never reaches the browser whole.
+ */
+import { PgmoatError } from '../../util/errors.js';
+import type { CertificateRow } from './types.js';
+
+export const SORT_KEYS = ['expires', 'name', 'environment', 'status', 'issued', 'last_seen'] as const;
+export type SortKey = (typeof SORT_KEYS)[number];
+export const STATUS_FILTERS = ['valid', 'revoked', 'expiring', 'all'] as const;
+export type StatusFilter = (typeof STATUS_FILTERS)[number];
+export const MAX_PAGE = 500;
+
+export interface CertificateQuery {
+  offset: number;
+  limit: number;
+  sort: SortKey;
+  dir: 'asc' | 'desc';
+  q: string;
+  status: StatusFilter;
+}
+
+function bad(message: string): PgmoatError {
+  return new PgmoatError('DASHBOARD_BAD_REQUEST', message);
+}
+
+function intParam(p: URLSearchParams, name: string, def: number, max: number): number {
+  const v = p.get(name);
+  if (v === null || v === '') return def;
+  if (!/^\d{1,9}$/.test(v)) throw bad(`${name} must be a whole number`);
+  return Math.min(Number(v), max);
+}
+
+function oneOf<T extends string>(p: URLSearchParams, name: string, allowed: readonly T[], def: T): T {
+  const v = p.get(name);
+  if (v === null || v === '') return def;
+  if (!(allowed as readonly string[]).includes(v)) throw bad(`${name} must be one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+/** Reads the query string; throws DASHBOARD_BAD_REQUEST (400) on a value it does not know. */
+export function parseCertificateQuery(p: URLSearchParams): CertificateQuery {
+  return {
+    offset: intParam(p, 'offset', 0, Number.MAX_SAFE_INTEGER),
+    limit: Math.max(1, intParam(p, 'limit', 100, MAX_PAGE)),
+    sort: oneOf(p, 'sort', SORT_KEYS, 'expires'),
+    dir: oneOf(p, 'dir', ['asc', 'desc'] as const, 'asc'),
+    q: (p.get('q') ?? '').trim().toLowerCase().slice(0, 200),
+    status: oneOf(p, 'status', STATUS_FILTERS, 'all'),
+  };
+}
+
+function matchesStatus(r: CertificateRow, s: StatusFilter): boolean {
+  switch (s) {
+    case 'all':
+      return true;
+    case 'revoked':
+      return r.status === 'revoked';
+    case 'expiring':
+      return r.status === 'expiring';
+    case 'valid':
+      return r.status === 'valid' || r.status === 'expiring';
+  }
+}
+
+function matchesText(r: CertificateRow, q: string): boolean {
+  if (q === '') return true;
+  return r.name.toLowerCase().includes(q) || r.environment.toLowerCase().includes(q) || r.serial.includes(q) || r.sans.some((s) => s.toLowerCase().includes(q));
+}
+
+function compare(a: CertificateRow, b: CertificateRow, key: SortKey): number {
+  switch (key) {
+    case 'expires':
+      return a.notAfter.localeCompare(b.notAfter);
+    case 'issued':
+      return a.issued.localeCompare(b.issued);
+    case 'name':
+      return a.name.localeCompare(b.name);
+    case 'environment':
+      return a.environment.localeCompare(b.environment);
+    case 'status':
+      return a.status.localeCompare(b.status);
+    case 'last_seen':
+      return (a.lastSeen ?? 0) - (b.lastSeen ?? 0);
+  }
+}
+
+/** One page: the total after filtering, the rows of [offset, offset + limit). Ties break by serial, so pages never overlap. */
+export function pageOfCertificates(rows: readonly CertificateRow[], q: CertificateQuery): { total: number; rows: CertificateRow[] } {
+  const kept = rows.filter((r) => matchesStatus(r, q.status) && matchesText(r, q.q));
+  const sign = q.dir === 'asc' ? 1 : -1;
+  kept.sort((a, b) => sign * compare(a, b, q.sort) || a.serial.localeCompare(b.serial));
+  return { total: kept.length, rows: kept.slice(q.offset, q.offset + q.limit) };
+}

@@ -1,0 +1,100 @@
+/**
+ * The dashboard's JSON shapes (the HTTP contract of /dashboard/api) and what the HTTP side asks
+ * of the gateway: a DashboardSource, answered by the process itself (local-source.ts) or, under
+ * `serve --workers N`, by the primary asking its workers (cluster/dashboard-source.ts).
+ * Everything crosses the cluster's IPC channel as JSON: no Date, no Map.
+ */
+
+export interface PoolRow {
+  database: string;
+  user: string;
+  mode: string;
+  activeServers: number;
+  idleServers: number;
+  waitingClients: number;
+  activeClients: number;
+  paused: boolean;
+  disabled: boolean;
+}
+
+export interface RefusalRow {
+  /** ms since the epoch */
+  at: number;
+  reason: string;
+  identity?: string | undefined;
+  address: string;
+}
+
+export interface LiveView {
+  pools: PoolRow[];
+  sessions: { identity: string; database: string; count: number }[];
+  refusals: RefusalRow[];
+  crl: { ageSeconds?: number | undefined; nextUpdate?: number | undefined; revokedCount: number };
+  store?: { connected: boolean; ageSeconds?: number | undefined } | undefined;
+}
+
+export type CertificateStatusName = 'valid' | 'expiring' | 'expired' | 'revoked';
+
+/** One certificate, before paging (certificates-view.ts pages, sorts and filters these). */
+export interface CertificateRow {
+  serial: string;
+  name: string;
+  environment: string;
+  kind: string;
+  sans: string[];
+  /** ISO times */
+  issued: string;
+  notBefore: string;
+  notAfter: string;
+  status: CertificateStatusName;
+  revokedAt?: string | undefined;
+  reason?: string | undefined;
+  /** ms since the epoch, within the last 24 hours */
+  lastSeen?: number | undefined;
+  liveSessions: number;
+  renewalWindow: boolean;
+  nearExpiry: boolean;
+}
+
+export interface SessionRow {
+  database: string;
+  user: string;
+  address: string;
+  /** ms since the epoch */
+  since: number;
+}
+
+/** Cumulative counts read for the trends, every TRENDS_STEP_S (trends.ts makes rates of them). */
+export interface CounterSample {
+  transactions: number;
+  handshakes: number;
+  refusals: Record<string, number>;
+  /** Not cumulative: the 99th percentile of how long the clients waiting now have waited. */
+  waitP99Ms: number;
+  renewals: number;
+}
+
+/** The verified certificate of an HTTPS client, as the console's rule needs it. */
+export interface OperatorIdentity {
+  cn: string | undefined;
+  serial: string;
+  /** ms since the epoch */
+  notAfter: number;
+}
+
+export type DashboardAction =
+  | { action: 'revoke'; serial: string; reason: string }
+  | { action: 'pause'; database: string }
+  | { action: 'resume'; database: string }
+  | { action: 'reload' };
+
+export interface DashboardSource {
+  /** Why this certificate may not use the dashboard (the console's refusal message), or undefined. */
+  operatorRefusal(id: OperatorIdentity): Promise<string | undefined>;
+  live(): Promise<LiveView>;
+  certificates(): Promise<CertificateRow[]>;
+  sessionsOf(serial: string): Promise<SessionRow[]>;
+  counters(): Promise<CounterSample>;
+  /** Throws a PgmoatError when the action fails; resolves with details for the answer. */
+  act(action: DashboardAction): Promise<Record<string, unknown>>;
+}
