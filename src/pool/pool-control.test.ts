@@ -111,3 +111,22 @@ test('KILL (closeAll) ends every client with its error and every server, and han
     false,
   );
 });
+
+test('RESUME answers a PAUSE that is still waiting for a server in use (it never resolved before)', async () => {
+  const { pool, upstreams } = makePool({ poolSize: 2 });
+  const a = addClient(pool);
+  a.socket.receive(fe.query('BEGIN'));
+  await settle();
+  const s = upstreams.sockets[0]!;
+  s.receive(Buffer.concat([be.commandComplete('BEGIN'), be.ready('T')]));
+  let settled = false;
+  const pausing = pool.pause().then(() => {
+    settled = true;
+  });
+  await settle();
+  assert.equal(settled, false, 'the transaction still holds its server');
+  pool.resume();
+  await pausing;
+  assert.equal(settled, true);
+  assert.equal(pool.paused, false);
+});

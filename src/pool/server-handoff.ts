@@ -206,8 +206,10 @@ export class ServerHandoff {
     });
   }
 
+  /** Ends the pause; a PAUSE still waiting for servers to be released is answered too (it is over). */
   resume(): void {
     this.paused = false;
+    for (const resolve of this.pauseWaiters.splice(0)) resolve();
     this.pump();
   }
 
