@@ -4,7 +4,7 @@
  * JSON views, the checks on actions (CSRF, origin, method, size, JSON), and the actions
  * themselves (revoke ends the live session of that certificate; pause and resume).
  */
-import { test, before, after } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,11 +28,8 @@ let mallory: ClientFiles;
 let dir: string;
 const log: Record<string, unknown>[] = [];
 
-useAppGateway({ gateway: { admin: { identities: ['ops-alice'] } } }, (p) => {
+useAppGateway({ gateway: { admin: { identities: ['ops-alice'] } } }, async (p) => {
   parts = p;
-});
-
-before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pgmoat-dash-'));
   chmodSync(dir, 0o700);
   const tokenFile = join(dir, 'token');
@@ -140,7 +137,8 @@ test('a certificate not in admin.identities gets 403 and a dashboard_refused lin
 });
 
 test('without a client certificate the mutual-TLS listener ends the handshake', async () => {
-  await assert.rejects(get('/dashboard/api/session', undefined));
+  const r = await call(port(), parts.pki.main.caPem, '/dashboard/api/session', {}).catch((err: Error) => err);
+  assert.ok(r instanceof Error, `refused: ${JSON.stringify(r)}`);
 });
 
 test('bearer token: right one in, wrong one 403, none 401; the token is never logged', async () => {
