@@ -5,11 +5,23 @@
  */
 import type { PeerCommand } from '../admin/console.js';
 import type { Readiness } from '../admin/readiness.js';
+import type { DashboardAction, OperatorIdentity } from '../admin/dashboard/types.js';
 
 export type { PeerCommand };
 
 /** What the primary asks one worker. */
-export type WorkerRequest = PeerCommand | { kind: 'readiness' };
+export type WorkerRequest = PeerCommand | { kind: 'readiness' } | { kind: 'dashboard'; call: DashboardCall };
+
+/** One question of the dashboard to one worker (answered from its LocalDashboard, admin/dashboard/local-source.ts). */
+export type DashboardCall =
+  | { op: 'operator'; id: OperatorIdentity }
+  | { op: 'live' }
+  | { op: 'certificates' }
+  | { op: 'sessions'; serial: string }
+  | { op: 'counters' }
+  | { op: 'act'; action: DashboardAction }
+  /** Read the revocation sources now (a revoke another worker just wrote). */
+  | { op: 'poll-revocations' };
 
 export type WorkerToPrimary =
   | { pgmoat: 'listening' }
@@ -18,7 +30,8 @@ export type WorkerToPrimary =
   | { pgmoat: 'shutdown' }
   /** Run `cmd` on every other worker; answered with fanout-done. */
   | { pgmoat: 'fanout'; id: number; cmd: PeerCommand }
-  | { pgmoat: 'reply'; id: number; error?: string; readiness?: Readiness }
+  /** `dashboard`: the answer to a DashboardCall, wrapped so that an undefined answer survives JSON. */
+  | { pgmoat: 'reply'; id: number; error?: string; code?: string; readiness?: Readiness; dashboard?: { value: unknown } }
   /** This worker's first refused connection of a revoked serial (cluster/first-refusals.ts). */
   | { pgmoat: 'first-refusal'; serial: string; delayMs: number };
 

@@ -3,13 +3,15 @@
  * gateway rather than whichever worker a shared listener would pick. /metrics merges every
  * worker's registry with prom-client's AggregatorRegistry (counts summed; see the aggregator of
  * each series) and adds the primary's own series; /readyz is ready when every worker runs and
- * says it is ready. SIGHUP and RELOAD make it follow admin.http as a single process does, and it
+ * says it is ready; /dashboard (when admin.http.dashboard is on) asks the workers through
+ * cluster/dashboard-source.ts. SIGHUP and RELOAD make it follow admin.http as a single process does, and it
  * follows its TLS files on change as a single process does (http-server.ts).
  */
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { AdminHttpServer, followAdminHttp, type AdminHttpConfig } from '../admin/http-server.js';
 import type { Readiness } from '../admin/readiness.js';
+import type { DashboardSource } from '../admin/dashboard/types.js';
 import { errorMessage, isPgmoatError } from '../util/errors.js';
 
 export interface PrimaryHttpSource {
@@ -17,6 +19,8 @@ export interface PrimaryHttpSource {
   readiness(): Promise<Readiness>;
   /** Workers running now. */
   running(): number;
+  /** The dashboard over every worker (cluster/dashboard-source.ts). */
+  dashboard?: DashboardSource;
 }
 
 export class PrimaryHttp {
@@ -42,7 +46,7 @@ export class PrimaryHttp {
   }
 
   private listen(cfg: AdminHttpConfig): Promise<AdminHttpServer> {
-    return AdminHttpServer.start(cfg, { metrics: () => this.metrics(), readiness: () => this.source.readiness() }, this.log);
+    return AdminHttpServer.start(cfg, { metrics: () => this.metrics(), readiness: () => this.source.readiness(), ...(this.source.dashboard ? { dashboard: this.source.dashboard } : {}) }, this.log);
   }
 
   async follow(next: AdminHttpConfig | undefined): Promise<void> {

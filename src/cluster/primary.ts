@@ -17,6 +17,7 @@ import { errorMessage } from '../util/errors.js';
 import { ownerOf } from '../gateway/cancel-route.js';
 import { isWorkerMessage, type PeerCommand, type PrimaryToWorker, type WorkerRequest, type WorkerToPrimary } from './messages.js';
 import { PrimaryHttp } from './primary-http.js';
+import { clusterDashboard, type DashboardWorker, type WorkerAnswer } from './dashboard-source.js';
 import { reusePortFor, shortfalls } from '../runtime/worker-share.js';
 import { assertPortFree } from './port-probe.js';
 import { TICKET_SECRET_ENV, WORKER_COUNT_ENV, WORKER_INDEX_ENV } from './worker.js';
@@ -102,7 +103,8 @@ class Primary {
     private readonly peerId: number | undefined,
   ) {
     this.slots = Array.from({ length: count }, (_, index) => ({ index, worker: undefined, listening: false, everListened: false, startedAt: 0, crashes: 0, restartTimer: undefined }));
-    this.http = new PrimaryHttp({ readiness: () => this.readiness(), running: () => this.slots.filter((s) => s.listening).length }, log, count);
+    const dashboard = clusterDashboard({ workers: () => this.dashboardWorkers(), own: () => [this.http.own], reloadPrimary: () => this.reloadHttp('RELOAD') });
+    this.http = new PrimaryHttp({ readiness: () => this.readiness(), running: () => this.slots.filter((s) => s.listening).length, dashboard }, log, count);
     this.renewal = new RenewalRuntime(log, { onRequest: renewalCounter(this.http.own), onServerRenewal: serverRenewalCounter(this.http.own) });
     this.done = new Promise<void>((resolve) => (this.finished = resolve)).then(() => this.exitCode);
   }
@@ -212,6 +214,20 @@ class Primary {
     if (cmd.kind === 'reload') work.push(this.reloadHttp('RELOAD').catch((err: unknown) => void errors.push(errorMessage(err))));
     await Promise.all(work);
     return errors;
+  }
+
+  /** Each worker as the dashboard asks it, with a deadline per question. */
+  private dashboardWorkers(): DashboardWorker[] {
+    return this.slots.map((s) => ({
+      name: `worker ${s.index + 1}`,
+      running: s.listening,
+      ask: async (call, timeoutMs): Promise<WorkerAnswer> => {
+        const r = await this.request(s, { kind: 'dashboard', call }, timeoutMs);
+        if (r.error !== undefined) return { ok: false, error: r.error, code: r.code };
+        if (!r.dashboard) return { ok: false, error: 'answered without a dashboard reply' };
+        return { ok: true, value: r.dashboard.value };
+      },
+    }));
   }
 
   private async readiness(): Promise<Readiness> {

@@ -13,11 +13,12 @@ import { Admin } from '../admin/admin.js';
 import { ServeLoop } from './serve-loop.js';
 import { runPeerCommand } from '../admin/live-control.js';
 import { readiness } from '../admin/readiness.js';
-import { PgmoatError, errorMessage } from '../util/errors.js';
+import { PgmoatError, errorMessage, isPgmoatError } from '../util/errors.js';
 import { ownerOf } from '../gateway/cancel-route.js';
 import { WorkerPeers } from './admin-fanout.js';
 import { isPrimaryMessage, type WorkerRequest, type WorkerToPrimary } from './messages.js';
 import type { WorkerShare } from '../runtime/worker-share.js';
+import { answerDashboard } from './dashboard-worker.js';
 
 export const WORKER_INDEX_ENV = 'PGMOAT_WORKER_INDEX';
 export const WORKER_COUNT_ENV = 'PGMOAT_WORKERS';
@@ -81,6 +82,8 @@ export async function runWorker(configPath: string, share: WorkerShare): Promise
     switch (req.kind) {
       case 'readiness':
         return { readiness: readiness(gateway) };
+      case 'dashboard':
+        return { dashboard: { value: await answerDashboard(admin.dashboard, req.call) } };
       case 'reload':
         log.info({ event: 'admin_command', command: 'RELOAD', via: 'another worker' }, 'admin command RELOAD');
         await admin.reload('RELOAD');
@@ -117,7 +120,7 @@ export async function runWorker(configPath: string, share: WorkerShare): Promise
       case 'request':
         run(m.req).then(
           (r) => send({ pgmoat: 'reply', id: m.id, ...r }),
-          (err: unknown) => send({ pgmoat: 'reply', id: m.id, error: errorMessage(err) }),
+          (err: unknown) => send({ pgmoat: 'reply', id: m.id, error: errorMessage(err), code: isPgmoatError(err) ? err.code : undefined }),
         );
         return;
     }

@@ -31,6 +31,8 @@ export interface LiveView {
   refusals: RefusalRow[];
   crl: { ageSeconds?: number | undefined; nextUpdate?: number | undefined; revokedCount: number };
   store?: { connected: boolean; ageSeconds?: number | undefined } | undefined;
+  /** Under `serve --workers N`: the workers whose part is missing from this view, and why. */
+  problems?: string[] | undefined;
 }
 
 export type CertificateStatusName = 'valid' | 'expiring' | 'expired' | 'revoked';

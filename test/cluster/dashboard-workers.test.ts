@@ -1,0 +1,162 @@
+/**
+ * The dashboard under `pgmoat serve --workers 2`, against a real PostgreSQL, over real mutual
+ * TLS: the primary answers with the sum of both workers (live sessions, a certificate's live
+ * sessions), a revoke through the API ends the certificate's sessions on both workers, pause and
+ * resume reach both workers' pools, and the CSRF check still holds through the primary.
+ */
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { startPostgres, type PgServer } from '../harness/postgres.js';
+import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
+import { cleanupDir, writeConfig } from '../harness/gateway.js';
+import { freePort } from '../harness/free-port.js';
+import { clientTlsSection, nodeSsl, plainUpstream, waitFor } from '../gateway/helpers.js';
+import { call, type Answer } from '../admin/dashboard-helpers.js';
+import { startCluster, type ClusterGateway } from './helpers.js';
+
+let upstream: PgServer;
+let pki: Pki;
+let app: ClientFiles;
+let ops: ClientFiles;
+let dir: string;
+let port: number;
+let httpPort: number;
+let gw: ClusterGateway;
+
+before(async () => {
+  pki = await makePki();
+  upstream = await startPostgres({ setupSql: 'CREATE ROLE app LOGIN; CREATE DATABASE appdb OWNER app;' });
+  app = await pki.client('app');
+  ops = await pki.client('ops');
+  dir = mkdtempSync(join(tmpdir(), 'pgmoat-dash-cluster-'));
+  chmodSync(dir, 0o700);
+  port = await freePort();
+  httpPort = await freePort();
+  const configPath = writeConfig(dir, {
+    listen: { host: '127.0.0.1', port },
+    log: { level: 'info' },
+    shutdown_timeout: '2s',
+    pool_mode: 'transaction',
+    tls: clientTlsSection(pki),
+    databases: { appdb: plainUpstream(upstream, 'appdb', { pool_size: 4 }) },
+    admin: {
+      identities: ['ops'],
+      http: { host: '127.0.0.1', port: httpPort, tls: { cert: pki.server.certPath, key: pki.server.keyPath, ca: pki.main.caPath }, dashboard: { enabled: true } },
+    },
+  });
+  gw = await startCluster(configPath, 2);
+});
+
+after(async () => {
+  await gw?.stop('SIGKILL');
+  await upstream?.stop();
+  pki?.cleanup();
+  if (dir) cleanupDir(dir);
+});
+
+const get = (path: string): Promise<Answer> => call(httpPort, pki.main.caPem, path, { client: ops });
+
+async function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  const csrf = ((await get('/dashboard/api/session')).json as { csrf: string }).csrf;
+  return call(httpPort, pki.main.caPem, path, { client: ops, method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', 'x-csrf-token': csrf, ...headers } });
+}
+
+interface Live {
+  pools: { database: string; paused: boolean; waitingClients: number }[];
+  sessions: { identity: string; database: string; count: number }[];
+  problems?: string[];
+}
+
+const live = async (): Promise<Live> => {
+  const r = await get('/dashboard/api/live');
+  assert.equal(r.status, 200, r.body);
+  return r.json as Live;
+};
+
+/** Workers (1-based) whose login lines name `serial`. */
+const workersWith = (serial: string): Set<unknown> => new Set(gw.logs().filter((l) => l.event === 'login' && l.serial === serial).map((l) => l.worker));
+
+/** Connects clients with `who` until both workers hold at least one (the primary hands connections round robin). */
+async function onBothWorkers(who: ClientFiles, atLeast: number): Promise<pg.Client[]> {
+  const clients: pg.Client[] = [];
+  while (clients.length < atLeast || workersWith(who.serial).size < 2) {
+    if (clients.length >= 10) throw new Error('the sessions never reached both workers');
+    const c = new pg.Client({ host: '127.0.0.1', port, user: 'app', database: 'appdb', ssl: nodeSsl(who) });
+    c.on('error', () => undefined);
+    await c.connect();
+    clients.push(c);
+    await waitFor(() => gw.logs().filter((l) => l.event === 'login' && l.serial === who.serial).length >= clients.length, 'the login line');
+  }
+  return clients;
+}
+
+let appClients: pg.Client[] = [];
+
+test('live sessions and a certificate\'s live sessions are summed over both workers', async () => {
+  appClients = await onBothWorkers(app, 4);
+  const n = appClients.length;
+  const v = await live();
+  assert.equal(v.problems, undefined, 'every worker answered');
+  assert.deepEqual(
+    v.sessions.filter((s) => s.identity === 'app'),
+    [{ identity: 'app', database: 'appdb', count: n }],
+  );
+  const certs = await get(`/dashboard/api/certificates?q=${app.serial}`);
+  assert.equal(certs.status, 200, certs.body);
+  const rows = (certs.json as { total: number; rows: { serial: string; name: string; status: string; liveSessions: number }[] }).rows;
+  assert.deepEqual(rows.map((r) => [r.serial, r.name, r.status, r.liveSessions]), [[app.serial, 'app', 'valid', n]]);
+  const sessions = (await get(`/dashboard/api/certificates/${app.serial}/sessions`)).json as unknown[];
+  assert.equal(sessions.length, n);
+});
+
+test('pause holds queries on both workers until resume', async () => {
+  assert.ok(appClients.length >= 2);
+  assert.equal((await post('/dashboard/api/actions/pause', { database: 'appdb' })).status, 200);
+  assert.ok((await live()).pools.filter((p) => p.database === 'appdb').every((p) => p.paused));
+  const queries = appClients.map((c) => c.query<{ one: number }>('SELECT 1 AS one'));
+  let done = 0;
+  for (const q of queries) void q.then(() => done++, () => undefined);
+  // Every query waits: the sum of both workers' waiting clients reaches them all.
+  await waitFor(async () => (await live()).pools.filter((p) => p.database === 'appdb').reduce((s, p) => s + p.waitingClients, 0) === queries.length, 'every query to wait');
+  assert.equal(done, 0, 'no query ran while paused');
+  assert.equal((await post('/dashboard/api/actions/resume', { database: 'appdb' })).status, 200);
+  const results = await Promise.all(queries);
+  assert.deepEqual(results.map((r) => r.rows[0]!.one), queries.map(() => 1));
+  assert.ok((await live()).pools.filter((p) => p.database === 'appdb').every((p) => !p.paused));
+});
+
+test('CSRF is still refused through the primary', async () => {
+  const plain = await call(httpPort, pki.main.caPem, '/dashboard/api/actions/resume', { client: ops, method: 'POST', body: '{"database":"appdb"}', headers: { 'content-type': 'application/json' } });
+  assert.equal(plain.status, 403);
+  const forged = await call(httpPort, pki.main.caPem, '/dashboard/api/actions/resume', { client: ops, method: 'POST', body: '{"database":"appdb"}', headers: { 'content-type': 'application/json', 'x-csrf-token': 'forged' } });
+  assert.equal(forged.status, 403);
+  assert.equal((await post('/dashboard/api/actions/resume', { database: 'appdb' }, { origin: 'https://evil.example' })).status, 403);
+});
+
+test('a revoke through the API ends the certificate\'s live sessions on both workers', async () => {
+  const victim = await pki.client('app', { environment: 'production' });
+  const clients = await onBothWorkers(victim, 2);
+  let ended = 0;
+  for (const c of clients) {
+    let once = false;
+    const end = (): void => void (once || ((once = true), ended++));
+    c.on('error', end).on('end', end);
+  }
+  const r = await post('/dashboard/api/actions/revoke', { serial: victim.serial, reason: 'keyCompromise' });
+  assert.equal(r.status, 200, r.body);
+  assert.equal((r.json as { problems?: unknown }).problems, undefined, 'every worker was told');
+  await waitFor(() => ended === clients.length, 'every session of the revoked certificate to end');
+  await waitFor(async () => !(await live()).sessions.some((s) => s.identity === 'app' && s.count > appClients.length), 'the victim\'s sessions to leave the live view');
+  const rows = ((await get(`/dashboard/api/certificates?q=${victim.serial}&status=revoked`)).json as { rows: { serial: string; status: string }[] }).rows;
+  assert.deepEqual(rows.map((x) => [x.serial, x.status]), [[victim.serial, 'revoked']]);
+  // The other certificate's sessions live on.
+  for (const c of appClients) await c.query('SELECT 1');
+});
+
+after(async () => {
+  await Promise.all(appClients.map((c) => c.end().catch(() => undefined)));
+});
