@@ -18,6 +18,7 @@ import { dirname } from 'node:path';
 import { pemBlocks } from '@pgmoat/client/internal';
 import { caPath } from '../ca/ca-layout.js';
 import { readInventory, type InventoryEntry } from '../ca/inventory.js';
+import { sansOfCertificate } from '../ca/san.js';
 import { loadInventory } from '../ca/inventory-store.js';
 import { normalizeSerial } from '../util/serial.js';
 import { isExpiring } from '../util/expiring.js';
@@ -49,6 +50,8 @@ export interface KnownCertificate {
   /** From the inventory, for a certificate it marks revoked (ISO time, RFC 5280 reason name). */
   readonly revokedAt?: string | undefined;
   readonly reason?: string | undefined;
+  /** subjectAltName entries as Node prints them (`DNS:db.example.com`, `URI:pgmoat://…`); from the inventory's PEM. */
+  readonly sans?: readonly string[] | undefined;
 }
 
 export interface CatalogGateway {
@@ -117,6 +120,8 @@ export class CertificateCatalog {
   private storeCopy: { dir: string; entries: readonly InventoryEntry[] } | undefined;
   private storeTried: { dir: string; at: number } | undefined;
   private storeRead: Promise<void> | undefined;
+  /** SANs per serial, parsed once from the inventory's PEM (a serial's certificate never changes). */
+  private readonly sansBySerial = new Map<string, readonly string[]>();
 
   constructor(
     private readonly gw: CatalogGateway,
@@ -240,7 +245,7 @@ export class CertificateCatalog {
     for (const c of this.configCertificates()) add(c, false);
     for (const e of this.inventoryEntries() ?? []) {
       add(
-        { kind: e.kind, cn: e.name, environment: e.environment, serial: normalizeSerial(e.serial), notBefore: new Date(e.notBefore), notAfter: new Date(e.notAfter), source: 'inventory', revokedAt: e.revokedAt, reason: e.reason },
+        { kind: e.kind, cn: e.name, environment: e.environment, serial: normalizeSerial(e.serial), notBefore: new Date(e.notBefore), notAfter: new Date(e.notAfter), source: 'inventory', revokedAt: e.revokedAt, reason: e.reason, sans: this.sansOf(e) },
         e.status === 'revoked',
       );
     }
@@ -248,6 +253,15 @@ export class CertificateCatalog {
       add({ kind: 'client', cn: s.cn, environment: s.environment, serial: s.serial, notBefore: s.notBefore, notAfter: s.notAfter, source: 'seen' }, false);
     }
     return [...out.values()];
+  }
+
+  private sansOf(e: InventoryEntry): readonly string[] {
+    let sans = this.sansBySerial.get(e.serial);
+    if (sans === undefined) {
+      sans = sansOfCertificate(e.certificate);
+      this.sansBySerial.set(e.serial, sans);
+    }
+    return sans;
   }
 
   /** The seen identities (for the per-client notAfter series), revoked ones left out. */

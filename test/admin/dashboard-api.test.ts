@@ -100,11 +100,13 @@ test('an admin certificate reads the session, certificates, live and trends, wit
   try {
     const certs = await get('/dashboard/api/certificates?limit=500');
     assert.equal(certs.status, 200);
-    const c = certs.json as { total: number; rows: { name: string; serial: string; liveSessions: number; status: string }[] };
+    const c = certs.json as { total: number; rows: { name: string; serial: string; liveSessions: number; status: string; sans: string[] }[] };
     const appRow = c.rows.find((r) => r.serial === parts.app.serial);
     assert.ok(appRow, 'the inventory lists the app certificate');
     assert.equal(appRow.liveSessions, 1);
     assert.equal(appRow.status, 'valid');
+    // The SANs come from the certificate in the inventory (pgmoat puts its identity URI in every client certificate).
+    assert.ok(appRow.sans.some((x) => x.startsWith('URI:pgmoat://')), `sans: ${JSON.stringify(appRow.sans)}`);
     const sessions = await get(`/dashboard/api/certificates/${parts.app.serial}/sessions`);
     assert.deepEqual((sessions.json as { database: string }[]).map((x) => x.database), ['appdb']);
 
@@ -177,7 +179,12 @@ test('pause and resume a database through the API, each an audit line naming the
   const paused = async (): Promise<boolean> => ((await get('/dashboard/api/live')).json as { pools: { database: string; paused: boolean }[] }).pools.filter((p) => p.database === 'appdb').every((p) => p.paused);
   const app = await appClient(); // a pool for appdb exists
   try {
-    assert.equal((await post('/dashboard/api/actions/pause', { database: 'appdb' })).status, 200);
+    // An open transaction holds its server: the answer does not wait for it (the console's PAUSE would).
+    await app.query('BEGIN');
+    const pausing = await post('/dashboard/api/actions/pause', { database: 'appdb' });
+    assert.equal(pausing.status, 200);
+    assert.ok(((pausing.json as { serversInUse?: number }).serversInUse ?? 0) >= 1, JSON.stringify(pausing.json));
+    await app.query('COMMIT');
     assert.equal(await paused(), true);
     assert.ok(log.some((l) => l.event === 'dashboard_action' && l.action === 'pause' && l.operator === 'ops-alice' && l.target === 'appdb' && l.outcome === 'ok'));
     assert.equal((await post('/dashboard/api/actions/resume', { database: 'appdb' })).status, 200);

@@ -141,7 +141,7 @@ export class LocalDashboard {
         name: c.cn,
         environment: c.environment,
         kind: c.kind,
-        sans: [],
+        sans: [...(c.sans ?? [])],
         issued: c.notBefore.toISOString(),
         notBefore: c.notBefore.toISOString(),
         notAfter: c.notAfter.toISOString(),
@@ -196,9 +196,17 @@ export class LocalDashboard {
         this.pollRevocations();
         return r;
       }
-      case 'pause':
-        await controlPools('PAUSE', a.database, this.gw.pools.values(), config);
-        return {};
+      case 'pause': {
+        // Unlike the console's PAUSE, the answer does not wait for transactions (or, in session
+        // mode, whole sessions) to release their servers: that may take as long as they run, and
+        // an HTTP request must not. The live view shows the pool paused and its servers in use.
+        if (!Object.hasOwn(config.databases, a.database)) {
+          throw new PgmoatError('UNKNOWN_DATABASE', `no such database: "${a.database}"`, { severity: 'ERROR' });
+        }
+        const inUse = [...this.gw.pools.values()].filter((p) => p.database === a.database).reduce((n, p) => n + p.members.activeServers.size, 0);
+        controlPools('PAUSE', a.database, this.gw.pools.values(), config).catch(() => undefined);
+        return { serversInUse: inUse };
+      }
       case 'resume':
         await resume(this.gw, a.database);
         return {};
