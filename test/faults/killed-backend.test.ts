@@ -67,7 +67,11 @@ test('pgbench with a backend killed (SIGKILL) under it: only transactions in fli
     }
     const { stdout, stderr } = await run;
     const failures = abortedClients(stderr);
-    assert.ok(failures.length <= 3 * rounds, `at most the transactions in flight fail (${failures.length} in ${rounds} kills):\n${stderr}`);
+    // In flight at a kill: the killed backend's transaction and, since the postmaster then ends every
+    // backend for crash recovery, those of the other servers, pool_size (3) in all; plus one on the
+    // replacement the pool may open for the killed server before the postmaster's SIGQUIT reaches it
+    // (seen on a loaded machine: 4 in 1 kill, each "ended while this session was using it").
+    assert.ok(failures.length <= 4 * rounds, `at most the transactions in flight fail (${failures.length} in ${rounds} kills):\n${stderr}`);
     for (const l of failures) {
       assert.doesNotMatch(l, /recovery mode|starting up|shutting down|could not connect|ECONNREFUSED/i, `a failure that is not a transaction in flight:\n${stderr}`);
     }
