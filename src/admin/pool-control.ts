@@ -12,11 +12,16 @@ function poolsOf(pools: Iterable<Pool>, database: string | undefined): Pool[] {
   return [...pools].filter((p) => database === undefined || p.database === database);
 }
 
-/** Runs one verb; PAUSE resolves once no server of those pools is in use. */
-export async function controlPools(verb: PoolVerb, database: string | undefined, pools: Iterable<Pool>, config: Config): Promise<void> {
+/** Throws UNKNOWN_DATABASE for a name the configuration does not have (undefined: every database). */
+export function checkDatabase(database: string | undefined, config: Config): void {
   if (database !== undefined && !Object.hasOwn(config.databases, database)) {
     throw new PgmoatError('UNKNOWN_DATABASE', `no such database: "${database}"`, { severity: 'ERROR' });
   }
+}
+
+/** Runs one verb; PAUSE resolves once no server of those pools is in use. */
+export async function controlPools(verb: PoolVerb, database: string | undefined, pools: Iterable<Pool>, config: Config): Promise<void> {
+  checkDatabase(database, config);
   const targets = poolsOf(pools, database);
   switch (verb) {
     case 'PAUSE':

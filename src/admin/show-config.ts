@@ -1,6 +1,6 @@
 /** SHOW DATABASES, CONFIG, VERSION and HELP: the configuration in force, never a secret. */
 import type { Config } from '../config/schema.js';
-import { redactUrl } from '../util/redact-url.js';
+import { isPostgresUrl, redactUrl } from '../util/redact-url.js';
 import { poolSettingsFor } from '../config/effective.js';
 import type { Pool } from '../pool/pool.js';
 import type { Cell, CommandResult } from './result-set.js';
@@ -37,7 +37,7 @@ function flatten(prefix: string, value: unknown, out: [string, unknown][]): void
     return;
   }
   if (value === undefined) return;
-  if (typeof value === 'string' && /^postgres(ql)?:\/\//.test(value)) {
+  if (typeof value === 'string' && isPostgresUrl(value)) {
     out.push([prefix, redactUrl(value)]); // ca.store may carry its password
     return;
   }

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { redactUrl } from '../util/redact-url.js';
+import { isPostgresUrl, POSTGRES_URL_EXAMPLE, redactUrl } from '../util/redact-url.js';
 import { PgmoatError } from '../util/errors.js';
 import { readTextFile } from '../util/file-problem.js';
 import { caPath, PRIVATE_MODE } from './ca-layout.js';
@@ -23,14 +23,8 @@ export { redactUrl };
 
 /** Checks a store URL given on the command line: postgres:// or postgresql:// only. */
 export function checkStoreUrl(url: string, option: string): string {
-  let u: URL | undefined;
-  try {
-    u = new URL(url);
-  } catch {
-    u = undefined;
-  }
-  if (!u || (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:')) {
-    throw new PgmoatError('STORE_URL_INVALID', `${option} must be a postgres:// URL (e.g. postgres://pgmoat@db.example.com/pgmoat?sslmode=verify-full), not ${JSON.stringify(redactUrl(url))}`);
+  if (!isPostgresUrl(url)) {
+    throw new PgmoatError('STORE_URL_INVALID', `${option} must be a postgres:// URL (e.g. ${POSTGRES_URL_EXAMPLE}), not ${JSON.stringify(redactUrl(url))}`);
   }
   return url;
 }

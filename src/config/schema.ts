@@ -4,6 +4,7 @@
  * docs/config-reference.md describes each key: keep the two in step.
  */
 import { z } from 'zod';
+import { isPostgresUrl, POSTGRES_URL_EXAMPLE } from '../util/redact-url.js';
 import {
   ALWAYS,
   anyText,
@@ -229,7 +230,7 @@ function adminSchema(ctx: Ctx) {
  */
 function caSchema(ctx: Ctx) {
   return strict({
-    store: text().refine((url) => /^postgres(ql)?:\/\//.test(url), { message: 'must be a postgres:// URL (e.g. postgres://pgmoat@db.example.com/pgmoat?sslmode=verify-full)' }),
+    store: text().refine(isPostgresUrl, { message: `must be a postgres:// URL (e.g. ${POSTGRES_URL_EXAMPLE})` }),
     password_file: filePath(ctx, 'password file').optional(),
   });
 }

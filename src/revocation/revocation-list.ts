@@ -59,6 +59,13 @@ const REASON_NAMES: Readonly<Record<number, RevocationReason>> = {
   10: 'aACompromise',
 };
 
+const REASONS = new Set<string>(Object.values(REASON_NAMES));
+
+/** Whether `name` is an RFC 5280 reason name as pgmoat writes them (a CRL's, the CA store's). */
+export function isRevocationReason(name: unknown): name is RevocationReason {
+  return typeof name === 'string' && REASONS.has(name);
+}
+
 /** What a CRL says of its place in its issuer's sequence. Throws DerError on a malformed CRL Number. */
 function markOf(crl: x509.X509Crl, der: Uint8Array): CrlMark {
   const list = expectTlv(der, 0, TAG.SEQUENCE);

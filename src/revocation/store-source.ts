@@ -20,13 +20,16 @@ import type { Client, Notification } from 'pg';
 import { REVOCATION_CHANNEL, REVOKED_LIST_SQL, REVOKED_ONE_SQL } from '../ca/store-schema.js';
 import { errorMessage } from '../util/errors.js';
 import { normalizeSerial, parseSerial } from '../util/serial.js';
-import type { Revocation, RevocationFreshness, RevocationListener, RevocationReason, RevocationSource } from './source.js';
+import { isRevocationReason } from './revocation-list.js';
+import type { Revocation, RevocationFreshness, RevocationListener, RevocationSource } from './source.js';
 
 export interface StoreSourceSettings {
   /** The connection string; may hold a password, so it is never logged (`where` is). */
   readonly url: string;
   /** The URL with its password replaced: the only form that goes into log lines. */
   readonly where: string;
+  /** `ca.password_file`: a reload that changes it (or the URL) gets a new source. */
+  readonly passwordFile: string | undefined;
   /** Read at every connection attempt (a password_file may be rotated); undefined: the URL's, PGPASSWORD or ~/.pgpass. */
   readonly password: () => string | undefined;
 }
@@ -44,10 +47,6 @@ const STALE_WARNING_INTERVAL_MS = 30_000;
 
 type State = 'stopped' | 'connecting' | 'live' | 'down';
 
-const REASONS = new Set<string>([
-  'unspecified', 'keyCompromise', 'cACompromise', 'affiliationChanged', 'superseded',
-  'cessationOfOperation', 'certificateHold', 'removeFromCRL', 'privilegeWithdrawn', 'aACompromise',
-]);
 
 function revocationOf(row: Record<string, unknown>): Revocation | undefined {
   const serial = typeof row['serial'] === 'string' ? normalizeSerial(row['serial']) : undefined;
@@ -57,7 +56,7 @@ function revocationOf(row: Record<string, unknown>): Revocation | undefined {
   return {
     serial,
     revokedAt: at instanceof Date ? at : undefined,
-    reason: typeof reason === 'string' && REASONS.has(reason) ? (reason as RevocationReason) : undefined,
+    reason: isRevocationReason(reason) ? reason : undefined,
   };
 }
 
@@ -82,8 +81,6 @@ export class StoreRevocationSource implements RevocationSource {
   constructor(
     readonly settings: StoreSourceSettings,
     private readonly log: Logger,
-    /** The password file's path (compared at a reload; the reader is in settings). */
-    readonly passwordFile?: string | undefined,
   ) {}
 
   /** Whether the LISTEN connection is up and its list read (for tests and /metrics). */

@@ -45,12 +45,8 @@ function configureStoreSource(revocations: Revocations, rc: RuntimeConfig, log: 
   const wanted = rc.store;
   const current = revocations.get(STORE);
   if (!wanted) return revocations.delete(STORE);
-  if (current instanceof StoreRevocationSource && current.settings.url === wanted.url && sameFile(rc, current)) return;
-  revocations.set(new StoreRevocationSource(wanted, log, rc.config.ca?.password_file));
-}
-
-function sameFile(rc: RuntimeConfig, s: StoreRevocationSource): boolean {
-  return s.passwordFile === rc.config.ca?.password_file;
+  if (current instanceof StoreRevocationSource && current.settings.url === wanted.url && current.settings.passwordFile === wanted.passwordFile) return;
+  revocations.set(new StoreRevocationSource(wanted, log));
 }
 
 /** `rc` with the CRL list in force now (the watch replaces it without a reload). */

@@ -49,7 +49,7 @@ function storeSettings(c: Config): StoreSourceSettings | undefined {
   if (!ca) return undefined;
   const file = ca.password_file;
   if (file !== undefined) readSecretFile(file, 'ca.password_file');
-  return { url: ca.store, where: redactUrl(ca.store), password: () => (file === undefined ? undefined : readSecretFile(file, 'ca.password_file')) };
+  return { url: ca.store, where: redactUrl(ca.store), passwordFile: file, password: () => (file === undefined ? undefined : readSecretFile(file, 'ca.password_file')) };
 }
 
 

@@ -15,7 +15,7 @@ import { parseSerial } from '../../util/serial.js';
 import { checkAdminIdentity } from '../admin-login.js';
 import { certificateStatus, type CertificateCatalog } from '../certificate-catalog.js';
 import { resume } from '../live-control.js';
-import { controlPools } from '../pool-control.js';
+import { checkDatabase, controlPools } from '../pool-control.js';
 import type { RefusalRing } from './refusal-ring.js';
 import { p99 } from './trends.js';
 import type { CertificateRow, CounterSample, DashboardAction, LiveView, OperatorIdentity, PoolRow, SessionRow } from './types.js';
@@ -200,9 +200,7 @@ export class LocalDashboard {
         // Unlike the console's PAUSE, the answer does not wait for transactions (or, in session
         // mode, whole sessions) to release their servers: that may take as long as they run, and
         // an HTTP request must not. The live view shows the pool paused and its servers in use.
-        if (!Object.hasOwn(config.databases, a.database)) {
-          throw new PgmoatError('UNKNOWN_DATABASE', `no such database: "${a.database}"`, { severity: 'ERROR' });
-        }
+        checkDatabase(a.database, config);
         const inUse = [...this.gw.pools.values()].filter((p) => p.database === a.database).reduce((n, p) => n + p.members.activeServers.size, 0);
         controlPools('PAUSE', a.database, this.gw.pools.values(), config).catch(() => undefined);
         return { serversInUse: inUse };
