@@ -26,6 +26,8 @@ import { normalizeSerial } from '../util/serial.js';
 
 /** A CSR is a few hundred bytes (a few KB for RSA 4096 with SANs); anything far larger is not one. */
 const MAX_BODY = 64 * 1024;
+/** How much of an oversized body is read and thrown away so that the client can read the 413. */
+const MAX_DRAINED = 1024 * 1024;
 /** Content types a CSR may come in. curl --data-binary sends form-urlencoded unless told otherwise: the body is taken as it is. */
 const CSR_TYPES = ['application/pkcs10', 'application/x-pem-file', 'application/octet-stream', 'text/plain', 'application/x-www-form-urlencoded'];
 const PEM_CHAIN = 'application/pem-certificate-chain';
@@ -75,18 +77,27 @@ function mediaType(req: IncomingMessage): string {
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    const tooLarge = () => new HttpRefusal(413, 'RENEWAL_BAD_REQUEST', `the body is larger than ${MAX_BODY} bytes; a CSR is far smaller`, { connection: 'close' });
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > MAX_DRAINED) {
+      reject(tooLarge());
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY) {
-        reject(new HttpRefusal(413, 'RENEWAL_BAD_REQUEST', `the body is larger than ${MAX_BODY} bytes; a CSR is far smaller`, { connection: 'close' }));
+      if (size > MAX_DRAINED) {
+        // Past this much, answering now (and maybe being cut off mid-send) beats reading more.
         req.pause();
-        return;
+        reject(tooLarge());
+      } else if (size <= MAX_BODY) {
+        chunks.push(c);
       }
-      chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    // A body somewhat over the limit is read to its end before the 413, so that a client still sending
+    // does not meet a closed socket (EPIPE) instead of the answer.
+    req.on('end', () => (size > MAX_BODY ? reject(tooLarge()) : resolve(Buffer.concat(chunks))));
     req.on('error', reject);
   });
 }

@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
+import { connect } from 'node:tls';
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -301,4 +302,20 @@ test('a body far larger than a CSR is refused (413) and the service keeps answer
   assertRefused(await renewWithCurl(app, big), 413, 'RENEWAL_BAD_REQUEST');
   const { csrPath } = opensslCsr(dir, 'bigapp-new', '/CN=bigapp');
   assert.equal((await renewWithCurl(app, csrPath)).status, 200);
+});
+
+test('a declared body of megabytes is answered 413 before it is sent', async () => {
+  const app = await pki.client('hugeapp');
+  const [host, port] = svc.url.replace('https://', '').split(':') as [string, string];
+  const socket = connect({ host, port: Number(port), cert: readText(app.certPath), key: readText(app.keyPath), ca: readText(pki.main.caPath), servername: 'localhost' });
+  let answer = '';
+  socket.setEncoding('utf8').on('data', (c: string) => (answer += c));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('secureConnect', resolve);
+    socket.once('error', reject);
+  });
+  socket.write(`POST /v1/renew HTTP/1.1\r\nhost: ${host}\r\ncontent-type: application/pkcs10\r\ncontent-length: 5000000\r\n\r\n`);
+  await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  assert.match(answer, /^HTTP\/1\.1 413 /, answer);
+  assert.match(answer, /RENEWAL_BAD_REQUEST/);
 });
