@@ -36,11 +36,13 @@ export class ServeLoop {
 
   /** Resolves once the gateway and the admin listener are closed. */
   async run(gateway: Gateway, admin: Admin, log: Logger, onListening?: () => void): Promise<void> {
-    await gateway.listen();
+    // The admin listener first: once the gateway logs "listening", /metrics and /readyz answer too
+    // (readyz says not ready until the gateway accepts).
+    await admin.start();
     try {
-      await admin.start();
+      await gateway.listen();
     } catch (err) {
-      await gateway.shutdown(0);
+      await admin.close();
       throw err;
     }
     onListening?.();
