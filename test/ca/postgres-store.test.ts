@@ -14,7 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startPostgres, type PgServer } from '../harness/postgres.js';
-import { openssl, pgmoat, snapshotDir, type CliResult } from './run-pgmoat.js';
+import { openssl, pgmoat, snapshotDir, spawnPgmoat, type CliResult } from './run-pgmoat.js';
+import { X509Certificate } from 'node:crypto';
+import { normalizeSerial } from '../../src/util/serial.js';
 import { openCa } from '../../src/ca/index.js';
 import { RenewalService } from '../../src/ca/renewal.js';
 import { REVOCATION_CHANNEL, STORE_LOCK_KEY } from '../../src/ca/store-schema.js';
@@ -175,6 +177,37 @@ test("the renewal service's standing check reads the store: a certificate revoke
   sql(`update pgmoat.certificates set status = 'revoked', revoked_at = now() where serial = '${peer.identity.serial}'`);
   await assert.rejects(service.authenticate(der), { code: 'RENEWAL_REVOKED' });
   sql(`update pgmoat.certificates set status = 'valid', revoked_at = null where serial = '${peer.identity.serial}'`);
+});
+
+test('pgmoat ca serve on a CA whose inventory is in the store: renew --remote writes the new row there; a revoke in the store is refused at once', async () => {
+  const carolDir = join(work, 'carol');
+  const issued = await ok(['issue', 'carol', '--env', 'production', '--dir', dir, '--out', carolDir]);
+  const oldSerial = serialOf(issued.stdout);
+  const serve = spawnPgmoat(['ca', 'serve', '--dir', dir, '--listen', '127.0.0.1:0']);
+  let said = '';
+  serve.stdout!.setEncoding('utf8').on('data', (d: string) => (said += d));
+  serve.stderr!.setEncoding('utf8').on('data', (d: string) => (said += d));
+  try {
+    const port = await waitFor('ca serve listening', () => /"event":"renewal_listening".*?"port":(\d+)/.exec(said)?.[1], 30_000);
+    const remote = ['renew', '--remote', `https://localhost:${port}`, '--cert', join(carolDir, 'carol.crt'), '--key', join(carolDir, 'carol.key'), '--ca', join(dir, 'ca.crt')];
+    const renewed = await cli(remote);
+    assert.equal(renewed.code, 0, renewed.stderr + said);
+    const newSerial = sql("select serial from pgmoat.certificates where identity = 'carol' and superseded_by is null");
+    assert.notEqual(newSerial, oldSerial);
+    assert.equal(sql(`select superseded_by from pgmoat.certificates where serial = '${oldSerial}'`), newSerial);
+    assert.equal(sql(`select environment || ' ' || status from pgmoat.certificates where serial = '${newSerial}'`), 'production valid');
+    assert.equal(serialOf(`serial ${normalizeSerial(new X509Certificate(readFileSync(join(carolDir, 'carol.crt'))).serialNumber)}`), newSerial);
+    assert.ok(!existsSync(join(dir, 'inventory.json')), 'the service wrote no file inventory');
+    // Revoked through the CLI on the store: the running service refuses the next renewal.
+    await ok(['revoke', 'carol', '--dir', dir, '--reason', 'keyCompromise']);
+    const refused = await cli(remote);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /revoked/i);
+  } finally {
+    serve.kill('SIGTERM');
+    await new Promise((r) => serve.once('exit', r));
+  }
+  assert.doesNotMatch(said, new RegExp(PASSWORD));
 });
 
 test('concurrent issues from several processes and two copies of the CA directory on one store: no lost entry, unique serials', async () => {
