@@ -9,6 +9,22 @@ export type ScenarioId = (typeof SCENARIOS)[number];
 export const TARGETS = ['direct-plain', 'direct-tls', 'pgbouncer', 'pgmoat'] as const;
 export type TargetKind = (typeof TARGETS)[number];
 
+/** Who watches the dashboard in the "watched" cell: a real headless Chromium, or a poller asking what app.js asks. */
+export const DASHBOARD_WATCHERS = ['browser', 'poller'] as const;
+export type DashboardWatcher = (typeof DASHBOARD_WATCHERS)[number];
+/** The view the watcher keeps open; `cycle` moves certs → live → trends every --dashboard-cycle seconds. */
+export const DASHBOARD_VIEWS = ['live', 'certs', 'trends', 'cycle'] as const;
+export type DashboardView = (typeof DASHBOARD_VIEWS)[number];
+
+export interface DashboardOptions {
+  watcher: DashboardWatcher;
+  view: DashboardView;
+  /** Client certificates added to the dashboard column's inventory (besides the benchmark's own). */
+  certificates: number;
+  /** Seconds on each view with view `cycle`. */
+  cycleSeconds: number;
+}
+
 export interface BenchOptions {
   quick: boolean;
   seconds: number;
@@ -43,6 +59,8 @@ export interface BenchOptions {
   /** Environment variables added for the --compare column's process only (--compare-env NAME=VALUE, repeatable). */
   compareEnv: Record<string, string>;
   cpuProf: boolean;
+  /** --dashboard: two more pgmoat cells of select-only, dashboard on, unwatched and watched; undefined without it. */
+  dashboard: DashboardOptions | undefined;
   save: boolean;
   resultsDir: string | undefined;
   note: string | undefined;
@@ -82,6 +100,16 @@ export const USAGE = `npm run bench -- [flags]
   --compare-config JSON      the same for the --compare column (which may then be the same build: --compare dist/src/cli/main.js=...)
   --compare-env NAME=VALUE   an environment variable for the --compare column's process only (repeatable), e.g.
                              GLIBC_TUNABLES=glibc.malloc.tcache_count=256 to try an allocator setting on the same build
+  --dashboard                also measure select-only (the "select" scenario, same clients and seconds) on a pgmoat
+                             with admin.http.dashboard on and an inventory of --dashboard-certs certificates, twice
+                             in the same process: nobody watching, then with the page open and refreshing; two more
+                             columns ("dashboard unwatched", "dashboard watched") and the ratio watched/unwatched
+  --dashboard-watcher W      who watches: browser (default: Debian's headless Chromium via puppeteer-core, the admin
+                             certificate in its NSS db; needs chromium and libnss3-tools) or poller (HTTPS requests
+                             exactly as assets/dashboard/app.js makes them, at its refresh intervals)
+  --dashboard-view V         the view kept open: live (default: the most frequent refresh), certs, trends, or cycle
+  --dashboard-cycle N        with --dashboard-view cycle, seconds on each view (default 20)
+  --dashboard-certs N        client certificates added to the dashboard column's inventory (default 10000)
   --cpu-prof                 start pgmoat with --cpu-prof into bench/work/prof (also PGMOAT_BENCH_CPU_PROF=1)
   --no-save                  do not write bench/results/<date>.json
   --results-dir DIR          where the JSON goes (default bench/results)
@@ -141,6 +169,28 @@ function splitCompare(v: string): [string, string] {
   return eq < 0 ? [resolve(v), 'pgmoat (compare)'] : [resolve(v.slice(0, eq)), v.slice(eq + 1)];
 }
 
+function one<T extends string>(value: string | undefined, allowed: readonly T[], flag: string, fallback: T): T {
+  const items = list(value, allowed, flag);
+  if (items === undefined) return fallback;
+  if (items.length !== 1) throw new Error(`${flag}: expected one of ${allowed.join(', ')}`);
+  return items[0]!;
+}
+
+function dashboardOptions(values: Record<string, string | boolean | (string | boolean)[] | undefined>): DashboardOptions | undefined {
+  const str = (k: string): string | undefined => (typeof values[k] === 'string' ? values[k] : undefined);
+  const given = ['dashboard-watcher', 'dashboard-view', 'dashboard-cycle', 'dashboard-certs'].filter((k) => values[k] !== undefined);
+  if (values.dashboard !== true) {
+    if (given.length > 0) throw new Error(`--${given[0]} needs --dashboard`);
+    return undefined;
+  }
+  return {
+    watcher: one(str('dashboard-watcher'), DASHBOARD_WATCHERS, '--dashboard-watcher', 'browser'),
+    view: one(str('dashboard-view'), DASHBOARD_VIEWS, '--dashboard-view', 'live'),
+    cycleSeconds: int(str('dashboard-cycle'), '--dashboard-cycle', 20),
+    certificates: int(str('dashboard-certs'), '--dashboard-certs', 10_000, 0),
+  };
+}
+
 export function parseOptions(argv: string[]): BenchOptions | 'help' {
   const { values } = parseArgs({
     args: argv,
@@ -174,6 +224,11 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       'compare-config': { type: 'string' },
       'compare-env': { type: 'string', multiple: true },
       'cpu-prof': { type: 'boolean' },
+      dashboard: { type: 'boolean' },
+      'dashboard-watcher': { type: 'string' },
+      'dashboard-view': { type: 'string' },
+      'dashboard-cycle': { type: 'string' },
+      'dashboard-certs': { type: 'string' },
       'no-save': { type: 'boolean' },
       'results-dir': { type: 'string' },
       note: { type: 'string' },
@@ -185,6 +240,9 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   const quick = values.quick ?? false;
   const seconds = int(values.seconds, '--seconds', quick ? 2 : 20);
   const workers = (values.workers ?? '1,2').split(',').map((w) => int(w.trim(), '--workers', 1));
+  const scenarios = list(values.scenarios, SCENARIOS, '--scenarios') ?? [...SCENARIOS];
+  const dashboard = dashboardOptions(values);
+  if (dashboard && !scenarios.includes('select')) throw new Error('--dashboard measures the select scenario: add select to --scenarios');
   return {
     quick,
     seconds,
@@ -200,7 +258,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     handshakeProcs: int(values['handshake-procs'], '--handshake-procs', 2),
     handshakeConcurrency: int(values['handshake-concurrency'], '--handshake-concurrency', 16),
     handshakeSeconds: int(values['handshake-seconds'], '--handshake-seconds', seconds),
-    scenarios: list(values.scenarios, SCENARIOS, '--scenarios') ?? [...SCENARIOS],
+    scenarios,
     targets: list(values.targets, TARGETS, '--targets') ?? [...TARGETS],
     workers: [...new Set(workers)].sort((a, b) => a - b),
     haproxy: values.haproxy ?? false,
@@ -213,6 +271,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     compareConfig: jsonObject(values['compare-config'], '--compare-config'),
     compareEnv: envPairs(values['compare-env']),
     cpuProf: (values['cpu-prof'] ?? false) || process.env.PGMOAT_BENCH_CPU_PROF === '1',
+    dashboard,
     save: !(values['no-save'] ?? false),
     resultsDir: values['results-dir'],
     note: values.note,

@@ -18,7 +18,8 @@ import { findPgbouncer, newerPgbouncerFirst, pgbouncerVersion, startPgbouncer, P
 import { packageRoot, pgmoatHasWorkers, pgmoatVersion, startPgmoat } from './targets/pgmoat.js';
 import { HAPROXY_INSTALL_HINT, haveHaproxy, startBehindHaproxy } from './targets/haproxy.js';
 import type { RunningPooler } from './targets/pooler.js';
-import { conninfo, type BenchColumn, type BenchContext } from './scenarios/context.js';
+import { columnsFor, conninfo, type BenchColumn, type BenchContext } from './scenarios/context.js';
+import { dashboardColumns } from './dashboard/columns.js';
 import { pgbenchScenario, runPgbenchScenario } from './scenarios/pgbench-scenarios.js';
 import { runHandshakeScenario } from './scenarios/handshake.js';
 import { runIdleScenario } from './scenarios/idle.js';
@@ -121,6 +122,10 @@ async function poolerColumns(
     columns.push(col);
   }
   if (opts.haproxy) columns.push(...(await haproxyColumns(opts, pki, pg, mainJs, logDir, maxClientConn)));
+  if (opts.dashboard) {
+    if (!existsSync(mainJs)) throw new Error(`${mainJs} does not exist: run npm run build (or pass --pgmoat PATH)`);
+    columns.push(...(await dashboardColumns({ ...opts, dashboard: opts.dashboard }, pki, pg.port, mainJs, logDir, maxClientConn, progress)));
+  }
   return { columns, pgbouncer, pgbouncers, mainJs, cpuProfDir };
 }
 
@@ -182,7 +187,8 @@ async function warmPoolers(ctx: BenchContext): Promise<void> {
   }
 }
 
-async function runScenario(ctx: BenchContext, id: ScenarioId, mainJs: string): Promise<ScenarioResult[]> {
+async function runScenario(all: BenchContext, id: ScenarioId, mainJs: string): Promise<ScenarioResult[]> {
+  const ctx: BenchContext = { ...all, columns: columnsFor(all.columns, id) };
   const pgb = pgbenchScenario(ctx, id);
   if (pgb) return [await runPgbenchScenario(ctx, pgb)];
   if (id === 'handshake') return [await runHandshakeScenario(ctx, false), await runHandshakeScenario(ctx, true)];
@@ -221,7 +227,7 @@ async function main(): Promise<void> {
     // Every pooler keeps its server connections between cells (each pgmoat worker its own pool),
     // and a direct or relay cell of --many-clients needs a backend per client on top of them.
     const poolerProcesses = (opts.targets.includes('pgbouncer') ? Math.max(1, opts.pgbouncer.length) : 0) +
-      (opts.targets.includes('pgmoat') ? opts.workers.reduce((a, b) => a + b, 0) : 0) + (opts.compare ? 1 : 0) + (opts.haproxy ? 4 : 0);
+      (opts.targets.includes('pgmoat') ? opts.workers.reduce((a, b) => a + b, 0) : 0) + (opts.compare ? 1 : 0) + (opts.haproxy ? 4 : 0) + (opts.dashboard ? 1 : 0);
     const pg = await startBenchPostgres(pki, opts.manyClients + 100 + opts.poolSize * poolerProcesses);
     stops.unshift(() => pg.stop());
     progress(`PostgreSQL ${postgresVersion(pg)} on port ${pg.port}; pgbench -i -s ${opts.scale}`);

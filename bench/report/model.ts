@@ -39,6 +39,17 @@ export interface Measured {
   firstError?: string;
   /** Load average (1 min) when the measurement started. */
   load1?: number;
+  /** VmRSS of the pooler's processes (kB) right after the kept measured run. */
+  poolerRssKb?: number;
+  /** --dashboard, the watched column: what the watcher asked of the gateway and what it cost itself. */
+  dashboard?: {
+    requests: number;
+    errors: number;
+    firstError?: string;
+    /** CPU time of the watcher (Chromium's processes, or the benchmark process for the poller), ms. */
+    cpuMs: number | undefined;
+    ms: number;
+  };
   /** Every repeat's TPS when --repeat > 1 (the kept one is the median). */
   repeats?: number[];
 }

@@ -4,6 +4,7 @@
  * into bench/README.md as it is.
  */
 import type { BenchResults, Cell, Measured } from './model.js';
+import { renderDashboardSummary } from './dashboard-summary.js';
 
 interface Metric {
   key: keyof Measured;
@@ -71,6 +72,8 @@ export function renderTable(r: BenchResults): string {
   const cols = r.columns;
   const twoWorker = cols.find((c) => c.id === 'pgmoat-2w');
   const compare = cols.find((c) => c.id === 'pgmoat-compare');
+  // --dashboard: the same process watched against unwatched, and unwatched against pgmoat without the dashboard.
+  const dashboard = cols.some((c) => c.id === 'pgmoat-dashboard-watched') && cols.some((c) => c.id === 'pgmoat-dashboard');
   // --haproxy: each pgmoat column behind HAProxy against PgBouncer behind HAProxy.
   const behind = ['haproxy-pgmoat', 'haproxy-pgmoat-x2'].filter((id) => cols.some((c) => c.id === id) && cols.some((c) => c.id === 'haproxy-pgbouncer'));
   const behindLabel = (id: string): string => (id === 'haproxy-pgmoat' ? 'HAProxy pgmoat' : 'HAProxy 2 pgmoat');
@@ -86,6 +89,7 @@ export function renderTable(r: BenchResults): string {
     ...(twoWorker ? [`pgmoat 2w/${bouncer}`] : []),
     ...(compare ? [`${compare.label}/${bouncer}`, `${compare.label}/pgmoat`] : []),
     ...behind.map((id) => `${behindLabel(id)}/HAProxy PgBouncer`),
+    ...(dashboard ? ['dash watched/unwatched', 'dash unwatched/pgmoat', `dash watched/${bouncer}`] : []),
   ];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`];
   for (const s of r.scenarios) {
@@ -101,6 +105,13 @@ export function renderTable(r: BenchResults): string {
         ...(twoWorker ? [ratio(value(s.cells['pgmoat-2w'], m), value(s.cells.pgbouncer, m))] : []),
         ...(compare ? [ratio(value(s.cells['pgmoat-compare'], m), value(s.cells.pgbouncer, m)), ratio(value(s.cells['pgmoat-compare'], m), moat)] : []),
         ...behind.map((id) => ratio(value(s.cells[id], m), value(s.cells['haproxy-pgbouncer'], m))),
+        ...(dashboard
+          ? [
+              ratio(value(s.cells['pgmoat-dashboard-watched'], m), value(s.cells['pgmoat-dashboard'], m)),
+              ratio(value(s.cells['pgmoat-dashboard'], m), moat),
+              ratio(value(s.cells['pgmoat-dashboard-watched'], m), value(s.cells.pgbouncer, m)),
+            ]
+          : []),
       ];
       lines.push(`| ${row.join(' | ')} |`);
     }
@@ -110,7 +121,7 @@ export function renderTable(r: BenchResults): string {
 
 /** Failures and "not available" reasons, one line each, for under the table. */
 export function renderNotes(r: BenchResults): string {
-  const out: string[] = [];
+  const out: string[] = renderDashboardSummary(r);
   // A reason that holds for every scenario of a column is said once.
   const unavailable = new Map<string, string[]>();
   for (const s of r.scenarios) {

@@ -3,6 +3,7 @@
  * each knowing how a client reaches it and which processes to measure.
  */
 import type { BenchOptions } from '../options.js';
+import type { Cell } from '../report/model.js';
 import type { ClientFiles, Pki } from '../../test/harness/cert-factory.js';
 import type { PgServer } from '../../test/harness/postgres.js';
 import type { TargetFiles } from '../load/client-proc.js';
@@ -19,6 +20,16 @@ export interface BenchColumn {
   pooler?: RunningPooler;
   /** Stops the pooler and starts a fresh one (the idle-memory scenario wants a clean process). */
   restart?: () => Promise<void>;
+  /** The scenarios this column is measured in (all when absent); in the others it is n/a with `onlyReason`. */
+  only?: readonly string[];
+  onlyReason?: string;
+  /** Wraps each pgbench cell of this column (warm-up and measured runs), e.g. someone watching the dashboard meanwhile. */
+  around?: (run: () => Promise<Cell>) => Promise<Cell>;
+}
+
+/** The columns as a scenario sees them: a column limited to other scenarios (`only`) is unavailable there. */
+export function columnsFor(columns: readonly BenchColumn[], scenario: string): BenchColumn[] {
+  return columns.map((c) => (c.only && !c.only.includes(scenario) ? { ...c, unavailable: c.onlyReason ?? 'not measured in this scenario' } : c));
 }
 
 export interface BenchContext {

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { loadAverage } from '../machine.js';
 import { pgbench, type PgbenchOutcome } from '../load/pgbench.js';
 import type { Cell, ScenarioResult } from '../report/model.js';
-import { cpuMsAll } from '../targets/process-stats.js';
+import { cpuMsAll, rssKbAll } from '../targets/process-stats.js';
 import type { ScenarioId } from '../options.js';
 import { conninfo, countServed, poolerPids, type BenchColumn, type BenchContext } from './context.js';
 
@@ -59,7 +59,7 @@ async function measureColumn(ctx: BenchContext, s: PgbenchScenario, col: BenchCo
     countServed(ctx, col, w.transactions);
   }
   const seconds = o.seconds + s.connectAllowance;
-  const runs: (PgbenchOutcome & { cpuUsPerTx?: number; load1: number })[] = [];
+  const runs: (PgbenchOutcome & { cpuUsPerTx?: number; rssKb?: number; load1: number })[] = [];
   for (let i = 0; i < o.repeat; i++) {
     const load1 = loadAverage()[0];
     const pids = poolerPids(col);
@@ -68,7 +68,8 @@ async function measureColumn(ctx: BenchContext, s: PgbenchScenario, col: BenchCo
     const cpuAfter = pids.length > 0 ? cpuMsAll(pids) : undefined;
     const cpuUsPerTx =
       cpuBefore !== undefined && cpuAfter !== undefined && r.transactions ? ((cpuAfter - cpuBefore) * 1000) / r.transactions : undefined;
-    runs.push({ ...r, cpuUsPerTx, load1 });
+    const rssKb = pids.length > 0 ? rssKbAll(pids) : undefined;
+    runs.push({ ...r, cpuUsPerTx, rssKb, load1 });
     countServed(ctx, col, r.transactions);
     if (!r.ok) break;
   }
@@ -87,6 +88,7 @@ async function measureColumn(ctx: BenchContext, s: PgbenchScenario, col: BenchCo
     failedTransactions: kept.failedTransactions,
     initialConnectMs: kept.initialConnectMs,
     poolerCpuUsPerTx: kept.cpuUsPerTx,
+    poolerRssKb: kept.rssKb,
     load1: kept.load1,
     ...(runs.length > 1 ? { repeats: runs.map((r) => r.tps ?? 0) } : {}),
   };
@@ -96,7 +98,9 @@ function describe(cell: Cell): string {
   if (cell.status === 'n/a') return `n/a (${cell.reason})`;
   if (cell.status === 'failed') return `failed: ${cell.error}`;
   const cpu = cell.poolerCpuUsPerTx !== undefined ? `, pooler CPU ${cell.poolerCpuUsPerTx.toFixed(1)} µs/tx` : '';
-  return `${cell.tps?.toFixed(0)} tps, avg ${cell.latencyAvgMs?.toFixed(2)} ms, p99 ${cell.p99Ms?.toFixed(2)} ms${cpu}`;
+  const d = cell.dashboard;
+  const watched = d ? `; dashboard: ${d.requests} requests, ${d.errors} errors${d.firstError ? ` (${d.firstError})` : ''}` : '';
+  return `${cell.tps?.toFixed(0)} tps, avg ${cell.latencyAvgMs?.toFixed(2)} ms, p99 ${cell.p99Ms?.toFixed(2)} ms${cpu}${watched}`;
 }
 
 export async function runPgbenchScenario(ctx: BenchContext, s: PgbenchScenario): Promise<ScenarioResult> {
@@ -106,7 +110,7 @@ export async function runPgbenchScenario(ctx: BenchContext, s: PgbenchScenario):
       cells[col.id] = { status: 'n/a', reason: col.unavailable };
       continue;
     }
-    cells[col.id] = await measureColumn(ctx, s, col);
+    cells[col.id] = col.around ? await col.around(() => measureColumn(ctx, s, col)) : await measureColumn(ctx, s, col);
     ctx.progress(`[${s.title}] ${col.label}: ${describe(cells[col.id]!)}`);
     await sleep(500); // let sockets in TIME_WAIT and backends wind down between targets
   }
