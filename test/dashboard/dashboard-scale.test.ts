@@ -236,9 +236,9 @@ test('the API at 10,000 certificates and 5,000 sessions: one page at a time, tot
   assert.ok(revoked.rows.every((r) => r.status === 'revoked' && typeof r.reason === 'string'));
   const staging = (await get('/certificates?offset=0&limit=100&q=staging')) as CertPage;
   assert.ok(staging.total >= 2000 && staging.rows.every((r) => r.environment === 'staging'), `staging: ${staging.total}`);
-  const one = (await get('/certificates?offset=0&limit=100&q=svc-09998')) as CertPage;
+  const one = (await get(`/certificates?offset=0&limit=100&q=${inv.lastName}`)) as CertPage;
   assert.equal(one.total, 1);
-  assert.deepEqual(one.rows[0]!.sans, [`URI:pgmoat://${one.rows[0]!.environment}/svc-09998`]);
+  assert.deepEqual(one.rows[0]!.sans, [`URI:pgmoat://${one.rows[0]!.environment}/${inv.lastName}`]);
 
   // The session identities' rows count their live sessions.
   const loads = (await get('/certificates?offset=0&limit=100&q=load-&sort=name')) as CertPage;
