@@ -89,12 +89,14 @@ function launch(root: string, launcher: GatewayLauncher): { file: string; args: 
 export async function startGatewayProcess(
   configPath: string,
   launcher: GatewayLauncher = 'tsx',
+  opts: { openFiles?: number } = {},
 ): Promise<{ proc: ChildProcess; output(): string; stop(signal?: NodeJS.Signals): Promise<number | null> }> {
   const root = new URL('../..', import.meta.url).pathname;
   const { file, args } = launch(root, launcher);
   const env = { ...process.env };
   delete env.OPENSSL_CONF; // the operator's own would replace bin/openssl.cnf
-  const proc = spawn(file, [...args, 'serve', '--config', configPath], {
+  const command = withOpenFiles(opts.openFiles, file, [...args, 'serve', '--config', configPath]);
+  const proc = spawn(command.file, command.args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: root,
     env,
@@ -113,6 +115,15 @@ export async function startGatewayProcess(
         proc.kill(signal);
       }),
   };
+}
+
+/**
+ * `file args` run with the soft open-files limit raised to `openFiles` (through sh's ulimit, then
+ * exec, so that the child's pid is the program's); unchanged without it.
+ */
+export function withOpenFiles(openFiles: number | undefined, file: string, args: string[]): { file: string; args: string[] } {
+  if (openFiles === undefined) return { file, args };
+  return { file: 'sh', args: ['-c', 'n=$1; shift; ulimit -n "$n" && exec "$@"', 'sh', String(openFiles), file, ...args] };
 }
 
 /**
