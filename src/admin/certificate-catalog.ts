@@ -7,19 +7,17 @@
  *   - every verified client certificate seen in the last 24 hours (identity-tracker.ts), which is
  *     all there is of the clients without an inventory.
  * pgmoat has no setting naming a CA directory: `serve` only knows the files of `tls:`. So the
- * inventory is found beside `tls.ca` or not at all. It is read at scrape or SHOW time, again only
- * when the file changed; nothing here runs on the data path. A directory whose inventory lives in
- * a PostgreSQL store (store.json) is read from the store, at most every STORE_REFRESH_MS, in the
- * background for a scrape (which uses the copy it has) and awaited by SHOW CERTS.
+ * inventory is found beside `tls.ca` (or in `renewal.ca_dir`) or not at all. It is read in a worker
+ * thread (inventory-reader.ts), so that 10,000 certificates do not stall the sessions: again only
+ * when the file changed, or for a PostgreSQL store (store.json) when the copy is older than
+ * STORE_REFRESH_MS. Listings use the copy there is; SHOW CERTS, the dashboard and a scrape await a
+ * fresh one first.
  */
 import { X509Certificate } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pemBlocks } from '@pgmoat/client/internal';
 import { caPath } from '../ca/ca-layout.js';
-import { readInventory, type InventoryEntry } from '../ca/inventory.js';
-import { sansOfCertificate } from '../ca/san.js';
-import { loadInventory } from '../ca/inventory-store.js';
 import { normalizeSerial } from '../util/serial.js';
 import { isExpiring } from '../util/expiring.js';
 import type { RuntimeConfig } from '../runtime/runtime-config.js';
@@ -27,6 +25,7 @@ import type { RevocationCheck } from '../revocation/source.js';
 import type { Pool } from '../pool/pool.js';
 import type { PeerIdentity } from '../tls/peer-identity.js';
 import { IdentityTracker } from './identity-tracker.js';
+import { readInventoryRows, type InventoryRow } from './inventory-reader.js';
 
 export type CertificateKind = 'root' | 'intermediate' | 'server' | 'client';
 /** Where pgmoat knows a certificate from. */
@@ -100,39 +99,44 @@ function certificatesOf(pem: string | undefined): X509Certificate[] {
   return out;
 }
 
-interface InventoryCache {
-  dir: string;
-  mtimeMs: number;
-  size: number;
-  ino: number;
-  entries: readonly InventoryEntry[];
-}
-
 /** An inventory entry as list() returns it, before the revocation and last-seen facts of the moment. */
 interface InventoryCertificate {
   readonly known: Omit<KnownCertificate, 'revoked' | 'lastSeen'>;
   readonly markedRevoked: boolean;
 }
 
+/** What a copy of the inventory was read from: the directory, and the file's identity (none for a store). */
+interface InventoryVersion {
+  dir: string;
+  /** mtime, size and inode of inventory.json; '' for a store, which is read again by age. */
+  file: string;
+  at: number;
+}
+
 /** How old a copy of a store's inventory may be before a listing reads it again. */
 const STORE_REFRESH_MS = 5_000;
+/** How long after a failed read the next may begin. */
+const RETRY_MS = 5_000;
+
+function toKnown(r: InventoryRow): InventoryCertificate {
+  return {
+    known: { kind: r.kind, cn: r.cn, environment: r.environment, serial: r.serial, notBefore: new Date(r.notBefore), notAfter: new Date(r.notAfter), source: 'inventory', revokedAt: r.revokedAt, reason: r.reason, sans: r.sans },
+    markedRevoked: r.markedRevoked,
+  };
+}
 
 export class CertificateCatalog {
   /** Verified client certificates seen lately (pgmoat_client_certificate_not_after_timestamp_seconds). */
   readonly seen = new IdentityTracker();
   private configKey: unknown;
   private configCerts: Omit<KnownCertificate, 'revoked' | 'lastSeen'>[] = [];
-  private inventory: InventoryCache | undefined;
-  private storeCopy: { dir: string; entries: readonly InventoryEntry[] } | undefined;
-  private storeTried: { dir: string; at: number } | undefined;
-  private storeRead: Promise<void> | undefined;
-  /** SANs per serial, parsed once from the inventory's PEM (a serial's certificate never changes). */
-  private readonly sansBySerial = new Map<string, readonly string[]>();
-  /**
-   * The entries of the inventory last read, converted once (dates, serial, SANs): with 10,000
-   * certificates the conversion per listing was a third of a dashboard request's time.
-   */
-  private converted: { from: readonly InventoryEntry[]; certificates: readonly InventoryCertificate[] } | undefined;
+  /** The last copy read, and from what. */
+  private copy: { version: InventoryVersion; certificates: readonly InventoryCertificate[] } | undefined;
+  /** The version the last read began on (undefined after a failure: read again from RETRY_MS on). */
+  private tried: InventoryVersion | undefined;
+  private reading: Promise<void> | undefined;
+  /** After a failed read (a damaged file, a store down, the thread gone), when to try again. */
+  private retryAt = 0;
 
   constructor(
     private readonly gw: CatalogGateway,
@@ -160,61 +164,60 @@ export class CertificateCatalog {
     return undefined;
   }
 
-  /** The inventory's entries, re-read when the file changed; undefined without a readable one. */
-  private inventoryEntries(): readonly InventoryEntry[] | undefined {
+  /** Which version of the inventory is there to read now; undefined without a CA directory. */
+  private currentVersion(now: number): InventoryVersion | undefined {
     const dir = this.caDirectory();
     if (!dir) return undefined;
-    if (this.usesStore(dir)) {
-      void this.refreshStoreInventory();
-      return this.storeCopy?.dir === dir ? this.storeCopy.entries : undefined;
-    }
     try {
       const st = statSync(caPath(dir, 'inventory'));
-      const c = this.inventory;
-      if (c && c.dir === dir && c.mtimeMs === st.mtimeMs && c.size === st.size && c.ino === st.ino) return c.entries;
-      const entries = readInventory(dir).certificates;
-      this.inventory = { dir, mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, entries };
-      return entries;
+      return { dir, file: `${st.mtimeMs}:${st.size}:${st.ino}`, at: now };
     } catch {
-      // Unreadable or damaged (or being replaced, which is atomic): the certificates seen still tell something.
-      return this.inventory?.dir === dir ? this.inventory.entries : undefined;
+      // No inventory.json: the directory points to a store (store.json).
+      return { dir, file: '', at: now };
     }
   }
 
-  private usesStore(dir: string): boolean {
-    try {
-      return statSync(caPath(dir, 'storePointer')).isFile();
-    } catch {
-      return false;
-    }
+  private isCurrent(had: InventoryVersion | undefined, now: InventoryVersion): boolean {
+    if (!had || had.dir !== now.dir || had.file !== now.file) return false;
+    // A store's copy ages; a file's stays current until the file changes.
+    return now.file !== '' || now.at - had.at < STORE_REFRESH_MS;
   }
 
   /**
-   * Reads the inventory of a CA directory that keeps it in a PostgreSQL store, unless the copy
-   * is fresh or a read is under way (then waits for that one). A store that cannot be read
-   * leaves the last copy in use; never throws.
+   * Reads the inventory again in the worker thread (inventory-reader.ts) when it changed (a file)
+   * or the copy is old (a store), unless a read is under way (then waits for that one). A read that
+   * fails leaves the last copy in use and is tried again after RETRY_MS; never throws.
+   * Listings use the copy there is; SHOW CERTS, the dashboard and a scrape await this first.
    */
-  async refreshStoreInventory(now = Date.now()): Promise<void> {
-    const dir = this.caDirectory();
-    if (!dir || !this.usesStore(dir)) return;
-    if (this.storeRead) return this.storeRead;
-    // A failed read counts too: a store that is down is tried again later, not at every scrape.
-    if (this.storeTried && this.storeTried.dir === dir && now - this.storeTried.at < STORE_REFRESH_MS) return;
-    this.storeTried = { dir, at: now };
-    this.storeRead = loadInventory(dir)
-      .then((inv) => {
-        this.storeCopy = { dir, entries: inv.certificates };
+  async refreshInventory(now = Date.now()): Promise<void> {
+    if (this.reading) return this.reading;
+    const version = this.currentVersion(now);
+    if (!version || this.isCurrent(this.tried, version) || now < this.retryAt) return;
+    this.tried = version;
+    this.reading = readInventoryRows(version.dir)
+      .then((rows) => {
+        this.copy = { version, certificates: rows.map(toKnown) };
       })
-      .catch(() => undefined)
+      .catch(() => {
+        this.tried = undefined;
+        this.retryAt = now + RETRY_MS;
+      })
       .finally(() => {
-        this.storeRead = undefined;
+        this.reading = undefined;
       });
-    return this.storeRead;
+    return this.reading;
+  }
+
+  /** The last copy of the inventory of the CA directory in use (a read begins in the background when it is stale). */
+  private inventoryCertificates(now: number): readonly InventoryCertificate[] | undefined {
+    void this.refreshInventory(now);
+    const dir = this.caDirectory();
+    return dir !== undefined && this.copy?.version.dir === dir ? this.copy.certificates : undefined;
   }
 
   /** Whether the last listing came from a CA inventory. */
   hasInventory(): boolean {
-    return this.inventoryEntries() !== undefined;
+    return this.inventoryCertificates(Date.now()) !== undefined;
   }
 
   private configCertificates(): Omit<KnownCertificate, 'revoked' | 'lastSeen'>[] {
@@ -254,33 +257,11 @@ export class CertificateCatalog {
       out.set(c.serial, { ...c, revoked: revoked || revokedNow(c.serial), lastSeen: lastSeen.get(c.serial) });
     };
     for (const c of this.configCertificates()) add(c, false);
-    for (const c of this.inventoryCertificates()) add(c.known, c.markedRevoked);
+    for (const c of this.inventoryCertificates(now) ?? []) add(c.known, c.markedRevoked);
     for (const s of seen) {
       add({ kind: 'client', cn: s.cn, environment: s.environment, serial: s.serial, notBefore: s.notBefore, notAfter: s.notAfter, source: 'seen' }, false);
     }
     return [...out.values()];
-  }
-
-  private inventoryCertificates(): readonly InventoryCertificate[] {
-    const entries = this.inventoryEntries();
-    if (!entries) return [];
-    if (this.converted?.from !== entries) {
-      const certificates = entries.map((e): InventoryCertificate => ({
-        known: { kind: e.kind, cn: e.name, environment: e.environment, serial: normalizeSerial(e.serial), notBefore: new Date(e.notBefore), notAfter: new Date(e.notAfter), source: 'inventory', revokedAt: e.revokedAt, reason: e.reason, sans: this.sansOf(e) },
-        markedRevoked: e.status === 'revoked',
-      }));
-      this.converted = { from: entries, certificates };
-    }
-    return this.converted.certificates;
-  }
-
-  private sansOf(e: InventoryEntry): readonly string[] {
-    let sans = this.sansBySerial.get(e.serial);
-    if (sans === undefined) {
-      sans = sansOfCertificate(e.certificate);
-      this.sansBySerial.set(e.serial, sans);
-    }
-    return sans;
   }
 
   /** The seen identities (for the per-client notAfter series), revoked ones left out. */

@@ -149,7 +149,7 @@ export class AdminConsole implements AdminConsoleHook, AdminSessionHost {
           case 'HELP':
             return showHelp();
           case 'CERTS':
-            await this.catalog.refreshStoreInventory();
+            await this.catalog.refreshInventory();
             return showCerts(this.catalog.list());
           case 'CRL':
             return showCrl(this.gw.runtime.revocation, this.gw.crlStatus);

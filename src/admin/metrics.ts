@@ -179,7 +179,7 @@ export class GatewayMetrics implements GatewayMetricsHooks {
   }
 
   private registerCertificates(): void {
-    // Listed once per series: the inventory is parsed only when its file changed (certificate-catalog.ts).
+    // Listed once per series; the inventory is read again only when it changed (certificate-catalog.ts).
     const read = (): { labels: Record<string, string>; expiry: number; age: number }[] => {
       const now = Date.now();
       return this.catalog
@@ -245,6 +245,8 @@ export class GatewayMetrics implements GatewayMetricsHooks {
 
   /** Prometheus text exposition. */
   async scrape(): Promise<{ contentType: string; body: string }> {
+    // The certificate series list the inventory as it is now (read off the event loop when it changed).
+    await this.catalog.refreshInventory();
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 

@@ -161,7 +161,7 @@ test('SHOW CERTS (the certificate catalog) lists the inventory from the store on
     pools: new Map(),
   } as unknown as CatalogGateway;
   const catalog = new CertificateCatalog(gateway);
-  await catalog.refreshStoreInventory();
+  await catalog.refreshInventory();
   assert.equal(catalog.hasInventory(), true);
   const listed = catalog.list().filter((c) => c.source === 'inventory');
   assert.deepEqual(listed.map((c) => c.cn).sort(), sql("select string_agg(identity, ',' order by identity) from pgmoat.certificates").split(','));

@@ -137,7 +137,7 @@ export class LocalDashboard {
   }
 
   async certificates(now = Date.now()): Promise<CertificateRow[]> {
-    await this.d.catalog.refreshStoreInventory(now);
+    await this.d.catalog.refreshInventory(now);
     const live = this.liveBySerial();
     const before = this.fixedRows;
     const fixedRows = new Map<string, FixedRow>();
