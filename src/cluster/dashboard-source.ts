@@ -237,7 +237,8 @@ export function clusterDashboard(d: ClusterDashboardDeps): DashboardSource {
       // until it is in force on every other worker too (their CRL watch or the store's NOTIFY
       // brings it), so that it can say how many sessions it ended in all.
       const done = value as { revoked: string[]; sessionsEnded: number; problems?: string[] } & Record<string, unknown>;
-      const others = d.workers().filter((w) => w !== by);
+      // By name: workers() makes new objects at every call.
+      const others = d.workers().filter((w) => w.name !== by.name);
       const g = await gather<{ sessionsEnded: number; notInForce?: string[] }>(others, { op: 'revoked', serials: done.revoked }, VIEW_TIMEOUT_MS);
       const problems = [...(done.problems ?? []).map((p) => `${by.name}: ${p}`), ...g.problems];
       g.values.forEach((v, i) => v.notInForce && problems.push(`${g.by[i]!.name}: not in force: ${v.notInForce.join(', ')}`));

@@ -91,7 +91,7 @@ after(() => {
 });
 
 /** The real handler over clusterDashboard(workers), on 127.0.0.1 with a bearer token. */
-async function serve(workers: DashboardWorker[]): Promise<Served> {
+async function serve(workers: DashboardWorker[] | (() => DashboardWorker[])): Promise<Served> {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -99,7 +99,7 @@ async function serve(workers: DashboardWorker[]): Promise<Served> {
       done();
     },
   });
-  const source = clusterDashboard({ workers: () => workers, own: () => [], reloadPrimary: async () => undefined });
+  const source = clusterDashboard({ workers: typeof workers === 'function' ? workers : () => workers, own: () => [], reloadPrimary: async () => undefined });
   const dashboard = new Dashboard({ enabled: true, token_file: tokenFile }, source, pino({ level: 'info' }, sink));
   dashboard.close(); // no timer: the tests take their trend readings themselves
   dashboards.push(dashboard);
@@ -312,12 +312,14 @@ test('a single process (no parts): a counter that falls counts from zero, never 
 test('a revoke answers with the sessions every worker ended, once each has it in force; a worker that never confirms is named', async () => {
   const revoker = new FakeWorker('worker 1', 11, (c) => (c.op === 'act' ? { revoked: ['0d01'], crlNumber: '7', sessionsEnded: 2 } : undefined));
   const other = new FakeWorker('worker 2', 12, (c) => (c.op === 'revoked' ? { sessionsEnded: 3 } : undefined));
-  const s = await serve([revoker, other]);
+  // As the primary does: new objects for the same workers at every call.
+  const s = await serve(() => [{ ...revoker, ask: revoker.ask.bind(revoker) }, { ...other, ask: other.ask.bind(other) }]);
   const r = await s.post('/dashboard/api/actions/revoke', { serial: '0d01', reason: 'keyCompromise' });
   assert.equal(r.status, 200);
   assert.deepEqual(r.json, { ok: true, revoked: ['0d01'], crlNumber: '7', sessionsEnded: 5 });
   assert.deepEqual(other.calls.at(-1), { op: 'revoked', serials: ['0d01'] }, 'the other worker was asked to confirm the serials revoked');
   assert.equal(revoker.calls.filter((c) => c.op === 'act').length, 1, 'one worker revokes');
+  assert.equal(revoker.calls.filter((c) => c.op === 'revoked').length, 0, 'the revoker is not asked again (nor counted twice)');
   const audit = s.lines.find((l) => l.event === 'dashboard_action');
   assert.equal(audit?.operator, 'token');
   assert.equal(audit?.sessionsEnded, 5);
