@@ -186,17 +186,16 @@ export class LocalDashboard {
   }
 
   /**
-   * Waits until every serial is revoked here (the CRL file's watch or the store's NOTIFY brought
-   * it in) and answers how many live sessions that ended in this process. Polls the sources
-   * meanwhile: a fallback for a file change the watch missed. After `timeoutMs` it answers with
-   * the serials still not in force (the revoke itself is written: it is not undone).
+   * Waits until every serial is revoked here and answers how many live sessions that ended in
+   * this process. Nothing needs a nudge: the CRL file's watch (and the janitor's poll of it every
+   * 250 ms) or the store's NOTIFY brings a revocation in by itself. After `timeoutMs` it answers
+   * with the serials still not in force (the revoke itself is written: it is not undone).
    */
   async revokedHere(serials: readonly string[], timeoutMs = REVOKED_WAIT_MS): Promise<{ sessionsEnded: number; notInForce?: string[] }> {
     const deadline = Date.now() + timeoutMs;
     const missing = (): string[] => serials.filter((s) => this.gw.revocations.lookup(s) === undefined);
     let left = missing();
     while (left.length > 0 && Date.now() < deadline) {
-      this.gw.revocations.poll(Date.now());
       await new Promise((r) => setTimeout(r, 25));
       left = missing();
     }
