@@ -208,3 +208,61 @@ test('reload through the dashboard reaches both workers; a broken configuration 
   await loginOnBothWorkers('appdb2');
   writeConfig(dir, good);
 });
+
+test('a worker killed after a load: /dashboard/api/trends draws no negative point and no spike of the survivor\'s whole count', { timeout: 150_000 }, async () => {
+  interface TrendsAnswer {
+    step: number;
+    series: { t: number[]; tps: number[]; handshakes: number[]; refusals: Record<string, number[]>; waitP99Ms: number[]; renewals: number[] };
+  }
+  const trends = async (): Promise<TrendsAnswer> => (await get('/dashboard/api/trends')).json as TrendsAnswer;
+  let queries = 0;
+  // Sessions on both workers (so that each worker's count is a good share of the whole), each
+  // running SELECT 1 back to back until the kill.
+  const from0 = gw.logs().length;
+  const loaders: pg.Client[] = [];
+  const served = (): Set<unknown> => new Set(gw.logs().slice(from0).filter((l) => l.event === 'login' && l.serial === app.serial).map((l) => l.worker));
+  while (served().size < 2) {
+    if (loaders.length >= 10) throw new Error('the load never reached both workers');
+    const c = new pg.Client({ host: '127.0.0.1', port, user: 'app', database: 'appdb', ssl: nodeSsl(app), connectionTimeoutMillis: 5_000, query_timeout: 5_000 });
+    c.on('error', () => undefined);
+    await c.connect();
+    loaders.push(c);
+    await waitFor(() => gw.logs().slice(from0).filter((l) => l.event === 'login' && l.serial === app.serial).length >= loaders.length, 'the login line');
+  }
+  let stop = false;
+  const load = loaders.map(async (c) => {
+    while (!stop) {
+      await c.query('SELECT 1');
+      queries++;
+    }
+    await c.end();
+  });
+  const startT = Math.floor(Date.now() / 1000);
+  await waitFor(async () => queries >= 500 && (await trends()).series.t.some((t) => t > startT), 'load and a trend point', 60_000);
+  // The load stops, a reading takes in its last transactions, then a worker is killed: from then
+  // on nothing runs, so every point after the kill must be 0, though the sum of the counters falls
+  // by the killed worker's whole count (a difference of sums reads that as a reset and draws the
+  // survivor's whole count again).
+  stop = true;
+  await Promise.all(load);
+  const stoppedAt = Math.ceil(Date.now() / 1000);
+  await waitFor(async () => (await trends()).series.t.some((t) => t > stoppedAt), 'a trend point after the load', 60_000);
+  const pids = gw.workerPids();
+  assert.equal(pids.length, 2);
+  const from = gw.logs().length;
+  const killedAt = Math.ceil(Date.now() / 1000);
+  process.kill(pids[0]!, 'SIGKILL');
+  await waitFor(() => gw.logs().slice(from).some((l) => l.event === 'listening'), 'a replacement worker to listen', 30_000);
+  // Two readings after the replacement listens: the one that sees the new worker, and one more.
+  const listenedAt = Math.ceil(Date.now() / 1000);
+  await waitFor(async () => (await trends()).series.t.filter((t) => t > listenedAt).length >= 2, 'two trend points after the replacement', 60_000);
+  const v = await trends();
+  for (const [name, series] of Object.entries({ tps: v.series.tps, handshakes: v.series.handshakes, renewals: v.series.renewals, waitP99Ms: v.series.waitP99Ms, ...v.series.refusals })) {
+    assert.ok(series.every((x) => Number.isFinite(x) && x >= 0), `${name}: ${series.join(',')}`);
+  }
+  const duringLoad = v.series.tps.filter((_, i) => v.series.t[i]! > startT && v.series.t[i]! <= stoppedAt + v.step);
+  assert.ok(duringLoad.some((x) => x > 0), `the load shows: ${v.series.tps.join(',')}`);
+  const afterKill = v.series.tps.filter((_, i) => v.series.t[i]! > killedAt);
+  assert.ok(afterKill.length >= 2);
+  assert.ok(afterKill.every((x) => x < 1), `nothing ran after the kill, the trend says ${afterKill.join(',')} tps (${queries} transactions ran before)`);
+});
