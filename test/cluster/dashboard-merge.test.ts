@@ -299,6 +299,23 @@ test('trends: a worker replaced by a new process (counters from zero) draws no n
   assert.deepEqual(v.incomplete, [20]);
 });
 
+test('trends: a worker missing from the very first reading is not counted whole when it first answers', async () => {
+  let parts: Record<string, CounterSample> = { 'worker 1 pid 11': counters({ transactions: 1000 }) };
+  let problems = ['worker 2: no answer within 5000 ms'];
+  const trends = new Trends(async () => mergeCounters(parts, 0, problems));
+  await trends.sample(0);
+  // Worker 2 (running all along, 9000 transactions so far) answers now: those are not this step's.
+  parts = { 'worker 1 pid 11': counters({ transactions: 1100 }), 'worker 2 pid 12': counters({ transactions: 9000 }) };
+  problems = [];
+  await trends.sample(10_000);
+  parts = { 'worker 1 pid 11': counters({ transactions: 1200 }), 'worker 2 pid 12': counters({ transactions: 9100 }) };
+  await trends.sample(20_000);
+  // Once a reading had every worker, a new part is a new process: all its counts are new.
+  parts = { 'worker 1 pid 11': counters({ transactions: 1300 }), 'worker 2 pid 13': counters({ transactions: 50 }) };
+  await trends.sample(30_000);
+  assert.deepEqual(trends.view().series.tps, [10, 20, 15]);
+});
+
 test('a single process (no parts): a counter that falls counts from zero, never negative', async () => {
   let s = counters({ transactions: 1000, handshakes: 10 });
   const trends = new Trends(async () => s);

@@ -43,6 +43,8 @@ export class Trends {
   /** The last reading of each part (one per worker; '' for a single process). */
   private readonly bases = new Map<string, { at: number; sample: CounterSample; missed: number }>();
   private lastAt: number | undefined;
+  /** No reading has had every worker yet: a part seen for the first time may be an old process. */
+  private unsure = true;
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
 
@@ -74,8 +76,10 @@ export class Trends {
       const parts = Object.entries(s.parts ?? { '': s });
       const prevAt = this.lastAt;
       this.lastAt = now;
+      const complete = (s.problems?.length ?? 0) === 0;
       if (prevAt === undefined) {
         for (const [k, p] of parts) this.bases.set(k, { at: now, sample: p, missed: 0 });
+        this.unsure = !complete;
         return;
       }
       let tps = 0;
@@ -86,7 +90,14 @@ export class Trends {
       for (const [k, p] of parts) {
         seen.add(k);
         // A part not known yet is a worker started since the last reading: all its counts are new.
-        const b = this.bases.get(k) ?? { at: prevAt, sample: ZERO, missed: 0 };
+        // Unless no reading had every worker yet: then it may be one that was slow to answer,
+        // whose counts are older, and its first reading is only its base.
+        const known = this.bases.get(k);
+        if (!known && this.unsure) {
+          this.bases.set(k, { at: now, sample: p, missed: 0 });
+          continue;
+        }
+        const b = known ?? { at: prevAt, sample: ZERO, missed: 0 };
         tps += delta(p.transactions, b.sample.transactions) / Math.max(0.001, (now - b.at) / 1000);
         handshakes += delta(p.handshakes, b.sample.handshakes);
         renewals += delta(p.renewals, b.sample.renewals);
@@ -97,6 +108,7 @@ export class Trends {
         this.bases.set(k, { at: now, sample: p, missed: 0 });
       }
       for (const [k, b] of this.bases) if (!seen.has(k) && ++b.missed > FORGET_AFTER) this.bases.delete(k);
+      if (complete) this.unsure = false;
       this.points.push({
         t: Math.round(now / 1000),
         tps: Math.round(tps * 100) / 100,
@@ -104,7 +116,7 @@ export class Trends {
         refusals,
         waitP99Ms: s.waitP99Ms,
         renewals,
-        incomplete: (s.problems?.length ?? 0) > 0,
+        incomplete: !complete,
       });
       if (this.points.length > POINTS) this.points.splice(0, this.points.length - POINTS);
     } catch {
