@@ -317,8 +317,10 @@ function setupRevoke() {
     try {
       const res = await postAction('revoke', { serial: row.serial, reason: $('revoke-reason').value });
       dlg.close();
-      const ended = typeof res?.sessionsEnded === 'number' ? res.sessionsEnded : typeof res?.ended === 'number' ? res.ended : revokeSessions;
-      toast(`Revoked ${row.name} (serial ${row.serial}); ${num(ended)} session${ended === 1 ? '' : 's'} ended.`);
+      // sessionsEnded: what the gateway ended (every worker's, under serve --workers N).
+      const ended = typeof res?.sessionsEnded === 'number' ? res.sessionsEnded : revokeSessions;
+      const unsure = Array.isArray(res?.problems) && res.problems.length > 0 ? ` Not confirmed everywhere: ${res.problems.join('; ')}` : '';
+      toast(`Revoked ${row.name} (serial ${row.serial}); ${num(ended)} live session${ended === 1 ? '' : 's'} ended.${unsure}`, unsure ? 'bad' : 'ok');
       await Promise.all([loadCerts(), view === 'live' ? loadLive() : null]).catch(handleError);
     } catch (err) {
       $('revoke-error').textContent = `Revocation failed: ${err.message}`;

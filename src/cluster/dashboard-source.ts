@@ -3,9 +3,9 @@
  * for /metrics and /readyz. The operator check, the certificate catalog and a revoke need one
  * worker (they read or write the same files in each); the live views and counters are the sum
  * of every worker's share (pools per database and user, sessions per identity, refusals by
- * time); pause, resume and reload run on every worker. After a revoke every other worker reads
- * its revocation sources at once, so each ends the certificate's sessions now rather than at
- * its next poll. Every question has a deadline: a worker that does not answer is named in the
+ * time); pause, resume and reload run on every worker. A revoke runs on one worker, and its
+ * answer waits until the revocation is in force on every worker (each ends the certificate's
+ * sessions then) to say how many sessions it ended in all. Every question has a deadline: a worker that does not answer is named in the
  * answer, never waited on forever.
  */
 import type { Registry } from 'prom-client';
@@ -28,6 +28,8 @@ export interface DashboardWorker {
   readonly name: string;
   /** Running and listening: a worker starting or restarting has nothing to show yet. */
   readonly running: boolean;
+  /** Its process id: a replaced worker has another, and its counters start again at zero. */
+  readonly pid?: number | undefined;
   ask(call: DashboardCall, timeoutMs: number): Promise<WorkerAnswer>;
 }
 
@@ -40,22 +42,30 @@ export interface ClusterDashboardDeps {
 }
 
 interface Gathered<T> {
+  /** In the order of the workers, whatever order they answered in. */
   values: T[];
+  by: DashboardWorker[];
   problems: string[];
 }
 
 async function gather<T>(workers: DashboardWorker[], call: DashboardCall, timeoutMs: number): Promise<Gathered<T>> {
-  const values: T[] = [];
+  const answers: ({ value: T } | undefined)[] = [];
   const problems: string[] = [];
   await Promise.all(
-    workers.map(async (w) => {
+    workers.map(async (w, i) => {
       if (!w.running) return void problems.push(`${w.name}: not running (starting or restarting)`);
       const a = await w.ask(call, timeoutMs);
-      if (a.ok) values.push(a.value as T);
+      if (a.ok) answers[i] = { value: a.value as T };
       else problems.push(`${w.name}: ${a.error}`);
     }),
   );
-  return { values, problems: problems.sort() };
+  const kept = workers.flatMap((w, i) => (answers[i] ? [{ w, value: answers[i].value }] : []));
+  return { values: kept.map((k) => k.value), by: kept.map((k) => k.w), problems: problems.sort() };
+}
+
+/** A worker's key among the counters' parts: a replaced worker (another pid) is another part. */
+export function partKey(w: DashboardWorker): string {
+  return w.pid === undefined ? w.name : `${w.name} pid ${w.pid}`;
 }
 
 function noAnswer(problems: string[]): PgmoatError {
@@ -129,7 +139,12 @@ export function mergeCertificates(lists: CertificateRow[][]): CertificateRow[] {
   });
 }
 
-export function mergeCounters(samples: CounterSample[], ownRenewals: number): CounterSample {
+/** The sum of the workers' readings (by partKey) and the primary's renewals; each part is kept for trends.ts. */
+export function mergeCounters(byWorker: Record<string, CounterSample>, ownRenewals: number, problems: string[] = []): CounterSample {
+  const parts: Record<string, CounterSample> = {};
+  for (const [k, s] of Object.entries(byWorker)) parts[k] = { transactions: s.transactions, handshakes: s.handshakes, refusals: s.refusals, waitP99Ms: s.waitP99Ms, renewals: s.renewals };
+  parts.primary = { transactions: 0, handshakes: 0, refusals: {}, waitP99Ms: 0, renewals: ownRenewals };
+  const samples = Object.values(parts);
   const refusals: Record<string, number> = {};
   for (const s of samples) for (const [k, v] of Object.entries(s.refusals)) refusals[k] = (refusals[k] ?? 0) + v;
   return {
@@ -138,7 +153,9 @@ export function mergeCounters(samples: CounterSample[], ownRenewals: number): Co
     refusals,
     // No histogram crosses the IPC: the worst worker's 99th percentile.
     waitP99Ms: Math.max(0, ...samples.map((s) => s.waitP99Ms)),
-    renewals: samples.reduce((n, s) => n + s.renewals, 0) + ownRenewals,
+    renewals: samples.reduce((n, s) => n + s.renewals, 0),
+    parts,
+    ...(problems.length > 0 ? { problems } : {}),
   };
 }
 
@@ -200,7 +217,8 @@ export function clusterDashboard(d: ClusterDashboardDeps): DashboardSource {
       return mergeLive(g.values, g.problems);
     },
     async certificates() {
-      return mergeCertificates((await views<CertificateRow[]>({ op: 'certificates' })).values);
+      const g = await views<CertificateRow[]>({ op: 'certificates' });
+      return { rows: mergeCertificates(g.values), ...(g.problems.length > 0 ? { problems: g.problems } : {}) };
     },
     async sessionsOf(serial) {
       const g = await views<SessionRow[]>({ op: 'sessions', serial });
@@ -208,15 +226,27 @@ export function clusterDashboard(d: ClusterDashboardDeps): DashboardSource {
     },
     async counters() {
       const g = await views<CounterSample>({ op: 'counters' });
-      return mergeCounters(g.values, await renewalCount(d.own()));
+      const byWorker: Record<string, CounterSample> = {};
+      g.by.forEach((w, i) => (byWorker[partKey(w)] = g.values[i]!));
+      return mergeCounters(byWorker, await renewalCount(d.own()), g.problems);
     },
     async act(action) {
       if (action.action !== 'revoke') return everywhere(action);
       const { value, by } = await one({ op: 'act', action }, ACTION_TIMEOUT_MS, false);
-      // The worker that revoked has read the new CRL; the others read it now too.
-      const others = d.workers().filter((w) => w !== by);
-      const g = await gather<null>(others, { op: 'poll-revocations' }, VIEW_TIMEOUT_MS);
-      return { ...(value as Record<string, unknown>), ...(g.problems.length > 0 ? { problems: g.problems } : {}) };
+      // The worker that revoked answers once the revocation is in force there; the answer waits
+      // until it is in force on every other worker too (their CRL watch or the store's NOTIFY
+      // brings it), so that it can say how many sessions it ended in all.
+      const done = value as { revoked: string[]; sessionsEnded: number; problems?: string[] } & Record<string, unknown>;
+      // By name: workers() makes new objects at every call.
+      const others = d.workers().filter((w) => w.name !== by.name);
+      const g = await gather<{ sessionsEnded: number; notInForce?: string[] }>(others, { op: 'revoked', serials: done.revoked }, VIEW_TIMEOUT_MS);
+      const problems = [...(done.problems ?? []).map((p) => `${by.name}: ${p}`), ...g.problems];
+      g.values.forEach((v, i) => v.notInForce && problems.push(`${g.by[i]!.name}: not in force: ${v.notInForce.join(', ')}`));
+      const sessionsEnded = g.values.reduce((n, v) => n + v.sessionsEnded, done.sessionsEnded);
+      const answer: Record<string, unknown> = { ...done, sessionsEnded };
+      delete answer.problems;
+      if (problems.length > 0) answer.problems = problems.sort();
+      return answer;
     },
   };
 }

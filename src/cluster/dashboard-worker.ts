@@ -20,8 +20,7 @@ export async function answerDashboard(d: LocalDashboard, call: DashboardCall): P
       return d.counters();
     case 'act':
       return d.act(call.action);
-    case 'poll-revocations':
-      d.pollRevocations();
-      return null;
+    case 'revoked':
+      return d.revokedHere(call.serials);
   }
 }

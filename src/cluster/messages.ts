@@ -20,8 +20,8 @@ export type DashboardCall =
   | { op: 'sessions'; serial: string }
   | { op: 'counters' }
   | { op: 'act'; action: DashboardAction }
-  /** Read the revocation sources now (a revoke another worker just wrote). */
-  | { op: 'poll-revocations' };
+  /** Wait until a revoke another worker just wrote is in force here; answers LocalDashboard.revokedHere's outcome. */
+  | { op: 'revoked'; serials: string[] };
 
 export type WorkerToPrimary =
   | { pgmoat: 'listening' }

@@ -221,6 +221,7 @@ class Primary {
     return this.slots.map((s) => ({
       name: `worker ${s.index + 1}`,
       running: s.listening,
+      pid: s.worker?.process.pid,
       ask: async (call, timeoutMs): Promise<WorkerAnswer> => {
         const r = await this.request(s, { kind: 'dashboard', call }, timeoutMs);
         if (r.error !== undefined) return { ok: false, error: r.error, code: r.code };

@@ -188,3 +188,19 @@ test('stop() unsubscribes: later revocations are not enforced by a stopped enfor
   crl.revoke(['0a']);
   assert.equal(s.ended, undefined);
 });
+
+test('the sessions a revocation ended are counted per revoked serial, an issuer\'s revocation under the issuer', () => {
+  const a1 = session('1a');
+  const a2 = session('1a');
+  const b = session('1b');
+  const leaf = { ...session('1d'), cert: { cn: 'leaf', environment: 'production', serial: '1d', notAfter: new Date(Date.now() + HOUR), issuerSerials: ['1c'] } };
+  const { crl, enforcer } = setup([a1, a2, b, leaf]);
+  assert.equal(enforcer.revokedSessions('1a'), 0);
+  crl.revoke(['1a']);
+  assert.equal(enforcer.revokedSessions('1a'), 2);
+  crl.revoke(['1c']);
+  assert.equal(enforcer.revokedSessions('1c'), 1, 'the intermediate\'s revocation ended the leaf\'s session');
+  assert.equal(enforcer.revokedSessions('1d'), 0);
+  assert.equal(enforcer.revokedSessions('1b'), 0);
+  assert.equal(b.ended, undefined);
+});

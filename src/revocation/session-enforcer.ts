@@ -31,6 +31,9 @@ export interface CertificateHolder {
 
 export type EndReason = 'certificate revoked' | 'certificate expired';
 
+/** How many revoked serials keep their count of ended sessions (revokedSessions). */
+const COUNTED_SERIALS = 1000;
+
 /** The live sessions as the enforcer sees them (access/ adapts the pools' client sessions). */
 export interface SessionPort<S> {
   /** Every logged-in session, those without a certificate included. */
@@ -66,6 +69,8 @@ export function assertNotRevoked(check: RevocationCheck, holder: ChainHolder | u
 export class SessionEnforcer<S extends object> {
   private readonly ending = new Map<S, Ending>();
   private readonly warned = new WeakSet<S>();
+  /** Sessions ended (or queued to end) per revoked serial: what a revoke ended, for the dashboard's answer. */
+  private readonly endedBySerial = new Map<string, number>();
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -80,6 +85,11 @@ export class SessionEnforcer<S extends object> {
   /** Sessions queued to end (for tests and the retention check). */
   get pending(): number {
     return this.ending.size;
+  }
+
+  /** The sessions this process ended over the revocation of `serial` (its own or an issuer's), 0 when none or not yet. */
+  revokedSessions(serial: string): number {
+    return this.endedBySerial.get(serial) ?? 0;
   }
 
   assertNotRevoked(holder: CertificateHolder | undefined): void {
@@ -106,8 +116,18 @@ export class SessionEnforcer<S extends object> {
     const now = Date.now();
     for (const s of this.port.sessions()) {
       const cert = this.port.certificate(s);
-      if (!cert || this.ending.has(s) || !revokedInChain(this.revocations, cert)) continue;
+      if (!cert || this.ending.has(s)) continue;
+      const r = revokedInChain(this.revocations, cert);
+      if (!r) continue;
       this.ending.set(s, { kind: 'revoked', since: now, publishedAt: change.publishedAt });
+      const n = this.endedBySerial.get(r.serial) ?? 0;
+      this.endedBySerial.delete(r.serial);
+      this.endedBySerial.set(r.serial, n + 1);
+    }
+    // Oldest first (insertion order, refreshed above): the recent revokes keep their count.
+    for (const serial of this.endedBySerial.keys()) {
+      if (this.endedBySerial.size <= COUNTED_SERIALS) break;
+      this.endedBySerial.delete(serial);
     }
     this.endSessions(now);
   }

@@ -198,20 +198,27 @@ test('pause and resume a database through the API, each an audit line naming the
   }
 });
 
-test('revoke through the API ends the live session of that certificate and lists it revoked', async () => {
+test('revoke through the API ends the live sessions of that certificate, says how many, and lists it revoked', async () => {
   const victim = await parts.pki.client('app', { environment: 'production' });
-  const c = new pg.Client({ host: 'localhost', port: parts.gw.port, user: 'app', database: 'appdb', ssl: nodeSsl(victim) });
-  const ended = new Promise<void>((resolve) => c.on('error', () => resolve()).on('end', () => resolve()));
-  await c.connect();
-  await c.query('SELECT 1');
+  // Wrapped: an async function's returned promise would be awaited (until the session ends).
+  const open = async (): Promise<{ ended: Promise<void> }> => {
+    const c = new pg.Client({ host: 'localhost', port: parts.gw.port, user: 'app', database: 'appdb', ssl: nodeSsl(victim) });
+    const ended = new Promise<void>((resolve) => c.on('error', () => resolve()).on('end', () => resolve()));
+    await c.connect();
+    await c.query('SELECT 1');
+    return { ended };
+  };
+  const ended = [(await open()).ended, (await open()).ended];
   const before = (await get(`/dashboard/api/certificates/${victim.serial}/sessions`)).json as unknown[];
-  assert.equal(before.length, 1, 'the session the revocation will end');
+  assert.equal(before.length, 2, 'the sessions the revocation will end');
   const r = await post('/dashboard/api/actions/revoke', { serial: victim.serial, reason: 'keyCompromise' });
   assert.equal(r.status, 200, r.body);
-  await ended;
+  const answer = r.json as { ok: boolean; revoked: string[]; sessionsEnded: number; problems?: string[] };
+  assert.deepEqual([answer.ok, answer.revoked, answer.sessionsEnded, answer.problems], [true, [victim.serial], 2, undefined]);
+  await Promise.all(ended);
   const rows = ((await get(`/dashboard/api/certificates?q=${victim.serial}&status=revoked`)).json as { rows: { serial: string; status: string; reason?: string }[] }).rows;
   assert.deepEqual(rows.map((x) => [x.serial, x.status, x.reason]), [[victim.serial, 'revoked', 'keyCompromise']]);
-  assert.ok(log.some((l) => l.event === 'dashboard_action' && l.action === 'revoke' && l.target === victim.serial && l.outcome === 'ok' && l.operator === 'ops-alice'));
+  assert.ok(log.some((l) => l.event === 'dashboard_action' && l.action === 'revoke' && l.target === victim.serial && l.outcome === 'ok' && l.operator === 'ops-alice' && l.sessionsEnded === 2));
   const again = await post('/dashboard/api/actions/revoke', { serial: victim.serial, reason: 'keyCompromise' });
   assert.equal((again.json as { error: { code: string } }).error.code, 'ALREADY_REVOKED');
 });

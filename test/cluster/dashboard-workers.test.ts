@@ -1,12 +1,14 @@
 /**
  * The dashboard under `pgmoat serve --workers 2`, against a real PostgreSQL, over real mutual
  * TLS: the primary answers with the sum of both workers (live sessions, a certificate's live
- * sessions), a revoke through the API ends the certificate's sessions on both workers, pause and
- * resume reach both workers' pools, and the CSRF check still holds through the primary.
+ * sessions), a revoke through the API ends the certificate's sessions on both workers and says
+ * how many it ended in all, pause and resume reach both workers' pools, a reload reaches both
+ * workers (a broken configuration is refused with its reason and changes nothing), and the CSRF
+ * check still holds through the primary.
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, chmodSync } from 'node:fs';
+import { mkdtempSync, chmodSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -26,6 +28,8 @@ let dir: string;
 let port: number;
 let httpPort: number;
 let gw: ClusterGateway;
+let config: Record<string, unknown>;
+let configPath: string;
 
 before(async () => {
   pki = await makePki();
@@ -36,7 +40,7 @@ before(async () => {
   chmodSync(dir, 0o700);
   port = await freePort();
   httpPort = await freePort();
-  const configPath = writeConfig(dir, {
+  config = {
     listen: { host: '127.0.0.1', port },
     log: { level: 'info' },
     shutdown_timeout: '2s',
@@ -47,7 +51,8 @@ before(async () => {
       identities: ['ops'],
       http: { host: '127.0.0.1', port: httpPort, tls: { cert: pki.server.certPath, key: pki.server.keyPath, ca: pki.main.caPath }, dashboard: { enabled: true } },
     },
-  });
+  };
+  configPath = writeConfig(dir, config);
   gw = await startCluster(configPath, 2);
 });
 
@@ -79,6 +84,21 @@ const live = async (): Promise<Live> => {
 
 /** Workers (1-based) whose login lines name `serial`. */
 const workersWith = (serial: string): Set<unknown> => new Set(gw.logs().filter((l) => l.event === 'login' && l.serial === serial).map((l) => l.worker));
+
+/** Logins of `app` to `database` until both workers have served one; the clients are closed. */
+async function loginOnBothWorkers(database: string): Promise<void> {
+  const from = gw.logs().length;
+  const served = (): Set<unknown> => new Set(gw.logs().slice(from).filter((l) => l.event === 'login' && l.database === database).map((l) => l.worker));
+  for (let i = 0; served().size < 2; i++) {
+    if (i >= 10) throw new Error(`logins to ${database} never reached both workers`);
+    const c = new pg.Client({ host: '127.0.0.1', port, user: 'app', database, ssl: nodeSsl(app) });
+    c.on('error', () => undefined);
+    await c.connect();
+    assert.equal((await c.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db, 'appdb');
+    await c.end();
+    await waitFor(() => gw.logs().slice(from).filter((l) => l.event === 'login' && l.database === database).length > i, 'the login line');
+  }
+}
 
 /** Connects clients with `who` until both workers hold at least one (the primary hands connections round robin). */
 async function onBothWorkers(who: ClientFiles, atLeast: number): Promise<pg.Client[]> {
@@ -149,6 +169,9 @@ test('a revoke through the API ends the certificate\'s live sessions on both wor
   const r = await post('/dashboard/api/actions/revoke', { serial: victim.serial, reason: 'keyCompromise' });
   assert.equal(r.status, 200, r.body);
   assert.equal((r.json as { problems?: unknown }).problems, undefined, 'every worker was told');
+  // The answer comes once every worker has the revocation in force: it counts both workers' sessions.
+  assert.equal((r.json as { sessionsEnded?: number }).sessionsEnded, clients.length, r.body);
+  await waitFor(() => gw.logs().some((l) => l.event === 'dashboard_action' && l.action === 'revoke' && l.target === victim.serial && l.sessionsEnded === clients.length && l.operator === 'ops'), 'the audit line with the count');
   await waitFor(() => ended === clients.length, 'every session of the revoked certificate to end');
   await waitFor(async () => !(await live()).sessions.some((s) => s.identity === 'app' && s.count > appClients.length), 'the victim\'s sessions to leave the live view');
   const rows = ((await get(`/dashboard/api/certificates?q=${victim.serial}&status=revoked`)).json as { rows: { serial: string; status: string }[] }).rows;
@@ -159,4 +182,87 @@ test('a revoke through the API ends the certificate\'s live sessions on both wor
 
 after(async () => {
   await Promise.all(appClients.map((c) => c.end().catch(() => undefined)));
+});
+
+test('reload through the dashboard reaches both workers; a broken configuration is refused with its reason and changes nothing', async () => {
+  // appdb2 (another name for the same database) is not configured yet.
+  const before = new pg.Client({ host: '127.0.0.1', port, user: 'app', database: 'appdb2', ssl: nodeSsl(app) });
+  before.on('error', () => undefined);
+  await assert.rejects(before.connect(), /appdb2/);
+  const good = { ...config, databases: { ...(config.databases as Record<string, unknown>), appdb2: plainUpstream(upstream, 'appdb', { pool_size: 2 }) } };
+  writeConfig(dir, good);
+  const r = await post('/dashboard/api/actions/reload', {});
+  assert.equal(r.status, 200, r.body);
+  assert.equal((r.json as { problems?: unknown }).problems, undefined, 'every worker reloaded');
+  await loginOnBothWorkers('appdb2');
+  await waitFor(() => gw.logs().some((l) => l.event === 'dashboard_action' && l.action === 'reload' && l.operator === 'ops' && l.outcome === 'ok'), 'the audit line naming the operator');
+
+  // A broken file: refused on the page with the reason; the running configuration stays on both workers.
+  writeFileSync(configPath, 'databases: [this is not\n');
+  const bad = await post('/dashboard/api/actions/reload', {});
+  assert.equal(bad.status, 409, bad.body);
+  const error = (bad.json as { error: { code: string; message: string } }).error;
+  assert.match(error.code, /^(RELOAD_REFUSED|CONFIG_INVALID|CONFIG_UNREADABLE)$/, bad.body);
+  assert.match(error.message, /pgmoat\.yaml|YAML|flow/i, bad.body);
+  await waitFor(() => gw.logs().some((l) => l.event === 'dashboard_action' && l.action === 'reload' && l.operator === 'ops' && l.outcome === 'failed' && typeof l.reason === 'string'), 'the failed audit line');
+  await loginOnBothWorkers('appdb2');
+  writeConfig(dir, good);
+});
+
+test('a worker killed after a load: /dashboard/api/trends draws no negative point and no spike of the survivor\'s whole count', { timeout: 150_000 }, async () => {
+  interface TrendsAnswer {
+    step: number;
+    series: { t: number[]; tps: number[]; handshakes: number[]; refusals: Record<string, number[]>; waitP99Ms: number[]; renewals: number[] };
+  }
+  const trends = async (): Promise<TrendsAnswer> => (await get('/dashboard/api/trends')).json as TrendsAnswer;
+  let queries = 0;
+  // Sessions on both workers (so that each worker's count is a good share of the whole), each
+  // running SELECT 1 back to back until the kill.
+  const from0 = gw.logs().length;
+  const loaders: pg.Client[] = [];
+  const served = (): Set<unknown> => new Set(gw.logs().slice(from0).filter((l) => l.event === 'login' && l.serial === app.serial).map((l) => l.worker));
+  while (served().size < 2) {
+    if (loaders.length >= 10) throw new Error('the load never reached both workers');
+    const c = new pg.Client({ host: '127.0.0.1', port, user: 'app', database: 'appdb', ssl: nodeSsl(app), connectionTimeoutMillis: 5_000, query_timeout: 5_000 });
+    c.on('error', () => undefined);
+    await c.connect();
+    loaders.push(c);
+    await waitFor(() => gw.logs().slice(from0).filter((l) => l.event === 'login' && l.serial === app.serial).length >= loaders.length, 'the login line');
+  }
+  let stop = false;
+  const load = loaders.map(async (c) => {
+    while (!stop) {
+      await c.query('SELECT 1');
+      queries++;
+    }
+    await c.end();
+  });
+  const startT = Math.floor(Date.now() / 1000);
+  await waitFor(async () => queries >= 500 && (await trends()).series.t.some((t) => t > startT), 'load and a trend point', 60_000);
+  // The load stops, a reading takes in its last transactions, then a worker is killed: from then
+  // on nothing runs, so every point after the kill must be 0, though the sum of the counters falls
+  // by the killed worker's whole count (a difference of sums reads that as a reset and draws the
+  // survivor's whole count again).
+  stop = true;
+  await Promise.all(load);
+  const stoppedAt = Math.ceil(Date.now() / 1000);
+  await waitFor(async () => (await trends()).series.t.some((t) => t > stoppedAt), 'a trend point after the load', 60_000);
+  const pids = gw.workerPids();
+  assert.equal(pids.length, 2);
+  const from = gw.logs().length;
+  const killedAt = Math.ceil(Date.now() / 1000);
+  process.kill(pids[0]!, 'SIGKILL');
+  await waitFor(() => gw.logs().slice(from).some((l) => l.event === 'listening'), 'a replacement worker to listen', 30_000);
+  // Two readings after the replacement listens: the one that sees the new worker, and one more.
+  const listenedAt = Math.ceil(Date.now() / 1000);
+  await waitFor(async () => (await trends()).series.t.filter((t) => t > listenedAt).length >= 2, 'two trend points after the replacement', 60_000);
+  const v = await trends();
+  for (const [name, series] of Object.entries({ tps: v.series.tps, handshakes: v.series.handshakes, renewals: v.series.renewals, waitP99Ms: v.series.waitP99Ms, ...v.series.refusals })) {
+    assert.ok(series.every((x) => Number.isFinite(x) && x >= 0), `${name}: ${series.join(',')}`);
+  }
+  const duringLoad = v.series.tps.filter((_, i) => v.series.t[i]! > startT && v.series.t[i]! <= stoppedAt + v.step);
+  assert.ok(duringLoad.some((x) => x > 0), `the load shows: ${v.series.tps.join(',')}`);
+  const afterKill = v.series.tps.filter((_, i) => v.series.t[i]! > killedAt);
+  assert.ok(afterKill.length >= 2);
+  assert.ok(afterKill.every((x) => x < 1), `nothing ran after the kill, the trend says ${afterKill.join(',')} tps (${queries} transactions ran before)`);
 });

@@ -226,13 +226,15 @@ test('an admin certificate: inventory, filter, live, trends; revoke through the 
     await page.click('#revoke-confirm');
     await page.click('#revoke-go');
     await waitFor(() => ended, "app's node-postgres session to end", 20_000);
+    // The page says how many sessions the gateway ended (the revoke's answer, not the dialog's count).
+    await page.waitForFunction(() => /1 live session ended/.test(document.getElementById('toast')?.textContent ?? ''), { timeout: 20_000 });
     await page.waitForFunction((sel) => document.querySelector(sel)?.getAttribute('data-status') === 'revoked', { timeout: 20_000 }, row);
     const text = await page.$eval(row, (e) => e.textContent ?? '');
     assert.match(text, /revoked/);
     assert.match(text, /keyCompromise/);
     assert.equal(await page.$eval(`${row} button`, (b) => (b as unknown as { disabled: boolean }).disabled), true);
     const audit = adminLog.filter((l) => l.event === 'dashboard_action');
-    assert.ok(audit.some((l) => l.operator === 'ops-alice' && l.action === 'revoke' && l.target === app.serial && l.outcome === 'ok'), JSON.stringify(audit));
+    assert.ok(audit.some((l) => l.operator === 'ops-alice' && l.action === 'revoke' && l.target === app.serial && l.outcome === 'ok' && l.sessionsEnded === 1), JSON.stringify(audit));
 
     // A new connection with the revoked certificate is refused.
     const again = client(app);

@@ -158,6 +158,11 @@ export class Dashboard {
         json(res, 400, { error: { code: err.code, message: err.message } });
         return;
       }
+      // Under serve --workers N: no worker answered the view; the page shows why.
+      if (isPgmoatError(err) && err.code === 'DASHBOARD_WORKERS') {
+        json(res, 503, { error: { code: err.code, message: err.message } });
+        return;
+      }
       throw err;
     }
   }
@@ -168,7 +173,8 @@ export class Dashboard {
     if (route === '/trends') return json(res, 200, this.trends.view());
     if (route === '/certificates') {
       const q = parseCertificateQuery(query);
-      return json(res, 200, pageOfCertificates(await this.source.certificates(), q));
+      const list = await this.source.certificates();
+      return json(res, 200, { ...pageOfCertificates(list.rows, q), ...(list.problems ? { problems: list.problems } : {}) });
     }
     const m = /^\/certificates\/([0-9a-fA-F:]{1,128})\/sessions$/.exec(route);
     if (m) return json(res, 200, await this.source.sessionsOf(m[1]!.replaceAll(':', '').toLowerCase()));

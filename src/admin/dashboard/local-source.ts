@@ -21,6 +21,8 @@ import { p99 } from './trends.js';
 import type { CertificateRow, CounterSample, DashboardAction, LiveView, OperatorIdentity, PoolRow, SessionRow } from './types.js';
 
 const NEAR_EXPIRY_MS = 7 * 24 * 3600 * 1000;
+/** How long a revoke waits for its revocation to be in force here (under the primary's VIEW_TIMEOUT_MS). */
+export const REVOKED_WAIT_MS = 4_000;
 
 export interface LocalDashboardDeps {
   gateway: Gateway;
@@ -192,9 +194,22 @@ export class LocalDashboard {
     return { transactions, handshakes, refusals, waitP99Ms: p99(waits), renewals: await renewalCount(registries) };
   }
 
-  /** Makes a CRL just written take effect now rather than at the next poll. */
-  pollRevocations(): void {
-    this.gw.revocations.poll(Date.now());
+  /**
+   * Waits until every serial is revoked here and answers how many live sessions that ended in
+   * this process. Nothing needs a nudge: the CRL file's watch (and the janitor's poll of it every
+   * 250 ms) or the store's NOTIFY brings a revocation in by itself. After `timeoutMs` it answers
+   * with the serials still not in force (the revoke itself is written: it is not undone).
+   */
+  async revokedHere(serials: readonly string[], timeoutMs = REVOKED_WAIT_MS): Promise<{ sessionsEnded: number; notInForce?: string[] }> {
+    const deadline = Date.now() + timeoutMs;
+    const missing = (): string[] => serials.filter((s) => this.gw.revocations.lookup(s) === undefined);
+    let left = missing();
+    while (left.length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 25));
+      left = missing();
+    }
+    const sessionsEnded = serials.reduce((n, s) => n + this.gw.access.enforcer.revokedSessions(s), 0);
+    return left.length > 0 ? { sessionsEnded, notInForce: left } : { sessionsEnded };
   }
 
   async act(a: DashboardAction): Promise<Record<string, unknown>> {
@@ -202,8 +217,9 @@ export class LocalDashboard {
     switch (a.action) {
       case 'revoke': {
         const r = await revokeWithCa(this.d.catalog.caDirectory(), a.serial, a.reason);
-        this.pollRevocations();
-        return r;
+        const here = await this.revokedHere(r.revoked);
+        const problems = here.notInForce ? [`not in force after ${REVOKED_WAIT_MS} ms: ${here.notInForce.join(', ')}`] : undefined;
+        return { ...r, sessionsEnded: here.sessionsEnded, ...(problems ? { problems } : {}) };
       }
       case 'pause': {
         // Unlike the console's PAUSE, the answer does not wait for transactions (or, in session
@@ -229,7 +245,7 @@ export function localSource(l: LocalDashboard): import('./types.js').DashboardSo
   return {
     operatorRefusal: async (id) => l.operatorRefusal(id),
     live: async () => l.live(),
-    certificates: () => l.certificates(),
+    certificates: async () => ({ rows: await l.certificates() }),
     sessionsOf: async (serial) => l.sessionsOf(serial),
     counters: () => l.counters(),
     act: (a) => l.act(a),

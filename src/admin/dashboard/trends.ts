@@ -7,6 +7,9 @@ import type { CounterSample } from './types.js';
 
 export const TRENDS_STEP_S = 10;
 const POINTS = 3600 / TRENDS_STEP_S;
+/** A part (a worker) missing from this many readings in a row is forgotten: it was replaced. */
+const FORGET_AFTER = 6;
+const ZERO: CounterSample = { transactions: 0, handshakes: 0, refusals: {}, waitP99Ms: 0, renewals: 0 };
 
 export interface TrendsView {
   step: number;
@@ -18,6 +21,8 @@ export interface TrendsView {
     waitP99Ms: number[];
     renewals: number[];
   };
+  /** The times (t) of the points a worker's share is missing from (it did not answer that reading). */
+  incomplete: number[];
 }
 
 interface Point {
@@ -27,11 +32,19 @@ interface Point {
   refusals: Record<string, number>;
   waitP99Ms: number;
   renewals: number;
+  incomplete: boolean;
 }
+
+/** A counter that went down was reset (its process restarted): what it counts now is all new. */
+const delta = (a: number, b: number): number => (a >= b ? a - b : a);
 
 export class Trends {
   private readonly points: Point[] = [];
-  private last: { at: number; sample: CounterSample } | undefined;
+  /** The last reading of each part (one per worker; '' for a single process). */
+  private readonly bases = new Map<string, { at: number; sample: CounterSample; missed: number }>();
+  private lastAt: number | undefined;
+  /** No reading has had every worker yet: a part seen for the first time may be an old process. */
+  private unsure = true;
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
 
@@ -49,30 +62,61 @@ export class Trends {
     this.timer = undefined;
   }
 
-  /** One reading; the first one only sets the base of the next. A reading that fails is skipped. */
+  /**
+   * One reading; the first one only sets the base of the next. A reading that fails is skipped.
+   * Differences are taken per part (per worker), never of the sum: a worker replaced by a new
+   * one (counters from zero) must not read as a fall, nor as a rise of the sum's size. A part
+   * missing from a reading keeps its base, so its counts land in the next point it answers.
+   */
   async sample(now = Date.now()): Promise<void> {
     if (this.busy) return;
     this.busy = true;
     try {
       const s = await this.read();
-      const prev = this.last;
-      this.last = { at: now, sample: s };
-      if (!prev) return;
-      const secs = Math.max(0.001, (now - prev.at) / 1000);
-      // A counter that went down (a worker restarted) counts from zero again.
-      const delta = (a: number, b: number): number => (a >= b ? a - b : a);
-      const refusals: Record<string, number> = {};
-      for (const [reason, n] of Object.entries(s.refusals)) {
-        const d = delta(n, prev.sample.refusals[reason] ?? 0);
-        if (d > 0 || reason in prev.sample.refusals) refusals[reason] = d;
+      const parts = Object.entries(s.parts ?? { '': s });
+      const prevAt = this.lastAt;
+      this.lastAt = now;
+      const complete = (s.problems?.length ?? 0) === 0;
+      if (prevAt === undefined) {
+        for (const [k, p] of parts) this.bases.set(k, { at: now, sample: p, missed: 0 });
+        this.unsure = !complete;
+        return;
       }
+      let tps = 0;
+      let handshakes = 0;
+      let renewals = 0;
+      const refusals: Record<string, number> = {};
+      const seen = new Set<string>();
+      for (const [k, p] of parts) {
+        seen.add(k);
+        // A part not known yet is a worker started since the last reading: all its counts are new.
+        // Unless no reading had every worker yet: then it may be one that was slow to answer,
+        // whose counts are older, and its first reading is only its base.
+        const known = this.bases.get(k);
+        if (!known && this.unsure) {
+          this.bases.set(k, { at: now, sample: p, missed: 0 });
+          continue;
+        }
+        const b = known ?? { at: prevAt, sample: ZERO, missed: 0 };
+        tps += delta(p.transactions, b.sample.transactions) / Math.max(0.001, (now - b.at) / 1000);
+        handshakes += delta(p.handshakes, b.sample.handshakes);
+        renewals += delta(p.renewals, b.sample.renewals);
+        for (const [reason, n] of Object.entries(p.refusals)) {
+          const d = delta(n, b.sample.refusals[reason] ?? 0);
+          if (d > 0 || reason in b.sample.refusals) refusals[reason] = (refusals[reason] ?? 0) + d;
+        }
+        this.bases.set(k, { at: now, sample: p, missed: 0 });
+      }
+      for (const [k, b] of this.bases) if (!seen.has(k) && ++b.missed > FORGET_AFTER) this.bases.delete(k);
+      if (complete) this.unsure = false;
       this.points.push({
         t: Math.round(now / 1000),
-        tps: Math.round((delta(s.transactions, prev.sample.transactions) / secs) * 100) / 100,
-        handshakes: delta(s.handshakes, prev.sample.handshakes),
+        tps: Math.round(tps * 100) / 100,
+        handshakes,
         refusals,
         waitP99Ms: s.waitP99Ms,
-        renewals: delta(s.renewals, prev.sample.renewals),
+        renewals,
+        incomplete: !complete,
       });
       if (this.points.length > POINTS) this.points.splice(0, this.points.length - POINTS);
     } catch {
@@ -97,6 +141,7 @@ export class Trends {
         waitP99Ms: this.points.map((p) => p.waitP99Ms),
         renewals: this.points.map((p) => p.renewals),
       },
+      incomplete: this.points.filter((p) => p.incomplete).map((p) => p.t),
     };
   }
 }

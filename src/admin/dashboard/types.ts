@@ -74,6 +74,20 @@ export interface CounterSample {
   /** Not cumulative: the 99th percentile of how long the clients waiting now have waited. */
   waitP99Ms: number;
   renewals: number;
+  /**
+   * Under `serve --workers N`: each process's own reading, keyed so that a replaced worker is a
+   * new key. Trends take differences per part: a new worker's counters starting at zero are not
+   * a drop of the sum.
+   */
+  parts?: Record<string, CounterSample> | undefined;
+  /** Under `serve --workers N`: the workers whose counts are missing from this reading, and why. */
+  problems?: string[] | undefined;
+}
+
+/** The certificate rows before paging, and (under `serve --workers N`) the workers missing from their live sessions. */
+export interface CertificateList {
+  rows: CertificateRow[];
+  problems?: string[] | undefined;
 }
 
 /** The verified certificate of an HTTPS client, as the console's rule needs it. */
@@ -94,7 +108,7 @@ export interface DashboardSource {
   /** Why this certificate may not use the dashboard (the console's refusal message), or undefined. */
   operatorRefusal(id: OperatorIdentity): Promise<string | undefined>;
   live(): Promise<LiveView>;
-  certificates(): Promise<CertificateRow[]>;
+  certificates(): Promise<CertificateList>;
   sessionsOf(serial: string): Promise<SessionRow[]>;
   counters(): Promise<CounterSample>;
   /** Throws a PgmoatError when the action fails; resolves with details for the answer. */
