@@ -110,7 +110,8 @@ export const USAGE = `npm run bench -- [flags]
   --dashboard-view V         the view kept open: live (default: the most frequent refresh), certs, trends, or cycle
   --dashboard-cycle N        with --dashboard-view cycle, seconds on each view (default 20)
   --dashboard-certs N        client certificates added to the dashboard column's inventory (default 10000)
-  --cpu-prof                 start pgmoat with --cpu-prof into bench/work/prof (also PGMOAT_BENCH_CPU_PROF=1)
+  --cpu-prof                 start pgmoat with --cpu-prof into bench/work/prof (also PGMOAT_BENCH_CPU_PROF=1); with --dashboard,
+                             the dashboard process (both its cells) into bench/work/prof/STAMP/dashboard
   --no-save                  do not write bench/results/<date>.json
   --results-dir DIR          where the JSON goes (default bench/results)
   --note TEXT                free text stored in the JSON (what else was running, ...)

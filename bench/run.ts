@@ -124,7 +124,7 @@ async function poolerColumns(
   if (opts.haproxy) columns.push(...(await haproxyColumns(opts, pki, pg, mainJs, logDir, maxClientConn)));
   if (opts.dashboard) {
     if (!existsSync(mainJs)) throw new Error(`${mainJs} does not exist: run npm run build (or pass --pgmoat PATH)`);
-    columns.push(...(await dashboardColumns({ ...opts, dashboard: opts.dashboard }, pki, pg.port, mainJs, logDir, maxClientConn, progress)));
+    columns.push(...(await dashboardColumns({ ...opts, dashboard: opts.dashboard }, pki, pg.port, mainJs, logDir, maxClientConn, progress, cpuProfDir && join(cpuProfDir, 'dashboard'))));
   }
   return { columns, pgbouncer, pgbouncers, mainJs, cpuProfDir };
 }

@@ -37,6 +37,8 @@ export async function dashboardColumns(
   logDir: string,
   maxClientConn: number,
   progress: (line: string) => void,
+  /** With --cpu-prof: the dashboard process's profile (both cells) goes here. */
+  cpuProfDir?: string,
 ): Promise<BenchColumn[]> {
   const admin = await pki.client(DASHBOARD_ADMIN);
   const ca = await dashboardInventory(pki, opts.dashboard.certificates);
@@ -59,7 +61,7 @@ export async function dashboardColumns(
       maxClientConn,
       workers: 1,
       logPath: join(logDir, `${DASHBOARD_UNWATCHED}.log`),
-      cpuProfDir: undefined,
+      cpuProfDir,
       extraConfig: deepMerge(opts.pgmoatConfig ?? {}, dashboardConfig),
     });
   } catch (err) {
