@@ -119,6 +119,17 @@ function toast(message, kind = 'ok') {
   toastTimer = setTimeout(() => (t.className = 'toast'), 6000);
 }
 
+/**
+ * Under `serve --workers N` an answer may lack a worker's share (`problems`: which and why): say so
+ * above the figures rather than pass a part for the whole.
+ */
+function partial(id, problems, what) {
+  const e = $(id);
+  const list = Array.isArray(problems) ? problems.filter((p) => typeof p === 'string') : [];
+  e.textContent = list.length === 0 ? '' : `Incomplete ${what}: no answer from ${list.length === 1 ? 'one worker' : `${list.length} workers`} (${list.join('; ')}).`;
+  e.hidden = list.length === 0;
+}
+
 function banner(message) {
   const b = $('banner');
   b.textContent = message ?? '';
@@ -139,7 +150,7 @@ function handleError(err) {
 // ---------------------------------------------------------------- identities and certificates
 
 const certState = { offset: 0, limit: PAGE, sort: 'expires', dir: 'asc', q: '', status: 'all', total: 0, seq: 0 };
-const DEFAULT_DIR = { name: 'asc', environment: 'asc', status: 'asc', expires: 'asc', issued: 'desc', last_seen: 'desc' };
+const DEFAULT_DIR = { name: 'asc', environment: 'asc', status: 'asc', expires: 'asc', issued: 'desc', last_seen: 'desc', sessions: 'desc' };
 
 async function loadCerts() {
   const seq = ++certState.seq;
@@ -152,6 +163,7 @@ async function loadCerts() {
     certState.offset = Math.max(0, Math.floor((certState.total - 1) / certState.limit) * certState.limit);
     return loadCerts();
   }
+  partial('cert-partial', data.problems, 'live sessions and last-seen times');
   renderCerts(Array.isArray(data.rows) ? data.rows : []);
 }
 
@@ -282,12 +294,14 @@ async function openRevoke(row) {
   $('revoke-error').textContent = '';
   $('revoke-sessions').replaceChildren(h('tr', {}, h('td', { colspan: 4, class: 'muted', text: 'Loading live sessions…' })));
   $('revoke-sessions-note').textContent = '';
+  partial('revoke-partial', [], '');
   $('revoke-confirm-text').textContent = 'I understand that this cannot be undone.';
   dlg.showModal();
   try {
     const sessions = await getJson(`/certificates/${encodeURIComponent(row.serial)}/sessions`);
     if (revokeRow !== row) return;
-    const list = Array.isArray(sessions) ? sessions : Array.isArray(sessions?.sessions) ? sessions.sessions : [];
+    const list = Array.isArray(sessions?.sessions) ? sessions.sessions : [];
+    partial('revoke-partial', sessions?.problems, 'list of sessions');
     revokeSessions = list.length;
     const frag = document.createDocumentFragment();
     for (const s of list.slice(0, DIALOG_SESSION_ROWS)) {
@@ -357,6 +371,7 @@ async function runAction(action, body, done) {
 
 const last = { pools: '', sessions: '', refusals: '', crl: '' };
 let liveSessions = [];
+let liveTotals = { sessions: 0, groups: 0 };
 
 async function loadLive() {
   const data = await getJson('/live');
@@ -372,12 +387,18 @@ function renderLive(data) {
   const sessions = Array.isArray(data.sessions) ? data.sessions : [];
   const refusals = Array.isArray(data.refusals) ? data.refusals : [];
   const crl = data.crl ?? {};
-  const totalSessions = sessions.reduce((n, s) => n + (s.count ?? 0), 0);
+  partial('live-partial', data.problems, 'pools, sessions and refusals');
+  // The API sends the largest groups only; its totals count them all.
+  const totalSessions = typeof data.sessionCount === 'number' ? data.sessionCount : sessions.reduce((n, s) => n + (s.count ?? 0), 0);
+  liveTotals = {
+    sessions: totalSessions,
+    groups: typeof data.sessionGroups === 'number' ? data.sessionGroups : sessions.length,
+  };
   const waiting = pools.reduce((n, p) => n + (p.waitingClients ?? 0), 0);
   const paused = pools.filter((p) => p.paused).length;
   $('live-cards').replaceChildren(
     card('live sessions', num(totalSessions)),
-    card('identities connected', num(new Set(sessions.map((s) => s.identity)).size)),
+    card('identities connected', num(typeof data.identityCount === 'number' ? data.identityCount : new Set(sessions.map((s) => s.identity)).size)),
     card('pools', num(pools.length)),
     card('waiting clients', num(waiting), waiting > 0 ? 'warn' : ''),
     card('paused pools', num(paused), paused > 0 ? 'warn' : ''),
@@ -390,7 +411,7 @@ function renderLive(data) {
     last.pools = poolsKey;
     renderPools(pools);
   }
-  const sessKey = JSON.stringify(sessions);
+  const sessKey = JSON.stringify([sessions, liveTotals]);
   if (sessKey !== last.sessions) {
     last.sessions = sessKey;
     liveSessions = sessions;
@@ -443,7 +464,10 @@ function renderPools(pools) {
   $('pool-rows').replaceChildren(frag);
 }
 
-/** Sessions come aggregated (identity × database → count); at most SESSION_ROWS rows reach the DOM. */
+/**
+ * Sessions come aggregated (identity × database → count), the API's largest groups only (with the
+ * totals of all of them); at most SESSION_ROWS rows reach the DOM.
+ */
 function renderSessions() {
   const q = $('sess-q').value.trim().toLowerCase();
   const all = liveSessions;
@@ -467,10 +491,13 @@ function renderSessions() {
   }
   if (matching.length === 0) frag.append(h('tr', {}, h('td', { colspan: 4, class: 'empty', text: all.length ? 'No group matches.' : 'No live session.' })));
   $('sess-rows').replaceChildren(frag);
-  const total = all.reduce((n, s) => n + (s.count ?? 0), 0);
-  $('sess-summary').textContent =
-    `${num(total)} session${total === 1 ? '' : 's'} in ${num(all.length)} group${all.length === 1 ? '' : 's'}` +
-    (matching.length > SESSION_ROWS ? ` · showing the ${SESSION_ROWS} largest of ${num(matching.length)}` : '');
+  const { sessions: total, groups } = liveTotals;
+  const cut = groups > all.length; // the API left out the smaller groups
+  const shown = Math.min(SESSION_ROWS, matching.length);
+  let note = '';
+  if (!q && shown < groups) note = ` · showing the ${num(shown)} largest of ${num(groups)}`;
+  else if (q && (matching.length > SESSION_ROWS || cut)) note = ` · showing ${num(shown)} of ${num(matching.length)} matching${cut ? ` among the ${num(all.length)} largest groups` : ''}`;
+  $('sess-summary').textContent = `${num(total)} session${total === 1 ? '' : 's'} in ${num(groups)} group${groups === 1 ? '' : 's'}${note}`;
 }
 
 function renderRefusals(refusals) {
@@ -547,6 +574,11 @@ async function loadTrends() {
   const t = Array.isArray(s.t) ? s.t : [];
   const arr = (a) => (Array.isArray(a) ? a : t.map(() => null));
   $('trend-step').textContent = String(data?.step ?? 10);
+  const gaps = Array.isArray(data?.incomplete) ? data.incomplete : [];
+  const lastGap = gaps.length > 0 ? Math.max(...gaps) : undefined;
+  $('trend-partial').textContent =
+    lastGap === undefined ? '' : `Incomplete: ${num(gaps.length)} of ${num(t.length)} points miss a worker's share (it did not answer that reading), the latest at ${absTime(lastGap)}.`;
+  $('trend-partial').hidden = lastGap === undefined;
   plot('chart-tps', ['TPS'], [t, arr(s.tps)]);
   plot('chart-handshakes', ['handshakes'], [t, arr(s.handshakes)]);
   const reasons = Object.keys(s.refusals ?? {}).sort();

@@ -242,14 +242,18 @@ export class CertificateCatalog {
     return this.seen.recent(now);
   }
 
+  /** When each serial was last seen by this process (the last 24 hours), without building the list. */
+  lastSeen(now = Date.now()): Map<string, number> {
+    return latestBySerial(this.recentSeen(now));
+  }
+
   /**
    * Every known certificate, one per serial: the configuration's first, then the inventory's,
    * then those only seen. Revoked ones are included (and marked).
    */
   list(now = Date.now()): KnownCertificate[] {
     const seen = this.recentSeen(now);
-    const lastSeen = new Map<string, number>();
-    for (const s of seen) lastSeen.set(s.serial, Math.max(s.lastSeen, lastSeen.get(s.serial) ?? 0));
+    const lastSeen = latestBySerial(seen);
     const revokedNow = (serial: string): boolean => this.gw.revocations.lookup(serial) !== undefined;
     const out = new Map<string, KnownCertificate>();
     const add = (c: Omit<KnownCertificate, 'revoked' | 'lastSeen'>, revoked: boolean): void => {
@@ -268,4 +272,10 @@ export class CertificateCatalog {
   recentClients(now = Date.now()): ReturnType<IdentityTracker['recent']> {
     return this.recentSeen(now).filter((s) => this.gw.revocations.lookup(s.serial) === undefined);
   }
+}
+
+function latestBySerial(seen: ReturnType<IdentityTracker['recent']>): Map<string, number> {
+  const lastSeen = new Map<string, number>();
+  for (const s of seen) lastSeen.set(s.serial, Math.max(s.lastSeen, lastSeen.get(s.serial) ?? 0));
+  return lastSeen;
 }

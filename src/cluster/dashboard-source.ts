@@ -3,7 +3,8 @@
  * for /metrics and /readyz. The operator check, the certificate catalog and a revoke need one
  * worker (they read or write the same files in each); the live views and counters are the sum
  * of every worker's share (pools per database and user, sessions per identity, refusals by
- * time); pause, resume and reload run on every worker. A revoke runs on one worker, and its
+ * time); a page of certificates is built by one worker with every other worker's live sessions
+ * and last sightings per serial added in, so that no worker ships its whole catalog; pause, resume and reload run on every worker. A revoke runs on one worker, and its
  * answer waits until the revocation is in force on every worker (each ends the certificate's
  * sessions then) to say how many sessions it ended in all. Every question has a deadline: a worker that does not answer is named in the
  * answer, never waited on forever.
@@ -11,7 +12,7 @@
 import type { Registry } from 'prom-client';
 import { renewalCount } from '../admin/dashboard/local-source.js';
 import { RECENT_REFUSALS } from '../admin/dashboard/refusal-ring.js';
-import type { CertificateRow, CounterSample, DashboardAction, DashboardSource, LiveView, PoolRow, SessionRow } from '../admin/dashboard/types.js';
+import type { CertificateActivity, CertificatePage, CounterSample, DashboardAction, DashboardSource, LiveView, PoolRow, SessionRow } from '../admin/dashboard/types.js';
 import { ERROR_CODES, type ErrorCode } from '../util/error-codes.js';
 import { PgmoatError } from '../util/errors.js';
 import type { DashboardCall } from './messages.js';
@@ -121,24 +122,6 @@ export function mergeLive(views: LiveView[], problems: string[]): LiveView {
   return { pools: [...pools.values()], sessions: [...sessions.values()], refusals, crl, store, ...(problems.length > 0 ? { problems } : {}) };
 }
 
-/** One catalog (every worker reads the same inventory); live sessions summed, last seen the latest. */
-export function mergeCertificates(lists: CertificateRow[][]): CertificateRow[] {
-  const [first, ...rest] = lists;
-  if (!first) return [];
-  const live = new Map<string, number>();
-  const seen = new Map<string, number>();
-  for (const list of rest) {
-    for (const r of list) {
-      if (r.liveSessions > 0) live.set(r.serial, (live.get(r.serial) ?? 0) + r.liveSessions);
-      if (r.lastSeen !== undefined) seen.set(r.serial, Math.max(seen.get(r.serial) ?? 0, r.lastSeen));
-    }
-  }
-  return first.map((r) => {
-    const other = seen.get(r.serial);
-    return { ...r, liveSessions: r.liveSessions + (live.get(r.serial) ?? 0), lastSeen: other !== undefined ? Math.max(other, r.lastSeen ?? 0) : r.lastSeen };
-  });
-}
-
 /** The sum of the workers' readings (by partKey) and the primary's renewals; each part is kept for trends.ts. */
 export function mergeCounters(byWorker: Record<string, CounterSample>, ownRenewals: number, problems: string[] = []): CounterSample {
   const parts: Record<string, CounterSample> = {};
@@ -216,13 +199,29 @@ export function clusterDashboard(d: ClusterDashboardDeps): DashboardSource {
       const g = await views<LiveView>({ op: 'live' });
       return mergeLive(g.values, g.problems);
     },
-    async certificates() {
-      const g = await views<CertificateRow[]>({ op: 'certificates' });
-      return { rows: mergeCertificates(g.values), ...(g.problems.length > 0 ? { problems: g.problems } : {}) };
+    async certificatePage(query) {
+      // Only small answers cross the IPC: every worker's activity (live sessions and last
+      // sightings per serial), then one page from one worker, which adds the others' activity to
+      // its own rows before it filters, sorts and pages (every worker reads the same inventory).
+      const g = await views<CertificateActivity>({ op: 'activity' });
+      const tried: string[] = [];
+      for (const [i, w] of g.by.entries()) {
+        const others = g.values.filter((_, j) => j !== i);
+        const a = await w.ask({ op: 'certificate-page', query, others }, VIEW_TIMEOUT_MS);
+        if (a.ok) {
+          const page = a.value as CertificatePage;
+          return { total: page.total, rows: page.rows, ...(g.problems.length > 0 ? { problems: g.problems } : {}) };
+        }
+        if (a.code !== undefined) throw failure(a, w.name);
+        // Its activity is in hand: the next worker's page still counts its sessions.
+        tried.push(`${w.name}: ${a.error}`);
+      }
+      throw noAnswer([...g.problems, ...tried].sort());
     },
     async sessionsOf(serial) {
-      const g = await views<SessionRow[]>({ op: 'sessions', serial });
-      return g.values.flat().sort((a, b) => a.since - b.since);
+      const g = await views<{ sessions: SessionRow[] }>({ op: 'sessions', serial });
+      const sessions = g.values.flatMap((v) => v.sessions).sort((a, b) => a.since - b.since);
+      return { sessions, ...(g.problems.length > 0 ? { problems: g.problems } : {}) };
     },
     async counters() {
       const g = await views<CounterSample>({ op: 'counters' });

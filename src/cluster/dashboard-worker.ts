@@ -12,8 +12,10 @@ export async function answerDashboard(d: LocalDashboard, call: DashboardCall): P
       return d.operatorRefusal(call.id) ?? null;
     case 'live':
       return d.live();
-    case 'certificates':
-      return d.certificates();
+    case 'activity':
+      return d.activity();
+    case 'certificate-page':
+      return d.certificatePage(call.query, call.others);
     case 'sessions':
       return d.sessionsOf(call.serial);
     case 'counters':

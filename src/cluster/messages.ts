@@ -5,7 +5,7 @@
  */
 import type { PeerCommand } from '../admin/console.js';
 import type { Readiness } from '../admin/readiness.js';
-import type { DashboardAction, OperatorIdentity } from '../admin/dashboard/types.js';
+import type { CertificateActivity, CertificateQuery, DashboardAction, OperatorIdentity } from '../admin/dashboard/types.js';
 
 export type { PeerCommand };
 
@@ -16,7 +16,10 @@ export type WorkerRequest = PeerCommand | { kind: 'readiness' } | { kind: 'dashb
 export type DashboardCall =
   | { op: 'operator'; id: OperatorIdentity }
   | { op: 'live' }
-  | { op: 'certificates' }
+  /** This worker's live sessions and last sightings per serial (small: no certificate rows). */
+  | { op: 'activity' }
+  /** One page of certificates built here, with the other workers' activity added in. */
+  | { op: 'certificate-page'; query: CertificateQuery; others: CertificateActivity[] }
   | { op: 'sessions'; serial: string }
   | { op: 'counters' }
   | { op: 'act'; action: DashboardAction }

@@ -50,6 +50,8 @@ export class Gateway implements AcceptHost {
   private readonly tls: ClientTlsEndpoint;
   private readonly pending = new Set<IncomingConnection>();
   readonly pools = new Map<string, Pool>();
+  /** The transactions of the pools a reload removed: with the live pools' own, a count that never falls. */
+  removedPoolTransactions = 0;
   private readonly cancelKeys: CancelKeys;
   /** Logins past the max_client_conn check whose session has not yet joined its pool. */
   private loginsInFlight = 0;
@@ -444,7 +446,7 @@ export class Gateway implements AcceptHost {
     }
     for (const pool of this.pools.values()) pool.sweep(now);
     this.checkDrained();
-    dropRemovedPools(this.pools, this.rc.config.databases, this.joining);
+    for (const p of dropRemovedPools(this.pools, this.rc.config.databases, this.joining)) this.removedPoolTransactions += p.stats.transactions;
     this.revocations.poll(now);
     this.tlsWatches.poll(now);
     this.access.sweep(now);

@@ -7,16 +7,20 @@ import type { Pool } from '../pool/pool.js';
  * histograms, statement registry), its idle servers and its metrics series for the life of
  * the process. Until then, a server that went idle there is closed (the sessions left may
  * still open one for their next transaction). `joining`: pools a login is about to join.
+ * Answers the pools it dropped.
  */
-export function dropRemovedPools(pools: Map<string, Pool>, databases: Readonly<Record<string, unknown>>, joining: ReadonlyMap<Pool, number>): void {
+export function dropRemovedPools(pools: Map<string, Pool>, databases: Readonly<Record<string, unknown>>, joining: ReadonlyMap<Pool, number>): Pool[] {
+  const dropped: Pool[] = [];
   for (const [key, pool] of pools) {
     if (Object.hasOwn(databases, pool.database)) continue;
     if (pool.idleServers.length > 0) pool.reconnect();
     if (pool.clientCount === 0 && pool.serverCount === 0 && !joining.has(pool)) {
       pool.opener.stop();
       pools.delete(key);
+      dropped.push(pool);
     }
   }
+  return dropped;
 }
 
 /** max_db_connections (per database) and max_user_connections (per upstream role), across pools. */

@@ -108,7 +108,8 @@ test('an admin certificate reads the session, certificates, live and trends, wit
     // The SANs come from the certificate in the inventory (pgmoat puts its identity URI in every client certificate).
     assert.ok(appRow.sans.some((x) => x.startsWith('URI:pgmoat://')), `sans: ${JSON.stringify(appRow.sans)}`);
     const sessions = await get(`/dashboard/api/certificates/${parts.app.serial}/sessions`);
-    assert.deepEqual((sessions.json as { database: string }[]).map((x) => x.database), ['appdb']);
+    assert.deepEqual((sessions.json as { sessions: { database: string }[] }).sessions.map((x) => x.database), ['appdb']);
+    assert.equal((sessions.json as { problems?: string[] }).problems, undefined);
 
     const live = (await get('/dashboard/api/live')).json as { pools: { database: string }[]; sessions: { identity: string; database: string; count: number }[]; crl: { revokedCount: number; nextUpdate?: number } };
     assert.ok(live.pools.some((p) => p.database === 'appdb'));
@@ -209,7 +210,7 @@ test('revoke through the API ends the live sessions of that certificate, says ho
     return { ended };
   };
   const ended = [(await open()).ended, (await open()).ended];
-  const before = (await get(`/dashboard/api/certificates/${victim.serial}/sessions`)).json as unknown[];
+  const before = ((await get(`/dashboard/api/certificates/${victim.serial}/sessions`)).json as { sessions: unknown[] }).sessions;
   assert.equal(before.length, 2, 'the sessions the revocation will end');
   const r = await post('/dashboard/api/actions/revoke', { serial: victim.serial, reason: 'keyCompromise' });
   assert.equal(r.status, 200, r.body);

@@ -17,10 +17,12 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Dashboard } from '../../src/admin/dashboard/handler.js';
+import { MAX_SESSION_GROUPS } from '../../src/admin/dashboard/live-view.js';
 import { RECENT_REFUSALS } from '../../src/admin/dashboard/refusal-ring.js';
 import { Trends } from '../../src/admin/dashboard/trends.js';
-import type { CertificateRow, CounterSample, LiveView, PoolRow, RefusalRow } from '../../src/admin/dashboard/types.js';
-import { clusterDashboard, mergeCertificates, mergeCounters, mergeLive, type DashboardWorker, type WorkerAnswer } from '../../src/cluster/dashboard-source.js';
+import { addActivity, pageOfCertificates } from '../../src/admin/dashboard/certificates-view.js';
+import type { CertificateActivity, CertificateRow, CounterSample, LiveView, PoolRow, RefusalRow } from '../../src/admin/dashboard/types.js';
+import { clusterDashboard, mergeCounters, mergeLive, type DashboardWorker, type WorkerAnswer } from '../../src/cluster/dashboard-source.js';
 import type { DashboardCall } from '../../src/cluster/messages.js';
 
 const TOKEN = 'merge-test-token';
@@ -52,6 +54,29 @@ function cert(serial: string, name: string, n: Partial<CertificateRow> = {}): Ce
     renewalWindow: false,
     nearExpiry: false,
     ...n,
+  };
+}
+
+/**
+ * A worker's certificate answers over its own rows (its catalog with its own live sessions and
+ * last sightings), as LocalDashboard gives them: its activity, or a page with the others' added in.
+ */
+function certAnswers(rows: () => CertificateRow[]): (call: DashboardCall) => unknown {
+  return (call) => {
+    if (call.op === 'activity') {
+      const a: CertificateActivity = { live: {}, lastSeen: {} };
+      for (const r of rows()) {
+        if (r.liveSessions > 0) a.live[r.serial] = r.liveSessions;
+        if (r.lastSeen !== undefined) a.lastSeen[r.serial] = r.lastSeen;
+      }
+      return a;
+    }
+    if (call.op === 'certificate-page') {
+      const mine = rows().map((r) => ({ ...r }));
+      addActivity(mine, call.others);
+      return pageOfCertificates(mine, call.query);
+    }
+    return undefined;
   };
 }
 
@@ -175,15 +200,40 @@ test('mergeLive: refusals of every worker newest first, capped at the ring size;
   assert.deepEqual(m.store, { connected: false, ageSeconds: 40 });
 });
 
-test('mergeCertificates: one catalog, live sessions summed and the latest last-seen over workers', () => {
-  const w1 = [cert('0a01', 'alice', { liveSessions: 2, lastSeen: 100 }), cert('0a02', 'bob')];
-  const w2 = [cert('0a01', 'alice', { liveSessions: 3, lastSeen: 50 }), cert('0a02', 'bob', { liveSessions: 1, lastSeen: 70 })];
-  const m = mergeCertificates([w1, w2]);
-  assert.deepEqual(m.map((r) => [r.serial, r.liveSessions, r.lastSeen]), [
-    ['0a01', 5, 100],
-    ['0a02', 1, 70],
-  ]);
-  assert.deepEqual(mergeCertificates([]), []);
+test('a page sorted by live sessions counts the sessions of the other worker; only activity and one page cross the IPC', async () => {
+  // 40 certificates. Worker 1 (which builds the page) has no session at all; worker 2 holds
+  // sessions of 5 certificates and saw 3 others lately.
+  const catalog = Array.from({ length: 40 }, (_, i) => `0e${String(i + 10).padStart(2, '0')}`);
+  const busy: Record<string, number> = { '0e17': 4, '0e33': 9, '0e12': 1, '0e40': 2, '0e25': 6 };
+  const w1 = new FakeWorker('worker 1', 11, certAnswers(() => catalog.map((serial, i) => cert(serial, `id${i}`))));
+  const w2 = new FakeWorker(
+    'worker 2',
+    12,
+    certAnswers(() => catalog.map((serial, i) => cert(serial, `id${i}`, { liveSessions: busy[serial] ?? 0, lastSeen: busy[serial] ? 5000 + busy[serial] : ['0e20', '0e21', '0e22'].includes(serial) ? 4000 + i : undefined }))),
+  );
+  const s = await serve([w1, w2]);
+  const page = await s.get('/dashboard/api/certificates?sort=sessions&dir=desc&limit=4');
+  assert.equal(page.status, 200);
+  assert.equal(page.json.total, 40);
+  assert.deepEqual((page.json.rows as CertificateRow[]).map((r) => `${r.serial}:${r.liveSessions}`), ['0e33:9', '0e25:6', '0e17:4', '0e40:2']);
+  // What each worker was asked: its activity, and one of them the page (with the other's activity).
+  const ops = (w: FakeWorker) => w.calls.map((c) => c.op).filter((op) => op !== 'counters'); // the handler's first trends reading
+  assert.deepEqual(ops(w1), ['activity', 'certificate-page']);
+  assert.deepEqual(ops(w2), ['activity']);
+  const asked = w1.calls.find((c) => c.op === 'certificate-page') as Extract<DashboardCall, { op: 'certificate-page' }>;
+  assert.deepEqual(asked.others, [{ live: busy, lastSeen: { '0e12': 5001, '0e17': 5004, '0e20': 4010, '0e21': 4011, '0e22': 4012, '0e25': 5006, '0e33': 5009, '0e40': 5002 } }]);
+  assert.deepEqual(asked.query, { offset: 0, limit: 4, sort: 'sessions', dir: 'desc', q: '', status: 'all' });
+  // Sorted by last seen, the other worker's sightings too.
+  const seen = await s.get('/dashboard/api/certificates?sort=last_seen&dir=desc&limit=3&offset=5');
+  assert.deepEqual((seen.json.rows as CertificateRow[]).map((r) => `${r.serial}:${r.lastSeen}`), ['0e22:4012', '0e21:4011', '0e20:4010']);
+  // The worker asked for the page fails: the next one builds it, still with the first one's sessions.
+  w1.silent = new Set(['certificate-page']);
+  w2.calls.length = 0;
+  const again = await s.get('/dashboard/api/certificates?sort=sessions&dir=desc&limit=2');
+  assert.equal(again.status, 200);
+  assert.deepEqual((again.json.rows as CertificateRow[]).map((r) => `${r.serial}:${r.liveSessions}`), ['0e33:9', '0e25:6']);
+  assert.deepEqual(ops(w2), ['activity', 'certificate-page']);
+  assert.equal(again.json.problems, undefined, 'every worker\'s activity is in the page');
 });
 
 test('mergeCounters: sums over workers and the primary\'s renewals, each worker kept as its own part', () => {
@@ -206,8 +256,8 @@ test('a page of certificates is the right page of the merged whole, sorted after
   // last seen, the merged order interleaves what neither worker alone would put on a page.
   const catalog = Array.from({ length: 30 }, (_, i) => `0b${String(i + 10).padStart(2, '0')}`);
   const seenBy = (w: number) => (serial: string, i: number) => cert(serial, `id${i}`, (i < 15) === (w === 1) ? { lastSeen: 1000 + (i % 15) * 2 + w, liveSessions: w } : {});
-  const w1 = new FakeWorker('worker 1', 11, () => catalog.map(seenBy(1)));
-  const w2 = new FakeWorker('worker 2', 12, () => catalog.map(seenBy(2)));
+  const w1 = new FakeWorker('worker 1', 11, certAnswers(() => catalog.map(seenBy(1))));
+  const w2 = new FakeWorker('worker 2', 12, certAnswers(() => catalog.map(seenBy(2))));
   const s = await serve([w1, w2]);
   const all: string[] = [];
   for (let offset = 0; offset < 30; offset += 7) {
@@ -215,6 +265,7 @@ test('a page of certificates is the right page of the merged whole, sorted after
     assert.equal(page.status, 200);
     assert.equal(page.json.total, 30);
     assert.equal(page.json.problems, undefined);
+    assert.ok((page.json.rows as CertificateRow[]).length <= 7);
     all.push(...(page.json.rows as CertificateRow[]).map((r) => `${r.serial}:${r.lastSeen ?? '-'}:${r.liveSessions}`));
   }
   const expected = catalog
@@ -227,11 +278,13 @@ test('a page of certificates is the right page of the merged whole, sorted after
 });
 
 test('a worker that does not answer in time is named: live, certificates and trends never pass a part for the whole', async () => {
+  const certs1 = certAnswers(() => [cert('0c01', 'alice', { liveSessions: 2 })]);
+  const certs2 = certAnswers(() => [cert('0c01', 'alice', { liveSessions: 3 })]);
   const w1 = new FakeWorker('worker 1', 11, (c) =>
-    c.op === 'live' ? view({ sessions: [{ identity: 'alice', database: 'appdb', count: 2 }] }) : c.op === 'certificates' ? [cert('0c01', 'alice', { liveSessions: 2 })] : counters({ transactions: 100 }),
+    c.op === 'live' ? view({ sessions: [{ identity: 'alice', database: 'appdb', count: 2 }] }) : c.op === 'counters' ? counters({ transactions: 100 }) : certs1(c),
   );
   const w2 = new FakeWorker('worker 2', 12, (c) =>
-    c.op === 'live' ? view({ sessions: [{ identity: 'alice', database: 'appdb', count: 3 }] }) : c.op === 'certificates' ? [cert('0c01', 'alice', { liveSessions: 3 })] : counters({ transactions: 200 }),
+    c.op === 'live' ? view({ sessions: [{ identity: 'alice', database: 'appdb', count: 3 }] }) : c.op === 'counters' ? counters({ transactions: 200 }) : certs2(c),
   );
   const s = await serve([w1, w2]);
   // The handler took a first reading as it started: this one is a step after it.
@@ -239,7 +292,7 @@ test('a worker that does not answer in time is named: live, certificates and tre
   await s.dashboard.sampleTrends(t0);
   const w1Before = w1.answer;
   w1.answer = (c) => (c.op === 'counters' ? counters({ transactions: 110 }) : w1Before(c));
-  w2.silent = new Set(['live', 'certificates', 'counters']);
+  w2.silent = new Set(['live', 'activity', 'counters']);
   const live = await s.get('/dashboard/api/live');
   assert.equal(live.status, 200);
   assert.deepEqual(live.json.sessions, [{ identity: 'alice', database: 'appdb', count: 2 }]);
@@ -347,4 +400,43 @@ test('a revoke answers with the sessions every worker ended, once each has it in
   assert.equal(late.status, 200);
   assert.equal(late.json.sessionsEnded, 1);
   assert.deepEqual(late.json.problems, ['worker 2: not in force: 0d02']);
+});
+
+test('live: the session groups are capped after the merge, largest first, with the totals of every group', async () => {
+  // 400 groups on each worker, 200 of them on both: 600 groups after the merge, and 'wide/appdb'
+  // with 30 sessions on each worker: the largest only in sum.
+  const groups = (w: number) => Array.from({ length: 400 }, (_, i) => ({ identity: `id-${w === 1 ? i : i + 200}`, database: 'appdb', count: 1 + (i % 3) }));
+  const w1 = new FakeWorker('worker 1', 11, () => view({ sessions: [...groups(1), { identity: 'wide', database: 'appdb', count: 30 }] }));
+  const w2 = new FakeWorker('worker 2', 12, () => view({ sessions: [...groups(2), { identity: 'wide', database: 'appdb', count: 30 }] }));
+  const s = await serve([w1, w2]);
+  const live = (await s.get('/dashboard/api/live')).json as unknown as LiveView;
+  const merged = mergeLive([w1.answer({ op: 'live' }) as LiveView, w2.answer({ op: 'live' }) as LiveView], []).sessions;
+  assert.equal(merged.length, 601);
+  assert.equal(live.sessions.length, MAX_SESSION_GROUPS);
+  assert.equal(live.sessionGroups, 601);
+  assert.equal(live.sessionCount, merged.reduce((n, g) => n + g.count, 0));
+  assert.equal(live.identityCount, 601);
+  assert.deepEqual(live.sessions[0], { identity: 'wide', database: 'appdb', count: 60 }, 'the largest group in sum comes first');
+  const counts = live.sessions.map((g) => g.count);
+  assert.deepEqual(counts, [...counts].sort((a, b) => b - a), 'largest first');
+  // What is left out is no larger than what is kept.
+  const kept = new Set(live.sessions.map((g) => `${g.identity}/${g.database}`));
+  const leftOut = merged.filter((g) => !kept.has(`${g.identity}/${g.database}`));
+  assert.equal(leftOut.length, 101);
+  assert.ok(Math.max(...leftOut.map((g) => g.count)) <= Math.min(...counts));
+});
+
+test('the sessions a revoke would end: a worker that does not answer is named, the others\' sessions listed', async () => {
+  const row = (address: string, since: number) => ({ database: 'appdb', user: 'app', address, since });
+  const w1 = new FakeWorker('worker 1', 11, (c) => (c.op === 'sessions' ? { sessions: [row('10.0.0.1', 20)] } : undefined));
+  const w2 = new FakeWorker('worker 2', 12, (c) => (c.op === 'sessions' ? { sessions: [row('10.0.0.2', 10)] } : undefined));
+  const s = await serve([w1, w2]);
+  const all = await s.get('/dashboard/api/certificates/0f01/sessions');
+  assert.equal(all.status, 200);
+  assert.deepEqual(all.json, { sessions: [row('10.0.0.2', 10), row('10.0.0.1', 20)] });
+  assert.deepEqual(w1.calls.at(-1), { op: 'sessions', serial: '0f01' });
+  w2.silent = new Set(['sessions']);
+  const part = await s.get('/dashboard/api/certificates/0f01/sessions');
+  assert.equal(part.status, 200);
+  assert.deepEqual(part.json, { sessions: [row('10.0.0.1', 20)], problems: ['worker 2: no answer within 5000 ms'] });
 });

@@ -129,8 +129,9 @@ test('live sessions and a certificate\'s live sessions are summed over both work
   assert.equal(certs.status, 200, certs.body);
   const rows = (certs.json as { total: number; rows: { serial: string; name: string; status: string; liveSessions: number }[] }).rows;
   assert.deepEqual(rows.map((r) => [r.serial, r.name, r.status, r.liveSessions]), [[app.serial, 'app', 'valid', n]]);
-  const sessions = (await get(`/dashboard/api/certificates/${app.serial}/sessions`)).json as unknown[];
-  assert.equal(sessions.length, n);
+  const sessions = (await get(`/dashboard/api/certificates/${app.serial}/sessions`)).json as { sessions: unknown[]; problems?: string[] };
+  assert.equal(sessions.sessions.length, n);
+  assert.equal(sessions.problems, undefined);
 });
 
 test('pause holds queries on both workers until resume', async () => {

@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { MAX_SESSION_GROUPS } from '../../src/admin/dashboard/live-view.js';
 import { readInventory } from '../../src/ca/index.js';
 import { normalizeSerial } from '../../src/util/serial.js';
 import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
@@ -202,6 +203,8 @@ interface CertPage {
 interface Live {
   pools: { database: string; activeServers: number; idleServers: number }[];
   sessions: { identity: string; database: string; count: number }[];
+  sessionGroups: number;
+  sessionCount: number;
 }
 
 test('the API at 10,000 certificates and 5,000 sessions: one page at a time, totals, sessions by group', async () => {
@@ -247,15 +250,17 @@ test('the API at 10,000 certificates and 5,000 sessions: one page at a time, tot
 
   const live = (await get('/live')) as Live;
   assert.equal(live.sessions.reduce((n, s) => n + s.count, 0), SESSIONS, 'the sessions sum to 5,000');
-  assert.equal(live.sessions.length, GROUPS, 'one group per identity and database');
+  assert.equal(live.sessions.length, GROUPS, 'one group per identity and database (under the API\'s cap of MAX_SESSION_GROUPS)');
+  assert.ok(GROUPS <= MAX_SESSION_GROUPS);
+  assert.deepEqual([live.sessionGroups, live.sessionCount], [GROUPS, SESSIONS], 'the totals of every group');
   const servers = live.pools.reduce((n, p) => n + p.activeServers + p.idleServers, 0);
   assert.ok(servers <= DATABASES.length * 2, `${servers} server connections for ${SESSIONS} sessions`);
 
   const trends = (await get('/trends')) as { step: number; series: { t: number[] } };
   assert.equal(trends.step, 10);
 
-  const sessionsOf = (await get(`/certificates/${inv.identities[0]!.serial}/sessions`)) as { database: string }[];
-  assert.equal(sessionsOf.length, DATABASES.length * PER_GROUP);
+  const sessionsOf = (await get(`/certificates/${inv.identities[0]!.serial}/sessions`)) as { sessions: { database: string }[] };
+  assert.equal(sessionsOf.sessions.length, DATABASES.length * PER_GROUP);
 });
 
 test('the data path while the dashboard is read, and the RSS after', async () => {

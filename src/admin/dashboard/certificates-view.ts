@@ -3,22 +3,14 @@
  * at a time, so an inventory of 10,000 certificates never reaches the browser whole.
  */
 import { PgmoatError } from '../../util/errors.js';
-import type { CertificateRow } from './types.js';
+import type { CertificateActivity, CertificateQuery, CertificateRow, CertificateSortKey, CertificateStatusFilter } from './types.js';
 
-export const SORT_KEYS = ['expires', 'name', 'environment', 'status', 'issued', 'last_seen'] as const;
-export type SortKey = (typeof SORT_KEYS)[number];
-export const STATUS_FILTERS = ['valid', 'revoked', 'expiring', 'all'] as const;
-export type StatusFilter = (typeof STATUS_FILTERS)[number];
+export type { CertificateQuery };
+export type SortKey = CertificateSortKey;
+export type StatusFilter = CertificateStatusFilter;
+export const SORT_KEYS: readonly SortKey[] = ['expires', 'name', 'environment', 'status', 'issued', 'last_seen', 'sessions'];
+export const STATUS_FILTERS: readonly StatusFilter[] = ['valid', 'revoked', 'expiring', 'all'];
 export const MAX_PAGE = 500;
-
-export interface CertificateQuery {
-  offset: number;
-  limit: number;
-  sort: SortKey;
-  dir: 'asc' | 'desc';
-  q: string;
-  status: StatusFilter;
-}
 
 function bad(message: string): PgmoatError {
   return new PgmoatError('DASHBOARD_BAD_REQUEST', message);
@@ -87,6 +79,8 @@ function compare(a: CertificateRow, b: CertificateRow, key: SortKey): number {
       return plain(a.status, b.status);
     case 'last_seen':
       return (a.lastSeen ?? 0) - (b.lastSeen ?? 0);
+    case 'sessions':
+      return a.liveSessions - b.liveSessions;
   }
 }
 
@@ -96,4 +90,17 @@ export function pageOfCertificates(rows: readonly CertificateRow[], q: Certifica
   const sign = q.dir === 'asc' ? 1 : -1;
   kept.sort((a, b) => sign * compare(a, b, q.sort) || plain(a.serial, b.serial));
   return { total: kept.length, rows: kept.slice(q.offset, q.offset + q.limit) };
+}
+
+/** Adds other processes' shares to rows built from this one's: live sessions summed, last seen the latest. Changes `rows`. */
+export function addActivity(rows: CertificateRow[], others: readonly CertificateActivity[]): void {
+  if (others.length === 0) return;
+  for (const r of rows) {
+    for (const o of others) {
+      const live = o.live[r.serial];
+      if (live !== undefined) r.liveSessions += live;
+      const seen = o.lastSeen[r.serial];
+      if (seen !== undefined && seen > (r.lastSeen ?? 0)) r.lastSeen = seen;
+    }
+  }
 }

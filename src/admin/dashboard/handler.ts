@@ -10,7 +10,8 @@ import type { Logger } from 'pino';
 import { errorMessage, isPgmoatError } from '../../util/errors.js';
 import { readSecretFile } from '../../util/private-file.js';
 import { DashboardAccess } from './access.js';
-import { pageOfCertificates, parseCertificateQuery } from './certificates-view.js';
+import { parseCertificateQuery } from './certificates-view.js';
+import { capSessionGroups } from './live-view.js';
 import { dashboardFiles, readStatic, type StaticFile } from './static-files.js';
 import { Trends } from './trends.js';
 import type { DashboardAction, DashboardSource } from './types.js';
@@ -169,13 +170,9 @@ export class Dashboard {
 
   private async api(res: ServerResponse, operator: string, route: string, query: URLSearchParams): Promise<void> {
     if (route === '/session') return json(res, 200, { operator, csrf: this.access.csrfFor(operator) });
-    if (route === '/live') return json(res, 200, await this.source.live());
+    if (route === '/live') return json(res, 200, capSessionGroups(await this.source.live()));
     if (route === '/trends') return json(res, 200, this.trends.view());
-    if (route === '/certificates') {
-      const q = parseCertificateQuery(query);
-      const list = await this.source.certificates();
-      return json(res, 200, { ...pageOfCertificates(list.rows, q), ...(list.problems ? { problems: list.problems } : {}) });
-    }
+    if (route === '/certificates') return json(res, 200, await this.source.certificatePage(parseCertificateQuery(query)));
     const m = /^\/certificates\/([0-9a-fA-F:]{1,128})\/sessions$/.exec(route);
     if (m) return json(res, 200, await this.source.sessionsOf(m[1]!.replaceAll(':', '').toLowerCase()));
     throw new HttpRefusal(404, 'not_found', 'no such API');

@@ -17,8 +17,9 @@ import { certificateStatus, type CertificateCatalog } from '../certificate-catal
 import { resume } from '../live-control.js';
 import { checkDatabase, controlPools } from '../pool-control.js';
 import type { RefusalRing } from './refusal-ring.js';
+import { addActivity, pageOfCertificates } from './certificates-view.js';
 import { p99 } from './trends.js';
-import type { CertificateRow, CounterSample, DashboardAction, LiveView, OperatorIdentity, PoolRow, SessionRow } from './types.js';
+import type { CertificateActivity, CertificatePage, CertificateQuery, CertificateRow, CertificateSessions, CounterSample, DashboardAction, DashboardSource, LiveView, OperatorIdentity, PoolRow } from './types.js';
 
 const NEAR_EXPIRY_MS = 7 * 24 * 3600 * 1000;
 /** How long a revoke waits for its revocation to be in force here (under the primary's VIEW_TIMEOUT_MS). */
@@ -138,6 +139,18 @@ export class LocalDashboard {
     return n;
   }
 
+  /** This process's live sessions and last sightings per serial: what another process adds to its rows. */
+  activity(now = Date.now()): CertificateActivity {
+    return { live: Object.fromEntries(this.liveBySerial()), lastSeen: Object.fromEntries(this.d.catalog.lastSeen(now)) };
+  }
+
+  /** One page of the catalog, with `others` (the other workers' activity) added in before the filter and sort. */
+  async certificatePage(q: CertificateQuery, others: readonly CertificateActivity[] = [], now = Date.now()): Promise<CertificatePage> {
+    const rows = await this.certificates(now);
+    addActivity(rows, others);
+    return pageOfCertificates(rows, q);
+  }
+
   async certificates(now = Date.now()): Promise<CertificateRow[]> {
     await this.d.catalog.refreshInventory(now);
     const live = this.liveBySerial();
@@ -167,18 +180,20 @@ export class LocalDashboard {
     return rows;
   }
 
-  sessionsOf(serial: string): SessionRow[] {
-    const out: SessionRow[] = [];
+  sessionsOf(serial: string): CertificateSessions {
+    const out: CertificateSessions['sessions'] = [];
     for (const p of this.gw.pools.values()) {
       for (const c of p.clients()) {
         if (c.info.identity?.serial === serial) out.push({ database: p.database, user: p.role, address: c.info.remoteAddress, since: c.connectedAt });
       }
     }
-    return out;
+    return { sessions: out };
   }
 
   async counters(now = Date.now()): Promise<CounterSample> {
-    let transactions = 0;
+    // Pools a reload removed took their transactions with them: the gateway keeps their count,
+    // so that this sum only goes up (trends.ts reads a fall as a restart and counts all again).
+    let transactions = this.gw.removedPoolTransactions;
     const waits: number[] = [];
     for (const p of this.gw.pools.values()) {
       transactions += p.stats.transactions;
@@ -241,11 +256,11 @@ export class LocalDashboard {
 }
 
 /** A DashboardSource over one process. */
-export function localSource(l: LocalDashboard): import('./types.js').DashboardSource {
+export function localSource(l: LocalDashboard): DashboardSource {
   return {
     operatorRefusal: async (id) => l.operatorRefusal(id),
     live: async () => l.live(),
-    certificates: async () => ({ rows: await l.certificates() }),
+    certificatePage: (q) => l.certificatePage(q),
     sessionsOf: async (serial) => l.sessionsOf(serial),
     counters: () => l.counters(),
     act: (a) => l.act(a),

@@ -31,6 +31,13 @@ export interface LiveView {
   refusals: RefusalRow[];
   crl: { ageSeconds?: number | undefined; nextUpdate?: number | undefined; revokedCount: number };
   store?: { connected: boolean; ageSeconds?: number | undefined } | undefined;
+  /**
+   * Set by the handler (live-view.ts), after any merge: `sessions` holds at most MAX_SESSION_GROUPS
+   * groups, the largest first; these say how many groups, sessions and identities there are in all.
+   */
+  sessionGroups?: number | undefined;
+  sessionCount?: number | undefined;
+  identityCount?: number | undefined;
   /** Under `serve --workers N`: the workers whose part is missing from this view, and why. */
   problems?: string[] | undefined;
 }
@@ -84,9 +91,42 @@ export interface CounterSample {
   problems?: string[] | undefined;
 }
 
-/** The certificate rows before paging, and (under `serve --workers N`) the workers missing from their live sessions. */
-export interface CertificateList {
+export type CertificateSortKey = 'expires' | 'name' | 'environment' | 'status' | 'issued' | 'last_seen' | 'sessions';
+export type CertificateStatusFilter = 'valid' | 'revoked' | 'expiring' | 'all';
+
+/** One page of certificates as /dashboard/api/certificates asks it (certificates-view.ts reads the query string). */
+export interface CertificateQuery {
+  offset: number;
+  limit: number;
+  sort: CertificateSortKey;
+  dir: 'asc' | 'desc';
+  q: string;
+  status: CertificateStatusFilter;
+}
+
+/**
+ * One process's share of the certificates' moving figures: its live sessions and its last sighting
+ * per serial (serials with neither are left out). Under `serve --workers N` only these cross the
+ * IPC from every worker; one worker then builds the page with the others' shares added in.
+ */
+export interface CertificateActivity {
+  live: Record<string, number>;
+  /** ms since the epoch */
+  lastSeen: Record<string, number>;
+}
+
+/** One page of certificates, and (under `serve --workers N`) the workers missing from its live figures. */
+export interface CertificatePage {
+  /** Rows matching the filter, before paging. */
+  total: number;
+  /** At most the query's limit. */
   rows: CertificateRow[];
+  problems?: string[] | undefined;
+}
+
+/** The live sessions a revoke would end, and (under `serve --workers N`) the workers missing from the list. */
+export interface CertificateSessions {
+  sessions: SessionRow[];
   problems?: string[] | undefined;
 }
 
@@ -108,8 +148,9 @@ export interface DashboardSource {
   /** Why this certificate may not use the dashboard (the console's refusal message), or undefined. */
   operatorRefusal(id: OperatorIdentity): Promise<string | undefined>;
   live(): Promise<LiveView>;
-  certificates(): Promise<CertificateList>;
-  sessionsOf(serial: string): Promise<SessionRow[]>;
+  /** Filtered, sorted and paged where the rows are: only the page travels. */
+  certificatePage(q: CertificateQuery): Promise<CertificatePage>;
+  sessionsOf(serial: string): Promise<CertificateSessions>;
   counters(): Promise<CounterSample>;
   /** Throws a PgmoatError when the action fails; resolves with details for the answer. */
   act(action: DashboardAction): Promise<Record<string, unknown>>;
