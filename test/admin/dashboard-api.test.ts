@@ -6,7 +6,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -127,6 +127,26 @@ test('an admin certificate reads the session, certificates, live and trends, wit
     assert.equal(trends.step, 10);
     assert.ok(trends.series.t.length >= 1);
     assert.ok(trends.series.tps.at(-1)! > 0, 'two transactions in the step show as a rate');
+  } finally {
+    await app.end();
+  }
+});
+
+test('no answer carries a key, a certificate PEM, the bearer token or the CSRF token outside /session', async () => {
+  const app = await appClient();
+  try {
+    const token = (await csrf()).trim();
+    const keyPem = readFileSync(parts.pki.server.keyPath, 'utf8');
+    const keyBody = keyPem.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+    const paths = ['/dashboard/', '/dashboard/assets/app.js', '/dashboard/api/certificates?limit=500', '/dashboard/api/live', '/dashboard/api/trends', `/dashboard/api/certificates/${parts.app.serial}/sessions`];
+    for (const path of paths) {
+      const a = await get(path);
+      assert.equal(a.status, 200, path);
+      assert.doesNotMatch(a.body, /-----BEGIN|PRIVATE KEY/, path);
+      assert.ok(!a.body.includes(TOKEN), `${path}: the bearer token`);
+      assert.ok(!a.body.includes(token), `${path}: the CSRF token`);
+      assert.ok(!a.body.includes(keyBody.slice(0, 40)), `${path}: the server key`);
+    }
   } finally {
     await app.end();
   }
