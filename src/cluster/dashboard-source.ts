@@ -3,11 +3,12 @@
  * for /metrics and /readyz. The operator check, the certificate catalog and a revoke need one
  * worker (they read or write the same files in each); the live views and counters are the sum
  * of every worker's share (pools per database and user, sessions per identity, refusals by
- * time); a page of certificates is built by one worker with every other worker's live sessions
- * and last sightings per serial added in, so that no worker ships its whole catalog; pause, resume and reload run on every worker. A revoke runs on one worker, and its
- * answer waits until the revocation is in force on every worker (each ends the certificate's
- * sessions then) to say how many sessions it ended in all. Every question has a deadline: a worker that does not answer is named in the
- * answer, never waited on forever.
+ * time). A page of certificates is built by one worker with every other worker's live sessions
+ * and last sightings per serial added in, so that no worker ships its whole catalog. Pause,
+ * resume and reload run on every worker. A revoke runs on one worker, and its answer waits until
+ * the revocation is in force on every worker (each ends the certificate's sessions then) to say
+ * how many sessions it ended in all. Every question has a deadline: a worker that does not
+ * answer is named in the answer, never waited on forever.
  */
 import type { Registry } from 'prom-client';
 import { renewalCount } from '../admin/dashboard/local-source.js';
