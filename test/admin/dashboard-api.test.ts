@@ -17,7 +17,7 @@ import { nodeSsl, useAppGateway, waitFor, type AppGateway } from '../gateway/hel
 import { Admin } from '../../src/admin/admin.js';
 import { AdminHttpServer } from '../../src/admin/http-server.js';
 import { localSource } from '../../src/admin/dashboard/local-source.js';
-import { call, type Answer } from './dashboard-helpers.js';
+import { call, type Answer, postAction } from './dashboard-helpers.js';
 
 const TOKEN = 'dashboard-token-for-tests-0123456789';
 let parts: AppGateway;
@@ -71,14 +71,7 @@ async function csrf(client = alice): Promise<string> {
   return (s.json as { csrf: string }).csrf;
 }
 
-async function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  return call(port(), parts.pki.main.caPem, path, {
-    client: alice,
-    method: 'POST',
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-    headers: { 'content-type': 'application/json', 'x-csrf-token': await csrf(), ...headers },
-  });
-}
+const post = (path: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> => postAction(port(), parts.pki.main.caPem, alice, path, body, headers);
 
 async function appClient(): Promise<pg.Client> {
   const c = new pg.Client({ host: 'localhost', port: parts.gw.port, user: 'app', database: 'appdb', ssl: nodeSsl(parts.app) });

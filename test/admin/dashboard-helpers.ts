@@ -50,3 +50,9 @@ export function call(port: number, caPem: string, path: string, o: CallOptions =
     req.end();
   });
 }
+
+/** An action as the page posts it: JSON, with the operator's CSRF token read from /dashboard/api/session first. */
+export async function postAction(port: number, caPem: string, client: ClientFiles, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  const csrf = ((await call(port, caPem, '/dashboard/api/session', { client })).json as { csrf: string }).csrf;
+  return call(port, caPem, path, { client, method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json', 'x-csrf-token': csrf, ...headers } });
+}

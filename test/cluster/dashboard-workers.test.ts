@@ -17,7 +17,7 @@ import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js'
 import { cleanupDir, writeConfig } from '../harness/gateway.js';
 import { freePort } from '../harness/free-port.js';
 import { clientTlsSection, nodeSsl, plainUpstream, waitFor } from '../gateway/helpers.js';
-import { call, type Answer } from '../admin/dashboard-helpers.js';
+import { call, type Answer, postAction } from '../admin/dashboard-helpers.js';
 import { startCluster, type ClusterGateway } from './helpers.js';
 
 let upstream: PgServer;
@@ -65,10 +65,7 @@ after(async () => {
 
 const get = (path: string): Promise<Answer> => call(httpPort, pki.main.caPem, path, { client: ops });
 
-async function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const csrf = ((await get('/dashboard/api/session')).json as { csrf: string }).csrf;
-  return call(httpPort, pki.main.caPem, path, { client: ops, method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', 'x-csrf-token': csrf, ...headers } });
-}
+const post = (path: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> => postAction(httpPort, pki.main.caPem, ops, path, body, headers);
 
 interface Live {
   pools: { database: string; paused: boolean; waitingClients: number }[];
