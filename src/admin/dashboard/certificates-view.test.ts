@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pageOfCertificates, parseCertificateQuery } from './certificates-view.js';
+import { firstInOrder, pageOfCertificates, parseCertificateQuery, SORT_KEYS } from './certificates-view.js';
 import type { CertificateRow } from './types.js';
 
 const DAY = 86_400_000;
@@ -51,4 +51,40 @@ test('unknown values and oversized pages', () => {
   assert.throws(() => q('sort=drop'), { code: 'DASHBOARD_BAD_REQUEST' });
   assert.throws(() => q('limit=-1'), { code: 'DASHBOARD_BAD_REQUEST' });
   assert.equal(q('limit=100000').limit, 500);
+});
+
+test('a page near the top (a buffer of the first rows) is the same page as a full sort would give', () => {
+  // 4,000 rows so that the first pages take the buffered path (k * 8 < rows) and deep ones the sort.
+  let seed = 7;
+  const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  const many: CertificateRow[] = Array.from({ length: 4000 }, (_, i) => ({
+    ...rows[i % rows.length]!,
+    serial: (0x100000 + i).toString(16),
+    name: `svc-${String(rand(500)).padStart(3, '0')}`,
+    notAfter: new Date(Date.UTC(2026, 0, 1) + rand(1000) * DAY).toISOString(),
+    liveSessions: rand(4),
+    lastSeen: rand(3) === 0 ? undefined : rand(100_000),
+  }));
+  for (const sort of SORT_KEYS) {
+    for (const dir of ['asc', 'desc']) {
+      const all = pageOfCertificates(many, q(`sort=${sort}&dir=${dir}&limit=500`));
+      const whole: CertificateRow[] = [];
+      for (let offset = 0; offset < 4000; offset += 500) whole.push(...pageOfCertificates(many, q(`sort=${sort}&dir=${dir}&offset=${offset}&limit=500`)).rows);
+      assert.equal(new Set(whole.map((r) => r.serial)).size, 4000, `${sort} ${dir}: the pages cover every row once`);
+      for (const offset of [0, 50, 100, 350]) {
+        const page = pageOfCertificates(many, q(`sort=${sort}&dir=${dir}&offset=${offset}&limit=50`)).rows.map((r) => r.serial);
+        assert.deepEqual(page, whole.slice(offset, offset + 50).map((r) => r.serial), `${sort} ${dir} offset ${offset}`);
+      }
+      assert.deepEqual(all.rows.map((r) => r.serial), whole.slice(0, 500).map((r) => r.serial));
+    }
+  }
+});
+
+test('firstInOrder keeps the first k of any order, already sorted or reversed', () => {
+  const byNumber = (a: number, b: number): number => a - b;
+  const shuffled = Array.from({ length: 1000 }, (_, i) => (i * 7919) % 1000);
+  assert.deepEqual(firstInOrder([...shuffled], 10, byNumber), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(firstInOrder(Array.from({ length: 1000 }, (_, i) => 999 - i), 3, byNumber), [0, 1, 2]);
+  assert.deepEqual(firstInOrder(Array.from({ length: 1000 }, (_, i) => i), 3, byNumber), [0, 1, 2]);
+  assert.deepEqual(firstInOrder([3, 1, 2], 10, byNumber), [1, 2, 3]);
 });
