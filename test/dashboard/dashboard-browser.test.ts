@@ -2,7 +2,7 @@
  * The dashboard in a real browser: Debian's headless Chromium (puppeteer-core) presenting an admin
  * client certificate from its NSS database to the admin HTTPS listener (mutual TLS), against a
  * gateway with a real PostgreSQL. It reads the inventory, filters it, opens the revoke dialog
- * (which lists the live node-postgres session of the certificate), revokes through the page, and
+ * (which lists the live psql session of the certificate), revokes through the page, and
  * sees that session end and the row turn revoked. A certificate whose CN is not in
  * admin.identities gets 403; a browser without a certificate gets no page at all (the handshake
  * is refused). The main views are written to docs/screenshots/ at 1280x800.
@@ -18,6 +18,7 @@ import type { Page } from 'puppeteer-core';
 import { makePki, type ClientFiles, type Pki } from '../harness/cert-factory.js';
 import { startGateway, type RunningGateway } from '../harness/gateway.js';
 import { startPostgres, type PgServer } from '../harness/postgres.js';
+import { conninfo, psql, type PsqlResult } from '../harness/psql.js';
 import { APP_SETUP_SQL, clientTlsSection, nodeSsl, plainUpstream, waitFor } from '../gateway/helpers.js';
 import { Admin } from '../../src/admin/admin.js';
 import { issueClient } from '../../src/ca/index.js';
@@ -46,6 +47,8 @@ let mallory: ClientFiles;
 const DAY = 86_400_000;
 const adminLog: Record<string, unknown>[] = [];
 const held: pg.Client[] = [];
+/** app's live session, the one the test revokes: psql in the middle of a long query. */
+let appPsql: Promise<PsqlResult>;
 
 /** The dashboard admin.http.dashboard started (the listener is private to Admin). */
 function dashboard(): Dashboard {
@@ -102,7 +105,10 @@ before(async () => {
 
   // Live sessions: app's (the one the test revokes) and two of reporting's; refusals of mallory's
   // revoked certificate.
-  for (const c of [app, reporting, reporting]) {
+  appPsql = psql(conninfo(gw.port, { user: 'app', dbname: 'appdb', cert: app }), 'SELECT pg_sleep(120)', { timeoutMs: 150_000 });
+  const appInPool = (): boolean => [...gw.gateway.pools.values()].some((p) => [...p.clients()].some((c) => c.info.identity?.cn === 'app'));
+  await waitFor(appInPool, "app's psql session in its pool", 20_000);
+  for (const c of [reporting, reporting]) {
     const cl = client(c);
     cl.on('error', () => undefined);
     await cl.connect();
@@ -115,7 +121,7 @@ before(async () => {
   };
   for (let i = 1; i <= 40; i++) {
     const n = 20 + Math.round(15 * (1 + Math.sin(i / 4))) * 4;
-    await Promise.all([held[1]!, held[2]!].map(async (c) => {
+    await Promise.all(held.map(async (c) => {
       for (let q = 0; q < n; q++) await c.query('SELECT 1');
     }));
     if (i % 9 === 0) await refuse();
@@ -221,11 +227,14 @@ test('an admin certificate: inventory, filter, live, trends; revoke through the 
     await page.select('#revoke-reason', 'keyCompromise');
     await page.screenshot({ path: join(SHOTS, 'revoke-dialog.png') });
 
-    let ended = false;
-    held[0]!.once('end', () => (ended = true));
     await page.click('#revoke-confirm');
     await page.click('#revoke-go');
-    await waitFor(() => ended, "app's node-postgres session to end", 20_000);
+    const psqlEnd = await Promise.race([
+      appPsql,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("app's psql session did not end within 20 s of the revoke")), 20_000).unref()),
+    ]);
+    assert.notEqual(psqlEnd.code, 0, 'psql was cut off in the middle of its query');
+    assert.match(psqlEnd.stderr, /revoked/i, psqlEnd.stderr);
     // The page says how many sessions the gateway ended (the revoke's answer, not the dialog's count).
     await page.waitForFunction(() => /1 live session ended/.test(document.getElementById('toast')?.textContent ?? ''), { timeout: 20_000 });
     await page.waitForFunction((sel) => document.querySelector(sel)?.getAttribute('data-status') === 'revoked', { timeout: 20_000 }, row);
@@ -243,7 +252,7 @@ test('an admin certificate: inventory, filter, live, trends; revoke through the 
 
     // Pause and resume appdb from the pools table (each after a confirmation), once the
     // session-mode sessions are gone (PAUSE waits for the servers they hold).
-    for (const c of held.splice(1)) await c.end();
+    for (const c of held.splice(0)) await c.end();
     await open(page, 'live');
     await page.waitForSelector('#pool-rows tr[data-database="appdb"]', { timeout: 15_000 });
     const poolState = (): Promise<string[]> => page.$$eval('#pool-rows tr[data-database="appdb"] .badge', (b) => b.map((x) => x.textContent ?? ''));
