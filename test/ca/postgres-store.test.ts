@@ -215,11 +215,12 @@ test('concurrent issues from several processes and two copies of the CA director
   cpSync(dir, twin, { recursive: true });
   const before = Number(sql('select count(*) from pgmoat.certificates'));
   const names = Array.from({ length: 8 }, (_, i) => `worker${i}`);
-  const dup = ['issue', 'dup', '--env', 'staging', '--out', join(work, 'conc-dup'), '--dir'];
+  // Each copy writes to its own --out, so that the only thing that can refuse the second is the store.
+  const dup = (caDir: string, out: string): string[] => ['issue', 'dup', '--env', 'staging', '--out', join(work, out), '--dir', caDir];
   const [results, dups] = await Promise.all([
     Promise.all(names.map((n, i) => cli(['issue', n, '--env', 'staging', '--dir', i % 2 === 0 ? dir : twin, '--out', join(work, 'conc')]))),
     // One identity from both copies at once: the store lock makes the second see the first.
-    Promise.all([cli([...dup, dir]), cli([...dup, twin])]),
+    Promise.all([cli(dup(dir, 'conc-dup-a')), cli(dup(twin, 'conc-dup-b'))]),
   ]);
   for (const r of results) assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(dups.map((r) => r.code).sort(), [0, 1], dups.map((r) => r.stderr).join('\n'));
