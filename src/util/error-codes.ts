@@ -101,6 +101,7 @@ export const ERROR_CODES = {
   ADMIN_NOT_ALLOWED: { sqlstate: S.INVALID_AUTHORIZATION_SPECIFICATION, about: 'the certificate identity is not in admin.identities' },
   DASHBOARD_BAD_REQUEST: { sqlstate: null, about: 'a dashboard request (admin.http.dashboard) is malformed: a query value, a JSON body, a missing field' },
   DASHBOARD_NO_CA: { sqlstate: null, about: 'a dashboard revoke found no CA directory beside tls.ca (or renewal.ca_dir) to revoke with' },
+  DASHBOARD_TOKEN_WEAK: { sqlstate: null, about: 'admin.http.dashboard.token_file is empty or holds fewer than 16 characters' },
   DASHBOARD_WORKERS: { sqlstate: null, about: 'under serve --workers, a dashboard question or action got no answer (or a failure) from some worker' },
   ADMIN_USER_MISMATCH: { sqlstate: S.INVALID_AUTHORIZATION_SPECIFICATION, about: "the admin console's user must be the certificate's CN" },
   TOO_MANY_ADMIN_SESSIONS: { sqlstate: S.TOO_MANY_CONNECTIONS, about: 'admin.max_sessions is reached' },

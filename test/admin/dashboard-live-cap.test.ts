@@ -20,7 +20,7 @@ const dir = mkdtempSync(join(tmpdir(), 'pgmoat-dash-cap-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('5,000 sessions of distinct identities: the API sends the largest groups only, and the totals of all', async () => {
-  writeFileSync(join(dir, 'token'), 'cap-token\n', { mode: 0o600 });
+  writeFileSync(join(dir, 'token'), 'cap-test-token-0123456789\n', { mode: 0o600 });
   // 4,990 identities with one session, 5 with 2 on two databases: 5,000 groups, 5,010 sessions.
   const sessions: LiveView['sessions'] = Array.from({ length: 4990 }, (_, i) => ({ identity: `client-${i}`, database: 'appdb', count: 1 }));
   for (let i = 0; i < 5; i++) for (const database of ['appdb', 'other']) sessions.push({ identity: `busy-${i}`, database, count: 2 });
@@ -40,7 +40,7 @@ test('5,000 sessions of distinct identities: the API sends the largest groups on
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   try {
-    const r = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/dashboard/api/live`, { headers: { authorization: 'Bearer cap-token' } });
+    const r = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/dashboard/api/live`, { headers: { authorization: 'Bearer cap-test-token-0123456789' } });
     assert.equal(r.status, 200);
     const live = (await r.json()) as LiveView;
     assert.equal(live.sessions.length, MAX_SESSION_GROUPS);
@@ -55,5 +55,19 @@ test('5,000 sessions of distinct identities: the API sends the largest groups on
     assert.ok(live.sessions.slice(10).every((g) => g.count === 1));
   } finally {
     server.close();
+  }
+});
+
+test('an empty or short token_file is refused at start, with the command that makes a good one', () => {
+  const stub = {} as DashboardSource;
+  for (const [content, says] of [['\n', /is empty/], ['short-token\n', /holds 11 characters, fewer than 16/]] as const) {
+    const path = join(dir, `weak-${content.length}`);
+    writeFileSync(path, content, { mode: 0o600 });
+    assert.throws(() => new Dashboard({ enabled: true, token_file: path }, stub, pino({ level: 'silent' })), (err: { code?: string; message: string; hint?: string }) => {
+      assert.equal(err.code, 'DASHBOARD_TOKEN_WEAK');
+      assert.match(err.message, says);
+      assert.match(err.hint ?? '', /openssl rand -base64 32/);
+      return true;
+    });
   }
 });

@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { errorMessage, isPgmoatError } from '../../util/errors.js';
+import { errorMessage, isPgmoatError, PgmoatError } from '../../util/errors.js';
 import { readSecretFile } from '../../util/private-file.js';
 import { DashboardAccess } from './access.js';
 import { parseCertificateQuery } from './certificates-view.js';
@@ -96,6 +96,21 @@ function targetOf(a: DashboardAction): string | undefined {
   return a.action === 'revoke' ? a.serial : a.action === 'reload' ? undefined : a.database;
 }
 
+/** Shorter than this, a bearer token is a password someone typed, not a secret. */
+const MIN_TOKEN_LENGTH = 16;
+
+/** The bearer token; an empty or short one is refused at start rather than silently taking no token (or a guessable one). */
+function readToken(path: string): string {
+  const token = readSecretFile(path, 'admin.http.dashboard.token_file').trim();
+  if (token.length < MIN_TOKEN_LENGTH) {
+    const what = token === '' ? 'is empty' : `holds ${token.length} characters, fewer than ${MIN_TOKEN_LENGTH}`;
+    throw new PgmoatError('DASHBOARD_TOKEN_WEAK', `admin.http.dashboard.token_file ${path} ${what}`, {
+      hint: `write a random token into it: openssl rand -base64 32 > ${path} && chmod 600 ${path}`,
+    });
+  }
+  return token;
+}
+
 export class Dashboard {
   private readonly access: DashboardAccess;
   private readonly files: Map<string, StaticFile>;
@@ -106,7 +121,7 @@ export class Dashboard {
     private readonly source: DashboardSource,
     private readonly log: Logger,
   ) {
-    this.access = new DashboardAccess(cfg.token_file !== undefined ? readSecretFile(cfg.token_file, 'admin.http.dashboard.token_file') : undefined);
+    this.access = new DashboardAccess(cfg.token_file !== undefined ? readToken(cfg.token_file) : undefined);
     this.files = dashboardFiles();
     this.trends = new Trends(() => source.counters());
     this.trends.start();
