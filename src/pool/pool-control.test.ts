@@ -5,13 +5,19 @@ import { PgmoatError } from '../util/errors.js';
 import { be, cstringAt, errorOf, fe, messages } from '../relay/wire.test-helper.js';
 import { addClient, makePool, serverOn, settle } from './pool.test-helper.js';
 
-test('PAUSE holds new transactions and resolves once no server is in use; RESUME lets the waiting client through', async () => {
+/** A pool of 2 whose client `a` holds server `s` in an open transaction (BEGIN answered). */
+async function clientInTransaction() {
   const { pool, upstreams } = makePool({ poolSize: 2 });
   const a = addClient(pool);
   a.socket.receive(fe.query('BEGIN'));
   await settle();
   const s = upstreams.sockets[0]!;
   s.receive(Buffer.concat([be.commandComplete('BEGIN'), be.ready('T')]));
+  return { pool, upstreams, a, s };
+}
+
+test('PAUSE holds new transactions and resolves once no server is in use; RESUME lets the waiting client through', async () => {
+  const { pool, upstreams, a, s } = await clientInTransaction();
   s.take();
 
   let paused = false;
@@ -113,12 +119,7 @@ test('KILL (closeAll) ends every client with its error and every server, and han
 });
 
 test('RESUME answers a PAUSE that is still waiting for a server in use (it never resolved before)', async () => {
-  const { pool, upstreams } = makePool({ poolSize: 2 });
-  const a = addClient(pool);
-  a.socket.receive(fe.query('BEGIN'));
-  await settle();
-  const s = upstreams.sockets[0]!;
-  s.receive(Buffer.concat([be.commandComplete('BEGIN'), be.ready('T')]));
+  const { pool, a, s } = await clientInTransaction();
   let settled = false;
   const pausing = pool.pause().then(() => {
     settled = true;
